@@ -1,0 +1,187 @@
+"""The audit trail: one timeline merged from every log, and a full verification pass.
+
+Ordering comes from sequence numbers and hash links: an owner event sits at its own
+sequence number, a member's receipt right after the owner event it witnessed. The
+`at` times are shown but never used to order or to trust anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import state as state_mod
+from .errors import IntegrityError
+from .events import MEMBER_TYPES, Event
+from .identity import Card
+from .session import Session, parse_time
+from .store import Problem
+
+_ACTIONS = {
+    "vault.create": "created the vault", "member.add": "added member", "member.remove":
+    "removed member", "item.put": "saved", "item.delete": "deleted", "grant": "shared",
+    "revoke": "revoked", "retrieve": "retrieved", "request": "requested access to",
+    "rollback.accept": "accepted a rollback of the folder",
+}
+
+
+def _names(session: Session) -> dict[str, str]:
+    names = {m: v["name"] for m, v in session.state["members"].items()}
+    names[session.state["owner"]] = session.owner_card.name + " (owner)"
+    return names
+
+
+def _title(session: Session, item_id: str | None, titles: dict[str, str]) -> str | None:
+    if item_id is None:
+        return None
+    return titles.get(item_id, f"[item {item_id[:8]}]")
+
+
+def timeline(session: Session, item: str | None = None, member: str | None = None,
+             since: datetime | None = None) -> list[dict[str, Any]]:
+    """Every event of every log as rows, oldest first, filtered as asked."""
+    names = _names(session)
+    readable = set(session.readable())
+    titles = {i: session.payload(i)["title"] for i in readable}
+    if session.is_owner:  # the owner can read deleted items' last version too
+        for item_id, it in session.state["items"].items():
+            if it["deleted"] and item_id not in titles:
+                try:
+                    titles[item_id] = session.payload(item_id)["title"]
+                except IntegrityError:
+                    pass
+    owner = session.state["owner"]
+    rows = []
+    for log in [owner, *sorted(k for k in session.state["heads"] if k != owner)]:
+        for ev in session.store.mirror_events(log):
+            if log == owner:
+                position = (ev["seq"], 0)
+            else:
+                position = ((ev.get("owner_head") or {}).get("seq", -1), 1)
+            rows.append((position, ev["at"], log, _row(ev, log, owner, names, session, titles)))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    out = []
+    for _, _, log, row in rows:
+        if item and row.get("item") != item:
+            continue
+        if member and member not in (log, row.get("member_id")):
+            continue
+        if since and parse_time(row["at"]) < since:
+            continue
+        out.append(row)
+    return out
+
+
+def _row(ev: dict[str, Any], log: str, owner: str, names: dict[str, str], session: Session,
+         titles: dict[str, str]) -> dict[str, Any]:
+    t = ev["type"]
+    row: dict[str, Any] = {
+        "at": ev["at"], "log": log, "seq": ev["seq"], "actor": names.get(log, log[:8]),
+        "type": t, "action": _ACTIONS.get(t, t), "item": ev.get("item"),
+        "title": _title(session, ev.get("item"), titles),
+    }
+    if "version" in ev:
+        row["version"] = ev["version"]
+    if "member" in ev:
+        row["member_id"] = ev["member"]
+        row["member"] = names.get(ev["member"], ev.get("name") or ev["member"][:8])
+    for key in ("fields", "reason", "expires"):
+        if key in ev:
+            row[key] = ev[key]
+    if t == "item.put" and ev.get("rotated"):
+        row["action"] = "rotated"
+    if log != owner:
+        row["reported_by"] = "the member's takusu"
+        if t not in MEMBER_TYPES:
+            row["action"] = f"wrote a {t!r} event (ignored: only the owner changes state)"
+    return row
+
+
+@dataclass
+class Report:
+    logs: dict[str, int] = field(default_factory=dict)
+    receipts: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.fatal for p in self.problems)
+
+
+def verify(session: Session) -> Report:
+    """Re-verify every log in the folder from the start; check witnesses and receipts."""
+    store, st = session.store, session.state
+    report = Report(problems=list(session.loaded.problems))
+    owner = st["owner"]
+    owner_events = store.verify_folder_log(owner, session.owner_card, report.problems)
+    report.logs[owner] = len(owner_events)
+    member_events: dict[str, list[Event]] = {}
+    for member_id, member in st["members"].items():
+        events = store.verify_folder_log(member_id, Card.from_envelope(member["card"]),
+                                         report.problems)
+        member_events[member_id] = events
+        report.logs[member_id] = len(events)
+        for ev in events:
+            if ev.type not in MEMBER_TYPES:
+                report.problems.append(Problem(
+                    "member-state-change", f"a member wrote a {ev.type!r} event; it was ignored",
+                    member_id, ev.seq))
+    _check_owner_chain(owner_events, member_events, report)
+    _check_receipts(owner_events, member_events, report)
+    return report
+
+
+def _check_owner_chain(owner_events: list[Event], member_events: dict[str, list[Event]],
+                       report: Report) -> None:
+    for ev in owner_events:
+        for log, head in (ev.fields.get("seen") or {}).items():
+            events = member_events.get(log)
+            if events is None:
+                continue
+            seq = head.get("seq", -1)
+            if seq >= len(events):
+                report.problems.append(Problem(
+                    "truncated", f"the owner saw event {seq} of this log, which is now missing",
+                    log, seq))
+            elif events[seq].hash != head.get("hash"):
+                report.problems.append(Problem(
+                    "rewritten", "this event differs from the one the owner witnessed", log, seq))
+
+
+def _check_receipts(owner_events: list[Event], member_events: dict[str, list[Event]],
+                    report: Report) -> None:
+    """Each receipt must name an owner head that exists and a grant valid at that point."""
+    by_position: dict[int, list[Event]] = {}
+    for events in member_events.values():
+        for ev in events:
+            if ev.type == "retrieve":
+                head = ev.fields.get("owner_head") or {}
+                by_position.setdefault(int(head.get("seq", -1)), []).append(ev)
+                report.receipts += 1
+    st = state_mod.empty()
+    for position, ev in enumerate(owner_events):
+        try:
+            state_mod.apply_owner(st, ev)
+        except IntegrityError as exc:
+            report.problems.append(Problem("invalid-owner-event", exc.message, ev.actor, ev.seq))
+            return
+        for receipt in by_position.pop(position, []):
+            head = receipt.fields["owner_head"]
+            if head.get("hash") != ev.hash:
+                report.problems.append(Problem(
+                    "fork", "a receipt witnessed an owner event that differs from the owner's log",
+                    receipt.actor, receipt.seq))
+                continue
+            item = st["items"].get(receipt.fields.get("item"), {})
+            grant = item.get("grants", {}).get(receipt.actor)
+            if not grant or grant["version"] != receipt.fields.get("version"):
+                report.problems.append(Problem(
+                    "receipt-without-grant", "a retrieval names no grant valid at that time",
+                    receipt.actor, receipt.seq))
+    for position, receipts in by_position.items():
+        for receipt in receipts:
+            report.problems.append(Problem(
+                "receipt-without-grant" if position < 0 else "fork",
+                "a retrieval witnessed an owner state this log does not contain",
+                receipt.actor, receipt.seq))

@@ -1,0 +1,90 @@
+"""Strict encodings: base64url without padding, JSON with no duplicates, NaN or huge numbers.
+
+Every decoder here rejects what it would not itself produce, so a re-encoded
+(non-canonical) copy of a signed value is caught instead of accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from .errors import Malformed
+
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+MAX_INT = 2**53
+
+
+def b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64d(text: object, what: str = "value") -> bytes:
+    """Decode canonical unpadded base64url or raise Malformed."""
+    if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
+        raise Malformed(f"{what} is not base64url")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise Malformed(f"{what} is not base64url") from exc
+    if b64e(data) != text:
+        raise Malformed(f"{what} is not canonical base64url")
+    return data
+
+
+def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise Malformed(f"duplicate JSON key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise Malformed(f"JSON constant {name} is not allowed")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > 17:
+        raise Malformed("JSON integer is too large")
+    value = int(text)
+    if abs(value) > MAX_INT:
+        raise Malformed("JSON integer is too large")
+    return value
+
+
+def loads(data: bytes | str, what: str = "JSON") -> Any:
+    """Parse strict JSON: UTF-8, no BOM, no duplicate keys, no NaN/Infinity, bounded ints."""
+    if isinstance(data, bytes):
+        if data.startswith(b"\xef\xbb\xbf"):
+            raise Malformed(f"{what} starts with a byte-order mark")
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Malformed(f"{what} is not UTF-8") from exc
+    try:
+        return json.loads(
+            data, object_pairs_hook=_no_dupes, parse_constant=_no_constant,
+            parse_int=_bounded_int, parse_float=_no_float,
+        )
+    except Malformed:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise Malformed(f"{what} is not valid JSON") from exc
+
+
+def _no_float(text: str) -> float:
+    raise Malformed("JSON floats are not used in takusu formats")
+
+
+def dumps(obj: Any) -> bytes:
+    """The one JSON serialisation takusu writes: compact, sorted keys, UTF-8."""
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+def pretty(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)

@@ -1,0 +1,114 @@
+"""Item envelopes and key wraps: how an item version is sealed and who can open it.
+
+One AEAD message per item version under a fresh data key (AAD binds vault, item and
+version); the data key is committed to (HMAC), wrapped under the owner's vault key,
+and HPKE-wrapped to each grantee with `info` binding vault, item, version and grantee.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import crypto, labels
+from .encoding import b64d, b64e, dumps, loads
+from .errors import DecryptionFailed, IntegrityError, Malformed
+from .identity import Card, Identity
+
+PAD = 128
+ITEM_FIELDS = ("title", "username", "password", "url", "notes", "totp", "fields", "tags")
+
+
+def _join(*parts: str | int) -> bytes:
+    return "\n".join(str(p) for p in parts).encode()
+
+
+def item_aad(vault_id: str, item_id: str, version: int) -> bytes:
+    return labels.ITEM_AAD + _join(vault_id, item_id, version)
+
+
+def wrap_info(vault_id: str, item_id: str, version: int, member_id: str) -> bytes:
+    return labels.GRANT_WRAP_INFO + _join(vault_id, item_id, version, member_id)
+
+
+def vault_key_info(vault_id: str, owner_id: str) -> bytes:
+    return labels.VAULT_KEY_INFO + _join(vault_id, owner_id)
+
+
+# --- vault key ------------------------------------------------------------------------------
+
+
+def wrap_vault_key(vault_id: str, owner: Card, vault_key: bytes) -> str:
+    return b64e(crypto.hpke_seal(owner.suite, owner.kem_key, vault_key,
+                                 vault_key_info(vault_id, owner.id)))
+
+
+def open_vault_key(vault_id: str, owner: Identity, wrap: str) -> bytes:
+    key = crypto.hpke_open(owner.kem, b64d(wrap, "vault key wrap"), vault_key_info(vault_id, owner.id))
+    if len(key) != crypto.KEY_LEN:
+        raise IntegrityError("vault key has the wrong length")
+    return key
+
+
+# --- item payloads --------------------------------------------------------------------------
+
+
+def encode_payload(payload: dict[str, Any]) -> bytes:
+    """JSON of the item, padded with spaces to a multiple of 128 bytes (hides exact lengths)."""
+    data = dumps({k: payload.get(k) for k in ITEM_FIELDS})
+    return data + b" " * (-len(data) % PAD)
+
+
+def decode_payload(data: bytes) -> dict[str, Any]:
+    obj = loads(data, "item")
+    if not isinstance(obj, dict) or set(obj) != set(ITEM_FIELDS):
+        raise Malformed("item payload has the wrong fields")
+    return obj
+
+
+def wrap_for(vault_id: str, item_id: str, version: int, card: Card, data_key: bytes) -> str:
+    """HPKE-wrap a data key to one grantee for exactly this item version."""
+    return b64e(crypto.hpke_seal(card.suite, card.kem_key, data_key,
+                                 wrap_info(vault_id, item_id, version, card.id)))
+
+
+def seal_item(vault_id: str, item_id: str, version: int, payload: dict[str, Any],
+              vault_key: bytes, grantees: list[Card]) -> tuple[dict[str, Any], bytes]:
+    """The item.put body for a new version, and its fresh data key."""
+    data_key = crypto.random_key()
+    ct = crypto.aead_seal(data_key, encode_payload(payload), item_aad(vault_id, item_id, version))
+    owner_wrap = crypto.aead_seal(vault_key, data_key,
+                                  labels.OWNER_WRAP_AAD + _join(vault_id, item_id, version))
+    body = {
+        "item": item_id, "version": version, "aead": labels.ITEM_AEAD,
+        "ct": b64e(ct), "key_commit": b64e(crypto.key_commit(data_key)),
+        "owner_wrap": b64e(owner_wrap),
+        "wraps": {c.id: wrap_for(vault_id, item_id, version, c, data_key) for c in grantees},
+    }
+    return body, data_key
+
+
+def owner_data_key(vault_id: str, item_id: str, item: dict[str, Any], vault_key: bytes) -> bytes:
+    version = item["version"]
+    key = crypto.aead_open(vault_key, b64d(item["owner_wrap"], "owner wrap"),
+                           labels.OWNER_WRAP_AAD + _join(vault_id, item_id, version), "owner wrap")
+    crypto.check_key_commit(key, b64d(item["key_commit"], "key commitment"))
+    return key
+
+
+def grantee_data_key(vault_id: str, item_id: str, version: int, wrap: str, key_commit: str,
+                     me: Identity) -> bytes:
+    key = crypto.hpke_open(me.kem, b64d(wrap, "wrap"), wrap_info(vault_id, item_id, version, me.id))
+    crypto.check_key_commit(key, b64d(key_commit, "key commitment"))
+    return key
+
+
+def open_item(vault_id: str, item_id: str, item: dict[str, Any], data_key: bytes) -> dict[str, Any]:
+    """Decrypt the current version with a data key already checked against its commitment."""
+    if item.get("aead", labels.ITEM_AEAD) != labels.ITEM_AEAD:
+        raise Malformed("item uses an unknown AEAD")
+    try:
+        plain = crypto.aead_open(data_key, b64d(item["ct"], "item ciphertext"),
+                                 item_aad(vault_id, item_id, item["version"]), "item")
+    except DecryptionFailed as exc:
+        raise DecryptionFailed(f"item {item_id[:8]} v{item['version']}: {exc.message}") from None
+    return decode_payload(plain)

@@ -1,0 +1,214 @@
+"""Careful file I/O: private modes, no symlinks followed, single-write appends, real fsync.
+
+`Disk` is the seam the tests use to inject write and fsync failures; production code
+always gets the plain one. A failed fsync raises StorageError and is never retried
+into a success (the kernel may already have dropped the dirty pages).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import IntegrityError, StorageError
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def _describe(exc: OSError, path: Path | str) -> str:
+    reason = {
+        errno.ENOSPC: "the disk is full",
+        errno.EROFS: "the folder is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.ELOOP: "it is a symbolic link (refused)",
+    }.get(exc.errno or 0, exc.strerror or "I/O error")
+    return f"cannot write {path}: {reason}"
+
+
+class Disk:
+    """The write and fsync calls takusu makes; subclassed in tests to inject faults."""
+
+    def write(self, fd: int, data: bytes) -> int:
+        return os.write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+
+DEFAULT_DISK = Disk()
+
+
+def ensure_dir(path: Path, disk: Disk = DEFAULT_DISK) -> None:
+    """Create `path` (and parents) as private folders; refuse a symlink in its place."""
+    if path.is_symlink():
+        raise IntegrityError(f"{path} is a symbolic link; takusu does not follow links")
+    if path.is_dir():
+        return
+    ensure_dir(path.parent, disk)
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        if not path.is_dir() or path.is_symlink():
+            raise IntegrityError(f"{path} exists and is not a folder") from None
+        return
+    except OSError as exc:
+        raise StorageError(_describe(exc, path)) from exc
+    fsync_dir(path.parent, disk)
+
+
+def fsync_dir(path: Path, disk: Disk = DEFAULT_DISK) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+    except OSError as exc:
+        raise StorageError(_describe(exc, path)) from exc
+    try:
+        disk.fsync(fd)
+    except OSError as exc:
+        raise StorageError(f"fsync of folder {path} failed: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes, path: Path, disk: Disk) -> None:
+    try:
+        written = disk.write(fd, data)
+    except OSError as exc:
+        raise StorageError(_describe(exc, path)) from exc
+    if written != len(data):
+        raise StorageError(f"cannot write {path}: short write ({written} of {len(data)} bytes)")
+
+
+def _fsync(fd: int, path: Path, disk: Disk) -> None:
+    try:
+        disk.fsync(fd)
+    except OSError as exc:
+        raise StorageError(f"fsync of {path} failed: {exc.strerror}; nothing was saved") from exc
+
+
+def write_new(path: Path, data: bytes, disk: Disk = DEFAULT_DISK) -> None:
+    """Create `path` exclusively (O_EXCL|O_NOFOLLOW, 0600), write, fsync file and folder."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, FILE_MODE)
+    except FileExistsError as exc:
+        raise StorageError(f"{path} already exists") from exc
+    except OSError as exc:
+        raise StorageError(_describe(exc, path)) from exc
+    try:
+        _write_all(fd, data, path, disk)
+        _fsync(fd, path, disk)
+    except StorageError:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
+    fsync_dir(path.parent, disk)
+
+
+def atomic_write(path: Path, data: bytes, disk: Disk = DEFAULT_DISK) -> None:
+    """Replace `path` atomically: private temp file, fsync, rename, fsync the folder."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    write_new(tmp, data, disk)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StorageError(_describe(exc, path)) from exc
+    fsync_dir(path.parent, disk)
+
+
+def append_line(path: Path, line: bytes, disk: Disk = DEFAULT_DISK) -> None:
+    """Append one whole line with a single O_APPEND write, then fsync (and the folder if new)."""
+    if path.is_symlink():
+        raise IntegrityError(f"{path} is a symbolic link; takusu does not follow links")
+    is_new = not path.exists()
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC
+    try:
+        fd = os.open(path, flags, FILE_MODE)
+    except OSError as exc:
+        raise StorageError(_describe(exc, path)) from exc
+    try:
+        _write_all(fd, line, path, disk)
+        _fsync(fd, path, disk)
+    finally:
+        os.close(fd)
+    if is_new:
+        fsync_dir(path.parent, disk)
+
+
+def read_bytes(path: Path, limit: int) -> bytes:
+    """Read a regular file without following a symlink; refuse one larger than `limit`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IntegrityError(f"{path} is a symbolic link; takusu does not follow links") from exc
+        raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        import stat
+
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise IntegrityError(f"{path} is not a regular file")
+        if info.st_size > limit:
+            raise IntegrityError(f"{path} is larger than takusu allows ({limit} bytes)")
+        chunks = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:
+            raise IntegrityError(f"{path} is larger than takusu allows ({limit} bytes)")
+        return data
+    finally:
+        os.close(fd)
+
+
+def check_private(path: Path) -> None:
+    """Refuse a secret-holding file that others can read or that is a link."""
+    info = os.lstat(path)
+    import stat
+
+    if stat.S_ISLNK(info.st_mode):
+        raise IntegrityError(f"{path} is a symbolic link; refusing to use it")
+    if info.st_mode & 0o077:
+        from .errors import KeyFileUnsafe
+
+        raise KeyFileUnsafe(
+            f"{path} is readable by other users (mode {oct(info.st_mode & 0o777)}); refusing to use it",
+            hint=f"check who could have copied it, then run: chmod 600 {path}",
+        )
+
+
+@contextlib.contextmanager
+def locked(lock_path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (flock) held for the block; a killed holder frees it."""
+    ensure_dir(lock_path.parent)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, FILE_MODE)
+    except OSError as exc:
+        raise StorageError(f"cannot open lock {lock_path}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -1,0 +1,84 @@
+"""This machine's data dir (TAKUSU_HOME) and its small registry of vaults and pins.
+
+`config.json` lists the vaults this machine knows, which is the default, and the owner
+fingerprint pinned when each was created or opened. It holds no secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from . import fsutil, labels
+from .encoding import dumps, loads
+from .errors import Ambiguous, NoVault, UnknownVersion
+
+
+def default_home() -> Path:
+    env = os.environ.get("TAKUSU_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("takusu", appauthor=False))
+
+
+class Home:
+    """TAKUSU_HOME: identity.key, config.json, vaults/<id>/ (mirror, cache), locks/."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = (path or default_home()).absolute()
+        self.config_path = self.path / "config.json"
+
+    def config(self) -> dict[str, Any]:
+        try:
+            raw = fsutil.read_bytes(self.config_path, labels.MAX_SMALL_FILE)
+        except FileNotFoundError:
+            return {"v": labels.FORMAT_VERSION, "default": None, "vaults": {}, "recovery_kit": None}
+        doc = loads(raw, "config.json")
+        if not isinstance(doc, dict) or doc.get("v") != labels.FORMAT_VERSION:
+            raise UnknownVersion(f"{self.config_path} has an unknown version")
+        return doc
+
+    def save(self, doc: dict[str, Any]) -> None:
+        fsutil.ensure_dir(self.path)
+        fsutil.atomic_write(self.config_path, dumps(doc))
+
+    def register(self, vault_id: str, entry: dict[str, Any]) -> None:
+        """Remember a vault; the first one becomes the default."""
+        doc = self.config()
+        doc["vaults"][vault_id] = entry
+        if not doc.get("default"):
+            doc["default"] = vault_id
+        self.save(doc)
+
+    def resolve(self, selector: str | None) -> tuple[str, dict[str, Any]]:
+        """Find a registered vault by name, id prefix or folder path (or the default)."""
+        doc = self.config()
+        vaults = doc["vaults"]
+        if not selector:
+            selector = os.environ.get("TAKUSU_VAULT") or None
+        if not selector:
+            if doc.get("default") in vaults:
+                return doc["default"], vaults[doc["default"]]
+            raise NoVault("no vault selected and no default vault on this machine")
+        by_name = [k for k, v in vaults.items() if v.get("name") == selector]
+        if len(by_name) == 1:
+            return by_name[0], vaults[by_name[0]]
+        if len(by_name) > 1:
+            raise Ambiguous(f"several vaults are named {selector!r}",
+                            hint="pass the folder path with --vault instead")
+        target = Path(selector).expanduser()
+        if target.exists():
+            resolved = target.resolve()
+            for key, entry in vaults.items():
+                if Path(entry["path"]).resolve() == resolved:
+                    return key, entry
+            raise NoVault(f"{selector} is not registered on this machine",
+                          hint="run 'takusu vault open PATH' first")
+        prefixed = [k for k in vaults if k.startswith(selector.lower())]
+        if len(prefixed) == 1:
+            return prefixed[0], vaults[prefixed[0]]
+        raise NoVault(f"no vault named {selector!r} on this machine",
+                      hint="'takusu vault list' shows the vaults this machine knows")

@@ -1,0 +1,211 @@
+"""A person: an Ed25519 signing key, an HPKE key, and the signed public card.
+
+The card is what a person sends to the other side; its fingerprint names them (the
+member id is its first 128 bits) and its safety code is what two people read aloud.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import textwrap
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from . import crypto, labels
+from .encoding import b64d, b64e, dumps, loads
+from .errors import BadCard, Malformed, UnknownVersion
+
+SAFETY_GROUPS = 6
+
+
+def now_utc() -> str:
+    """The current time as the RFC 3339 UTC string every takusu record uses."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _safety_code(fingerprint: bytes) -> str:
+    groups = [
+        int.from_bytes(fingerprint[i * 5 : i * 5 + 5], "big") % 100000 for i in range(SAFETY_GROUPS)
+    ]
+    return " ".join(f"{g:05d}" for g in groups)
+
+
+def normalize_code(code: str) -> str:
+    """Digits only, so '12345 67890' and '1234567890' compare equal."""
+    return "".join(ch for ch in code if ch.isdigit())
+
+
+@dataclass(frozen=True)
+class Card:
+    """A verified public card. Construct with Card.from_envelope or Card.from_armor."""
+
+    name: str
+    sign_key: bytes
+    kem_key: bytes
+    suite: str
+    created: str
+    envelope: dict
+
+    @property
+    def fingerprint(self) -> bytes:
+        return crypto.sha256(
+            labels.FINGERPRINT + self.suite.encode() + b"\n" + self.sign_key + self.kem_key
+        )
+
+    @property
+    def id(self) -> str:
+        """The member id: 32 hex digits of the fingerprint."""
+        return self.fingerprint.hex()[:32]
+
+    @property
+    def safety_code(self) -> str:
+        return _safety_code(self.fingerprint)
+
+    @property
+    def hybrid(self) -> bool:
+        return self.suite == labels.SUITE_HYBRID
+
+    @classmethod
+    def from_envelope(cls, envelope: object) -> Card:
+        """Verify a card envelope {"v","p","s"} and return the card, or raise BadCard."""
+        if not isinstance(envelope, dict) or set(envelope) != {"v", "p", "s"}:
+            raise BadCard("card is malformed")
+        if envelope["v"] != labels.FORMAT_VERSION:
+            raise UnknownVersion(f"card has unknown version {envelope['v']!r}")
+        try:
+            payload_bytes = b64d(envelope["p"], "card payload")
+            sig = b64d(envelope["s"], "card signature")
+            payload = loads(payload_bytes, "card payload")
+        except Malformed as exc:
+            raise BadCard(f"card is malformed: {exc.message}") from exc
+        fields = {"v", "type", "name", "sign", "kem", "suite", "created"}
+        if not isinstance(payload, dict) or set(payload) != fields or payload["type"] != "card":
+            raise BadCard("card payload has the wrong fields")
+        if payload["v"] != labels.FORMAT_VERSION:
+            raise UnknownVersion(f"card payload has unknown version {payload['v']!r}")
+        name = payload["name"]
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            raise BadCard("card name is empty or too long")
+        if any(ord(ch) < 32 for ch in name):
+            raise BadCard("card name contains control characters")
+        if payload["suite"] not in labels.SUITES:
+            raise BadCard(f"card names an unknown suite {payload['suite']!r}")
+        try:
+            sign_key = b64d(payload["sign"], "card signing key")
+            kem_key = b64d(payload["kem"], "card HPKE key")
+        except Malformed as exc:
+            raise BadCard(f"card is malformed: {exc.message}") from exc
+        crypto.check_ed25519_public(sign_key)
+        crypto.check_kem_public(payload["suite"], kem_key)
+        try:
+            crypto.verify(sign_key, labels.CARD_SIG, payload_bytes, sig)
+        except Exception as exc:
+            raise BadCard("card signature does not verify") from exc
+        if not isinstance(payload["created"], str):
+            raise BadCard("card creation time is malformed")
+        return cls(name, sign_key, kem_key, payload["suite"], payload["created"], dict(envelope))
+
+    @classmethod
+    def from_armor(cls, text: str) -> Card:
+        """Parse the armored text `takusu card` prints (quoted or re-wrapped by mail is fine)."""
+        if len(text) > labels.MAX_CARD:
+            raise BadCard("card text is too large")
+        lines = [line.strip().lstrip(">").strip() for line in text.splitlines()]
+        try:
+            start = lines.index(labels.CARD_ARMOR_BEGIN)
+            end = lines.index(labels.CARD_ARMOR_END, start)
+        except ValueError as exc:
+            raise BadCard("no takusu card found in the text") from exc
+        body = "".join(line for line in lines[start + 1 : end] if line and ":" not in line)
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadCard("card text is damaged (bad base64)") from exc
+        try:
+            envelope = loads(raw, "card")
+        except Malformed as exc:
+            raise BadCard(f"card text is damaged: {exc.message}") from exc
+        return cls.from_envelope(envelope)
+
+    def armor(self) -> str:
+        """The card as text that survives e-mail and chat: header lines plus wrapped base64."""
+        body = base64.b64encode(dumps(self.envelope)).decode()
+        return "\n".join(
+            [
+                labels.CARD_ARMOR_BEGIN,
+                f"Name: {self.name}",
+                f"Safety code: {self.safety_code}",
+                "",
+                *textwrap.wrap(body, 64),
+                labels.CARD_ARMOR_END,
+                "",
+            ]
+        )
+
+
+class Identity:
+    """This machine's private identity. repr never shows key material."""
+
+    def __init__(self, signing: crypto.SigningKey, kem: crypto.KemKey, card: Card) -> None:
+        self.signing = signing
+        self.kem = kem
+        self.card = card
+
+    @classmethod
+    def generate(cls, name: str, suite: str | None = None) -> Identity:
+        name = name.strip()
+        if not name or len(name) > 100 or any(ord(ch) < 32 for ch in name):
+            raise BadCard("a name must be 1 to 100 printable characters")
+        if suite is None:
+            suite = labels.SUITE_HYBRID if crypto.hybrid_available() else labels.SUITE_CLASSIC
+        signing = crypto.SigningKey.generate()
+        kem = crypto.KemKey.generate(suite)
+        payload = dumps(
+            {
+                "v": labels.FORMAT_VERSION,
+                "type": "card",
+                "name": name,
+                "sign": b64e(signing.public_raw()),
+                "kem": b64e(kem.public_raw()),
+                "suite": suite,
+                "created": now_utc(),
+            }
+        )
+        sig = signing.sign(labels.CARD_SIG, payload)
+        envelope = {"v": labels.FORMAT_VERSION, "p": b64e(payload), "s": b64e(sig)}
+        return cls(signing, kem, Card.from_envelope(envelope))
+
+    @property
+    def id(self) -> str:
+        return self.card.id
+
+    def private_bytes(self) -> bytes:
+        """The serialized private identity. Secret: only ever fed to an AEAD."""
+        return dumps(
+            {
+                "v": labels.FORMAT_VERSION,
+                "sign": b64e(self.signing.raw()),
+                "x25519": b64e(self.kem.x25519_raw),
+                "mlkem_seed": b64e(self.kem.mlkem_seed),
+                "suite": self.kem.suite,
+                "card": self.card.envelope,
+            }
+        )
+
+    @classmethod
+    def from_private_bytes(cls, data: bytes) -> Identity:
+        obj = loads(data, "identity")
+        if not isinstance(obj, dict) or obj.get("v") != labels.FORMAT_VERSION:
+            raise UnknownVersion("identity has an unknown version")
+        card = Card.from_envelope(obj["card"])
+        signing = crypto.SigningKey(b64d(obj["sign"], "identity signing key"))
+        kem = crypto.KemKey(
+            obj["suite"], b64d(obj["x25519"], "identity key"), b64d(obj["mlkem_seed"], "seed")
+        )
+        if signing.public_raw() != card.sign_key or kem.public_raw() != card.kem_key:
+            raise BadCard("private keys do not match the identity's card")
+        return cls(signing, kem, card)
+
+    def __repr__(self) -> str:
+        return f"<Identity {self.card.name!r} {self.id[:8]} <redacted>>"

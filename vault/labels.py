@@ -1,0 +1,36 @@
+"""Every domain-separation label and format version, in one place.
+
+Changing any value here is a format change: bump the version it belongs to and say so
+in docs/format.md. Decoders reject versions they do not know.
+"""
+
+FORMAT_VERSION = 1  # vault.json, event lines, cards, key files, recovery kits
+
+EVENT_SIG = b"takusu/event/v1\n"
+CARD_SIG = b"takusu/card/v1\n"
+FINGERPRINT = b"takusu/fingerprint/v1\n"
+KEY_COMMIT = b"takusu/key-commit/v1"
+ITEM_AAD = b"takusu/item/v1\n"
+OWNER_WRAP_AAD = b"takusu/owner-wrap/v1\n"
+GRANT_WRAP_INFO = b"takusu/wrap/v1\n"
+VAULT_KEY_INFO = b"takusu/vault-key/v1\n"
+KEYFILE_AAD = b"takusu/keyfile/v1\n"
+RECOVERY_AAD = b"takusu/recovery/v1\n"
+MIRROR_STATE = "takusu/state-cache/v1"
+
+CARD_ARMOR_BEGIN = "-----BEGIN TAKUSU CARD-----"
+CARD_ARMOR_END = "-----END TAKUSU CARD-----"
+KIT_ARMOR_BEGIN = "-----BEGIN TAKUSU RECOVERY KIT-----"
+KIT_ARMOR_END = "-----END TAKUSU RECOVERY KIT-----"
+
+SUITE_HYBRID = "MLKEM768_X25519/HKDF_SHA256/CHACHA20_POLY1305"
+SUITE_CLASSIC = "X25519/HKDF_SHA256/CHACHA20_POLY1305"
+SUITES = (SUITE_HYBRID, SUITE_CLASSIC)
+
+ITEM_AEAD = "CHACHA20_POLY1305"
+
+# Size limits: anything larger is refused before parsing.
+MAX_LINE = 1 << 20  # one event line
+MAX_LOG = 256 << 20  # one log file
+MAX_CARD = 16 << 10
+MAX_SMALL_FILE = 1 << 20  # vault.json, key files, configs, kits

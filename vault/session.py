@@ -1,0 +1,269 @@
+"""One opened vault: what I can read in it, and the owner's item operations.
+
+A Session is built on verified state only. For a member (secretary), every read of
+a secret first appends a signed `retrieve` receipt to their own log, fsynced; if that
+fails, nothing is revealed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import UTC, datetime
+from typing import Any
+
+from . import envelope, state, totp
+from .errors import (
+    AccessRevoked,
+    Ambiguous,
+    BadInput,
+    GrantExpired,
+    NotFound,
+    NotOwner,
+    NotShared,
+)
+from .identity import Card, Identity
+from .store import Store
+
+SECRET_FIELDS = ("password", "totp")
+STANDARD_FIELDS = ("title", "username", "password", "url", "notes", "totp")
+GEN_ALPHABET = string.ascii_letters + string.digits + "!#$%&()*+,-./:;<=>?@[]^_{|}~"
+GEN_DEFAULT = 24
+
+
+def generate_password(length: int = GEN_DEFAULT) -> str:
+    """A random password from `secrets`: letters, digits and symbols, at least one of each."""
+    if not 8 <= length <= 256:
+        raise BadInput("a generated password is 8 to 256 characters long")
+    while True:
+        pw = "".join(secrets.choice(GEN_ALPHABET) for _ in range(length))
+        if (any(c.islower() for c in pw) and any(c.isupper() for c in pw)
+                and any(c.isdigit() for c in pw) and any(not c.isalnum() for c in pw)):
+            return pw
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def empty_payload() -> dict[str, Any]:
+    return {"title": "", "username": None, "password": None, "url": None, "notes": None,
+            "totp": None, "fields": {}, "tags": []}
+
+
+class Session:
+    """A vault opened by this machine's identity."""
+
+    def __init__(self, identity: Identity, store: Store, entry: dict[str, Any],
+                 for_write: bool = False) -> None:
+        self.me = identity
+        self.store = store
+        self.entry = entry
+        self._refresh(store.load())
+        self._vault_key: bytes | None = None
+        self._payloads: dict[tuple[str, int], dict[str, Any]] = {}
+        if self.is_owner:
+            from .sharing import expire_due
+
+            self.expired = expire_due(self)
+
+    def _refresh(self, loaded: Any) -> None:
+        self.loaded = loaded
+        self.state = loaded.state
+
+    @property
+    def vault_id(self) -> str:
+        return self.store.vault_id
+
+    @property
+    def is_owner(self) -> bool:
+        return bool(self.state["owner"] == self.me.id)
+
+    @property
+    def owner_card(self) -> Card:
+        return self.store.owner_card
+
+    @property
+    def warnings(self) -> list[str]:
+        return [str(p) for p in self.loaded.problems]
+
+    def require_owner(self) -> None:
+        if not self.is_owner:
+            raise NotOwner(f"only the vault's owner ({self.owner_card.name}) can do that")
+
+    def append(self, type_: str, body: dict[str, Any]) -> None:
+        self._refresh(self.store.append(self.me, type_, body))
+
+    # --- keys and decryption ------------------------------------------------------------------
+
+    def vault_key(self) -> bytes:
+        self.require_owner()
+        if self._vault_key is None:
+            self._vault_key = envelope.open_vault_key(self.vault_id, self.me,
+                                                      self.state["vault_key_wrap"])
+        return self._vault_key
+
+    def data_key(self, item_id: str) -> bytes:
+        item = self.state["items"][item_id]
+        if self.is_owner:
+            return envelope.owner_data_key(self.vault_id, item_id, item, self.vault_key())
+        grant = self._grant(item_id)
+        return envelope.grantee_data_key(self.vault_id, item_id, item["version"], grant["wrap"],
+                                         item["key_commit"], self.me)
+
+    def payload(self, item_id: str) -> dict[str, Any]:
+        item = self.state["items"][item_id]
+        key = (item_id, item["version"])
+        if key not in self._payloads:
+            self._payloads[key] = envelope.open_item(self.vault_id, item_id, item,
+                                                     self.data_key(item_id))
+        return self._payloads[key]
+
+    def _grant(self, item_id: str) -> dict[str, Any]:
+        item = self.state["items"][item_id]
+        grant = item["grants"].get(self.me.id)
+        if grant is None or grant["version"] != item["version"]:
+            raise NotShared("this item is not shared with you")
+        if grant.get("expires") and parse_time(grant["expires"]) <= datetime.now(UTC):
+            raise GrantExpired(f"your access to this item expired on {grant['expires']}",
+                               hint="ask the vault's owner to share it again")
+        return grant
+
+    # --- finding items ------------------------------------------------------------------------
+
+    def readable(self) -> list[str]:
+        """Ids of the active items I can decrypt now (all for the owner, shared ones for others)."""
+        items = state.active_items(self.state)
+        if self.is_owner:
+            return list(items)
+        return [i for i, it in items.items()
+                if it["grants"].get(self.me.id, {}).get("version") == it["version"]]
+
+    def titles(self) -> dict[str, str]:
+        return {i: self.payload(i)["title"] for i in self.readable()}
+
+    def find(self, query: str) -> str:
+        """Item id for a title: exact, then case-insensitive, then unambiguous prefix."""
+        titles = self.titles()
+        for match in (
+            lambda t: t == query,
+            lambda t: t.casefold() == query.casefold(),
+            lambda t: t.casefold().startswith(query.casefold()),
+        ):
+            hits = sorted(i for i, t in titles.items() if match(t))
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                names = ", ".join(sorted(repr(titles[h]) for h in hits))
+                raise Ambiguous(f"{query!r} matches several items: {names}",
+                                hint="give the full title")
+        self._explain_missing(query)
+        raise NotFound(f"no item titled {query!r}" + ("" if self.is_owner else " is shared with you"))
+
+    def _explain_missing(self, query: str) -> None:
+        """For a member: say 'revoked'/'expired'/'not shared' where they can know the item."""
+        if self.is_owner:
+            return
+        items = self.state["items"]
+        if query.lower() in items or (len(query) >= 8 and any(i.startswith(query.lower()) for i in items)):
+            raise NotShared("this item is not shared with you")
+        for item_id, item in items.items():
+            grant = item["grants"].get(self.me.id)
+            if grant and grant.get("expires") and grant["version"] == item["version"]:
+                if parse_time(grant["expires"]) <= datetime.now(UTC) and self._title_matches(
+                        item_id, item["version"], grant["wrap"], item, query):
+                    raise GrantExpired(f"your access to {query!r} expired on {grant['expires']}",
+                                       hint="ask the vault's owner to share it again")
+        for rev in reversed(self.state["revocations"]):
+            if rev["member"] != self.me.id or "old" not in rev:
+                continue
+            old = rev["old"]
+            if self._title_matches(rev["item"], old["version"], old["wrap"], old, query):
+                why = " (the grant expired)" if rev["reason"] == "expired" else ""
+                raise AccessRevoked(
+                    f"your access to {query!r} was revoked on {rev['at']} by "
+                    f"{self.owner_card.name}{why}",
+                    hint="ask the vault's owner if you still need it",
+                )
+
+    def _title_matches(self, item_id: str, version: int, wrap: str, item: dict[str, Any],
+                       query: str) -> bool:
+        try:
+            key = envelope.grantee_data_key(self.vault_id, item_id, version, wrap,
+                                            item["key_commit"], self.me)
+            title = envelope.open_item(self.vault_id, item_id, {**item, "version": version},
+                                       key)["title"]
+        except Exception:  # noqa: BLE001 - an old version we cannot open simply does not match
+            return False
+        return bool(title.casefold().startswith(query.casefold()))
+
+    # --- reading secrets ----------------------------------------------------------------------
+
+    def reveal(self, item_id: str, fields: list[str], reason: str | None) -> dict[str, Any]:
+        """Decrypt, then (for a member) write the receipt, then return the values asked for."""
+        payload = self.payload(item_id)
+        values = {f: field_value(payload, f) for f in fields}
+        if not self.is_owner:
+            body: dict[str, Any] = {"item": item_id, "version": self.state["items"][item_id]["version"],
+                                    "fields": fields}
+            if reason:
+                body["reason"] = reason
+            self.append("retrieve", body)
+        return values
+
+    def otp(self, item_id: str, reason: str | None) -> totp.Code:
+        uri = self.reveal(item_id, ["totp"], reason)["totp"]
+        return totp.current(uri)
+
+    # --- owner's item operations --------------------------------------------------------------
+
+    def grantee_cards(self, item_id: str | None, exclude: set[str] | None = None) -> list[Card]:
+        if item_id is None:
+            return []
+        members = self.state["members"]
+        return [Card.from_envelope(members[m]["card"])
+                for m in self.state["items"][item_id]["grants"] if m not in (exclude or set())]
+
+    def put(self, item_id: str | None, payload: dict[str, Any], *, rotated: bool = False,
+            exclude: set[str] | None = None) -> str:
+        """Seal a new version (fresh data key) for the owner and every current grantee."""
+        self.require_owner()
+        title = payload.get("title") or ""
+        if not title.strip() or len(title) > 200:
+            raise BadInput("a title is 1 to 200 characters")
+        clash = [i for i, t in self.titles().items() if t == title and i != item_id]
+        if clash:
+            raise BadInput(f"an item titled {title!r} already exists")
+        new = item_id is None
+        item_id = item_id or secrets.token_hex(16)
+        version = 1 if new else self.state["items"][item_id]["version"] + 1
+        body, _ = envelope.seal_item(self.vault_id, item_id, version, payload, self.vault_key(),
+                                     self.grantee_cards(None if new else item_id, exclude))
+        if rotated:
+            body["rotated"] = True
+        self.append("item.put", body)
+        return item_id
+
+    def add(self, payload: dict[str, Any]) -> str:
+        return self.put(None, payload)
+
+    def edit(self, item_id: str, changes: dict[str, Any]) -> None:
+        payload = dict(self.payload(item_id))
+        rotated = any(k in changes and changes[k] != payload.get(k) for k in SECRET_FIELDS)
+        payload.update(changes)
+        self.put(item_id, payload, rotated=rotated and bool(self.state["items"][item_id]["exposed"]))
+
+    def remove(self, item_id: str) -> None:
+        self.require_owner()
+        self.append("item.delete", {"item": item_id})
+
+
+def field_value(payload: dict[str, Any], field: str) -> Any:
+    """One field of an item; custom fields by name. NotFound if the item lacks it."""
+    if field in STANDARD_FIELDS:
+        value = payload.get(field)
+    else:
+        value = (payload.get("fields") or {}).get(field)
+    if value in (None, ""):
+        raise NotFound(f"this item has no {field}")
+    return value

@@ -1,0 +1,170 @@
+"""The fold of verified events into the vault's current state. Pure: no I/O, no crypto.
+
+State is a plain JSON-able dict so the store can cache it beside the mirror and apply
+only new events next time. Only the owner's events change state; anything else
+a member's log carries besides receipts is kept aside as `rejected` for `audit verify`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .errors import IntegrityError
+from .events import MEMBER_TYPES, OWNER_TYPES, Event
+
+State = dict[str, Any]
+
+
+def empty() -> State:
+    return {
+        "vault": None, "name": None, "owner": None, "owner_card": None, "vault_key_wrap": None,
+        "created": None, "members": {}, "items": {}, "revocations": [], "receipts": [],
+        "rejected": [], "heads": {}, "rollbacks": [],
+    }
+
+
+def _fail(event: Event, why: str) -> IntegrityError:
+    return IntegrityError(f"owner event {event.type!r} is invalid: {why}", log=event.actor, seq=event.seq)
+
+
+def _need(event: Event, *names: str) -> list[Any]:
+    missing = [n for n in names if n not in event.fields]
+    if missing:
+        raise _fail(event, f"missing {', '.join(missing)}")
+    return [event.fields[n] for n in names]
+
+
+def _item(state: State, event: Event, item_id: Any) -> dict[str, Any]:
+    item = state["items"].get(item_id) if isinstance(item_id, str) else None
+    if item is None or item["deleted"]:
+        raise _fail(event, "unknown or deleted item")
+    return item
+
+
+def _active_member(state: State, event: Event, member_id: Any) -> dict[str, Any]:
+    member = state["members"].get(member_id) if isinstance(member_id, str) else None
+    if member is None or member["removed"]:
+        raise _fail(event, "unknown or removed member")
+    return member
+
+
+def apply_owner(state: State, event: Event) -> None:
+    """Apply one verified owner event in place; IntegrityError if it breaks the rules."""
+    f, at, t = event.fields, event.at, event.type
+    if t not in OWNER_TYPES:
+        raise _fail(event, "unknown event type")
+    if (t == "vault.create") != (event.seq == 0):
+        raise _fail(event, "vault.create must be the first event, and only the first")
+    if t == "vault.create":
+        name, card, wrap = _need(event, "name", "owner_card", "vault_key_wrap")
+        state.update(vault=f["vault"], name=name, owner=event.actor, owner_card=card,
+                     vault_key_wrap=wrap, created=at)
+    elif t == "member.add":
+        member_id, name, card = _need(event, "member", "name", "card")
+        existing = state["members"].get(member_id)
+        if member_id == state["owner"] or (existing and not existing["removed"]):
+            raise _fail(event, "member already present")
+        if any(m["name"] == name and not m["removed"] for m in state["members"].values()):
+            raise _fail(event, "member name already in use")
+        state["members"][member_id] = {"name": name, "card": card, "added": at, "removed": False,
+                                       "removed_at": None}
+    elif t == "member.remove":
+        (member_id,) = _need(event, "member")
+        member = _active_member(state, event, member_id)
+        if any(member_id in item["grants"] for item in state["items"].values()):
+            raise _fail(event, "member still holds grants")
+        member.update(removed=True, removed_at=at)
+    elif t == "item.put":
+        _apply_put(state, event)
+    elif t == "item.delete":
+        (item_id,) = _need(event, "item")
+        item = _item(state, event, item_id)
+        item.update(deleted=True, updated=at, grants={})
+    elif t == "grant":
+        item_id, version, member_id, wrap = _need(event, "item", "version", "member", "wrap")
+        item = _item(state, event, item_id)
+        _active_member(state, event, member_id)
+        if version != item["version"]:
+            raise _fail(event, "grant is not for the current version")
+        item["grants"][member_id] = {"version": version, "wrap": wrap, "expires": f.get("expires"),
+                                     "granted": at, "grant_seq": event.seq}
+    elif t == "revoke":
+        item_id, member_id, reason = _need(event, "item", "member", "reason")
+        item = _item(state, event, item_id)
+        if member_id not in item["grants"]:
+            raise _fail(event, "nothing to revoke")
+        grant = item["grants"].pop(member_id)
+        item["exposed"][member_id] = at
+        revocation = {"item": item_id, "member": member_id, "reason": reason, "at": at,
+                      "seq": event.seq}
+        if grant["version"] == item["version"]:
+            # What the member could already open: kept so their CLI can say "revoked".
+            revocation["old"] = {"version": item["version"], "wrap": grant["wrap"],
+                                 "ct": item["ct"], "key_commit": item["key_commit"]}
+        state["revocations"].append(revocation)
+    elif t == "rollback.accept":
+        state["rollbacks"].append({"at": at, "seq": event.seq, "detail": f.get("detail")})
+
+
+def _apply_put(state: State, event: Event) -> None:
+    item_id, version, ct, commit, owner_wrap, wraps = _need(
+        event, "item", "version", "ct", "key_commit", "owner_wrap", "wraps"
+    )
+    if not isinstance(item_id, str) or not isinstance(wraps, dict) or type(version) is not int:
+        raise _fail(event, "malformed item.put")
+    item = state["items"].get(item_id)
+    expected = 1 if item is None else item["version"] + 1
+    if version != expected or (item is not None and item["deleted"]):
+        raise _fail(event, f"version {version} is not the next version {expected}")
+    if item is None:
+        item = state["items"][item_id] = {"created": event.at, "grants": {}, "exposed": {},
+                                          "deleted": False}
+    for member_id in wraps:
+        _active_member(state, event, member_id)
+    grants = {}
+    for member_id, wrap in wraps.items():
+        old = item["grants"].get(member_id, {})
+        grants[member_id] = {"version": version, "wrap": wrap, "expires": old.get("expires"),
+                             "granted": old.get("granted", event.at),
+                             "grant_seq": old.get("grant_seq", event.seq)}
+    if event.fields.get("rotated"):
+        item["exposed"] = {}
+        item["rotated"] = event.at
+    item.update(version=version, ct=ct, key_commit=commit, owner_wrap=owner_wrap, grants=grants,
+                updated=event.at, put_seq=event.seq)
+
+
+def apply_member(state: State, event: Event) -> None:
+    """Keep a member's receipt; set aside (and never apply) anything else they wrote."""
+    if event.type in MEMBER_TYPES:
+        receipt = {k: v for k, v in event.fields.items() if k not in ("vault", "prev")}
+        receipt["hash"] = event.hash
+        state["receipts"].append(receipt)
+    else:
+        state["rejected"].append({"log": event.actor, "seq": event.seq, "type": event.type,
+                                  "at": event.at})
+
+
+def fold(events_by_log: dict[str, list[Event]], owner: str) -> State:
+    """Fold complete logs from scratch (the incremental path calls apply_* directly)."""
+    state = empty()
+    for event in events_by_log.get(owner, []):
+        apply_owner(state, event)
+    for log, events in sorted(events_by_log.items()):
+        if log != owner:
+            for event in events:
+                apply_member(state, event)
+    return state
+
+
+def snapshot(state: State) -> State:
+    return copy.deepcopy(state)
+
+
+def active_items(state: State) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in state["items"].items() if not v["deleted"]}
+
+
+def active_members(state: State) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in state["members"].items() if not v["removed"]}
