@@ -89,7 +89,7 @@ class StdinLines:
 
     def next(self, what: str) -> str:
         if self._lines is None:
-            self._lines = click.get_text_stream("stdin").read(1 << 16).splitlines()
+            self._lines = sys.stdin.read(1 << 16).splitlines()
         if not self._lines:
             raise UsageError(f"expected the {what} on stdin, found nothing")
         return self._lines.pop(0)
@@ -173,7 +173,7 @@ def init(ctx: click.Context, name: str | None, use_passphrase: bool, restore: Pa
     takusu = app(ctx)
     if restore is not None:
         if not interactive():
-            code = click.get_text_stream("stdin").readline().strip()
+            code = sys.stdin.readline().strip()
         else:
             code = click.prompt("Recovery code", hide_input=True, err=True)
         identity = takusu.restore(restore, code, use_passphrase)
@@ -657,7 +657,7 @@ def audit(ctx: click.Context, item: str | None, member_: str | None, since: str 
         return
     from datetime import UTC, datetime
 
-    from vault.audit import timeline
+    from vault.audit import describe, timeline
     from vault.sharing import member_by_name
 
     sess = session(ctx)
@@ -675,28 +675,20 @@ def audit(ctx: click.Context, item: str | None, member_: str | None, since: str 
         emit_json(rows)
     elif as_csv:
         import csv
+        import io
 
         cols = ["at", "actor", "action", "title", "member", "version", "fields", "reason", "log",
                 "seq"]
-        writer = csv.writer(click.get_text_stream("stdout"))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
         writer.writerow(cols)
         for r in rows:
             writer.writerow([";".join(r[c]) if isinstance(r.get(c), list) else r.get(c, "")
                              for c in cols])
+        out(buffer.getvalue().rstrip("\n"))
     else:
         for r in rows:
-            line = f"{r['at']}  {r['actor']}  {r['action']}"
-            if r.get("title"):
-                line += f" {r['title']}"
-            if r.get("member") and r["type"] != "retrieve":
-                line += f" {'with' if r['type'] == 'grant' else '-'} {r['member']}"
-            if r.get("fields"):
-                line += f" [{', '.join(r['fields'])}]"
-            if r.get("reason"):
-                line += f" reason: {r['reason']}"
-            if r.get("reported_by"):
-                line += "  (reported by the member's takusu)"
-            out(line)
+            out(describe(r))
 
 
 @audit.command("verify")
@@ -714,6 +706,14 @@ def audit_verify(ctx: click.Context) -> None:
         first = next(p for p in report.problems if p.fatal)
         raise IntegrityError(f"audit verify failed: {first}")
     out(f"OK: {len(report.logs)} logs, {events} events, {report.receipts} receipts verified")
+
+
+@cli.command()
+def demo() -> None:
+    """Run the whole story (client and secretary) in a temporary folder, narrated."""
+    from vault.demo import run
+
+    run(out)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -98,6 +98,24 @@ def _row(ev: dict[str, Any], log: str, owner: str, names: dict[str, str], sessio
     return row
 
 
+def describe(row: dict[str, Any]) -> str:
+    """One timeline row as a line of text."""
+    line = f"{row['at']}  {row['actor']}  {row['action']}"
+    if row.get("title"):
+        line += f" {row['title']}"
+    if row.get("member") and row["type"] != "retrieve":
+        line += {"grant": " with", "revoke": " from"}.get(row["type"], "") + f" {row['member']}"
+    if row.get("expires"):
+        line += f" until {row['expires']}"
+    if row.get("fields"):
+        line += f" [{', '.join(row['fields'])}]"
+    if row.get("reason"):
+        line += f" reason: {row['reason']}"
+    if row.get("reported_by"):
+        line += "  (reported by the member's takusu)"
+    return line
+
+
 @dataclass
 class Report:
     logs: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,78 @@
+"""Shared test helpers: an in-memory keyring backend and a way to run the CLI in-process.
+
+InMemoryKeyring is the one test double for the OS keyring: a real `keyring` backend
+class (same API, positive priority) that keeps entries in a dict. CI also runs the
+keystore contract tests against a real Secret Service (see test_keystore.py).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from click.testing import CliRunner
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+
+import cli
+
+PASSPHRASE = "test passphrase: correct horse battery staple"
+
+
+class InMemoryKeyring(KeyringBackend):
+    """A secure-looking keyring backend that lives in memory (test double)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.entries:
+            raise PasswordDeleteError("not found")
+        del self.entries[(service, username)]
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def __repr__(self) -> str:
+        return f"Result(code={self.code}, out={self.out!r}, err={self.err!r})"
+
+
+def run(home: Path, *args: str, input: str | bytes | None = None, env: dict | None = None,
+        passphrase: str | None = PASSPHRASE) -> Result:
+    """Run `takusu ARGS` in-process through cli.main with TAKUSU_HOME=home."""
+    full_env = {"TAKUSU_HOME": str(home), "TAKUSU_VAULT": None}
+    if passphrase is not None:
+        full_env["TAKUSU_PASSPHRASE"] = passphrase
+    full_env.update(env or {})
+    runner = CliRunner()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    with runner.isolation(input=input, env=full_env) as (out, err, _):
+        code = 0
+        try:
+            cli.main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            os.environ.pop("TAKUSU_PASSPHRASE", None)
+    os.umask(umask)
+    return Result(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def ok(result: Result) -> Result:
+    assert result.code == 0, result
+    return result
