@@ -709,6 +709,50 @@ def audit_verify(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option("--repair", is_flag=True, help="Restore damaged or missing logs from the mirror.")
+@click.option("--accept-rollback", is_flag=True,
+              help="Owner: republish the newest verified state and log the rollback.")
+@click.pass_context
+def doctor(ctx: click.Context, repair: bool, accept_rollback: bool) -> None:
+    """Health of my identity and of the vault folder; exit 3 if something was tampered with."""
+    from vault import doctor as doc
+    from vault.errors import IntegrityError
+
+    takusu = app(ctx)
+    if repair or accept_rollback:
+        sess = takusu.session(ctx.obj.get("vault"))
+        fixed = doc.accept_rollback(sess) if accept_rollback else doc.repair(sess)
+        for log in fixed:
+            say(f"restored log {log[:12]} in the folder from this machine's verified mirror")
+        if accept_rollback:
+            say("recorded the rollback in the vault's signed log")
+    health = doc.check(takusu, ctx.obj.get("vault"))
+    for line in health.lines:
+        out(line)
+    for problem in health.problems:
+        (say if problem.fatal else warn)(("problem: " if problem.fatal else "") + str(problem))
+    for hint in health.hints:
+        say(f"hint: {hint}")
+    if not health.ok:
+        raise IntegrityError("the vault folder has problems (see above)",
+                             hint="'takusu doctor --repair' restores logs from this machine's mirror")
+
+
+@cli.command()
+@click.pass_context
+def sync(ctx: click.Context) -> None:
+    """In a vault folder kept in git: commit my log, pull --rebase, verify, push."""
+    from vault.gitsync import sync as do_sync
+
+    result = do_sync(session(ctx))
+    done = [w for w, flag in (("committed", result.committed), ("pulled", result.pulled),
+                              ("pushed", result.pushed)) if flag]
+    out("sync: " + (", ".join(done) if done else "nothing to do"))
+    for note in result.notes:
+        warn(note)
+
+
+@cli.command()
 def demo() -> None:
     """Run the whole story (client and secretary) in a temporary folder, narrated."""
     from vault.demo import run
@@ -737,9 +781,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         say("error: aborted; nothing was changed")
         sys.exit(1)
+    except click.UsageError as exc:
+        say(f"error: {exc.format_message()}")
+        command = exc.ctx.command_path if exc.ctx else "takusu"
+        say(f"hint: see '{command} --help'")
+        sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+        say(f"error: {exc.format_message()}")
+        sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

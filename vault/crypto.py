@@ -268,9 +268,9 @@ KDF_FLOOR = {"memory_kib": 19456, "iterations": 2, "lanes": 1}
 KDF_CEILING = {"memory_kib": 4 * 1024 * 1024, "iterations": 64, "lanes": 64}
 
 
-def check_kdf_params(params: dict) -> None:
+def check_kdf_params(params: object) -> None:
     """Refuse parameters outside [floor, ceiling] before any work is done."""
-    if params.get("alg") != "argon2id":
+    if not isinstance(params, dict) or params.get("alg") != "argon2id":
         raise IntegrityError("key file names an unknown KDF")
     for name in ("memory_kib", "iterations", "lanes"):
         value = params.get(name)

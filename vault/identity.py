@@ -31,6 +31,20 @@ def _safety_code(fingerprint: bytes) -> str:
     return " ".join(f"{g:05d}" for g in groups)
 
 
+def _unquote(line: str) -> str:
+    """Strip mail/chat quoting ('> ', '> > ', '>>') from a line."""
+    line = line.strip()
+    while line.startswith(">"):
+        line = line[1:].lstrip()
+    return line
+
+
+def valid_name(name: object) -> bool:
+    """1 to 100 printable characters (no control, format or surrogate code points)."""
+    return (isinstance(name, str) and bool(name.strip()) and len(name) <= 100
+            and all(ch.isprintable() for ch in name))
+
+
 def normalize_code(code: str) -> str:
     """Digits only, so '12345 67890' and '1234567890' compare equal."""
     return "".join(ch for ch in code if ch.isdigit())
@@ -85,10 +99,8 @@ class Card:
         if payload["v"] != labels.FORMAT_VERSION:
             raise UnknownVersion(f"card payload has unknown version {payload['v']!r}")
         name = payload["name"]
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise BadCard("card name is empty or too long")
-        if any(ord(ch) < 32 for ch in name):
-            raise BadCard("card name contains control characters")
+        if not valid_name(name):
+            raise BadCard("card name must be 1 to 100 printable characters")
         if payload["suite"] not in labels.SUITES:
             raise BadCard(f"card names an unknown suite {payload['suite']!r}")
         try:
@@ -111,7 +123,7 @@ class Card:
         """Parse the armored text `takusu card` prints (quoted or re-wrapped by mail is fine)."""
         if len(text) > labels.MAX_CARD:
             raise BadCard("card text is too large")
-        lines = [line.strip().lstrip(">").strip() for line in text.splitlines()]
+        lines = [_unquote(line) for line in text.splitlines()]
         try:
             start = lines.index(labels.CARD_ARMOR_BEGIN)
             end = lines.index(labels.CARD_ARMOR_END, start)
@@ -155,7 +167,7 @@ class Identity:
     @classmethod
     def generate(cls, name: str, suite: str | None = None) -> Identity:
         name = name.strip()
-        if not name or len(name) > 100 or any(ord(ch) < 32 for ch in name):
+        if not valid_name(name):
             raise BadCard("a name must be 1 to 100 printable characters")
         if suite is None:
             suite = labels.SUITE_HYBRID if crypto.hybrid_available() else labels.SUITE_CLASSIC

@@ -156,6 +156,11 @@ class KeyStore:
         self.home = home
         self.path = home / KEY_FILE
 
+    def account(self, identity_id: str) -> str:
+        """The keyring entry's name: the identity and this home, so two homes never collide."""
+        home = crypto.sha256_hex(str(self.home.absolute()).encode())[:16]
+        return f"{identity_id}@{home}"
+
     def exists(self) -> bool:
         return self.path.exists() or self.path.is_symlink()
 
@@ -184,7 +189,7 @@ class KeyStore:
                 hint="use another TAKUSU_HOME, or remove it only if you have a recovery kit",
             )
         fsutil.ensure_dir(self.home)
-        kek, params = backend.create(identity.id)
+        kek, params = backend.create(self.account(identity.id))
         self._write(identity, backend.mode, kek, params, new=True)
 
     def _write(self, identity: Identity, mode: str, kek: bytes, params: dict, new: bool) -> None:
@@ -261,7 +266,7 @@ class KeyStore:
             raise AlreadyExists(f"an identity already exists in {self.home}")
         identity = open_recovery_kit(kit_path, code)
         fsutil.ensure_dir(self.home)
-        kek, params = backend.create(identity.id)
+        kek, params = backend.create(self.account(identity.id))
         self._write(identity, backend.mode, kek, params, new=True)
         return identity
 

@@ -62,7 +62,8 @@ class Session:
         self._refresh(store.load())
         self._vault_key: bytes | None = None
         self._payloads: dict[tuple[str, int], dict[str, Any]] = {}
-        if self.is_owner:
+        self.expired: list[tuple[str, str]] = []
+        if self.is_owner and not self.loaded.fatal:
             from .sharing import expire_due
 
             self.expired = expire_due(self)

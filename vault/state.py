@@ -20,7 +20,7 @@ def empty() -> State:
     return {
         "vault": None, "name": None, "owner": None, "owner_card": None, "vault_key_wrap": None,
         "created": None, "members": {}, "items": {}, "revocations": [], "receipts": [],
-        "rejected": [], "heads": {}, "rollbacks": [],
+        "rejected": [], "heads": {}, "rollbacks": [], "witness": {},
     }
 
 
@@ -49,9 +49,22 @@ def _active_member(state: State, event: Event, member_id: Any) -> dict[str, Any]
     return member
 
 
+def _witness(state: State, event: Event, log: str, head: Any) -> None:
+    """Remember the furthest point of `log` that someone else's signed event has seen."""
+    if not isinstance(head, dict) or type(head.get("seq")) is not int:
+        return
+    known = state.setdefault("witness", {}).get(log)
+    if known is None or head["seq"] > known["seq"]:
+        state["witness"][log] = {"seq": head["seq"], "hash": head.get("hash"), "by": event.actor}
+
+
 def apply_owner(state: State, event: Event) -> None:
     """Apply one verified owner event in place; IntegrityError if it breaks the rules."""
     f, at, t = event.fields, event.at, event.type
+    seen = f.get("seen")
+    if isinstance(seen, dict):
+        for log, head in seen.items():
+            _witness(state, event, log, head)
     if t not in OWNER_TYPES:
         raise _fail(event, "unknown event type")
     if (t == "vault.create") != (event.seq == 0):
@@ -137,6 +150,7 @@ def _apply_put(state: State, event: Event) -> None:
 
 def apply_member(state: State, event: Event) -> None:
     """Keep a member's receipt; set aside (and never apply) anything else they wrote."""
+    _witness(state, event, state["owner"], event.fields.get("owner_head"))
     if event.type in MEMBER_TYPES:
         receipt = {k: v for k, v in event.fields.items() if k not in ("vault", "prev")}
         receipt["hash"] = event.hash

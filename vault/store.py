@@ -1,11 +1,13 @@
-"""The vault folder on disk and this machine's verified mirror of it.
+"""The vault folder on disk, read through this machine's verified mirror.
 
 The folder (any synced folder or git work tree) holds `vault.json` and one append-only
-log per person. Nothing read from it is trusted until verified. This machine keeps,
-in TAKUSU_HOME, a mirror of every verified log, the head (seq, hash, size) it last
-accepted, and the folded state, so a command verifies only the lines that arrived
-since, and a log that shrinks, is rewritten or forks is reported with its place while
-state is served from the mirror.
+log per person. Nothing read from it is trusted until verified. A command verifies
+only the lines that arrived since the heads this machine accepted (kept with the
+mirror, see mirror.py), so its cost does not grow with the history. A log that
+shrinks, is rewritten or forks is reported with its place and state is served from
+the mirror meanwhile. Sync-conflict copies of a log are extra sources for the same
+writer: their valid events are merged by hash, and two valid events with one
+sequence number are reported as a fork.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from typing import Any
 
 from . import fsutil, labels, state
 from .encoding import dumps, loads
-from .errors import IntegrityError, Malformed, StorageError, UnknownVersion
-from .crypto import sha256_hex as crypto_hash
+from .errors import AlreadyExists, IntegrityError, Malformed, NoVault, UnknownVersion
 from .events import Event, make_event, verify_lines
 from .identity import Card, Identity, now_utc
+from .mirror import Mirror, split_complete
 
 _LOG_NAME = re.compile(r"^(?P<id>[0-9a-f]{32})(?P<rest>.*)\.jsonl$")
 _CONFLICT = re.compile(r"(\(.*conflicted copy.*\)|\.sync-conflict-[0-9A-Za-z-]+)")
+_GIT_MARKERS = (b"<<<<<<<", b"=======", b">>>>>>>")
+
+__all__ = ["Loaded", "Problem", "Store", "VaultFolder", "split_complete"]
 
 
 @dataclass
@@ -56,24 +61,14 @@ class Loaded:
         return [p for p in self.problems if p.fatal]
 
 
-def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
-    """Complete lines (without newline) and the torn remainder after the last newline."""
-    if not data:
-        return [], b""
-    parts = data.split(b"\n")
-    return parts[:-1], parts[-1]
-
-
 class VaultFolder:
-    """The shared folder: vault.json and logs/<member-id>.jsonl."""
+    """The shared folder: vault.json and logs/<member-id>.jsonl (plus sync-conflict copies)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.logs = path / "logs"
 
     def meta(self) -> dict[str, Any]:
-        from .errors import NoVault
-
         meta_path = self.path / "vault.json"
         try:
             raw = fsutil.read_bytes(meta_path, labels.MAX_SMALL_FILE)
@@ -90,20 +85,20 @@ class VaultFolder:
         return self.logs / f"{member_id}.jsonl"
 
     def sources(self) -> tuple[dict[str, list[Path]], list[Path]]:
-        """Log files by writer (main file first, then sync-conflict copies) and unknown files."""
-        by_writer: dict[str, list[Path]] = {}
+        """Conflict copies of each writer's log, and files that are neither logs nor copies."""
+        copies: dict[str, list[Path]] = {}
         unknown: list[Path] = []
         if not self.logs.is_dir():
-            return by_writer, unknown
+            return copies, unknown
         for entry in sorted(self.logs.iterdir()):
             match = _LOG_NAME.match(entry.name)
             if match and match["rest"] == "":
-                by_writer.setdefault(match["id"], []).insert(0, entry)
+                copies.setdefault(match["id"], [])
             elif match and _CONFLICT.search(match["rest"]):
-                by_writer.setdefault(match["id"], []).append(entry)
+                copies.setdefault(match["id"], []).append(entry)
             elif not entry.name.startswith("."):
                 unknown.append(entry)
-        return by_writer, unknown
+        return copies, unknown
 
 
 class Store:
@@ -115,19 +110,17 @@ class Store:
         self.vault_id = vault_id
         self.owner_card = owner_card
         self.disk = disk
-        self.local = home / "vaults" / vault_id
-        self.mirror = self.local / "mirror"
-        self.cache_path = self.local / "state.json"
+        self.mirror = Mirror(home / "vaults" / vault_id, disk)
         self.lock_path = home / "locks" / f"{vault_id}.lock"
 
-    # --- creating -----------------------------------------------------------------------------
+    @property
+    def owner(self) -> str:
+        return self.owner_card.id
 
     @classmethod
     def create(cls, folder: Path, home: Path, owner: Identity, name: str, genesis_body: dict,
                vault_id: str, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> Store:
-        if folder.exists() and any(folder.iterdir()):
-            from .errors import AlreadyExists
-
+        if folder.is_symlink() or (folder.exists() and any(folder.iterdir())):
             raise AlreadyExists(f"{folder} is not empty; a vault needs a folder of its own")
         fsutil.ensure_dir(folder / "logs", disk)
         meta = {"v": labels.FORMAT_VERSION, "vault": vault_id, "name": name,
@@ -140,140 +133,181 @@ class Store:
 
     # --- reading ------------------------------------------------------------------------------
 
-    def _cached(self) -> dict[str, Any]:
-        try:
-            raw = fsutil.read_bytes(self.cache_path, labels.MAX_LOG)
-        except FileNotFoundError:
-            return state.empty()
-        doc = loads(raw, "state cache")
-        if not isinstance(doc, dict) or doc.get("label") != labels.MIRROR_STATE:
-            raise UnknownVersion(f"{self.cache_path} is not a takusu state cache")
-        return dict(doc["state"])
-
-    def _save(self, st: dict[str, Any]) -> None:
-        fsutil.ensure_dir(self.local, self.disk)
-        fsutil.atomic_write(self.cache_path, dumps({"label": labels.MIRROR_STATE, "state": st}),
-                            self.disk)
-
-    def _read_new(self, path: Path, head: dict[str, Any], log: str,
-                  problems: list[Problem]) -> tuple[list[bytes], bytes]:
-        """Lines after the accepted head in `path`, plus a torn tail; problems on shrink/rewrite."""
-        size = head.get("size", 0)
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except FileNotFoundError:
-            if size:
-                problems.append(Problem("missing", "a log the mirror has seen is gone from the folder",
-                                        log, head.get("seq")))
-            return [], b""
-        except OSError as exc:
-            problems.append(Problem("unreadable", f"log cannot be read ({exc.strerror})", log))
-            return [], b""
-        try:
-            total = os.fstat(fd).st_size
-            if total > labels.MAX_LOG:
-                problems.append(Problem("oversize", "log is larger than takusu allows", log))
-                return [], b""
-            if total < size:
-                problems.append(Problem("rollback", "log shrank: events this machine accepted are "
-                                        "missing (truncation or an old copy restored)", log,
-                                        head.get("seq")))
-                return [], b""
-            start = size - head.get("last", 0)
-            os.lseek(fd, start, os.SEEK_SET)
-            data = b""
-            while len(data) < total - start:
-                chunk = os.read(fd, total - start - len(data))
-                if not chunk:
-                    break
-                data += chunk
-        finally:
-            os.close(fd)
-        if size:
-            last = data[: head["last"]]
-            if last != self._mirror_last(log, head):
-                problems.append(Problem("rewritten", "log was rewritten: its accepted last event "
-                                        "changed", log, head.get("seq")))
-                return [], b""
-            data = data[head["last"] :]
-        lines, torn = split_complete(data)
-        if torn:
-            problems.append(Problem("torn", "the log's last line is incomplete (an interrupted "
-                                    "write); it is ignored", log, head.get("seq", -1) + 1 + len(lines),
-                                    fatal=False))
-        return lines, torn
-
-    def _mirror_last(self, log: str, head: dict[str, Any]) -> bytes:
-        path = self.mirror / f"{log}.jsonl"
-        with open(path, "rb") as fh:
-            fh.seek(head["size"] - head["last"])
-            return fh.read(head["last"])
-
-    def _ingest(self, st: dict[str, Any], log: str, card: Card, problems: list[Problem]) -> bool:
-        """Verify and apply what arrived in one log since its head. True if anything did."""
-        head = st["heads"].get(log, {})
-        lines, _ = self._read_new(self.folder.log_path(log), head, log, problems)
-        if not lines:
-            return False
-        accepted: list[Event] = []
-        start = head.get("seq", -1) + 1
-        prev = head.get("hash")
-        for offset, line in enumerate(lines):
-            try:
-                (event,) = verify_lines([line], sign_key=card.sign_key, vault_id=self.vault_id,
-                                        actor=log, log=log, start_seq=start + offset, prev=prev)
-                if log == self.owner_card.id:
-                    state.apply_owner(st, event)
-                else:
-                    state.apply_member(st, event)
-            except IntegrityError as exc:
-                problems.append(Problem("tampered", exc.message, log, start + offset))
-                break
-            accepted.append(event)
-            prev = event.hash
-        if accepted:
-            fsutil.ensure_dir(self.mirror, self.disk)
-            blob = b"".join(e.line for e in accepted)
-            fsutil.append_line(self.mirror / f"{log}.jsonl", blob, self.disk)
-            st["heads"][log] = {"seq": accepted[-1].seq, "hash": accepted[-1].hash,
-                                "size": head.get("size", 0) + len(blob),
-                                "last": len(accepted[-1].line)}
-        return bool(accepted)
-
     def load(self) -> Loaded:
         """Bring the mirror up to date with the folder and return the verified state."""
-        st = self._cached()
+        with fsutil.locked(self.lock_path):
+            return self._load_locked()
+
+    def _load_locked(self) -> Loaded:
+        st = self.mirror.load_state(state.empty())
         problems: list[Problem] = []
-        changed = self._ingest(st, self.owner_card.id, self.owner_card, problems)
+        copies, unknown = self.folder.sources()
+        changed = self._ingest(st, self.owner, self.owner_card, copies.get(self.owner, []),
+                               problems)
         if st.get("owner") is None:
-            raise IntegrityError("the vault has no valid genesis event", log=self.owner_card.id, seq=0)
-        writers, unknown = self.folder.sources()
+            raise IntegrityError("the vault has no valid genesis event", log=self.owner, seq=0)
         for path in unknown:
             problems.append(Problem("unknown-file", f"unexpected file in logs/: {path.name}",
                                     fatal=False))
-        for log in sorted(writers):
-            if log == st["owner"]:
+        for log in sorted(set(copies) | set(st["members"])):
+            if log == self.owner:
                 continue
             member = st["members"].get(log)
             if member is None:
                 problems.append(Problem("unknown-log", "a log from someone who is not a member is "
                                         "ignored", log, fatal=False))
                 continue
-            changed |= self._ingest(st, log, Card.from_envelope(member["card"]), problems)
+            card = Card.from_envelope(member["card"])
+            changed |= self._ingest(st, log, card, copies.get(log, []), problems)
+        self._check_witnesses(st, problems)
         if changed:
-            self._save(st)
+            self.mirror.save_state(st)
         return Loaded(st, problems)
+
+    def _check_witnesses(self, st: dict[str, Any], problems: list[Problem]) -> None:
+        for log, seen in st.get("witness", {}).items():
+            head = st["heads"].get(log, {}).get("seq", -1)
+            if seen["seq"] > head:
+                problems.append(Problem(
+                    "behind", f"{seen['by'][:8]} witnessed event {seen['seq']} of this log, which "
+                    "has not arrived here (a sync delay, or the log was truncated)", log, head + 1,
+                    fatal=False))
+
+    def _read_new(self, log: str, head: dict[str, Any], problems: list[Problem]) -> list[bytes]:
+        """Complete lines after the accepted head in the folder's log; problems on damage."""
+        path = self.folder.log_path(log)
+        size = head.get("size", 0)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            if size:
+                problems.append(Problem("missing", "a log this machine accepted is gone from the "
+                                        "folder", log, head.get("seq")))
+            return []
+        except OSError as exc:
+            problems.append(Problem("unreadable", f"log cannot be read ({exc.strerror})", log))
+            return []
+        try:
+            total = os.fstat(fd).st_size
+            if total > labels.MAX_LOG:
+                problems.append(Problem("oversize", "log is larger than takusu allows", log))
+                return []
+            if total < size:
+                problems.append(Problem("rollback", "log shrank: events this machine accepted are "
+                                        "missing (truncated, or an old copy restored)", log,
+                                        head.get("seq")))
+                return []
+            start = size - head.get("last", 0)
+            os.lseek(fd, start, os.SEEK_SET)
+            data = _read_all(fd, total - start)
+        finally:
+            os.close(fd)
+        if size:
+            if data[: head["last"]] != self.mirror.last_line(log, head):
+                problems.append(Problem("rewritten", "log was rewritten: the last event this "
+                                        "machine accepted has changed", log, head.get("seq")))
+                return []
+            data = data[head["last"] :]
+        lines, torn = split_complete(data)
+        if torn:
+            problems.append(Problem("torn", "the log's last line is incomplete (an interrupted "
+                                    "write); it is ignored", log,
+                                    head.get("seq", -1) + 1 + len(lines), fatal=False))
+        return lines
+
+    def _accept(self, st: dict[str, Any], log: str, card: Card, lines: list[bytes],
+                problems: list[Problem], source: str) -> bool:
+        """Verify lines that follow the head, apply them, mirror them. True if any were taken."""
+        head = st["heads"].get(log, {})
+        start, prev = head.get("seq", -1) + 1, head.get("hash")
+        accepted: list[Event] = []
+        for offset, line in enumerate(lines):
+            seq = start + offset
+            try:
+                (event,) = verify_lines([line], sign_key=card.sign_key, vault_id=self.vault_id,
+                                        actor=log, log=log, start_seq=seq, prev=prev)
+                if log == self.owner:
+                    state.apply_owner(st, event)
+                else:
+                    state.apply_member(st, event)
+            except IntegrityError as exc:
+                if line.startswith(_GIT_MARKERS):
+                    problems.append(Problem("git-conflict", f"git conflict markers in {source}",
+                                            log, seq))
+                else:
+                    problems.append(Problem("tampered", f"{exc.message} in {source}", log, seq))
+                break
+            accepted.append(event)
+            prev = event.hash
+        if accepted:
+            blob = b"".join(e.line for e in accepted)
+            self.mirror.append(log, blob)
+            st["heads"][log] = {"seq": accepted[-1].seq, "hash": accepted[-1].hash,
+                                "size": head.get("size", 0) + len(blob),
+                                "last": len(accepted[-1].line)}
+        return bool(accepted)
+
+    def _ingest(self, st: dict[str, Any], log: str, card: Card, copies: list[Path],
+                problems: list[Problem]) -> bool:
+        before = len(problems)
+        lines = self._read_new(log, st["heads"].get(log, {}), problems)
+        changed = self._accept(st, log, card, lines, problems, f"{log}.jsonl")
+        covered = -1
+        for copy in copies:
+            took, seq = self._merge_copy(st, log, card, copy, problems)
+            changed |= took
+            covered = max(covered, seq)
+        head = st["heads"].get(log, {}).get("seq", -1)
+        for problem in problems[before:]:
+            if problem.kind in ("rollback", "missing") and copies and covered >= head:
+                problem.kind, problem.fatal = "behind", False
+                problem.message = ("the log's main file is behind its sync-conflict copy; "
+                                   "'takusu doctor --repair' puts it back together")
+        return changed
+
+    def _merge_copy(self, st: dict[str, Any], log: str, card: Card, copy: Path,
+                    problems: list[Problem]) -> tuple[bool, int]:
+        """Take the valid events of a sync-conflict copy; a different event at a known seq is a
+        fork. Returns whether anything was taken and the last sequence the copy agrees on."""
+        try:
+            data = fsutil.read_bytes(copy, labels.MAX_LOG)
+        except (OSError, IntegrityError) as exc:
+            problems.append(Problem("unreadable", f"{copy.name} cannot be read: {exc}", log))
+            return False, -1
+        lines, _torn = split_complete(data)
+        events: list[Event] = []
+        prev = None
+        for seq, line in enumerate(lines):
+            try:
+                (event,) = verify_lines([line], sign_key=card.sign_key, vault_id=self.vault_id,
+                                        actor=log, log=log, start_seq=seq, prev=prev)
+            except IntegrityError as exc:
+                problems.append(Problem("tampered", f"{exc.message} in {copy.name}", log, seq))
+                break
+            events.append(event)
+            prev = event.hash
+        known = self.mirror.hashes(log)
+        for seq, event in enumerate(events[: len(known)]):
+            if event.hash != known[seq]:
+                problems.append(Problem("fork", f"{copy.name} holds a different valid event at "
+                                        "the same sequence number: the log has forked", log, seq))
+                return False, seq - 1
+        extra = [e.line.rstrip(b"\n") for e in events[len(known) :]]
+        return self._accept(st, log, card, extra, problems, copy.name), len(events) - 1
 
     # --- writing ------------------------------------------------------------------------------
 
     def append(self, identity: Identity, type_: str, body: dict[str, Any]) -> Loaded:
         """Lock, bring state up to date, append one signed event to my log, fsync; return state."""
         with fsutil.locked(self.lock_path):
-            loaded = self.load()
-            mine = [p for p in loaded.fatal if p.log in (identity.id, self.owner_card.id)]
-            if mine:
-                raise IntegrityError(f"refusing to write: {mine[0]}",
-                                     hint="run 'takusu doctor' to see and repair the vault folder")
+            loaded = self._load_locked()
+            blocking = [p for p in loaded.fatal if p.log in (identity.id, self.owner)]
+            if blocking:
+                raise IntegrityError(
+                    f"refusing to write: {blocking[0]}",
+                    hint="run 'takusu doctor'; the owner can restore the folder with "
+                    "'takusu doctor --repair' or go on with 'takusu doctor --accept-rollback'",
+                )
             self._append_locked(identity, type_, body, loaded.state)
             return loaded
 
@@ -284,22 +318,21 @@ class Store:
         head = st["heads"].get(log, {})
         self._drop_torn_tail(path, head.get("size", 0))
         heads = {k: {"seq": v["seq"], "hash": v["hash"]} for k, v in st["heads"].items()}
-        if log == self.owner_card.id:
+        if log == self.owner:
             body = {**body, "seen": {k: v for k, v in heads.items() if k != log}}
-        elif self.owner_card.id in heads:
-            body = {**body, "owner_head": heads[self.owner_card.id]}
+        elif self.owner in heads:
+            body = {**body, "owner_head": heads[self.owner]}
         event = make_event(identity, self.vault_id, head.get("seq", -1) + 1, head.get("hash"),
                            now_utc(), type_, body)
-        if log == self.owner_card.id:
+        if log == self.owner:
             state.apply_owner(st, event)  # refuse an invalid event before it is written
         else:
             state.apply_member(st, event)
         fsutil.append_line(path, event.line, self.disk)
-        fsutil.ensure_dir(self.mirror, self.disk)
-        fsutil.append_line(self.mirror / f"{log}.jsonl", event.line, self.disk)
+        self.mirror.append(log, event.line)
         st["heads"][log] = {"seq": event.seq, "hash": event.hash,
                             "size": head.get("size", 0) + len(event.line), "last": len(event.line)}
-        self._save(st)
+        self.mirror.save_state(st)
         return event
 
     def _drop_torn_tail(self, path: Path, size: int) -> None:
@@ -316,30 +349,50 @@ class Store:
         if b"\n" in tail:
             raise IntegrityError("my own log holds events this machine did not write",
                                  log=path.stem)
-        quarantine = self.local / "quarantine"
-        fsutil.ensure_dir(quarantine, self.disk)
-        fsutil.atomic_write(quarantine / f"{path.stem}.{size}.torn", tail, self.disk)
+        self.mirror.quarantine(f"{path.stem}.{size}.torn", tail)
         try:
             os.truncate(path, size)
         except OSError as exc:
+            from .errors import StorageError
+
             raise StorageError(f"cannot repair the torn end of {path}: {exc.strerror}") from exc
+
+    def repair(self) -> list[str]:
+        """Rewrite every folder log that differs from its verified mirror. Returns the logs fixed."""
+        fixed = []
+        with fsutil.locked(self.lock_path):
+            loaded = self._load_locked()
+            for log in loaded.state["heads"]:
+                mirrored = self.mirror.read(log)
+                path = self.folder.log_path(log)
+                try:
+                    current = fsutil.read_bytes(path, labels.MAX_LOG)
+                except FileNotFoundError:
+                    current = b""
+                except IntegrityError:
+                    current = None  # a symlink or a non-file: replace it
+                    if path.is_symlink() or path.is_file():
+                        path.unlink()
+                if current != mirrored:
+                    if current is not None and current.startswith(mirrored) and log != self.owner:
+                        continue  # it only has more: new events not verified yet, not damage
+                    fsutil.ensure_dir(self.folder.logs, self.disk)
+                    fsutil.atomic_write(path, mirrored, self.disk)
+                    fixed.append(log)
+        return fixed
 
     # --- full checks (audit verify, doctor) ---------------------------------------------------
 
     def mirror_events(self, log: str) -> list[dict[str, Any]]:
         """Payloads of a log as this machine verified and mirrored them, in order."""
+        from .crypto import sha256_hex
         from .events import split_line
 
-        try:
-            data = fsutil.read_bytes(self.mirror / f"{log}.jsonl", labels.MAX_LOG)
-        except FileNotFoundError:
-            return []
-        lines, _ = split_complete(data)
         out = []
-        for seq, line in enumerate(lines):
+        for seq, line in enumerate(self.mirror.lines(log)):
             payload, _sig = split_line(line, log, seq)
             fields = loads(payload)
-            fields["_hash"] = crypto_hash(payload)
+            fields["_hash"] = sha256_hex(payload)
             out.append(fields)
         return out
 
@@ -368,15 +421,26 @@ class Store:
                 break
             events.append(event)
             prev = event.hash
-        mirrored = self.mirror_events(log)
-        for seq, fields in enumerate(mirrored):
+        known = self.mirror.hashes(log)
+        for seq, digest in enumerate(known):
             if seq >= len(events):
                 if len(lines) <= seq:
                     problems.append(Problem("rollback", "the folder's log is shorter than what "
                                             "this machine accepted", log, seq))
                 break
-            if events[seq].hash != fields["_hash"]:
+            if events[seq].hash != digest:
                 problems.append(Problem("rewritten", "an event differs from the one this machine "
                                         "accepted", log, seq))
                 break
         return events
+
+
+def _read_all(fd: int, count: int) -> bytes:
+    chunks, remaining = [], count
+    while remaining > 0:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)

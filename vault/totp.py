@@ -54,7 +54,7 @@ def _parse(uri: str) -> dict[str, Any]:
     params: dict[str, str] = {}
     for key, value in parse_qsl(parsed.query, keep_blank_values=True):
         if key in params:
-            raise BadInput(f"the otpauth:// URI repeats {key!r}")
+            raise BadInput("the otpauth:// URI repeats a parameter")
         params[key] = value
     try:
         digits = int(params.get("digits") or 6)

@@ -1,0 +1,84 @@
+"""`takusu sync` for a vault folder that is a git work tree.
+
+Each person writes only their own log file, so commits from different people never
+conflict: commit my log, pull with rebase, verify what arrived (the store's pins catch
+a force-pushed rollback), push. git runs with a minimal environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import StorageError, UserError
+from .session import Session
+
+_KEEP_ENV = ("PATH", "HOME", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "XDG_CONFIG_HOME")
+
+
+@dataclass
+class SyncResult:
+    committed: bool = False
+    pulled: bool = False
+    pushed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _env() -> dict[str, str]:
+    env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
+    env.update(LANG="C", LC_ALL="C", GIT_TERMINAL_PROMPT="0")
+    return env
+
+
+def git(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True,
+                                env=_env(), timeout=120, check=False)
+    except FileNotFoundError:
+        raise UserError("git is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise StorageError(f"git {args[0]} took too long") from None
+    if check and result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["failed"]
+        raise StorageError(f"git {args[0]} failed: {detail[0]}")
+    return result
+
+
+def sync(sess: Session) -> SyncResult:
+    """Commit my log, pull --rebase, verify, push. Returns what happened."""
+    folder = sess.store.folder.path
+    if git(folder, "rev-parse", "--is-inside-work-tree", check=False).returncode != 0:
+        raise UserError(f"{folder} is not a git work tree",
+                        hint="takusu sync is for vault folders kept in git; others sync themselves")
+    result = SyncResult()
+    mine = [f"logs/{sess.me.id}.jsonl"]
+    if sess.is_owner:
+        mine.append("vault.json")
+    present = [p for p in mine if (folder / p).exists()]
+    if present:
+        git(folder, "add", "--", *present)
+    if git(folder, "diff", "--cached", "--quiet", check=False).returncode != 0:
+        head = sess.state["heads"].get(sess.me.id, {}).get("seq", -1)
+        git(folder, "-c", f"user.name={sess.me.card.name}",
+            "-c", f"user.email={sess.me.id[:16]}@takusu.invalid",
+            "commit", "--quiet", "-m", f"takusu: {sess.me.card.name}'s log up to event {head}")
+        result.committed = True
+    upstream = git(folder, "rev-parse", "--abbrev-ref", "@{upstream}", check=False)
+    if upstream.returncode != 0:
+        result.notes.append("no upstream branch: nothing pulled or pushed")
+        return result
+    pulled = git(folder, "pull", "--rebase", "--quiet", check=False)
+    if pulled.returncode != 0:
+        git(folder, "rebase", "--abort", check=False)
+        raise StorageError("git pull --rebase failed; nothing was changed locally",
+                           hint=(pulled.stderr.strip().splitlines() or [""])[-1])
+    result.pulled = True
+    sess._refresh(sess.store.load())  # verify what arrived before publishing anything
+    if sess.loaded.fatal:
+        result.notes.append("not pushed: the pulled folder does not verify")
+        return result
+    git(folder, "push", "--quiet")
+    result.pushed = True
+    return result

@@ -1,0 +1,93 @@
+"""This machine's verified copy of a vault's logs, and the folded state cached beside it.
+
+Lives in TAKUSU_HOME/vaults/<vault-id>/, outside the synced folder. Only lines that
+verified are ever written here, so the mirror is what takusu trusts when the folder
+shrinks, forks or is rewritten, and what `doctor --repair` restores the folder from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import fsutil, labels
+from .crypto import sha256_hex
+from .encoding import dumps, loads
+from .errors import UnknownVersion
+from .events import split_line
+
+
+def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
+    """Complete lines (without newline) and the torn remainder after the last newline."""
+    if not data:
+        return [], b""
+    parts = data.split(b"\n")
+    return parts[:-1], parts[-1]
+
+
+class Mirror:
+    """TAKUSU_HOME/vaults/<id>/: mirror/<log>.jsonl, state.json, quarantine/."""
+
+    def __init__(self, local: Path, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> None:
+        self.local = local
+        self.logs = local / "mirror"
+        self.state_path = local / "state.json"
+        self.quarantine_dir = local / "quarantine"
+        self.disk = disk
+
+    def path(self, log: str) -> Path:
+        return self.logs / f"{log}.jsonl"
+
+    def read(self, log: str) -> bytes:
+        try:
+            return fsutil.read_bytes(self.path(log), labels.MAX_LOG)
+        except FileNotFoundError:
+            return b""
+
+    def lines(self, log: str) -> list[bytes]:
+        return split_complete(self.read(log))[0]
+
+    def hashes(self, log: str) -> list[str]:
+        """The event hash (SHA-256 of the payload) of every mirrored line, by sequence."""
+        return [sha256_hex(split_line(line, log, seq)[0])
+                for seq, line in enumerate(self.lines(log))]
+
+    def last_line(self, log: str, head: dict[str, Any]) -> bytes:
+        with open(self.path(log), "rb") as fh:
+            fh.seek(head["size"] - head["last"])
+            return fh.read(head["last"])
+
+    def append(self, log: str, blob: bytes) -> None:
+        fsutil.ensure_dir(self.logs, self.disk)
+        fsutil.append_line(self.path(log), blob, self.disk)
+
+    def replace(self, log: str, data: bytes) -> None:
+        fsutil.ensure_dir(self.logs, self.disk)
+        fsutil.atomic_write(self.path(log), data, self.disk)
+
+    def load_state(self, empty: dict[str, Any]) -> dict[str, Any]:
+        try:
+            raw = fsutil.read_bytes(self.state_path, labels.MAX_LOG)
+        except FileNotFoundError:
+            return empty
+        doc = loads(raw, "state cache")
+        if not isinstance(doc, dict) or doc.get("label") != labels.MIRROR_STATE:
+            raise UnknownVersion(f"{self.state_path} is not a takusu state cache")
+        return dict(doc["state"])
+
+    def save_state(self, st: dict[str, Any]) -> None:
+        fsutil.ensure_dir(self.local, self.disk)
+        fsutil.atomic_write(self.state_path, dumps({"label": labels.MIRROR_STATE, "state": st}),
+                            self.disk)
+
+    def quarantine(self, name: str, data: bytes) -> Path:
+        """Keep bytes takusu will not use (a torn tail) for inspection; returns where."""
+        fsutil.ensure_dir(self.quarantine_dir, self.disk)
+        path = self.quarantine_dir / name
+        fsutil.atomic_write(path, data, self.disk)
+        return path
+
+    def quarantined(self) -> list[Path]:
+        if not self.quarantine_dir.is_dir():
+            return []
+        return sorted(self.quarantine_dir.iterdir())
