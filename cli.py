@@ -48,8 +48,7 @@ def passphrase(confirm: bool) -> str:
             "a passphrase is needed but there is no terminal to ask it on",
             hint="run in a terminal, or set TAKUSU_PASSPHRASE for automation",
         )
-    value: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm,
-                              err=True)
+    value: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
     return value
 
 
@@ -75,7 +74,7 @@ def session(ctx: click.Context) -> Any:
     sess = app(ctx).session(ctx.obj.get("vault"))
     for message in sess.warnings:
         warn(message)
-    for item_id, member_id in getattr(sess, "expired", []):
+    for _item_id, member_id in getattr(sess, "expired", []):
         name = sess.state["members"][member_id]["name"]
         warn(f"{name}'s access to an item expired; it was revoked and the item re-keyed")
     return sess
@@ -95,8 +94,13 @@ class StdinLines:
         return self._lines.pop(0)
 
 
-def read_secrets(password_stdin: bool, generate: int | None, totp_prompt: bool,
-                 totp_stdin: bool, ask_password: bool) -> dict[str, Any]:
+def read_secrets(
+    password_stdin: bool,
+    generate: int | None,
+    totp_prompt: bool,
+    totp_stdin: bool,
+    ask_password: bool,
+) -> dict[str, Any]:
     """Collect password/TOTP from stdin, generator or hidden prompts (never argv)."""
     from vault.session import generate_password
     from vault.totp import normalize
@@ -112,15 +116,17 @@ def read_secrets(password_stdin: bool, generate: int | None, totp_prompt: bool,
     elif generate is not None:
         values["password"] = generate_password(generate)
     elif ask_password and interactive():
-        values["password"] = click.prompt("Password", hide_input=True, confirmation_prompt=True,
-                                          err=True)
+        values["password"] = click.prompt(
+            "Password", hide_input=True, confirmation_prompt=True, err=True
+        )
     if totp_stdin:
         values["totp"] = normalize(lines.next("TOTP seed or otpauth:// URI"))
     elif totp_prompt:
         if not interactive():
             raise UsageError("--totp asks at a prompt and there is no terminal; use --totp-stdin")
-        values["totp"] = normalize(click.prompt("TOTP seed or otpauth:// URI", hide_input=True,
-                                                err=True))
+        values["totp"] = normalize(
+            click.prompt("TOTP seed or otpauth:// URI", hide_input=True, err=True)
+        )
     return values
 
 
@@ -142,8 +148,13 @@ def emit_json(obj: Any) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--vault", "vault_sel", metavar="NAME|PATH", default=None,
-              help="Vault to use (default: TAKUSU_VAULT, then the default vault).")
+@click.option(
+    "--vault",
+    "vault_sel",
+    metavar="NAME|PATH",
+    default=None,
+    help="Vault to use (default: TAKUSU_VAULT, then the default vault).",
+)
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
 @click.version_option(package_name="takusu")
 @click.pass_context
@@ -163,10 +174,18 @@ def cli(ctx: click.Context, vault_sel: str | None, debug: bool) -> None:
 
 @cli.command()
 @click.option("--name", help="Your name as others will see it on your card.")
-@click.option("--passphrase", "use_passphrase", is_flag=True,
-              help="Protect the key with a passphrase even where an OS keyring exists.")
-@click.option("--restore", "restore", type=click.Path(dir_okay=False, path_type=Path),
-              help="Bring an identity back from a recovery kit (asks for the recovery code).")
+@click.option(
+    "--passphrase",
+    "use_passphrase",
+    is_flag=True,
+    help="Protect the key with a passphrase even where an OS keyring exists.",
+)
+@click.option(
+    "--restore",
+    "restore",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Bring an identity back from a recovery kit (asks for the recovery code).",
+)
 @click.pass_context
 def init(ctx: click.Context, name: str | None, use_passphrase: bool, restore: Path | None) -> None:
     """Create my identity on this machine (or restore it from a recovery kit)."""
@@ -188,8 +207,10 @@ def init(ctx: click.Context, name: str | None, use_passphrase: bool, restore: Pa
     out(f"  id:          {identity.id}")
     out(f"  safety code: {identity.card.safety_code}")
     out(f"  key held by: {'the OS keyring' if mode == 'keyring' else 'your passphrase (Argon2id)'}")
-    say("hint: without a recovery kit, a lost machine means a lost vault: "
-        "run 'takusu recovery-kit FILE' and keep the file and the code apart")
+    say(
+        "hint: without a recovery kit, a lost machine means a lost vault: "
+        "run 'takusu recovery-kit FILE' and keep the file and the code apart"
+    )
 
 
 @cli.command("recovery-kit")
@@ -211,14 +232,21 @@ def whoami(ctx: click.Context, as_json: bool) -> None:
     """My name, id and safety code on this machine."""
     takusu = app(ctx)
     card = takusu.card()
-    info = {"name": card.name, "id": card.id, "safety_code": card.safety_code,
-            "suite": card.suite, "key_mode": takusu.keystore.mode(),
-            "recovery_kit": takusu.has_recovery_kit()}
+    info = {
+        "name": card.name,
+        "id": card.id,
+        "safety_code": card.safety_code,
+        "suite": card.suite,
+        "key_mode": takusu.keystore.mode(),
+        "recovery_kit": takusu.has_recovery_kit(),
+    }
     if as_json:
         emit_json(info)
     else:
-        out(f"{card.name}\n  id:          {card.id}\n  safety code: {card.safety_code}\n"
-            f"  suite:       {card.suite}")
+        out(
+            f"{card.name}\n  id:          {card.id}\n  safety code: {card.safety_code}\n"
+            f"  suite:       {card.suite}"
+        )
     if not info["recovery_kit"]:
         say("hint: you have no recovery kit yet: 'takusu recovery-kit FILE'")
 
@@ -269,8 +297,17 @@ def vault_open(ctx: click.Context, path: Path, name: str | None, safety_code: st
 def vault_list(ctx: click.Context, as_json: bool) -> None:
     """Every vault registered on this machine, with its owner."""
     default, vaults = app(ctx).vaults()
-    rows = [{"id": k, "name": v["name"], "path": v["path"], "role": v["role"],
-             "owner": v.get("owner_name"), "default": k == default} for k, v in vaults.items()]
+    rows = [
+        {
+            "id": k,
+            "name": v["name"],
+            "path": v["path"],
+            "role": v["role"],
+            "owner": v.get("owner_name"),
+            "default": k == default,
+        }
+        for k, v in vaults.items()
+    ]
     if as_json:
         emit_json(rows)
         return
@@ -331,15 +368,23 @@ def member_list(ctx: click.Context, as_json: bool) -> None:
         if m["removed"]:
             continue
         granted = items_granted_to(sess, member_id)
-        rows.append({"name": m["name"], "id": member_id, "card_name": Card.from_envelope(m["card"]).name,
-                     "safety_code": Card.from_envelope(m["card"]).safety_code,
-                     "items": [titles.get(i, i[:8]) for i in granted]})
+        rows.append(
+            {
+                "name": m["name"],
+                "id": member_id,
+                "card_name": Card.from_envelope(m["card"]).name,
+                "safety_code": Card.from_envelope(m["card"]).safety_code,
+                "items": [titles.get(i, i[:8]) for i in granted],
+            }
+        )
     if as_json:
         emit_json(rows)
         return
     for r in rows:
-        out(f"{r['name']:<12} {r['id'][:8]}  {r['safety_code']}  can read: "
-            f"{', '.join(r['items']) or '(nothing)'}")
+        out(
+            f"{r['name']:<12} {r['id'][:8]}  {r['safety_code']}  can read: "
+            f"{', '.join(r['items']) or '(nothing)'}"
+        )
 
 
 @member.command("remove")
@@ -359,12 +404,26 @@ def member_remove(ctx: click.Context, name: str, revoke_all: bool) -> None:
 
 _secret_options = [
     click.option("--password-stdin", is_flag=True, help="Read the password from stdin."),
-    click.option("--generate", type=click.IntRange(8, 256), is_flag=False, flag_value=24,
-                 default=None, metavar="[LEN]", help="Generate a random password (default 24)."),
-    click.option("--totp", "totp_prompt", is_flag=True,
-                 help="Ask for a TOTP seed or otpauth:// URI at a hidden prompt."),
-    click.option("--totp-stdin", is_flag=True,
-                 help="Read the TOTP seed/URI from stdin (the line after the password)."),
+    click.option(
+        "--generate",
+        type=click.IntRange(8, 256),
+        is_flag=False,
+        flag_value=24,
+        default=None,
+        metavar="[LEN]",
+        help="Generate a random password (default 24).",
+    ),
+    click.option(
+        "--totp",
+        "totp_prompt",
+        is_flag=True,
+        help="Ask for a TOTP seed or otpauth:// URI at a hidden prompt.",
+    ),
+    click.option(
+        "--totp-stdin",
+        is_flag=True,
+        help="Read the TOTP seed/URI from stdin (the line after the password).",
+    ),
 ]
 
 
@@ -383,17 +442,34 @@ def secret_options(fn: Any) -> Any:
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
 @secret_options
 @click.pass_context
-def add(ctx: click.Context, title: str, username: str | None, url: str | None,
-        note: str | None, fields: tuple[str, ...], tags: tuple[str, ...], password_stdin: bool,
-        generate: int | None, totp_prompt: bool, totp_stdin: bool) -> None:
+def add(
+    ctx: click.Context,
+    title: str,
+    username: str | None,
+    url: str | None,
+    note: str | None,
+    fields: tuple[str, ...],
+    tags: tuple[str, ...],
+    password_stdin: bool,
+    generate: int | None,
+    totp_prompt: bool,
+    totp_stdin: bool,
+) -> None:
     """Add a credential. The password comes from a prompt, stdin or --generate."""
     from vault.session import empty_payload
 
     secrets_ = read_secrets(password_stdin, generate, totp_prompt, totp_stdin, ask_password=True)
     sess = session(ctx)
     payload = empty_payload()
-    payload.update(title=title, username=username, url=url, notes=note,
-                   fields=parse_fields(fields), tags=sorted(set(tags)), **secrets_)
+    payload.update(
+        title=title,
+        username=username,
+        url=url,
+        notes=note,
+        fields=parse_fields(fields),
+        tags=sorted(set(tags)),
+        **secrets_,
+    )
     sess.add(payload)
     out(f"Added {title}" + (" (password generated)" if generate is not None else ""))
 
@@ -409,18 +485,29 @@ def add(ctx: click.Context, title: str, username: str | None, url: str | None,
 @click.option("--new-password", is_flag=True, help="Ask for a new password at a hidden prompt.")
 @secret_options
 @click.pass_context
-def edit(ctx: click.Context, title: str, new_title: str | None, username: str | None,
-         url: str | None, note: str | None, fields: tuple[str, ...], tags: tuple[str, ...],
-         new_password: bool, password_stdin: bool, generate: int | None, totp_prompt: bool,
-         totp_stdin: bool) -> None:
+def edit(
+    ctx: click.Context,
+    title: str,
+    new_title: str | None,
+    username: str | None,
+    url: str | None,
+    note: str | None,
+    fields: tuple[str, ...],
+    tags: tuple[str, ...],
+    new_password: bool,
+    password_stdin: bool,
+    generate: int | None,
+    totp_prompt: bool,
+    totp_stdin: bool,
+) -> None:
     """Change an item; every current grantee gets the new version."""
     sess = session(ctx)
     sess.require_owner()
     item_id = sess.find(title)
-    changes: dict[str, Any] = read_secrets(password_stdin, generate, totp_prompt, totp_stdin,
-                                           ask_password=new_password)
-    for key, value in (("title", new_title), ("username", username), ("url", url),
-                       ("notes", note)):
+    changes: dict[str, Any] = read_secrets(
+        password_stdin, generate, totp_prompt, totp_stdin, ask_password=new_password
+    )
+    for key, value in (("title", new_title), ("username", username), ("url", url), ("notes", note)):
         if value is not None:
             changes[key] = value
     if fields:
@@ -459,9 +546,13 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
         row: dict[str, Any] = {"id": item_id, "title": title, "version": item["version"]}
         if sess.is_owner:
             p = sess.payload(item_id)
-            row.update(username=p.get("username"), url=p.get("url"), tags=p.get("tags"),
-                       shared_with=sorted(names[m] for m in item["grants"]),
-                       exposed_to=sorted(names.get(m, m[:8]) for m in item["exposed"]))
+            row.update(
+                username=p.get("username"),
+                url=p.get("url"),
+                tags=p.get("tags"),
+                shared_with=sorted(names[m] for m in item["grants"]),
+                exposed_to=sorted(names.get(m, m[:8]) for m in item["exposed"]),
+            )
         else:
             row["expires"] = item["grants"][sess.me.id].get("expires")
         rows.append(row)
@@ -498,10 +589,13 @@ def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: st
         sess.reveal(item_id, present, reason)
     item = sess.state["items"][item_id]
     names = {m: v["name"] for m, v in sess.state["members"].items()}
-    info: dict[str, Any] = {k: payload.get(k) for k in ("title", "username", "url", "notes", "tags")}
+    info: dict[str, Any] = {
+        k: payload.get(k) for k in ("title", "username", "url", "notes", "tags")
+    }
     info["fields"] = payload.get("fields") or {}
-    info["password"] = payload.get("password") if reveal else (
-        "(hidden)" if payload.get("password") else None)
+    info["password"] = (
+        payload.get("password") if reveal else ("(hidden)" if payload.get("password") else None)
+    )
     info["totp"] = payload.get("totp") if reveal else ("(set)" if payload.get("totp") else None)
     info["version"] = item["version"]
     info["updated"] = item["updated"]
@@ -519,10 +613,17 @@ def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: st
     if info.get("tags"):
         out(f"{'tags:':<10} {', '.join(info['tags'])}")
     if info.get("shared_with"):
-        out("shared:    " + ", ".join(f"{n}" + (f" (until {e})" if e else "")
-                                      for n, e in info["shared_with"].items()))
+        out(
+            "shared:    "
+            + ", ".join(
+                f"{n}" + (f" (until {e})" if e else "") for n, e in info["shared_with"].items()
+            )
+        )
     for who, since in (info.get("exposed") or {}).items():
-        out(f"EXPOSED:   {who} could read it until {since}; rotate it: takusu rotate {info['title']!r}")
+        out(
+            f"EXPOSED:   {who} could read it until {since}; "
+            f"rotate it: takusu rotate {info['title']!r}"
+        )
 
 
 @cli.command()
@@ -567,7 +668,9 @@ def share(ctx: click.Context, title: str, with_: str, expires: str | None) -> No
     sess.require_owner()
     item_id = sess.find(title)
     do_share(sess, item_id, with_, when)
-    out(f"Shared {sess.payload(item_id)['title']} with {with_}" + (f" until {when}" if when else ""))
+    out(
+        f"Shared {sess.payload(item_id)['title']} with {with_}" + (f" until {when}" if when else "")
+    )
 
 
 @cli.command()
@@ -585,8 +688,10 @@ def revoke(ctx: click.Context, title: str, from_: str) -> None:
     name = sess.payload(item_id)["title"]
     do_revoke(sess, item_id, member_by_name(sess, from_), "revoked by owner")
     out(f"Revoked {from_}'s access to {name}; it was re-keyed.")
-    say(f"hint: {from_} may already know this secret: change it at the site, then "
-        f"record it with 'takusu rotate {name!r}'")
+    say(
+        f"hint: {from_} may already know this secret: change it at the site, then "
+        f"record it with 'takusu rotate {name!r}'"
+    )
 
 
 @cli.command()
@@ -610,27 +715,44 @@ def print_checklist(rows: list[dict[str, Any]]) -> None:
         return
     out("Rotate these (most urgent first):")
     for r in rows:
-        seen = (f"retrieved {', '.join(r['fields'])} at {r['last_retrieved']}" if r["retrieved"]
-                else "never retrieved (per receipts)")
+        seen = (
+            f"retrieved {', '.join(r['fields'])} at {r['last_retrieved']}"
+            if r["retrieved"]
+            else "never retrieved (per receipts)"
+        )
         out(f"  - {r['title']}  {r['url'] or ''}  [{seen}]")
 
 
 @cli.command()
 @click.argument("title")
 @click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
-@click.option("--generate", type=click.IntRange(8, 256), is_flag=False, flag_value=24,
-              default=None, metavar="[LEN]", help="Generate the new password.")
+@click.option(
+    "--generate",
+    type=click.IntRange(8, 256),
+    is_flag=False,
+    flag_value=24,
+    default=None,
+    metavar="[LEN]",
+    help="Generate the new password.",
+)
 @click.option("--totp", "totp_prompt", is_flag=True, help="Also a new TOTP seed (prompt).")
 @click.option("--totp-stdin", is_flag=True, help="Also a new TOTP seed (stdin).")
 @click.pass_context
-def rotate(ctx: click.Context, title: str, password_stdin: bool, generate: int | None,
-           totp_prompt: bool, totp_stdin: bool) -> None:
+def rotate(
+    ctx: click.Context,
+    title: str,
+    password_stdin: bool,
+    generate: int | None,
+    totp_prompt: bool,
+    totp_stdin: bool,
+) -> None:
     """Record a new secret for an item; clears its exposed mark."""
     from vault.sharing import rotate as do_rotate
 
     only_totp = (totp_prompt or totp_stdin) and not password_stdin and generate is None
-    changes = read_secrets(password_stdin, generate, totp_prompt, totp_stdin,
-                           ask_password=not only_totp)
+    changes = read_secrets(
+        password_stdin, generate, totp_prompt, totp_stdin, ask_password=not only_totp
+    )
     if not changes:
         raise UsageError("give the new secret: --generate, --password-stdin, --totp or a terminal")
     sess = session(ctx)
@@ -650,14 +772,20 @@ def rotate(ctx: click.Context, title: str, password_stdin: bool, generate: int |
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--csv", "as_csv", is_flag=True)
 @click.pass_context
-def audit(ctx: click.Context, item: str | None, member_: str | None, since: str | None,
-          as_json: bool, as_csv: bool) -> None:
+def audit(
+    ctx: click.Context,
+    item: str | None,
+    member_: str | None,
+    since: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
     """The timeline of who did what, merged from every log; 'audit verify' checks it."""
     if ctx.invoked_subcommand is not None:
         return
     from datetime import UTC, datetime
 
-    from vault.audit import describe, timeline
+    from vault.audit import describe, printable, timeline
     from vault.sharing import member_by_name
 
     sess = session(ctx)
@@ -677,14 +805,28 @@ def audit(ctx: click.Context, item: str | None, member_: str | None, since: str 
         import csv
         import io
 
-        cols = ["at", "actor", "action", "title", "member", "version", "fields", "reason", "log",
-                "seq"]
+        cols = [
+            "at",
+            "actor",
+            "action",
+            "title",
+            "member",
+            "version",
+            "fields",
+            "reason",
+            "log",
+            "seq",
+        ]
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(cols)
         for r in rows:
-            writer.writerow([";".join(r[c]) if isinstance(r.get(c), list) else r.get(c, "")
-                             for c in cols])
+            writer.writerow(
+                [
+                    printable(";".join(r[c]) if isinstance(r.get(c), list) else r.get(c, ""))
+                    for c in cols
+                ]
+            )
         out(buffer.getvalue().rstrip("\n"))
     else:
         for r in rows:
@@ -700,7 +842,9 @@ def audit_verify(ctx: click.Context) -> None:
 
     report = verify(session(ctx))
     for problem in report.problems:
-        (warn if not problem.fatal else say)(("" if not problem.fatal else "problem: ") + str(problem))
+        (warn if not problem.fatal else say)(
+            ("" if not problem.fatal else "problem: ") + str(problem)
+        )
     events = sum(report.logs.values())
     if not report.ok:
         first = next(p for p in report.problems if p.fatal)
@@ -710,8 +854,11 @@ def audit_verify(ctx: click.Context) -> None:
 
 @cli.command()
 @click.option("--repair", is_flag=True, help="Restore damaged or missing logs from the mirror.")
-@click.option("--accept-rollback", is_flag=True,
-              help="Owner: republish the newest verified state and log the rollback.")
+@click.option(
+    "--accept-rollback",
+    is_flag=True,
+    help="Owner: republish the newest verified state and log the rollback.",
+)
 @click.pass_context
 def doctor(ctx: click.Context, repair: bool, accept_rollback: bool) -> None:
     """Health of my identity and of the vault folder; exit 3 if something was tampered with."""
@@ -734,8 +881,10 @@ def doctor(ctx: click.Context, repair: bool, accept_rollback: bool) -> None:
     for hint in health.hints:
         say(f"hint: {hint}")
     if not health.ok:
-        raise IntegrityError("the vault folder has problems (see above)",
-                             hint="'takusu doctor --repair' restores logs from this machine's mirror")
+        raise IntegrityError(
+            "the vault folder has problems (see above)",
+            hint="'takusu doctor --repair' restores logs from this machine's mirror",
+        )
 
 
 @cli.command()
@@ -745,8 +894,15 @@ def sync(ctx: click.Context) -> None:
     from vault.gitsync import sync as do_sync
 
     result = do_sync(session(ctx))
-    done = [w for w, flag in (("committed", result.committed), ("pulled", result.pulled),
-                              ("pushed", result.pushed)) if flag]
+    done = [
+        w
+        for w, flag in (
+            ("committed", result.committed),
+            ("pulled", result.pulled),
+            ("pushed", result.pushed),
+        )
+        if flag
+    ]
     out("sync: " + (", ".join(done) if done else "nothing to do"))
     for note in result.notes:
         warn(note)

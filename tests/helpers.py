@@ -51,8 +51,13 @@ class Result:
         return f"Result(code={self.code}, out={self.out!r}, err={self.err!r})"
 
 
-def run(home: Path, *args: str, input: str | bytes | None = None, env: dict | None = None,
-        passphrase: str | None = PASSPHRASE) -> Result:
+def run(
+    home: Path,
+    *args: str,
+    input: str | bytes | None = None,
+    env: dict | None = None,
+    passphrase: str | None = PASSPHRASE,
+) -> Result:
     """Run `takusu ARGS` in-process through cli.main with TAKUSU_HOME=home."""
     full_env = {"TAKUSU_HOME": str(home), "TAKUSU_VAULT": None}
     if passphrase is not None:

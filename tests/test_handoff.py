@@ -62,8 +62,12 @@ def test_secretary_never_sees_unshared_titles(world):
 
 
 def test_secretary_cannot_change_the_vault(world):
-    for args in (("add", "X", "--password-stdin"), ("share", "GitHub", "--with", "aiko"),
-                 ("rm", "GitHub"), ("rotate", "GitHub", "--generate")):
+    for args in (
+        ("add", "X", "--password-stdin"),
+        ("share", "GitHub", "--with", "aiko"),
+        ("rm", "GitHub"),
+        ("rotate", "GitHub", "--generate"),
+    ):
         r = world.s(*args, input="pw\n")
         assert r.code == 1 and "only the vault's owner" in r.err, (args, r)
 
@@ -136,10 +140,11 @@ def test_revoked_member_cannot_decrypt_new_version_with_raw_crypto(world):
     latest = puts[-1]
     assert me.id not in latest["wraps"]
     old_wraps = [e["wrap"] for e in events if e["type"] == "grant" and e["item"] == item_id]
-    suite = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256,
-                       hpke.AEAD.CHACHA20_POLY1305)
-    new_info = b"takusu/wrap/v1\n" + "\n".join(
-        [events[0]["vault"], item_id, str(latest["version"]), me.id]).encode()
+    suite = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
+    new_info = (
+        b"takusu/wrap/v1\n"
+        + "\n".join([events[0]["vault"], item_id, str(latest["version"]), me.id]).encode()
+    )
     for wrap in old_wraps:
         raw = base64.urlsafe_b64decode(wrap + "=" * (-len(wrap) % 4))
         with pytest.raises((InvalidTag, ValueError)):
@@ -147,8 +152,18 @@ def test_revoked_member_cannot_decrypt_new_version_with_raw_crypto(world):
 
 
 def test_rotate_clears_exposed_and_shares_new_value(world):
-    ok(world.c("member", "add", "-", "--name", "ken", "--safety-code",
-               _other_secretary(world)["code"], input=_other_secretary(world)["card"]))
+    ok(
+        world.c(
+            "member",
+            "add",
+            "-",
+            "--name",
+            "ken",
+            "--safety-code",
+            _other_secretary(world)["code"],
+            input=_other_secretary(world)["card"],
+        )
+    )
     ok(world.c("share", "GitHub", "--with", "ken"))
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
     ok(world.c("rotate", "GitHub", "--password-stdin", input="rotated-pw\n"))
@@ -204,8 +219,16 @@ def test_expired_grant_refused_then_rekeyed_by_owner(world):
     card = Card.from_envelope(owner.state["members"][member]["card"])
     version = owner.state["items"][item]["version"]
     wrap = envelope.wrap_for(owner.vault_id, item, version, card, owner.data_key(item))
-    owner.append("grant", {"item": item, "version": version, "member": member, "wrap": wrap,
-                           "expires": "2001-01-01T00:00:00Z"})
+    owner.append(
+        "grant",
+        {
+            "item": item,
+            "version": version,
+            "member": member,
+            "wrap": wrap,
+            "expires": "2001-01-01T00:00:00Z",
+        },
+    )
     r = world.s("get", "Bank")
     assert r.code == 1 and "expired" in r.err and "2001-01-01" in r.err and r.out == ""
     ok(world.c("list"))  # the owner's next command revokes and re-keys
@@ -228,11 +251,20 @@ def test_many_clients_one_secretary(world, tmp_path):
     ok(run(other, "add", "Shop", "--password-stdin", input="shop-pw\n"))
     card = tmp_path / "aiko2.card"
     card.write_text(ok(world.s("card")).out)
-    ok(run(other, "member", "add", str(card), "--name", "aiko", "--safety-code",
-           world.code(world.secretary)))
+    ok(
+        run(
+            other,
+            "member",
+            "add",
+            str(card),
+            "--name",
+            "aiko",
+            "--safety-code",
+            world.code(world.secretary),
+        )
+    )
     ok(run(other, "share", "Shop", "--with", "aiko"))
-    ok(world.s("vault", "open", str(folder2), "--name", "beta", "--safety-code",
-               world.code(other)))
+    ok(world.s("vault", "open", str(folder2), "--name", "beta", "--safety-code", world.code(other)))
     vaults = ok(world.s("vault", "list")).out
     assert "Acme client" in vaults and "Beta client" in vaults
     assert ok(world.s("--vault", "beta", "get", "Shop")).out == "shop-pw\n"

@@ -35,9 +35,26 @@ def test_owner_flow(tmp_path, mode):
     ok(run(home, "init", "--name", "Owner"))
     assert json.loads(ok(run(home, "whoami", "--json")).out)["key_mode"] == mode
     ok(run(home, "vault", "create", str(folder), "--name", "mine"))
-    ok(run(home, "add", "GitHub", "--username", "me", "--url", "https://github.com",
-           "--password-stdin", "--totp-stdin", "--note", "main account", "--field", "pin=1234",
-           "--tag", "work", input=f"pw-one\notpauth://totp/GitHub:me?secret={SEED}\n"))
+    ok(
+        run(
+            home,
+            "add",
+            "GitHub",
+            "--username",
+            "me",
+            "--url",
+            "https://github.com",
+            "--password-stdin",
+            "--totp-stdin",
+            "--note",
+            "main account",
+            "--field",
+            "pin=1234",
+            "--tag",
+            "work",
+            input=f"pw-one\notpauth://totp/GitHub:me?secret={SEED}\n",
+        )
+    )
     ok(run(home, "add", "Gmail", "--generate", "32"))
     listing = ok(run(home, "list")).out
     assert "GitHub" in listing and "Gmail" in listing
@@ -54,8 +71,17 @@ def test_owner_flow(tmp_path, mode):
     shown = ok(run(home, "show", "GitHub")).out
     assert "pw-one" not in shown and "(hidden)" in shown
     assert "pw-one" in ok(run(home, "show", "GitHub", "--reveal")).out
-    ok(run(home, "edit", "GitHub", "--password-stdin", "--url", "https://github.com/login",
-           input="pw-two\n"))
+    ok(
+        run(
+            home,
+            "edit",
+            "GitHub",
+            "--password-stdin",
+            "--url",
+            "https://github.com/login",
+            input="pw-two\n",
+        )
+    )
     assert ok(run(home, "get", "GitHub")).out == "pw-two\n"
     assert ok(run(home, "get", "GitHub", "url")).out == "https://github.com/login\n"
     ok(run(home, "rm", "Gmail"))
@@ -108,15 +134,30 @@ def test_no_plaintext_on_disk_and_private_modes(tmp_path):
         ok(run(home, "init", "--name", "Owner"))
         ok(run(home, "vault", "create", str(folder)))
         c = CANARIES
-        ok(run(home, "add", c["title"], "--username", c["username"], "--url", c["url"],
-               "--note", c["note"], "--field", f"extra={c['field']}", "--password-stdin",
-               "--totp-stdin", input=f"{c['password']}\n{c['seed']}\n"))
+        ok(
+            run(
+                home,
+                "add",
+                c["title"],
+                "--username",
+                c["username"],
+                "--url",
+                c["url"],
+                "--note",
+                c["note"],
+                "--field",
+                f"extra={c['field']}",
+                "--password-stdin",
+                "--totp-stdin",
+                input=f"{c['password']}\n{c['seed']}\n",
+            )
+        )
         ok(run(home, "get", c["title"]))
         ok(run(home, "recovery-kit", str(home / "kit.txt")))
     finally:
         os.umask(old)
     for root in (home, folder):
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, _dirnames, filenames in os.walk(root):
             assert stat.S_IMODE(os.stat(dirpath).st_mode) == 0o700, dirpath
             for name in filenames:
                 path = os.path.join(dirpath, name)

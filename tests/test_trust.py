@@ -46,36 +46,76 @@ def test_unverified_card_refused_without_terminal(bare):
 
 
 def test_card_from_stdin(bare):
-    r = ok(bare.c("member", "add", "-", "--name", "aiko", "--safety-code",
-                  bare.code(bare.secretary), input=ok(bare.s("card")).out))
+    r = ok(
+        bare.c(
+            "member",
+            "add",
+            "-",
+            "--name",
+            "aiko",
+            "--safety-code",
+            bare.code(bare.secretary),
+            input=ok(bare.s("card")).out,
+        )
+    )
     assert "Added aiko" in r.out
 
 
 def test_key_change_for_known_member_refused(world, tmp_path):
     impostor = Identity.generate("Aiko")
-    r = world.c("member", "add", str(_card_file(tmp_path, impostor)), "--name", "aiko",
-                "--safety-code", impostor.card.safety_code)
+    r = world.c(
+        "member",
+        "add",
+        str(_card_file(tmp_path, impostor)),
+        "--name",
+        "aiko",
+        "--safety-code",
+        impostor.card.safety_code,
+    )
     assert r.code == 3 and "different keys" in r.err
 
 
 def test_display_name_clash_refused(world, tmp_path):
     impostor = Identity.generate("Aiko")  # same display name as the real member
-    r = world.c("member", "add", str(_card_file(tmp_path, impostor)), "--name", "aiko-2",
-                "--safety-code", impostor.card.safety_code)
+    r = world.c(
+        "member",
+        "add",
+        str(_card_file(tmp_path, impostor)),
+        "--name",
+        "aiko-2",
+        "--safety-code",
+        impostor.card.safety_code,
+    )
     assert r.code == 3 and "display name" in r.err
 
 
 def test_suite_downgrade_refused(world, tmp_path):
     classic = Identity.generate("Aiko", suite=labels.SUITE_CLASSIC)
-    r = world.c("member", "add", str(_card_file(tmp_path, classic)), "--name", "aiko-new",
-                "--safety-code", classic.card.safety_code)
+    r = world.c(
+        "member",
+        "add",
+        str(_card_file(tmp_path, classic)),
+        "--name",
+        "aiko-new",
+        "--safety-code",
+        classic.card.safety_code,
+    )
     assert r.code == 3 and "downgrade" in r.err
 
 
 def test_classic_card_accepted_for_new_person(bare, tmp_path):
     classic = Identity.generate("Ken", suite=labels.SUITE_CLASSIC)
-    ok(bare.c("member", "add", str(_card_file(tmp_path, classic)), "--name", "ken",
-              "--safety-code", classic.card.safety_code))
+    ok(
+        bare.c(
+            "member",
+            "add",
+            str(_card_file(tmp_path, classic)),
+            "--name",
+            "ken",
+            "--safety-code",
+            classic.card.safety_code,
+        )
+    )
 
 
 def test_vault_open_wrong_code_refused(bare):
@@ -113,8 +153,15 @@ def test_wrap_moved_to_another_item_fails(world):
     github, bank = owner.find("GitHub"), owner.find("Bank")
     member_id = next(iter(owner.state["members"]))
     moved = owner.state["items"][github]["grants"][member_id]["wrap"]
-    owner.append("grant", {"item": bank, "version": owner.state["items"][bank]["version"],
-                           "member": member_id, "wrap": moved})
+    owner.append(
+        "grant",
+        {
+            "item": bank,
+            "version": owner.state["items"][bank]["version"],
+            "member": member_id,
+            "wrap": moved,
+        },
+    )
     sec = Takusu(world.secretary).session("acme")
     assert bank in sec.readable()
     r = world.s("get", bank)
@@ -128,8 +175,9 @@ def test_wrap_for_another_member_fails(world, tmp_path):
     member_id = next(iter(owner.state["members"]))
     version = owner.state["items"][github]["version"]
     for_ken = envelope.wrap_for(owner.vault_id, github, version, ken.card, owner.data_key(github))
-    owner.append("grant", {"item": github, "version": version, "member": member_id,
-                           "wrap": for_ken})
+    owner.append(
+        "grant", {"item": github, "version": version, "member": member_id, "wrap": for_ken}
+    )
     r = world.s("get", "GitHub")
     assert r.code == 3 and r.out == ""
 

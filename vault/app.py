@@ -39,7 +39,8 @@ def check_safety_code(card: Card, given: str | None, confirm: Confirm | None, wh
     if confirm is None:
         raise NotConfirmed(
             f"{who}'s safety code was not confirmed",
-            hint="compare it by phone or video, then pass --safety-code CODE (or run in a terminal)",
+            hint="compare it by phone or video, then pass --safety-code CODE "
+            "(or run in a terminal)",
         )
     if not confirm(who, card.safety_code):
         raise NotConfirmed("not confirmed; nothing was changed")
@@ -48,8 +49,13 @@ def check_safety_code(card: Card, given: str | None, confirm: Confirm | None, wh
 class Takusu:
     """One machine's takusu: TAKUSU_HOME, the unlocked identity, and its vaults."""
 
-    def __init__(self, home: Path | None = None, passphrase: PassphraseFn | None = None,
-                 keyring_backend: Any = _AUTO, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> None:
+    def __init__(
+        self,
+        home: Path | None = None,
+        passphrase: PassphraseFn | None = None,
+        keyring_backend: Any = _AUTO,
+        disk: fsutil.Disk = fsutil.DEFAULT_DISK,
+    ) -> None:
         self.home = Home(home)
         self.keystore = KeyStore(self.home.path)
         self._passphrase = passphrase
@@ -66,8 +72,10 @@ class Takusu:
 
     def _passphrase_fn(self) -> PassphraseFn:
         if self._passphrase is None:
+
             def missing(confirm: bool) -> str:
                 raise PassphraseUnavailable("a passphrase is needed and none was given")
+
             return missing
         return self._passphrase
 
@@ -79,7 +87,8 @@ class Takusu:
 
                 raise KeyringUnavailable(
                     "this identity's key is in the OS keyring, and no secure keyring is available",
-                    hint="unlock your desktop keyring, or restore with 'takusu init --restore FILE'",
+                    hint="unlock your desktop keyring, or restore with "
+                    "'takusu init --restore FILE'",
                 )
             return KeyringKek(backend)
         return PassphraseKek(self._passphrase_fn())
@@ -89,8 +98,9 @@ class Takusu:
     def init(self, name: str, use_passphrase: bool = False) -> tuple[Identity, str]:
         """Create this machine's identity; returns it and the KEK mode used."""
         if self.keystore.exists():
-            raise AlreadyExists(f"an identity already exists in {self.home.path}",
-                                hint="'takusu whoami' shows it")
+            raise AlreadyExists(
+                f"an identity already exists in {self.home.path}", hint="'takusu whoami' shows it"
+            )
         identity = Identity.generate(name)
         mode = "passphrase" if use_passphrase or self._keyring_backend() is None else "keyring"
         self.keystore.create(identity, self.backend(mode))
@@ -134,25 +144,38 @@ class Takusu:
         self._check_vault_name(name)
         vault_id = os.urandom(16).hex()
         vault_key = crypto.random_key()
-        body = {"name": name, "owner_card": me.card.envelope,
-                "vault_key_wrap": wrap_vault_key(vault_id, me.card, vault_key)}
+        body = {
+            "name": name,
+            "owner_card": me.card.envelope,
+            "vault_key_wrap": wrap_vault_key(vault_id, me.card, vault_key),
+        }
         Store.create(folder, self.home.path, me, name, body, vault_id, self.disk)
-        self.home.register(vault_id, {"name": name, "path": str(folder), "role": "owner",
-                                      "owner": me.card.envelope, "owner_name": me.card.name})
+        self.home.register(
+            vault_id,
+            {
+                "name": name,
+                "path": str(folder),
+                "role": "owner",
+                "owner": me.card.envelope,
+                "owner_name": me.card.name,
+            },
+        )
         return vault_id
 
     def _check_vault_name(self, name: str) -> None:
         if any(v.get("name") == name for v in self.home.config()["vaults"].values()):
-            raise AlreadyExists(f"a vault named {name!r} is already registered here",
-                                hint="choose another --name")
+            raise AlreadyExists(
+                f"a vault named {name!r} is already registered here", hint="choose another --name"
+            )
 
     def inspect_vault(self, path: Path) -> tuple[dict[str, Any], Card]:
         """vault.json of a folder and its owner's card (verified), before trusting it."""
         meta = VaultFolder(path.expanduser().absolute()).meta()
         return meta, Card.from_envelope(meta.get("owner_card"))
 
-    def open_vault(self, path: Path, name: str | None, safety_code: str | None,
-                   confirm: Confirm | None) -> tuple[str, Card]:
+    def open_vault(
+        self, path: Path, name: str | None, safety_code: str | None, confirm: Confirm | None
+    ) -> tuple[str, Card]:
         """Register a vault someone shared with me; pins its owner after the code is confirmed."""
         if not self.keystore.exists():
             raise NotInitialized("no identity on this machine yet")
@@ -170,8 +193,16 @@ class Takusu:
         store = Store(folder, self.home.path, vault_id, owner, self.disk)
         store.load()  # verifies the genesis against the owner we just confirmed
         role = "owner" if owner.id == self.card().id else "member"
-        self.home.register(vault_id, {"name": name, "path": str(folder), "role": role,
-                                      "owner": owner.envelope, "owner_name": owner.name})
+        self.home.register(
+            vault_id,
+            {
+                "name": name,
+                "path": str(folder),
+                "role": role,
+                "owner": owner.envelope,
+                "owner_name": owner.name,
+            },
+        )
         return vault_id, owner
 
     def vaults(self) -> tuple[str | None, dict[str, dict[str, Any]]]:

@@ -7,6 +7,7 @@ sequence number, a member's receipt right after the owner event it witnessed. Th
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,9 +20,15 @@ from .session import Session, parse_time
 from .store import Problem
 
 _ACTIONS = {
-    "vault.create": "created the vault", "member.add": "added member", "member.remove":
-    "removed member", "item.put": "saved", "item.delete": "deleted", "grant": "shared",
-    "revoke": "revoked", "retrieve": "retrieved", "request": "requested access to",
+    "vault.create": "created the vault",
+    "member.add": "added member",
+    "member.remove": "removed member",
+    "item.put": "saved",
+    "item.delete": "deleted",
+    "grant": "shared",
+    "revoke": "revoked",
+    "retrieve": "retrieved",
+    "request": "requested access to",
     "rollback.accept": "accepted a rollback of the folder",
 }
 
@@ -38,8 +45,12 @@ def _title(session: Session, item_id: str | None, titles: dict[str, str]) -> str
     return titles.get(item_id, f"[item {item_id[:8]}]")
 
 
-def timeline(session: Session, item: str | None = None, member: str | None = None,
-             since: datetime | None = None) -> list[dict[str, Any]]:
+def timeline(
+    session: Session,
+    item: str | None = None,
+    member: str | None = None,
+    since: datetime | None = None,
+) -> list[dict[str, Any]]:
     """Every event of every log as rows, oldest first, filtered as asked."""
     names = _names(session)
     readable = set(session.readable())
@@ -73,13 +84,24 @@ def timeline(session: Session, item: str | None = None, member: str | None = Non
     return out
 
 
-def _row(ev: dict[str, Any], log: str, owner: str, names: dict[str, str], session: Session,
-         titles: dict[str, str]) -> dict[str, Any]:
+def _row(
+    ev: dict[str, Any],
+    log: str,
+    owner: str,
+    names: dict[str, str],
+    session: Session,
+    titles: dict[str, str],
+) -> dict[str, Any]:
     t = ev["type"]
     row: dict[str, Any] = {
-        "at": ev["at"], "log": log, "seq": ev["seq"], "actor": names.get(log, log[:8]),
-        "type": t, "action": _ACTIONS.get(t, t), "item": ev.get("item"),
-        "title": _title(session, ev.get("item"), titles),
+        "at": ev["at"],
+        "log": log,
+        "seq": ev["seq"],
+        "actor": names.get(log, log[:8]),
+        "type": t,
+        "action": _ACTIONS.get(t, t),
+        "item": ev.get("item"),
+        "title": printable(_title(session, ev.get("item"), titles)),
     }
     if "version" in ev:
         row["version"] = ev["version"]
@@ -91,11 +113,34 @@ def _row(ev: dict[str, Any], log: str, owner: str, names: dict[str, str], sessio
             row[key] = ev[key]
     if t == "item.put" and ev.get("rotated"):
         row["action"] = "rotated"
+    for key in ("at", "reason", "fields", "expires"):
+        if key in row:
+            row[key] = printable(row[key])
     if log != owner:
         row["reported_by"] = "the member's takusu"
         if t not in MEMBER_TYPES:
             row["action"] = f"wrote a {t!r} event (ignored: only the owner changes state)"
     return row
+
+
+def _escape(text: str) -> str:
+    return "".join(
+        ch
+        if unicodedata.category(ch)[0] != "C" and ch not in "\u2028\u2029"
+        else ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for ch in text
+    )
+
+
+def printable(value: Any) -> Any:
+    """Text safe for a terminal or spreadsheet: control/format characters escaped, and a
+    leading = + - @ defused (a member signs some of this text, so it is hostile)."""
+    if isinstance(value, list):
+        return [printable(v if isinstance(v, str) else str(v)) for v in value]
+    if not isinstance(value, str):
+        return value
+    out = _escape(value)
+    return "'" + out if out[:1] in ("=", "+", "-", "@") else out
 
 
 def describe(row: dict[str, Any]) -> str:
@@ -108,12 +153,12 @@ def describe(row: dict[str, Any]) -> str:
     if row.get("expires"):
         line += f" until {row['expires']}"
     if row.get("fields"):
-        line += f" [{', '.join(row['fields'])}]"
+        line += f" [{', '.join(str(f) for f in row['fields'])}]"
     if row.get("reason"):
         line += f" reason: {row['reason']}"
     if row.get("reported_by"):
         line += "  (reported by the member's takusu)"
-    return line
+    return _escape(line)
 
 
 @dataclass
@@ -136,22 +181,29 @@ def verify(session: Session) -> Report:
     report.logs[owner] = len(owner_events)
     member_events: dict[str, list[Event]] = {}
     for member_id, member in st["members"].items():
-        events = store.verify_folder_log(member_id, Card.from_envelope(member["card"]),
-                                         report.problems)
+        events = store.verify_folder_log(
+            member_id, Card.from_envelope(member["card"]), report.problems
+        )
         member_events[member_id] = events
         report.logs[member_id] = len(events)
         for ev in events:
             if ev.type not in MEMBER_TYPES:
-                report.problems.append(Problem(
-                    "member-state-change", f"a member wrote a {ev.type!r} event; it was ignored",
-                    member_id, ev.seq))
+                report.problems.append(
+                    Problem(
+                        "member-state-change",
+                        f"a member wrote a {ev.type!r} event; it was ignored",
+                        member_id,
+                        ev.seq,
+                    )
+                )
     _check_owner_chain(owner_events, member_events, report)
     _check_receipts(owner_events, member_events, report)
     return report
 
 
-def _check_owner_chain(owner_events: list[Event], member_events: dict[str, list[Event]],
-                       report: Report) -> None:
+def _check_owner_chain(
+    owner_events: list[Event], member_events: dict[str, list[Event]], report: Report
+) -> None:
     for ev in owner_events:
         for log, head in (ev.fields.get("seen") or {}).items():
             events = member_events.get(log)
@@ -159,16 +211,25 @@ def _check_owner_chain(owner_events: list[Event], member_events: dict[str, list[
                 continue
             seq = head.get("seq", -1)
             if seq >= len(events):
-                report.problems.append(Problem(
-                    "truncated", f"the owner saw event {seq} of this log, which is now missing",
-                    log, seq))
+                report.problems.append(
+                    Problem(
+                        "truncated",
+                        f"the owner saw event {seq} of this log, which is now missing",
+                        log,
+                        seq,
+                    )
+                )
             elif events[seq].hash != head.get("hash"):
-                report.problems.append(Problem(
-                    "rewritten", "this event differs from the one the owner witnessed", log, seq))
+                report.problems.append(
+                    Problem(
+                        "rewritten", "this event differs from the one the owner witnessed", log, seq
+                    )
+                )
 
 
-def _check_receipts(owner_events: list[Event], member_events: dict[str, list[Event]],
-                    report: Report) -> None:
+def _check_receipts(
+    owner_events: list[Event], member_events: dict[str, list[Event]], report: Report
+) -> None:
     """Each receipt must name an owner head that exists and a grant valid at that point."""
     by_position: dict[int, list[Event]] = {}
     for events in member_events.values():
@@ -187,19 +248,33 @@ def _check_receipts(owner_events: list[Event], member_events: dict[str, list[Eve
         for receipt in by_position.pop(position, []):
             head = receipt.fields["owner_head"]
             if head.get("hash") != ev.hash:
-                report.problems.append(Problem(
-                    "fork", "a receipt witnessed an owner event that differs from the owner's log",
-                    receipt.actor, receipt.seq))
+                report.problems.append(
+                    Problem(
+                        "fork",
+                        "a receipt witnessed an owner event that differs from the owner's log",
+                        receipt.actor,
+                        receipt.seq,
+                    )
+                )
                 continue
             item = st["items"].get(receipt.fields.get("item"), {})
             grant = item.get("grants", {}).get(receipt.actor)
             if not grant or grant["version"] != receipt.fields.get("version"):
-                report.problems.append(Problem(
-                    "receipt-without-grant", "a retrieval names no grant valid at that time",
-                    receipt.actor, receipt.seq))
+                report.problems.append(
+                    Problem(
+                        "receipt-without-grant",
+                        "a retrieval names no grant valid at that time",
+                        receipt.actor,
+                        receipt.seq,
+                    )
+                )
     for position, receipts in by_position.items():
         for receipt in receipts:
-            report.problems.append(Problem(
-                "receipt-without-grant" if position < 0 else "fork",
-                "a retrieval witnessed an owner state this log does not contain",
-                receipt.actor, receipt.seq))
+            report.problems.append(
+                Problem(
+                    "receipt-without-grant" if position < 0 else "fork",
+                    "a retrieval witnessed an owner state this log does not contain",
+                    receipt.actor,
+                    receipt.seq,
+                )
+            )

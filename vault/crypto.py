@@ -291,7 +291,10 @@ def argon2id(secret: bytes, salt: bytes, params: dict) -> bytes:
         raise IntegrityError("key file salt is too short")
     try:
         return Argon2id(
-            salt=salt, length=KEY_LEN, iterations=params["iterations"], lanes=params["lanes"],
+            salt=salt,
+            length=KEY_LEN,
+            iterations=params["iterations"],
+            lanes=params["lanes"],
             memory_cost=params["memory_kib"],
         ).derive(secret)
     except MemoryError as exc:  # pragma: no cover - depends on the machine

@@ -54,11 +54,19 @@ def _story(root: Path, say: Callable[[str], None]) -> None:
     password = "demo-" + secrets.token_urlsafe(10)
     sess = client.session("acme")
     item = empty_payload()
-    item.update(title="GitHub", username="acme-admin", url="https://github.com/login",
-                password=password, totp=f"otpauth://totp/GitHub:acme?secret={DEMO_SEED}")
+    item.update(
+        title="GitHub",
+        username="acme-admin",
+        url="https://github.com/login",
+        password=password,
+        totp=f"otpauth://totp/GitHub:acme?secret={DEMO_SEED}",
+    )
     item_id = sess.add(item)
     say("Added 'GitHub'. On disk in the shared folder there is no title, user name or password:")
-    say(f"  {sorted(p.name for p in (folder / 'logs').iterdir())} hold only signed, encrypted events.")
+    say(
+        f"  {sorted(p.name for p in (folder / 'logs').iterdir())} "
+        "hold only signed, encrypted events."
+    )
 
     _step(say, "3. Cards are exchanged; safety codes compared by phone")
     card_text = aiko.card.armor()
@@ -76,8 +84,10 @@ def _story(root: Path, say: Callable[[str], None]) -> None:
     sec = secretary.session("acme")
     say(f"She sees: {sorted(sec.titles().values())}")
     got = sec.reveal(sec.find("GitHub"), ["password"], "monthly invoices")["password"]
-    say("She ran 'takusu get GitHub --reason \"monthly invoices\"' and got the password"
-        + (" (it matches)." if got == password else " (MISMATCH!)"))
+    say(
+        "She ran 'takusu get GitHub --reason \"monthly invoices\"' and got the password"
+        + (" (it matches)." if got == password else " (MISMATCH!)")
+    )
     code = sec.otp(sec.find("GitHub"), "login 2FA")
     say(f"And the current 2FA code: {code.code} ({code.seconds_left}s left).")
     say("Before showing anything, her takusu wrote a signed receipt to her own log.")
@@ -87,8 +97,10 @@ def _story(root: Path, say: Callable[[str], None]) -> None:
     for row in timeline(sess):
         say("  " + describe(row))
     report = verify(sess)
-    say(f"'takusu audit verify': {len(report.logs)} logs, {report.receipts} receipts, "
-        f"{'all signatures and links verify' if report.ok else 'PROBLEMS FOUND'}.")
+    say(
+        f"'takusu audit verify': {len(report.logs)} logs, {report.receipts} receipts, "
+        f"{'all signatures and links verify' if report.ok else 'PROBLEMS FOUND'}."
+    )
     if not report.ok:
         raise TakusuError("the demo's audit did not verify")
 

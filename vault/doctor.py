@@ -37,32 +37,41 @@ def identity_health(takusu: Takusu, health: Health) -> None:
     mode = ks.mode()
     key_mode = stat.S_IMODE(os.lstat(ks.path).st_mode)
     health.lines.append(f"identity: {card.name} ({card.id[:8]}), suite {card.suite}")
-    health.lines.append(f"key file: {ks.path} mode {oct(key_mode)}"
-                        + ("" if key_mode & 0o077 == 0 else "  UNSAFE: readable by others"))
+    health.lines.append(
+        f"key file: {ks.path} mode {oct(key_mode)}"
+        + ("" if key_mode & 0o077 == 0 else "  UNSAFE: readable by others")
+    )
     if key_mode & 0o077:
         health.problems.append(Problem("key-file-mode", "the key file is readable by others"))
     backend = takusu._keyring_backend()
     held = "the OS keyring" if mode == "keyring" else "a passphrase (Argon2id)"
-    health.lines.append(f"key held by: {held}; secure keyring here: "
-                        f"{type(backend).__module__ + '.' + type(backend).__name__ if backend else 'none'}")
+    health.lines.append(
+        f"key held by: {held}; secure keyring here: "
+        f"{type(backend).__module__ + '.' + type(backend).__name__ if backend else 'none'}"
+    )
     if not takusu.has_recovery_kit():
-        health.hints.append("you have no recovery kit: without one a lost machine means a lost "
-                            "vault; run 'takusu recovery-kit FILE'")
+        health.hints.append(
+            "you have no recovery kit: without one a lost machine means a lost "
+            "vault; run 'takusu recovery-kit FILE'"
+        )
 
 
 def vault_health(sess: Session, health: Health) -> None:
     st = sess.state
     folder = sess.store.folder.path
-    health.lines.append(f"vault: {sess.entry['name']} ({sess.vault_id[:8]}) at {folder}, "
-                        f"owner {sess.owner_card.name}, you are "
-                        f"{'the owner' if sess.is_owner else 'a member'}")
+    health.lines.append(
+        f"vault: {sess.entry['name']} ({sess.vault_id[:8]}) at {folder}, "
+        f"owner {sess.owner_card.name}, you are "
+        f"{'the owner' if sess.is_owner else 'a member'}"
+    )
     names: dict[str, Any] = {m: v["name"] for m, v in st["members"].items()}
     names[st["owner"]] = f"{sess.owner_card.name} (owner)"
     for log, head in sorted(st["heads"].items(), key=lambda kv: kv[0] != st["owner"]):
         mine = [p for p in sess.loaded.problems if p.log == log]
         status = "ok" if not mine else "; ".join(p.kind for p in mine)
-        health.lines.append(f"  log {log[:12]} {names.get(log, '?'):<24} {head['seq'] + 1:>6} "
-                            f"events  {status}")
+        health.lines.append(
+            f"  log {log[:12]} {names.get(log, '?'):<24} {head['seq'] + 1:>6} events  {status}"
+        )
     for quarantined in sess.store.mirror.quarantined():
         health.lines.append(f"  quarantined: {quarantined}")
     health.problems.extend(sess.loaded.problems)

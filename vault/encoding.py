@@ -35,11 +35,25 @@ def b64d(text: object, what: str = "value") -> bytes:
     return data
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_text(value: Any) -> Any:
+    if isinstance(value, str) and _SURROGATE.search(value):
+        raise Malformed("JSON text holds a lone surrogate (not valid Unicode)")
+    if isinstance(value, list):
+        for element in value:
+            _check_text(element)
+    return value
+
+
 def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
+        _check_text(key)
+        _check_text(value)
         if key in out:
-            raise Malformed(f"duplicate JSON key {key!r}")
+            raise Malformed("duplicate JSON key")
         out[key] = value
     return out
 
@@ -67,9 +81,14 @@ def loads(data: bytes | str, what: str = "JSON") -> Any:
         except UnicodeDecodeError as exc:
             raise Malformed(f"{what} is not UTF-8") from exc
     try:
-        return json.loads(
-            data, object_pairs_hook=_no_dupes, parse_constant=_no_constant,
-            parse_int=_bounded_int, parse_float=_no_float,
+        return _check_text(
+            json.loads(
+                data,
+                object_pairs_hook=_no_dupes,
+                parse_constant=_no_constant,
+                parse_int=_bounded_int,
+                parse_float=_no_float,
+            )
         )
     except Malformed:
         raise

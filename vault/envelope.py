@@ -38,12 +38,15 @@ def vault_key_info(vault_id: str, owner_id: str) -> bytes:
 
 
 def wrap_vault_key(vault_id: str, owner: Card, vault_key: bytes) -> str:
-    return b64e(crypto.hpke_seal(owner.suite, owner.kem_key, vault_key,
-                                 vault_key_info(vault_id, owner.id)))
+    return b64e(
+        crypto.hpke_seal(owner.suite, owner.kem_key, vault_key, vault_key_info(vault_id, owner.id))
+    )
 
 
 def open_vault_key(vault_id: str, owner: Identity, wrap: str) -> bytes:
-    key = crypto.hpke_open(owner.kem, b64d(wrap, "vault key wrap"), vault_key_info(vault_id, owner.id))
+    key = crypto.hpke_open(
+        owner.kem, b64d(wrap, "vault key wrap"), vault_key_info(vault_id, owner.id)
+    )
     if len(key) != crypto.KEY_LEN:
         raise IntegrityError("vault key has the wrong length")
     return key
@@ -67,20 +70,33 @@ def decode_payload(data: bytes) -> dict[str, Any]:
 
 def wrap_for(vault_id: str, item_id: str, version: int, card: Card, data_key: bytes) -> str:
     """HPKE-wrap a data key to one grantee for exactly this item version."""
-    return b64e(crypto.hpke_seal(card.suite, card.kem_key, data_key,
-                                 wrap_info(vault_id, item_id, version, card.id)))
+    return b64e(
+        crypto.hpke_seal(
+            card.suite, card.kem_key, data_key, wrap_info(vault_id, item_id, version, card.id)
+        )
+    )
 
 
-def seal_item(vault_id: str, item_id: str, version: int, payload: dict[str, Any],
-              vault_key: bytes, grantees: list[Card]) -> tuple[dict[str, Any], bytes]:
+def seal_item(
+    vault_id: str,
+    item_id: str,
+    version: int,
+    payload: dict[str, Any],
+    vault_key: bytes,
+    grantees: list[Card],
+) -> tuple[dict[str, Any], bytes]:
     """The item.put body for a new version, and its fresh data key."""
     data_key = crypto.random_key()
     ct = crypto.aead_seal(data_key, encode_payload(payload), item_aad(vault_id, item_id, version))
-    owner_wrap = crypto.aead_seal(vault_key, data_key,
-                                  labels.OWNER_WRAP_AAD + _join(vault_id, item_id, version))
+    owner_wrap = crypto.aead_seal(
+        vault_key, data_key, labels.OWNER_WRAP_AAD + _join(vault_id, item_id, version)
+    )
     body = {
-        "item": item_id, "version": version, "aead": labels.ITEM_AEAD,
-        "ct": b64e(ct), "key_commit": b64e(crypto.key_commit(data_key)),
+        "item": item_id,
+        "version": version,
+        "aead": labels.ITEM_AEAD,
+        "ct": b64e(ct),
+        "key_commit": b64e(crypto.key_commit(data_key)),
         "owner_wrap": b64e(owner_wrap),
         "wraps": {c.id: wrap_for(vault_id, item_id, version, c, data_key) for c in grantees},
     }
@@ -89,14 +105,19 @@ def seal_item(vault_id: str, item_id: str, version: int, payload: dict[str, Any]
 
 def owner_data_key(vault_id: str, item_id: str, item: dict[str, Any], vault_key: bytes) -> bytes:
     version = item["version"]
-    key = crypto.aead_open(vault_key, b64d(item["owner_wrap"], "owner wrap"),
-                           labels.OWNER_WRAP_AAD + _join(vault_id, item_id, version), "owner wrap")
+    key = crypto.aead_open(
+        vault_key,
+        b64d(item["owner_wrap"], "owner wrap"),
+        labels.OWNER_WRAP_AAD + _join(vault_id, item_id, version),
+        "owner wrap",
+    )
     crypto.check_key_commit(key, b64d(item["key_commit"], "key commitment"))
     return key
 
 
-def grantee_data_key(vault_id: str, item_id: str, version: int, wrap: str, key_commit: str,
-                     me: Identity) -> bytes:
+def grantee_data_key(
+    vault_id: str, item_id: str, version: int, wrap: str, key_commit: str, me: Identity
+) -> bytes:
     key = crypto.hpke_open(me.kem, b64d(wrap, "wrap"), wrap_info(vault_id, item_id, version, me.id))
     crypto.check_key_commit(key, b64d(key_commit, "key commitment"))
     return key
@@ -107,8 +128,12 @@ def open_item(vault_id: str, item_id: str, item: dict[str, Any], data_key: bytes
     if item.get("aead", labels.ITEM_AEAD) != labels.ITEM_AEAD:
         raise Malformed("item uses an unknown AEAD")
     try:
-        plain = crypto.aead_open(data_key, b64d(item["ct"], "item ciphertext"),
-                                 item_aad(vault_id, item_id, item["version"]), "item")
+        plain = crypto.aead_open(
+            data_key,
+            b64d(item["ct"], "item ciphertext"),
+            item_aad(vault_id, item_id, item["version"]),
+            "item",
+        )
     except DecryptionFailed as exc:
         raise DecryptionFailed(f"item {item_id[:8]} v{item['version']}: {exc.message}") from None
     return decode_payload(plain)

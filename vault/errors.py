@@ -112,7 +112,11 @@ class IntegrityError(TakusuError):
     exit_code = EXIT_INTEGRITY
 
     def __init__(
-        self, message: str, hint: str | None = None, *, log: str | None = None,
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        log: str | None = None,
         seq: int | None = None,
     ) -> None:
         place = ""
@@ -148,7 +152,9 @@ class DecryptionFailed(IntegrityError):
 
 
 class RolledBack(IntegrityError):
-    default_hint = "run 'takusu doctor' to see what changed; the local mirror still holds the newer state"
+    default_hint = (
+        "run 'takusu doctor' to see what changed; the local mirror still holds the newer state"
+    )
 
 
 class Forked(IntegrityError):
@@ -156,7 +162,9 @@ class Forked(IntegrityError):
 
 
 class PinMismatch(IntegrityError):
-    default_hint = "a key you confirmed earlier has changed: do not trust this until you re-verify in person"
+    default_hint = (
+        "a key you confirmed earlier has changed: do not trust this until you re-verify in person"
+    )
 
 
 class KeyFileUnsafe(IntegrityError):

@@ -16,8 +16,16 @@ from .errors import BadSignature, BrokenChain, IntegrityError, Malformed, Unknow
 from .identity import Identity
 
 OWNER_TYPES = frozenset(
-    {"vault.create", "member.add", "member.remove", "item.put", "item.delete", "grant", "revoke",
-     "rollback.accept"}
+    {
+        "vault.create",
+        "member.add",
+        "member.remove",
+        "item.put",
+        "item.delete",
+        "grant",
+        "revoke",
+        "rollback.accept",
+    }
 )
 MEMBER_TYPES = frozenset({"retrieve", "request"})
 BASE_FIELDS = ("vault", "actor", "seq", "prev", "at", "type")
@@ -53,19 +61,31 @@ class Event:
 
 
 def encode_line(payload_bytes: bytes, sig: bytes) -> bytes:
-    return ('{"v":1,"p":"%s","s":"%s"}\n' % (b64e(payload_bytes), b64e(sig))).encode()
+    return f'{{"v":1,"p":"{b64e(payload_bytes)}","s":"{b64e(sig)}"}}\n'.encode()
 
 
 def make_event(
-    identity: Identity, vault_id: str, seq: int, prev: str | None, at: str, type_: str,
+    identity: Identity,
+    vault_id: str,
+    seq: int,
+    prev: str | None,
+    at: str,
+    type_: str,
     body: dict[str, Any],
 ) -> Event:
     """Sign a new event; `body` holds the type's own fields."""
     overlap = set(body) & set(BASE_FIELDS)
     if overlap:
         raise ValueError(f"event body may not set {sorted(overlap)}")
-    payload = {"vault": vault_id, "actor": identity.id, "seq": seq, "prev": prev, "at": at,
-               "type": type_, **body}
+    payload = {
+        "vault": vault_id,
+        "actor": identity.id,
+        "seq": seq,
+        "prev": prev,
+        "at": at,
+        "type": type_,
+        **body,
+    }
     payload_bytes = dumps(payload)
     sig = identity.signing.sign(labels.EVENT_SIG, payload_bytes)
     return Event(payload_bytes, payload, encode_line(payload_bytes, sig))
@@ -93,7 +113,13 @@ def split_line(line: bytes, log: str, seq: int) -> tuple[bytes, bytes]:
 
 
 def verify_line(
-    line: bytes, *, sign_key: bytes, vault_id: str, actor: str, seq: int, prev: str | None,
+    line: bytes,
+    *,
+    sign_key: bytes,
+    vault_id: str,
+    actor: str,
+    seq: int,
+    prev: str | None,
     log: str,
 ) -> Event:
     """Verify one line as event number `seq` of `actor`'s log, chained to `prev`."""
@@ -112,7 +138,7 @@ def verify_line(
         raise BrokenChain("event belongs to another vault", log=log, seq=seq)
     if fields["actor"] != actor:
         raise BrokenChain("event was written by someone else (cross-log replay)", log=log, seq=seq)
-    if fields["seq"] != seq:
+    if type(fields["seq"]) is not int or fields["seq"] != seq:
         raise BrokenChain(f"event has sequence {fields['seq']!r}, expected {seq}", log=log, seq=seq)
     if fields["prev"] != prev:
         raise BrokenChain("event does not link to the previous one", log=log, seq=seq)
@@ -122,15 +148,26 @@ def verify_line(
 
 
 def verify_lines(
-    lines: list[bytes], *, sign_key: bytes, vault_id: str, actor: str, log: str,
-    start_seq: int = 0, prev: str | None = None,
+    lines: list[bytes],
+    *,
+    sign_key: bytes,
+    vault_id: str,
+    actor: str,
+    log: str,
+    start_seq: int = 0,
+    prev: str | None = None,
 ) -> list[Event]:
     """Verify consecutive lines starting at `start_seq` after `prev`; raise at the first bad one."""
     out = []
     for offset, line in enumerate(lines):
         event = verify_line(
-            line, sign_key=sign_key, vault_id=vault_id, actor=actor, seq=start_seq + offset,
-            prev=prev, log=log,
+            line,
+            sign_key=sign_key,
+            vault_id=vault_id,
+            actor=actor,
+            seq=start_seq + offset,
+            prev=prev,
+            log=log,
         )
         out.append(event)
         prev = event.hash

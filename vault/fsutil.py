@@ -97,7 +97,9 @@ def _fsync(fd: int, path: Path, disk: Disk) -> None:
 def write_new(path: Path, data: bytes, disk: Disk = DEFAULT_DISK) -> None:
     """Create `path` exclusively (O_EXCL|O_NOFOLLOW, 0600), write, fsync file and folder."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, FILE_MODE)
+        fd = os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, FILE_MODE
+        )
     except FileExistsError as exc:
         raise StorageError(f"{path} already exists") from exc
     except OSError as exc:
@@ -156,7 +158,9 @@ def read_bytes(path: Path, limit: int) -> bytes:
         raise
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise IntegrityError(f"{path} is a symbolic link; takusu does not follow links") from exc
+            raise IntegrityError(
+                f"{path} is a symbolic link; takusu does not follow links"
+            ) from exc
         raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
     try:
         import stat
@@ -193,7 +197,8 @@ def check_private(path: Path) -> None:
         from .errors import KeyFileUnsafe
 
         raise KeyFileUnsafe(
-            f"{path} is readable by other users (mode {oct(info.st_mode & 0o777)}); refusing to use it",
+            f"{path} is readable by other users (mode {oct(info.st_mode & 0o777)}); "
+            "refusing to use it",
             hint=f"check who could have copied it, then run: chmod 600 {path}",
         )
 

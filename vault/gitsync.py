@@ -34,8 +34,14 @@ def _env() -> dict[str, str]:
 
 def git(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     try:
-        result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True,
-                                env=_env(), timeout=120, check=False)
+        result = subprocess.run(
+            ["git", "-C", str(folder), *args],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=120,
+            check=False,
+        )
     except FileNotFoundError:
         raise UserError("git is not installed") from None
     except subprocess.TimeoutExpired:
@@ -50,8 +56,10 @@ def sync(sess: Session) -> SyncResult:
     """Commit my log, pull --rebase, verify, push. Returns what happened."""
     folder = sess.store.folder.path
     if git(folder, "rev-parse", "--is-inside-work-tree", check=False).returncode != 0:
-        raise UserError(f"{folder} is not a git work tree",
-                        hint="takusu sync is for vault folders kept in git; others sync themselves")
+        raise UserError(
+            f"{folder} is not a git work tree",
+            hint="takusu sync is for vault folders kept in git; others sync themselves",
+        )
     result = SyncResult()
     mine = [f"logs/{sess.me.id}.jsonl"]
     if sess.is_owner:
@@ -61,9 +69,17 @@ def sync(sess: Session) -> SyncResult:
         git(folder, "add", "--", *present)
     if git(folder, "diff", "--cached", "--quiet", check=False).returncode != 0:
         head = sess.state["heads"].get(sess.me.id, {}).get("seq", -1)
-        git(folder, "-c", f"user.name={sess.me.card.name}",
-            "-c", f"user.email={sess.me.id[:16]}@takusu.invalid",
-            "commit", "--quiet", "-m", f"takusu: {sess.me.card.name}'s log up to event {head}")
+        git(
+            folder,
+            "-c",
+            f"user.name={sess.me.card.name}",
+            "-c",
+            f"user.email={sess.me.id[:16]}@takusu.invalid",
+            "commit",
+            "--quiet",
+            "-m",
+            f"takusu: {sess.me.card.name}'s log up to event {head}",
+        )
         result.committed = True
     upstream = git(folder, "rev-parse", "--abbrev-ref", "@{upstream}", check=False)
     if upstream.returncode != 0:
@@ -72,8 +88,10 @@ def sync(sess: Session) -> SyncResult:
     pulled = git(folder, "pull", "--rebase", "--quiet", check=False)
     if pulled.returncode != 0:
         git(folder, "rebase", "--abort", check=False)
-        raise StorageError("git pull --rebase failed; nothing was changed locally",
-                           hint=(pulled.stderr.strip().splitlines() or [""])[-1])
+        raise StorageError(
+            "git pull --rebase failed; nothing was changed locally",
+            hint=(pulled.stderr.strip().splitlines() or [""])[-1],
+        )
     result.pulled = True
     sess._refresh(sess.store.load())  # verify what arrived before publishing anything
     if sess.loaded.fatal:

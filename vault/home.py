@@ -67,18 +67,24 @@ class Home:
         if len(by_name) == 1:
             return by_name[0], vaults[by_name[0]]
         if len(by_name) > 1:
-            raise Ambiguous(f"several vaults are named {selector!r}",
-                            hint="pass the folder path with --vault instead")
+            raise Ambiguous(
+                f"several vaults are named {selector!r}",
+                hint="pass the folder path with --vault instead",
+            )
         target = Path(selector).expanduser()
         if target.exists():
             resolved = target.resolve()
             for key, entry in vaults.items():
                 if Path(entry["path"]).resolve() == resolved:
                     return key, entry
-            raise NoVault(f"{selector} is not registered on this machine",
-                          hint="run 'takusu vault open PATH' first")
+            raise NoVault(
+                f"{selector} is not registered on this machine",
+                hint="run 'takusu vault open PATH' first",
+            )
         prefixed = [k for k in vaults if k.startswith(selector.lower())]
         if len(prefixed) == 1:
             return prefixed[0], vaults[prefixed[0]]
-        raise NoVault(f"no vault named {selector!r} on this machine",
-                      hint="'takusu vault list' shows the vaults this machine knows")
+        raise NoVault(
+            f"no vault named {selector!r} on this machine",
+            hint="'takusu vault list' shows the vaults this machine knows",
+        )

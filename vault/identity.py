@@ -39,10 +39,20 @@ def _unquote(line: str) -> str:
     return line
 
 
+_BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
 def valid_name(name: object) -> bool:
-    """1 to 100 printable characters (no control, format or surrogate code points)."""
-    return (isinstance(name, str) and bool(name.strip()) and len(name) <= 100
-            and all(ch.isprintable() for ch in name))
+    """1 to 100 characters, none of them control, format, surrogate or line-separator code
+    points (an ideographic space, common in Japanese names, is fine)."""
+    import unicodedata
+
+    return (
+        isinstance(name, str)
+        and bool(name.strip())
+        and len(name) <= 100
+        and not any(unicodedata.category(ch) in _BAD_CATEGORIES for ch in name)
+    )
 
 
 def normalize_code(code: str) -> str:
@@ -129,7 +139,9 @@ class Card:
             end = lines.index(labels.CARD_ARMOR_END, start)
         except ValueError as exc:
             raise BadCard("no takusu card found in the text") from exc
-        body = "".join(line for line in lines[start + 1 : end] if line and ":" not in line)
+        body = "".join(
+            line for line in lines[start + 1 : end] if line and ":" not in line and " " not in line
+        )
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:

@@ -95,14 +95,18 @@ class KeyringKek:
         try:
             self.backend.set_password(KEYRING_SERVICE, account, b64e(kek))
         except Exception as exc:  # noqa: BLE001 - keyring raises many types
-            raise KeyringUnavailable(f"the OS keyring refused to store the key: {type(exc).__name__}") from exc
+            raise KeyringUnavailable(
+                f"the OS keyring refused to store the key: {type(exc).__name__}"
+            ) from exc
         return kek, {"service": KEYRING_SERVICE, "account": account}
 
     def unlock(self, params: dict[str, Any]) -> bytes:
         try:
             stored = self.backend.get_password(params["service"], params["account"])
         except Exception as exc:  # noqa: BLE001
-            raise KeyringUnavailable(f"the OS keyring cannot be read: {type(exc).__name__}") from exc
+            raise KeyringUnavailable(
+                f"the OS keyring cannot be read: {type(exc).__name__}"
+            ) from exc
         if stored is None:
             raise KeyringUnavailable(
                 "this identity's key is missing from the OS keyring",
@@ -132,7 +136,10 @@ class PassphraseKek:
     def create(self, account: str) -> tuple[bytes, dict[str, Any]]:
         secret = self.passphrase(True)
         salt = os.urandom(16)
-        return crypto.argon2id(secret.encode(), salt, self.kdf), {"kdf": self.kdf, "salt": b64e(salt)}
+        return crypto.argon2id(secret.encode(), salt, self.kdf), {
+            "kdf": self.kdf,
+            "salt": b64e(salt),
+        }
 
     def unlock(self, params: dict[str, Any]) -> bytes:
         kdf = params.get("kdf")
@@ -171,7 +178,9 @@ class KeyStore:
         obj = loads(fsutil.read_bytes(self.path, labels.MAX_SMALL_FILE), "key file")
         if not isinstance(obj, dict) or obj.get("v") != labels.FORMAT_VERSION:
             raise UnknownVersion(f"key file {self.path} has an unknown version")
-        if obj.get("mode") not in ("keyring", "passphrase") or not isinstance(obj.get("params"), dict):
+        if obj.get("mode") not in ("keyring", "passphrase") or not isinstance(
+            obj.get("params"), dict
+        ):
             raise Malformed(f"key file {self.path} is malformed")
         return obj
 
@@ -193,7 +202,9 @@ class KeyStore:
         self._write(identity, backend.mode, kek, params, new=True)
 
     def _write(self, identity: Identity, mode: str, kek: bytes, params: dict, new: bool) -> None:
-        sealed = crypto.aead_seal(kek, identity.private_bytes(), labels.KEYFILE_AAD + identity.id.encode())
+        sealed = crypto.aead_seal(
+            kek, identity.private_bytes(), labels.KEYFILE_AAD + identity.id.encode()
+        )
         doc = {
             "v": labels.FORMAT_VERSION,
             "id": identity.id,
@@ -236,7 +247,9 @@ class KeyStore:
         code = new_recovery_code()
         salt = os.urandom(16)
         kek = crypto.argon2id(_code_secret(code), salt, crypto.KDF_DEFAULT)
-        sealed = crypto.aead_seal(kek, identity.private_bytes(), labels.RECOVERY_AAD + identity.id.encode())
+        sealed = crypto.aead_seal(
+            kek, identity.private_bytes(), labels.RECOVERY_AAD + identity.id.encode()
+        )
         doc = {
             "v": labels.FORMAT_VERSION,
             "id": identity.id,
@@ -293,7 +306,9 @@ def normalize_recovery_code(code: str) -> str:
     table = str.maketrans({"O": "0", "I": "1", "L": "1"})
     cleaned = "".join(ch for ch in code.upper() if ch.isalnum()).translate(table)
     if len(cleaned) != _CODE_CHARS + _CHECK_CHARS or any(ch not in _ALPHABET for ch in cleaned):
-        raise BadRecoveryCode(f"a recovery code has {_CODE_CHARS + _CHECK_CHARS} letters and digits")
+        raise BadRecoveryCode(
+            f"a recovery code has {_CODE_CHARS + _CHECK_CHARS} letters and digits"
+        )
     body, check = cleaned[:_CODE_CHARS], cleaned[_CODE_CHARS:]
     if not crypto.equal(_checksum(body), check):
         raise BadRecoveryCode("the recovery code has a typo (its checksum does not match)")
@@ -318,7 +333,9 @@ def open_recovery_kit(kit_path: Path, code: str) -> Identity:
         end = lines.index(labels.KIT_ARMOR_END, start)
     except ValueError:
         raise Malformed(f"{kit_path} is not a takusu recovery kit") from None
-    body = "".join(line for line in lines[start + 1 : end] if line and ":" not in line and " " not in line)
+    body = "".join(
+        line for line in lines[start + 1 : end] if line and ":" not in line and " " not in line
+    )
     try:
         doc = loads(base64.b64decode(body, validate=True), "recovery kit")
     except ValueError as exc:

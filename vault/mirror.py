@@ -49,8 +49,9 @@ class Mirror:
 
     def hashes(self, log: str) -> list[str]:
         """The event hash (SHA-256 of the payload) of every mirrored line, by sequence."""
-        return [sha256_hex(split_line(line, log, seq)[0])
-                for seq, line in enumerate(self.lines(log))]
+        return [
+            sha256_hex(split_line(line, log, seq)[0]) for seq, line in enumerate(self.lines(log))
+        ]
 
     def last_line(self, log: str, head: dict[str, Any]) -> bytes:
         with open(self.path(log), "rb") as fh:
@@ -77,8 +78,9 @@ class Mirror:
 
     def save_state(self, st: dict[str, Any]) -> None:
         fsutil.ensure_dir(self.local, self.disk)
-        fsutil.atomic_write(self.state_path, dumps({"label": labels.MIRROR_STATE, "state": st}),
-                            self.disk)
+        fsutil.atomic_write(
+            self.state_path, dumps({"label": labels.MIRROR_STATE, "state": st}), self.disk
+        )
 
     def quarantine(self, name: str, data: bytes) -> Path:
         """Keep bytes takusu will not use (a torn tail) for inspection; returns where."""

@@ -37,8 +37,12 @@ def generate_password(length: int = GEN_DEFAULT) -> str:
         raise BadInput("a generated password is 8 to 256 characters long")
     while True:
         pw = "".join(secrets.choice(GEN_ALPHABET) for _ in range(length))
-        if (any(c.islower() for c in pw) and any(c.isupper() for c in pw)
-                and any(c.isdigit() for c in pw) and any(not c.isalnum() for c in pw)):
+        if (
+            any(c.islower() for c in pw)
+            and any(c.isupper() for c in pw)
+            and any(c.isdigit() for c in pw)
+            and any(not c.isalnum() for c in pw)
+        ):
             return pw
 
 
@@ -47,15 +51,24 @@ def parse_time(text: str) -> datetime:
 
 
 def empty_payload() -> dict[str, Any]:
-    return {"title": "", "username": None, "password": None, "url": None, "notes": None,
-            "totp": None, "fields": {}, "tags": []}
+    return {
+        "title": "",
+        "username": None,
+        "password": None,
+        "url": None,
+        "notes": None,
+        "totp": None,
+        "fields": {},
+        "tags": [],
+    }
 
 
 class Session:
     """A vault opened by this machine's identity."""
 
-    def __init__(self, identity: Identity, store: Store, entry: dict[str, Any],
-                 for_write: bool = False) -> None:
+    def __init__(
+        self, identity: Identity, store: Store, entry: dict[str, Any], for_write: bool = False
+    ) -> None:
         self.me = identity
         self.store = store
         self.entry = entry
@@ -100,8 +113,9 @@ class Session:
     def vault_key(self) -> bytes:
         self.require_owner()
         if self._vault_key is None:
-            self._vault_key = envelope.open_vault_key(self.vault_id, self.me,
-                                                      self.state["vault_key_wrap"])
+            self._vault_key = envelope.open_vault_key(
+                self.vault_id, self.me, self.state["vault_key_wrap"]
+            )
         return self._vault_key
 
     def data_key(self, item_id: str) -> bytes:
@@ -109,15 +123,17 @@ class Session:
         if self.is_owner:
             return envelope.owner_data_key(self.vault_id, item_id, item, self.vault_key())
         grant = self._grant(item_id)
-        return envelope.grantee_data_key(self.vault_id, item_id, item["version"], grant["wrap"],
-                                         item["key_commit"], self.me)
+        return envelope.grantee_data_key(
+            self.vault_id, item_id, item["version"], grant["wrap"], item["key_commit"], self.me
+        )
 
     def payload(self, item_id: str) -> dict[str, Any]:
         item = self.state["items"][item_id]
         key = (item_id, item["version"])
         if key not in self._payloads:
-            self._payloads[key] = envelope.open_item(self.vault_id, item_id, item,
-                                                     self.data_key(item_id))
+            self._payloads[key] = envelope.open_item(
+                self.vault_id, item_id, item, self.data_key(item_id)
+            )
         return self._payloads[key]
 
     def _grant(self, item_id: str) -> dict[str, Any]:
@@ -126,8 +142,10 @@ class Session:
         if grant is None or grant["version"] != item["version"]:
             raise NotShared("this item is not shared with you")
         if grant.get("expires") and parse_time(grant["expires"]) <= datetime.now(UTC):
-            raise GrantExpired(f"your access to this item expired on {grant['expires']}",
-                               hint="ask the vault's owner to share it again")
+            raise GrantExpired(
+                f"your access to this item expired on {grant['expires']}",
+                hint="ask the vault's owner to share it again",
+            )
         return grant
 
     # --- finding items ------------------------------------------------------------------------
@@ -137,8 +155,11 @@ class Session:
         items = state.active_items(self.state)
         if self.is_owner:
             return list(items)
-        return [i for i, it in items.items()
-                if it["grants"].get(self.me.id, {}).get("version") == it["version"]]
+        return [
+            i
+            for i, it in items.items()
+            if it["grants"].get(self.me.id, {}).get("version") == it["version"]
+        ]
 
     def titles(self) -> dict[str, str]:
         return {i: self.payload(i)["title"] for i in self.readable()}
@@ -156,25 +177,33 @@ class Session:
                 return hits[0]
             if len(hits) > 1:
                 names = ", ".join(sorted(repr(titles[h]) for h in hits))
-                raise Ambiguous(f"{query!r} matches several items: {names}",
-                                hint="give the full title")
+                raise Ambiguous(
+                    f"{query!r} matches several items: {names}", hint="give the full title"
+                )
         self._explain_missing(query)
-        raise NotFound(f"no item titled {query!r}" + ("" if self.is_owner else " is shared with you"))
+        raise NotFound(
+            f"no item titled {query!r}" + ("" if self.is_owner else " is shared with you")
+        )
 
     def _explain_missing(self, query: str) -> None:
         """For a member: say 'revoked'/'expired'/'not shared' where they can know the item."""
         if self.is_owner:
             return
         items = self.state["items"]
-        if query.lower() in items or (len(query) >= 8 and any(i.startswith(query.lower()) for i in items)):
+        if query.lower() in items or (
+            len(query) >= 8 and any(i.startswith(query.lower()) for i in items)
+        ):
             raise NotShared("this item is not shared with you")
         for item_id, item in items.items():
             grant = item["grants"].get(self.me.id)
             if grant and grant.get("expires") and grant["version"] == item["version"]:
                 if parse_time(grant["expires"]) <= datetime.now(UTC) and self._title_matches(
-                        item_id, item["version"], grant["wrap"], item, query):
-                    raise GrantExpired(f"your access to {query!r} expired on {grant['expires']}",
-                                       hint="ask the vault's owner to share it again")
+                    item_id, item["version"], grant["wrap"], item, query
+                ):
+                    raise GrantExpired(
+                        f"your access to {query!r} expired on {grant['expires']}",
+                        hint="ask the vault's owner to share it again",
+                    )
         for rev in reversed(self.state["revocations"]):
             if rev["member"] != self.me.id or "old" not in rev:
                 continue
@@ -187,13 +216,16 @@ class Session:
                     hint="ask the vault's owner if you still need it",
                 )
 
-    def _title_matches(self, item_id: str, version: int, wrap: str, item: dict[str, Any],
-                       query: str) -> bool:
+    def _title_matches(
+        self, item_id: str, version: int, wrap: str, item: dict[str, Any], query: str
+    ) -> bool:
         try:
-            key = envelope.grantee_data_key(self.vault_id, item_id, version, wrap,
-                                            item["key_commit"], self.me)
-            title = envelope.open_item(self.vault_id, item_id, {**item, "version": version},
-                                       key)["title"]
+            key = envelope.grantee_data_key(
+                self.vault_id, item_id, version, wrap, item["key_commit"], self.me
+            )
+            title = envelope.open_item(self.vault_id, item_id, {**item, "version": version}, key)[
+                "title"
+            ]
         except Exception:  # noqa: BLE001 - an old version we cannot open simply does not match
             return False
         return bool(title.casefold().startswith(query.casefold()))
@@ -205,8 +237,11 @@ class Session:
         payload = self.payload(item_id)
         values = {f: field_value(payload, f) for f in fields}
         if not self.is_owner:
-            body: dict[str, Any] = {"item": item_id, "version": self.state["items"][item_id]["version"],
-                                    "fields": fields}
+            body: dict[str, Any] = {
+                "item": item_id,
+                "version": self.state["items"][item_id]["version"],
+                "fields": fields,
+            }
             if reason:
                 body["reason"] = reason
             self.append("retrieve", body)
@@ -222,11 +257,20 @@ class Session:
         if item_id is None:
             return []
         members = self.state["members"]
-        return [Card.from_envelope(members[m]["card"])
-                for m in self.state["items"][item_id]["grants"] if m not in (exclude or set())]
+        return [
+            Card.from_envelope(members[m]["card"])
+            for m in self.state["items"][item_id]["grants"]
+            if m not in (exclude or set())
+        ]
 
-    def put(self, item_id: str | None, payload: dict[str, Any], *, rotated: bool = False,
-            exclude: set[str] | None = None) -> str:
+    def put(
+        self,
+        item_id: str | None,
+        payload: dict[str, Any],
+        *,
+        rotated: bool = False,
+        exclude: set[str] | None = None,
+    ) -> str:
         """Seal a new version (fresh data key) for the owner and every current grantee."""
         self.require_owner()
         title = payload.get("title") or ""
@@ -238,8 +282,14 @@ class Session:
         new = item_id is None
         item_id = item_id or secrets.token_hex(16)
         version = 1 if new else self.state["items"][item_id]["version"] + 1
-        body, _ = envelope.seal_item(self.vault_id, item_id, version, payload, self.vault_key(),
-                                     self.grantee_cards(None if new else item_id, exclude))
+        body, _ = envelope.seal_item(
+            self.vault_id,
+            item_id,
+            version,
+            payload,
+            self.vault_key(),
+            self.grantee_cards(None if new else item_id, exclude),
+        )
         if rotated:
             body["rotated"] = True
         self.append("item.put", body)
@@ -252,7 +302,9 @@ class Session:
         payload = dict(self.payload(item_id))
         rotated = any(k in changes and changes[k] != payload.get(k) for k in SECRET_FIELDS)
         payload.update(changes)
-        self.put(item_id, payload, rotated=rotated and bool(self.state["items"][item_id]["exposed"]))
+        self.put(
+            item_id, payload, rotated=rotated and bool(self.state["items"][item_id]["exposed"])
+        )
 
     def remove(self, item_id: str) -> None:
         self.require_owner()

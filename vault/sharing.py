@@ -35,8 +35,10 @@ def parse_expiry(text: str, now: datetime | None = None) -> str:
             else:
                 when = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
         except ValueError:
-            raise BadInput(f"cannot read the expiry {text!r}",
-                           hint="use a duration like 7d, 12h, 2w or a date like 2026-12-31") from None
+            raise BadInput(
+                f"cannot read the expiry {text!r}",
+                hint="use a duration like 7d, 12h, 2w or a date like 2026-12-31",
+            ) from None
     if when <= now:
         raise BadInput("the expiry is in the past")
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -50,8 +52,11 @@ def member_by_name(session: Session, name: str, *, include_removed: bool = False
     for member_id, member in members.items():
         if member["name"] == name and (include_removed or not member["removed"]):
             return member_id
-    hits = [m for m, v in members.items() if m.startswith(name.lower()) and len(name) >= 6
-            and not v["removed"]]
+    hits = [
+        m
+        for m, v in members.items()
+        if m.startswith(name.lower()) and len(name) >= 6 and not v["removed"]
+    ]
     if len(hits) == 1:
         return hits[0]
     raise NotFound(f"no member named {name!r}", hint="'takusu member list' shows them")
@@ -71,18 +76,26 @@ def check_new_member(session: Session, card: Card, name: str) -> None:
         known = Card.from_envelope(member["card"])
         if member["name"] == name and member_id != card.id:
             if known.hybrid and not card.hybrid:
-                raise PinMismatch(f"{name!r} had a post-quantum (hybrid) key and this card drops to "
-                                  "classical X25519: refused as a downgrade")
+                raise PinMismatch(
+                    f"{name!r} had a post-quantum (hybrid) key and this card drops to "
+                    "classical X25519: refused as a downgrade"
+                )
             if not member["removed"]:
-                raise PinMismatch(f"{name!r} is already a member with different keys",
-                                  hint="if they really have a new machine, remove the old "
-                                  "member first, after checking with them in person")
+                raise PinMismatch(
+                    f"{name!r} is already a member with different keys",
+                    hint="if they really have a new machine, remove the old "
+                    "member first, after checking with them in person",
+                )
         if known.name == card.name and member_id != card.id and not member["removed"]:
             if known.hybrid and not card.hybrid:
-                raise PinMismatch(f"this card claims to be {card.name!r} but drops from hybrid to "
-                                  "classical keys: refused as a downgrade")
-            raise PinMismatch(f"another member ({member['name']!r}) already uses the display name "
-                              f"{card.name!r} with different keys")
+                raise PinMismatch(
+                    f"this card claims to be {card.name!r} but drops from hybrid to "
+                    "classical keys: refused as a downgrade"
+                )
+            raise PinMismatch(
+                f"another member ({member['name']!r}) already uses the display name "
+                f"{card.name!r} with different keys"
+            )
 
 
 def add_member(session: Session, card: Card, name: str) -> str:
@@ -96,8 +109,10 @@ def remove_member(session: Session, name: str, revoke_all: bool = False) -> list
     member_id = member_by_name(session, name)
     held = items_granted_to(session, member_id)
     if held and not revoke_all:
-        raise UserError(f"{name!r} still has access to {len(held)} item(s)",
-                        hint="revoke them first, or use --revoke-all (or 'takusu offboard')")
+        raise UserError(
+            f"{name!r} still has access to {len(held)} item(s)",
+            hint="revoke them first, or use --revoke-all (or 'takusu offboard')",
+        )
     for item_id in held:
         revoke(session, item_id, member_id, "member removed")
     session.append("member.remove", {"member": member_id})
@@ -105,8 +120,9 @@ def remove_member(session: Session, name: str, revoke_all: bool = False) -> list
 
 
 def items_granted_to(session: Session, member_id: str) -> list[str]:
-    return sorted(i for i, it in state.active_items(session.state).items()
-                  if member_id in it["grants"])
+    return sorted(
+        i for i, it in state.active_items(session.state).items() if member_id in it["grants"]
+    )
 
 
 # --- grants ---------------------------------------------------------------------------------
@@ -119,9 +135,12 @@ def share(session: Session, item_id: str, member_name: str, expires: str | None)
     item = session.state["items"][item_id]
     card = Card.from_envelope(session.state["members"][member_id]["card"])
     body: dict[str, Any] = {
-        "item": item_id, "version": item["version"], "member": member_id,
-        "wrap": envelope.wrap_for(session.vault_id, item_id, item["version"], card,
-                                  session.data_key(item_id)),
+        "item": item_id,
+        "version": item["version"],
+        "member": member_id,
+        "wrap": envelope.wrap_for(
+            session.vault_id, item_id, item["version"], card, session.data_key(item_id)
+        ),
     }
     if expires:
         body["expires"] = expires
@@ -143,10 +162,12 @@ def revoke(session: Session, item_id: str, member_id: str, reason: str) -> None:
 def expire_due(session: Session, now: datetime | None = None) -> list[tuple[str, str]]:
     """Revoke (reason 'expired') every grant past its expiry; the owner runs this on open."""
     now = now or datetime.now(UTC)
-    due = [(item_id, member_id)
-           for item_id, item in state.active_items(session.state).items()
-           for member_id, grant in item["grants"].items()
-           if grant.get("expires") and parse_time(grant["expires"]) <= now]
+    due = [
+        (item_id, member_id)
+        for item_id, item in state.active_items(session.state).items()
+        for member_id, grant in item["grants"].items()
+        if grant.get("expires") and parse_time(grant["expires"]) <= now
+    ]
     for item_id, member_id in due:
         revoke(session, item_id, member_id, "expired")
     return due
@@ -187,12 +208,17 @@ def rotation_checklist(session: Session, member_id: str | None = None) -> list[d
         payload = session.payload(item_id)
         for m in who:
             seen = last_retrievals(session, m).get(item_id)
-            rows.append({
-                "item": item_id, "title": payload["title"], "url": payload.get("url"),
-                "member": session.state["members"].get(m, {}).get("name", m[:8]),
-                "exposed_since": exposed[m], "retrieved": seen is not None,
-                "last_retrieved": seen["at"] if seen else None,
-                "fields": seen["fields"] if seen else [],
-            })
+            rows.append(
+                {
+                    "item": item_id,
+                    "title": payload["title"],
+                    "url": payload.get("url"),
+                    "member": session.state["members"].get(m, {}).get("name", m[:8]),
+                    "exposed_since": exposed[m],
+                    "retrieved": seen is not None,
+                    "last_retrieved": seen["at"] if seen else None,
+                    "fields": seen["fields"] if seen else [],
+                }
+            )
     rows.sort(key=lambda r: (r["retrieved"], r["last_retrieved"] or ""), reverse=True)
     return rows

@@ -18,14 +18,27 @@ State = dict[str, Any]
 
 def empty() -> State:
     return {
-        "vault": None, "name": None, "owner": None, "owner_card": None, "vault_key_wrap": None,
-        "created": None, "members": {}, "items": {}, "revocations": [], "receipts": [],
-        "rejected": [], "heads": {}, "rollbacks": [], "witness": {},
+        "vault": None,
+        "name": None,
+        "owner": None,
+        "owner_card": None,
+        "vault_key_wrap": None,
+        "created": None,
+        "members": {},
+        "items": {},
+        "revocations": [],
+        "receipts": [],
+        "rejected": [],
+        "heads": {},
+        "rollbacks": [],
+        "witness": {},
     }
 
 
 def _fail(event: Event, why: str) -> IntegrityError:
-    return IntegrityError(f"owner event {event.type!r} is invalid: {why}", log=event.actor, seq=event.seq)
+    return IntegrityError(
+        f"owner event {event.type!r} is invalid: {why}", log=event.actor, seq=event.seq
+    )
 
 
 def _need(event: Event, *names: str) -> list[Any]:
@@ -71,8 +84,14 @@ def apply_owner(state: State, event: Event) -> None:
         raise _fail(event, "vault.create must be the first event, and only the first")
     if t == "vault.create":
         name, card, wrap = _need(event, "name", "owner_card", "vault_key_wrap")
-        state.update(vault=f["vault"], name=name, owner=event.actor, owner_card=card,
-                     vault_key_wrap=wrap, created=at)
+        state.update(
+            vault=f["vault"],
+            name=name,
+            owner=event.actor,
+            owner_card=card,
+            vault_key_wrap=wrap,
+            created=at,
+        )
     elif t == "member.add":
         member_id, name, card = _need(event, "member", "name", "card")
         existing = state["members"].get(member_id)
@@ -80,8 +99,13 @@ def apply_owner(state: State, event: Event) -> None:
             raise _fail(event, "member already present")
         if any(m["name"] == name and not m["removed"] for m in state["members"].values()):
             raise _fail(event, "member name already in use")
-        state["members"][member_id] = {"name": name, "card": card, "added": at, "removed": False,
-                                       "removed_at": None}
+        state["members"][member_id] = {
+            "name": name,
+            "card": card,
+            "added": at,
+            "removed": False,
+            "removed_at": None,
+        }
     elif t == "member.remove":
         (member_id,) = _need(event, "member")
         member = _active_member(state, event, member_id)
@@ -100,8 +124,13 @@ def apply_owner(state: State, event: Event) -> None:
         _active_member(state, event, member_id)
         if version != item["version"]:
             raise _fail(event, "grant is not for the current version")
-        item["grants"][member_id] = {"version": version, "wrap": wrap, "expires": f.get("expires"),
-                                     "granted": at, "grant_seq": event.seq}
+        item["grants"][member_id] = {
+            "version": version,
+            "wrap": wrap,
+            "expires": f.get("expires"),
+            "granted": at,
+            "grant_seq": event.seq,
+        }
     elif t == "revoke":
         item_id, member_id, reason = _need(event, "item", "member", "reason")
         item = _item(state, event, item_id)
@@ -109,12 +138,21 @@ def apply_owner(state: State, event: Event) -> None:
             raise _fail(event, "nothing to revoke")
         grant = item["grants"].pop(member_id)
         item["exposed"][member_id] = at
-        revocation = {"item": item_id, "member": member_id, "reason": reason, "at": at,
-                      "seq": event.seq}
+        revocation = {
+            "item": item_id,
+            "member": member_id,
+            "reason": reason,
+            "at": at,
+            "seq": event.seq,
+        }
         if grant["version"] == item["version"]:
             # What the member could already open: kept so their CLI can say "revoked".
-            revocation["old"] = {"version": item["version"], "wrap": grant["wrap"],
-                                 "ct": item["ct"], "key_commit": item["key_commit"]}
+            revocation["old"] = {
+                "version": item["version"],
+                "wrap": grant["wrap"],
+                "ct": item["ct"],
+                "key_commit": item["key_commit"],
+            }
         state["revocations"].append(revocation)
     elif t == "rollback.accept":
         state["rollbacks"].append({"at": at, "seq": event.seq, "detail": f.get("detail")})
@@ -131,33 +169,69 @@ def _apply_put(state: State, event: Event) -> None:
     if version != expected or (item is not None and item["deleted"]):
         raise _fail(event, f"version {version} is not the next version {expected}")
     if item is None:
-        item = state["items"][item_id] = {"created": event.at, "grants": {}, "exposed": {},
-                                          "deleted": False}
+        item = state["items"][item_id] = {
+            "created": event.at,
+            "grants": {},
+            "exposed": {},
+            "deleted": False,
+        }
     for member_id in wraps:
         _active_member(state, event, member_id)
     grants = {}
     for member_id, wrap in wraps.items():
         old = item["grants"].get(member_id, {})
-        grants[member_id] = {"version": version, "wrap": wrap, "expires": old.get("expires"),
-                             "granted": old.get("granted", event.at),
-                             "grant_seq": old.get("grant_seq", event.seq)}
+        grants[member_id] = {
+            "version": version,
+            "wrap": wrap,
+            "expires": old.get("expires"),
+            "granted": old.get("granted", event.at),
+            "grant_seq": old.get("grant_seq", event.seq),
+        }
     if event.fields.get("rotated"):
         item["exposed"] = {}
         item["rotated"] = event.at
-    item.update(version=version, ct=ct, key_commit=commit, owner_wrap=owner_wrap, grants=grants,
-                updated=event.at, put_seq=event.seq)
+    item.update(
+        version=version,
+        ct=ct,
+        key_commit=commit,
+        owner_wrap=owner_wrap,
+        grants=grants,
+        updated=event.at,
+        put_seq=event.seq,
+    )
 
 
 def apply_member(state: State, event: Event) -> None:
     """Keep a member's receipt; set aside (and never apply) anything else they wrote."""
     _witness(state, event, state["owner"], event.fields.get("owner_head"))
-    if event.type in MEMBER_TYPES:
-        receipt = {k: v for k, v in event.fields.items() if k not in ("vault", "prev")}
+    if event.type in MEMBER_TYPES and _valid_receipt(event.fields):
+        receipt = {k: event.fields[k] for k in RECEIPT_FIELDS if k in event.fields}
         receipt["hash"] = event.hash
         state["receipts"].append(receipt)
     else:
-        state["rejected"].append({"log": event.actor, "seq": event.seq, "type": event.type,
-                                  "at": event.at})
+        state["rejected"].append(
+            {"log": event.actor, "seq": event.seq, "type": event.type, "at": event.at}
+        )
+
+
+RECEIPT_FIELDS = ("actor", "seq", "at", "type", "item", "version", "fields", "reason", "owner_head")
+
+
+def _valid_receipt(f: dict[str, Any]) -> bool:
+    """A member's receipt must have the shape takusu writes; anything else is set aside."""
+    if f["type"] == "request":
+        return isinstance(f.get("item"), str) and len(f["item"]) <= 64
+    fields = f.get("fields")
+    reason = f.get("reason")
+    return (
+        isinstance(f.get("item"), str)
+        and len(f["item"]) <= 64
+        and type(f.get("version")) is int
+        and isinstance(fields, list)
+        and 0 < len(fields) <= 16
+        and all(isinstance(x, str) and 0 < len(x) <= 64 for x in fields)
+        and (reason is None or (isinstance(reason, str) and len(reason) <= 500))
+    )
 
 
 def fold(events_by_log: dict[str, list[Event]], owner: str) -> State:

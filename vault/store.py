@@ -45,7 +45,9 @@ class Problem:
     def __str__(self) -> str:
         place = ""
         if self.log:
-            place = f" (log {self.log[:12]}" + (f", seq {self.seq})" if self.seq is not None else ")")
+            place = f" (log {self.log[:12]}" + (
+                f", seq {self.seq})" if self.seq is not None else ")"
+            )
         return self.message + place
 
 
@@ -77,7 +79,9 @@ class VaultFolder:
         meta = loads(raw, "vault.json")
         if not isinstance(meta, dict) or meta.get("v") != labels.FORMAT_VERSION:
             raise UnknownVersion(f"{meta_path} has an unknown format version")
-        if not isinstance(meta.get("vault"), str) or not re.fullmatch(r"[0-9a-f]{32}", meta["vault"]):
+        if not isinstance(meta.get("vault"), str) or not re.fullmatch(
+            r"[0-9a-f]{32}", meta["vault"]
+        ):
             raise Malformed(f"{meta_path} has no valid vault id")
         return meta
 
@@ -104,8 +108,14 @@ class VaultFolder:
 class Store:
     """One vault as seen from this machine: folder + mirror + cached state."""
 
-    def __init__(self, folder: Path, home: Path, vault_id: str, owner_card: Card,
-                 disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        home: Path,
+        vault_id: str,
+        owner_card: Card,
+        disk: fsutil.Disk = fsutil.DEFAULT_DISK,
+    ) -> None:
         self.folder = VaultFolder(folder)
         self.vault_id = vault_id
         self.owner_card = owner_card
@@ -118,13 +128,26 @@ class Store:
         return self.owner_card.id
 
     @classmethod
-    def create(cls, folder: Path, home: Path, owner: Identity, name: str, genesis_body: dict,
-               vault_id: str, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> Store:
+    def create(
+        cls,
+        folder: Path,
+        home: Path,
+        owner: Identity,
+        name: str,
+        genesis_body: dict,
+        vault_id: str,
+        disk: fsutil.Disk = fsutil.DEFAULT_DISK,
+    ) -> Store:
         if folder.is_symlink() or (folder.exists() and any(folder.iterdir())):
             raise AlreadyExists(f"{folder} is not empty; a vault needs a folder of its own")
         fsutil.ensure_dir(folder / "logs", disk)
-        meta = {"v": labels.FORMAT_VERSION, "vault": vault_id, "name": name,
-                "owner_card": owner.card.envelope, "created": now_utc()}
+        meta = {
+            "v": labels.FORMAT_VERSION,
+            "vault": vault_id,
+            "name": name,
+            "owner_card": owner.card.envelope,
+            "created": now_utc(),
+        }
         fsutil.write_new(folder / "vault.json", dumps(meta), disk)
         store = cls(folder, home, vault_id, owner.card, disk)
         with fsutil.locked(store.lock_path):
@@ -142,20 +165,28 @@ class Store:
         st = self.mirror.load_state(state.empty())
         problems: list[Problem] = []
         copies, unknown = self.folder.sources()
-        changed = self._ingest(st, self.owner, self.owner_card, copies.get(self.owner, []),
-                               problems)
+        changed = self._ingest(
+            st, self.owner, self.owner_card, copies.get(self.owner, []), problems
+        )
         if st.get("owner") is None:
             raise IntegrityError("the vault has no valid genesis event", log=self.owner, seq=0)
         for path in unknown:
-            problems.append(Problem("unknown-file", f"unexpected file in logs/: {path.name}",
-                                    fatal=False))
+            problems.append(
+                Problem("unknown-file", f"unexpected file in logs/: {path.name}", fatal=False)
+            )
         for log in sorted(set(copies) | set(st["members"])):
             if log == self.owner:
                 continue
             member = st["members"].get(log)
             if member is None:
-                problems.append(Problem("unknown-log", "a log from someone who is not a member is "
-                                        "ignored", log, fatal=False))
+                problems.append(
+                    Problem(
+                        "unknown-log",
+                        "a log from someone who is not a member is ignored",
+                        log,
+                        fatal=False,
+                    )
+                )
                 continue
             card = Card.from_envelope(member["card"])
             changed |= self._ingest(st, log, card, copies.get(log, []), problems)
@@ -168,10 +199,16 @@ class Store:
         for log, seen in st.get("witness", {}).items():
             head = st["heads"].get(log, {}).get("seq", -1)
             if seen["seq"] > head:
-                problems.append(Problem(
-                    "behind", f"{seen['by'][:8]} witnessed event {seen['seq']} of this log, which "
-                    "has not arrived here (a sync delay, or the log was truncated)", log, head + 1,
-                    fatal=False))
+                problems.append(
+                    Problem(
+                        "behind",
+                        f"{seen['by'][:8]} witnessed event {seen['seq']} of this log, which "
+                        "has not arrived here (a sync delay, or the log was truncated)",
+                        log,
+                        head + 1,
+                        fatal=False,
+                    )
+                )
 
     def _read_new(self, log: str, head: dict[str, Any], problems: list[Problem]) -> list[bytes]:
         """Complete lines after the accepted head in the folder's log; problems on damage."""
@@ -181,8 +218,14 @@ class Store:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except FileNotFoundError:
             if size:
-                problems.append(Problem("missing", "a log this machine accepted is gone from the "
-                                        "folder", log, head.get("seq")))
+                problems.append(
+                    Problem(
+                        "missing",
+                        "a log this machine accepted is gone from the folder",
+                        log,
+                        head.get("seq"),
+                    )
+                )
             return []
         except OSError as exc:
             problems.append(Problem("unreadable", f"log cannot be read ({exc.strerror})", log))
@@ -193,9 +236,15 @@ class Store:
                 problems.append(Problem("oversize", "log is larger than takusu allows", log))
                 return []
             if total < size:
-                problems.append(Problem("rollback", "log shrank: events this machine accepted are "
-                                        "missing (truncated, or an old copy restored)", log,
-                                        head.get("seq")))
+                problems.append(
+                    Problem(
+                        "rollback",
+                        "log shrank: events this machine accepted are "
+                        "missing (truncated, or an old copy restored)",
+                        log,
+                        head.get("seq"),
+                    )
+                )
                 return []
             start = size - head.get("last", 0)
             os.lseek(fd, start, os.SEEK_SET)
@@ -204,19 +253,38 @@ class Store:
             os.close(fd)
         if size:
             if data[: head["last"]] != self.mirror.last_line(log, head):
-                problems.append(Problem("rewritten", "log was rewritten: the last event this "
-                                        "machine accepted has changed", log, head.get("seq")))
+                problems.append(
+                    Problem(
+                        "rewritten",
+                        "log was rewritten: the last event this machine accepted has changed",
+                        log,
+                        head.get("seq"),
+                    )
+                )
                 return []
             data = data[head["last"] :]
         lines, torn = split_complete(data)
         if torn:
-            problems.append(Problem("torn", "the log's last line is incomplete (an interrupted "
-                                    "write); it is ignored", log,
-                                    head.get("seq", -1) + 1 + len(lines), fatal=False))
+            problems.append(
+                Problem(
+                    "torn",
+                    "the log's last line is incomplete (an interrupted write); it is ignored",
+                    log,
+                    head.get("seq", -1) + 1 + len(lines),
+                    fatal=False,
+                )
+            )
         return lines
 
-    def _accept(self, st: dict[str, Any], log: str, card: Card, lines: list[bytes],
-                problems: list[Problem], source: str) -> bool:
+    def _accept(
+        self,
+        st: dict[str, Any],
+        log: str,
+        card: Card,
+        lines: list[bytes],
+        problems: list[Problem],
+        source: str,
+    ) -> bool:
         """Verify lines that follow the head, apply them, mirror them. True if any were taken."""
         head = st["heads"].get(log, {})
         start, prev = head.get("seq", -1) + 1, head.get("hash")
@@ -224,16 +292,24 @@ class Store:
         for offset, line in enumerate(lines):
             seq = start + offset
             try:
-                (event,) = verify_lines([line], sign_key=card.sign_key, vault_id=self.vault_id,
-                                        actor=log, log=log, start_seq=seq, prev=prev)
+                (event,) = verify_lines(
+                    [line],
+                    sign_key=card.sign_key,
+                    vault_id=self.vault_id,
+                    actor=log,
+                    log=log,
+                    start_seq=seq,
+                    prev=prev,
+                )
                 if log == self.owner:
                     state.apply_owner(st, event)
                 else:
                     state.apply_member(st, event)
             except IntegrityError as exc:
                 if line.startswith(_GIT_MARKERS):
-                    problems.append(Problem("git-conflict", f"git conflict markers in {source}",
-                                            log, seq))
+                    problems.append(
+                        Problem("git-conflict", f"git conflict markers in {source}", log, seq)
+                    )
                 else:
                     problems.append(Problem("tampered", f"{exc.message} in {source}", log, seq))
                 break
@@ -242,13 +318,17 @@ class Store:
         if accepted:
             blob = b"".join(e.line for e in accepted)
             self.mirror.append(log, blob)
-            st["heads"][log] = {"seq": accepted[-1].seq, "hash": accepted[-1].hash,
-                                "size": head.get("size", 0) + len(blob),
-                                "last": len(accepted[-1].line)}
+            st["heads"][log] = {
+                "seq": accepted[-1].seq,
+                "hash": accepted[-1].hash,
+                "size": head.get("size", 0) + len(blob),
+                "last": len(accepted[-1].line),
+            }
         return bool(accepted)
 
-    def _ingest(self, st: dict[str, Any], log: str, card: Card, copies: list[Path],
-                problems: list[Problem]) -> bool:
+    def _ingest(
+        self, st: dict[str, Any], log: str, card: Card, copies: list[Path], problems: list[Problem]
+    ) -> bool:
         before = len(problems)
         lines = self._read_new(log, st["heads"].get(log, {}), problems)
         changed = self._accept(st, log, card, lines, problems, f"{log}.jsonl")
@@ -261,12 +341,15 @@ class Store:
         for problem in problems[before:]:
             if problem.kind in ("rollback", "missing") and copies and covered >= head:
                 problem.kind, problem.fatal = "behind", False
-                problem.message = ("the log's main file is behind its sync-conflict copy; "
-                                   "'takusu doctor --repair' puts it back together")
+                problem.message = (
+                    "the log's main file is behind its sync-conflict copy; "
+                    "'takusu doctor --repair' puts it back together"
+                )
         return changed
 
-    def _merge_copy(self, st: dict[str, Any], log: str, card: Card, copy: Path,
-                    problems: list[Problem]) -> tuple[bool, int]:
+    def _merge_copy(
+        self, st: dict[str, Any], log: str, card: Card, copy: Path, problems: list[Problem]
+    ) -> tuple[bool, int]:
         """Take the valid events of a sync-conflict copy; a different event at a known seq is a
         fork. Returns whether anything was taken and the last sequence the copy agrees on."""
         try:
@@ -279,8 +362,15 @@ class Store:
         prev = None
         for seq, line in enumerate(lines):
             try:
-                (event,) = verify_lines([line], sign_key=card.sign_key, vault_id=self.vault_id,
-                                        actor=log, log=log, start_seq=seq, prev=prev)
+                (event,) = verify_lines(
+                    [line],
+                    sign_key=card.sign_key,
+                    vault_id=self.vault_id,
+                    actor=log,
+                    log=log,
+                    start_seq=seq,
+                    prev=prev,
+                )
             except IntegrityError as exc:
                 problems.append(Problem("tampered", f"{exc.message} in {copy.name}", log, seq))
                 break
@@ -289,8 +379,15 @@ class Store:
         known = self.mirror.hashes(log)
         for seq, event in enumerate(events[: len(known)]):
             if event.hash != known[seq]:
-                problems.append(Problem("fork", f"{copy.name} holds a different valid event at "
-                                        "the same sequence number: the log has forked", log, seq))
+                problems.append(
+                    Problem(
+                        "fork",
+                        f"{copy.name} holds a different valid event at "
+                        "the same sequence number: the log has forked",
+                        log,
+                        seq,
+                    )
+                )
                 return False, seq - 1
         extra = [e.line.rstrip(b"\n") for e in events[len(known) :]]
         return self._accept(st, log, card, extra, problems, copy.name), len(events) - 1
@@ -311,8 +408,9 @@ class Store:
             self._append_locked(identity, type_, body, loaded.state)
             return loaded
 
-    def _append_locked(self, identity: Identity, type_: str, body: dict[str, Any],
-                       st: dict[str, Any]) -> Event:
+    def _append_locked(
+        self, identity: Identity, type_: str, body: dict[str, Any], st: dict[str, Any]
+    ) -> Event:
         log = identity.id
         path = self.folder.log_path(log)
         head = st["heads"].get(log, {})
@@ -322,16 +420,27 @@ class Store:
             body = {**body, "seen": {k: v for k, v in heads.items() if k != log}}
         elif self.owner in heads:
             body = {**body, "owner_head": heads[self.owner]}
-        event = make_event(identity, self.vault_id, head.get("seq", -1) + 1, head.get("hash"),
-                           now_utc(), type_, body)
+        event = make_event(
+            identity,
+            self.vault_id,
+            head.get("seq", -1) + 1,
+            head.get("hash"),
+            now_utc(),
+            type_,
+            body,
+        )
         if log == self.owner:
             state.apply_owner(st, event)  # refuse an invalid event before it is written
         else:
             state.apply_member(st, event)
         fsutil.append_line(path, event.line, self.disk)
         self.mirror.append(log, event.line)
-        st["heads"][log] = {"seq": event.seq, "hash": event.hash,
-                            "size": head.get("size", 0) + len(event.line), "last": len(event.line)}
+        st["heads"][log] = {
+            "seq": event.seq,
+            "hash": event.hash,
+            "size": head.get("size", 0) + len(event.line),
+            "last": len(event.line),
+        }
         self.mirror.save_state(st)
         return event
 
@@ -347,8 +456,9 @@ class Store:
             fh.seek(size)
             tail = fh.read()
         if b"\n" in tail:
-            raise IntegrityError("my own log holds events this machine did not write",
-                                 log=path.stem)
+            raise IntegrityError(
+                "my own log holds events this machine did not write", log=path.stem
+            )
         self.mirror.quarantine(f"{path.stem}.{size}.torn", tail)
         try:
             os.truncate(path, size)
@@ -358,7 +468,7 @@ class Store:
             raise StorageError(f"cannot repair the torn end of {path}: {exc.strerror}") from exc
 
     def repair(self) -> list[str]:
-        """Rewrite every folder log that differs from its verified mirror. Returns the logs fixed."""
+        """Rewrite every folder log that differs from its verified mirror; returns those fixed."""
         fixed = []
         with fsutil.locked(self.lock_path):
             loaded = self._load_locked()
@@ -408,14 +518,22 @@ class Store:
             return []
         lines, torn = split_complete(data)
         if torn:
-            problems.append(Problem("torn", "the log's last line is incomplete", log, len(lines),
-                                    fatal=False))
+            problems.append(
+                Problem("torn", "the log's last line is incomplete", log, len(lines), fatal=False)
+            )
         events: list[Event] = []
         prev = None
         for seq, line in enumerate(lines):
             try:
-                (event,) = verify_lines([line], sign_key=card.sign_key, vault_id=self.vault_id,
-                                        actor=log, log=log, start_seq=seq, prev=prev)
+                (event,) = verify_lines(
+                    [line],
+                    sign_key=card.sign_key,
+                    vault_id=self.vault_id,
+                    actor=log,
+                    log=log,
+                    start_seq=seq,
+                    prev=prev,
+                )
             except IntegrityError as exc:
                 problems.append(Problem("tampered", exc.message, log, seq))
                 break
@@ -425,12 +543,21 @@ class Store:
         for seq, digest in enumerate(known):
             if seq >= len(events):
                 if len(lines) <= seq:
-                    problems.append(Problem("rollback", "the folder's log is shorter than what "
-                                            "this machine accepted", log, seq))
+                    problems.append(
+                        Problem(
+                            "rollback",
+                            "the folder's log is shorter than what this machine accepted",
+                            log,
+                            seq,
+                        )
+                    )
                 break
             if events[seq].hash != digest:
-                problems.append(Problem("rewritten", "an event differs from the one this machine "
-                                        "accepted", log, seq))
+                problems.append(
+                    Problem(
+                        "rewritten", "an event differs from the one this machine accepted", log, seq
+                    )
+                )
                 break
         return events
 

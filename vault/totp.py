@@ -66,8 +66,13 @@ def _parse(uri: str) -> dict[str, Any]:
         raise BadInput("the otpauth:// URI names an unsupported algorithm")
     if digits not in (6, 7, 8) or not 10 <= period <= 300:
         raise BadInput("the otpauth:// URI has unsupported digits or period")
-    return {"secret": _check_secret(params.get("secret", "")), "digits": digits,
-            "period": period, "digest": _DIGESTS[algorithm], "label": unquote(parsed.path[1:])}
+    return {
+        "secret": _check_secret(params.get("secret", "")),
+        "digits": digits,
+        "period": period,
+        "digest": _DIGESTS[algorithm],
+        "label": unquote(parsed.path[1:]),
+    }
 
 
 def normalize(value: str, label: str = "takusu") -> str:
@@ -90,8 +95,9 @@ def current(uri: str, at: float | None = None) -> Code:
         min_secret_length_bits = MIN_BITS
 
     parts = _parse(uri)
-    otp = SiteTOTP(parts["secret"], digits=parts["digits"], digest=parts["digest"],
-                   interval=parts["period"])
+    otp = SiteTOTP(
+        parts["secret"], digits=parts["digits"], digest=parts["digest"], interval=parts["period"]
+    )
     now = time.time() if at is None else at
     left = parts["period"] - int(now) % parts["period"]
     return Code(otp.at(int(now)), left, parts["period"])
