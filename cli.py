@@ -541,11 +541,11 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
     sess = session(ctx)
     names = {m: v["name"] for m, v in sess.state["members"].items()}
     rows = []
-    for item_id, title in sorted(sess.titles().items(), key=lambda kv: kv[1].casefold()):
+    summaries = sess.summaries()
+    for item_id, p in sorted(summaries.items(), key=lambda kv: kv[1]["title"].casefold()):
         item = sess.state["items"][item_id]
-        row: dict[str, Any] = {"id": item_id, "title": title, "version": item["version"]}
+        row: dict[str, Any] = {"id": item_id, "title": p["title"], "version": item["version"]}
         if sess.is_owner:
-            p = sess.payload(item_id)
             row.update(
                 username=p.get("username"),
                 url=p.get("url"),

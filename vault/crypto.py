@@ -256,6 +256,11 @@ def key_commit(data_key: bytes) -> bytes:
     return hmac.new(data_key, labels.KEY_COMMIT, hashlib.sha256).digest()
 
 
+def local_key(secret: bytes, context: str) -> bytes:
+    """A key for this machine's own caches, derived from a secret only this identity holds."""
+    return hmac.new(secret, labels.INDEX_KEY + context.encode(), hashlib.sha256).digest()
+
+
 def check_key_commit(data_key: bytes, commitment: bytes) -> None:
     if not hmac.compare_digest(key_commit(data_key), commitment):
         raise IntegrityError("data key does not match the item's key commitment")

@@ -48,14 +48,22 @@ def _check_text(value: Any) -> Any:
 
 
 def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise Malformed("duplicate JSON key")
+    return out
+
+
+def _no_dupes_checked(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     for key, value in pairs:
         _check_text(key)
         _check_text(value)
-        if key in out:
-            raise Malformed("duplicate JSON key")
-        out[key] = value
-    return out
+    return _no_dupes(pairs)
+
+
+# Decoded UTF-8 cannot hold a surrogate: only a \uD800-\uDFFF escape can make one, so the
+# (slow) per-string check runs only when the text has such an escape.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _no_constant(name: str) -> Any:
@@ -80,16 +88,16 @@ def loads(data: bytes | str, what: str = "JSON") -> Any:
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise Malformed(f"{what} is not UTF-8") from exc
+    check = _SURROGATE_ESCAPE.search(data) is not None
     try:
-        return _check_text(
-            json.loads(
-                data,
-                object_pairs_hook=_no_dupes,
-                parse_constant=_no_constant,
-                parse_int=_bounded_int,
-                parse_float=_no_float,
-            )
+        value = json.loads(
+            data,
+            object_pairs_hook=_no_dupes_checked if check else _no_dupes,
+            parse_constant=_no_constant,
+            parse_int=_bounded_int,
+            parse_float=_no_float,
         )
+        return _check_text(value) if check else value
     except Malformed:
         raise
     except (ValueError, RecursionError) as exc:

@@ -38,6 +38,8 @@ class Event:
     payload_bytes: bytes
     fields: dict[str, Any] = field(compare=False)
     line: bytes = field(compare=False)
+    # [offset, length] of the line in this machine's mirror of the log, once mirrored
+    ref: list[int] | None = field(default=None, compare=False)
 
     @property
     def hash(self) -> str:

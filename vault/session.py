@@ -12,15 +12,19 @@ import string
 from datetime import UTC, datetime
 from typing import Any
 
-from . import envelope, state, totp
+from . import envelope, fsutil, labels, state, totp
+from .crypto import aead_open, aead_seal, local_key
+from .encoding import dumps, loads
 from .errors import (
     AccessRevoked,
     Ambiguous,
     BadInput,
     GrantExpired,
+    IntegrityError,
     NotFound,
     NotOwner,
     NotShared,
+    TakusuError,
 )
 from .identity import Card, Identity
 from .store import Store
@@ -118,10 +122,20 @@ class Session:
             )
         return self._vault_key
 
-    def data_key(self, item_id: str) -> bytes:
+    def material(self, item_id: str, put_ref: list[int] | None = None) -> dict[str, Any]:
+        """The sealed fields of an item version (ciphertext, wraps) from the mirrored log."""
+        item = self.state["items"][item_id]
+        put = self.store.event_at(self.state["owner"], put_ref or item["put_ref"])
+        if put.get("type") != "item.put" or put.get("item") != item_id:
+            raise IntegrityError("state cache points at the wrong event", log=self.state["owner"])
+        return {k: put.get(k) for k in ("version", "ct", "owner_wrap", "key_commit", "aead")}
+
+    def data_key(self, item_id: str, sealed: dict[str, Any] | None = None) -> bytes:
         item = self.state["items"][item_id]
         if self.is_owner:
-            return envelope.owner_data_key(self.vault_id, item_id, item, self.vault_key())
+            return envelope.owner_data_key(
+                self.vault_id, item_id, sealed or self.material(item_id), self.vault_key()
+            )
         grant = self._grant(item_id)
         return envelope.grantee_data_key(
             self.vault_id, item_id, item["version"], grant["wrap"], item["key_commit"], self.me
@@ -131,8 +145,9 @@ class Session:
         item = self.state["items"][item_id]
         key = (item_id, item["version"])
         if key not in self._payloads:
+            sealed = self.material(item_id)
             self._payloads[key] = envelope.open_item(
-                self.vault_id, item_id, item, self.data_key(item_id)
+                self.vault_id, item_id, sealed, self.data_key(item_id, sealed)
             )
         return self._payloads[key]
 
@@ -162,7 +177,24 @@ class Session:
         ]
 
     def titles(self) -> dict[str, str]:
-        return {i: self.payload(i)["title"] for i in self.readable()}
+        return {i: s["title"] for i, s in self.summaries().items()}
+
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        """Title, username, url and tags of every readable item, from an encrypted local index
+        that is refreshed only for item versions it has not seen (so 10,000 items do not
+        mean 10,000 decryptions per command)."""
+        index = TitleIndex(self)
+        out = {}
+        for item_id in self.readable():
+            version = self.state["items"][item_id]["version"]
+            cached = index.get(item_id, version)
+            if cached is None:
+                payload = self.payload(item_id)
+                cached = {k: payload.get(k) for k in SUMMARY_FIELDS}
+                index.put(item_id, version, cached)
+            out[item_id] = cached
+        index.save()
+        return out
 
     def find(self, query: str) -> str:
         """Item id for a title: exact, then case-insensitive, then unambiguous prefix."""
@@ -223,9 +255,8 @@ class Session:
             key = envelope.grantee_data_key(
                 self.vault_id, item_id, version, wrap, item["key_commit"], self.me
             )
-            title = envelope.open_item(self.vault_id, item_id, {**item, "version": version}, key)[
-                "title"
-            ]
+            sealed = self.material(item_id, item["put_ref"])
+            title = envelope.open_item(self.vault_id, item_id, sealed, key)["title"]
         except Exception:  # noqa: BLE001 - an old version we cannot open simply does not match
             return False
         return bool(title.casefold().startswith(query.casefold()))
@@ -309,6 +340,46 @@ class Session:
     def remove(self, item_id: str) -> None:
         self.require_owner()
         self.append("item.delete", {"item": item_id})
+
+
+SUMMARY_FIELDS = ("title", "username", "url", "tags")
+
+
+class TitleIndex:
+    """TAKUSU_HOME/vaults/<id>/index.enc: item summaries sealed under a key only this
+    identity can derive (from the vault key for the owner, the signing key for a member)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.path = session.store.mirror.local / "index.enc"
+        me = session.me
+        secret = session.vault_key() if session.is_owner else me.signing.raw()
+        self.key = local_key(secret, session.vault_id + "\n" + me.id)
+        self.aad = labels.INDEX_AAD + f"{session.vault_id}\n{me.id}".encode()
+        self.entries: dict[str, list[Any]] = {}
+        self.dirty = False
+        try:
+            sealed = fsutil.read_bytes(self.path, labels.MAX_LOG)
+            self.entries = loads(aead_open(self.key, sealed, self.aad, "index"), "index")
+        except (FileNotFoundError, TakusuError):
+            self.entries = {}  # missing or unreadable: rebuilt from the log, nothing lost
+
+    def get(self, item_id: str, version: int) -> dict[str, Any] | None:
+        entry = self.entries.get(item_id)
+        if isinstance(entry, list) and len(entry) == 2 and entry[0] == version:
+            return dict(entry[1])
+        return None
+
+    def put(self, item_id: str, version: int, summary: dict[str, Any]) -> None:
+        self.entries[item_id] = [version, summary]
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        fsutil.ensure_dir(self.path.parent)
+        fsutil.atomic_write(self.path, aead_seal(self.key, dumps(self.entries), self.aad))
+        self.dirty = False
 
 
 def field_value(payload: dict[str, Any], field: str) -> Any:

@@ -190,11 +190,7 @@ def offboard(session: Session, name: str) -> list[dict[str, Any]]:
 
 
 def last_retrievals(session: Session, member_id: str) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for receipt in session.state["receipts"]:
-        if receipt["actor"] == member_id and receipt["type"] == "retrieve":
-            out[receipt["item"]] = receipt
-    return out
+    return dict(session.state.get("retrievals", {}).get(member_id, {}))
 
 
 def rotation_checklist(session: Session, member_id: str | None = None) -> list[dict[str, Any]]:

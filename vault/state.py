@@ -27,7 +27,8 @@ def empty() -> State:
         "members": {},
         "items": {},
         "revocations": [],
-        "receipts": [],
+        "retrievals": {},
+        "receipt_count": 0,
         "rejected": [],
         "heads": {},
         "rollbacks": [],
@@ -150,7 +151,7 @@ def apply_owner(state: State, event: Event) -> None:
             revocation["old"] = {
                 "version": item["version"],
                 "wrap": grant["wrap"],
-                "ct": item["ct"],
+                "put_ref": item["put_ref"],
                 "key_commit": item["key_commit"],
             }
         state["revocations"].append(revocation)
@@ -159,7 +160,7 @@ def apply_owner(state: State, event: Event) -> None:
 
 
 def _apply_put(state: State, event: Event) -> None:
-    item_id, version, ct, commit, owner_wrap, wraps = _need(
+    item_id, version, _ct, commit, _owner_wrap, wraps = _need(
         event, "item", "version", "ct", "key_commit", "owner_wrap", "wraps"
     )
     if not isinstance(item_id, str) or not isinstance(wraps, dict) or type(version) is not int:
@@ -190,11 +191,12 @@ def _apply_put(state: State, event: Event) -> None:
     if event.fields.get("rotated"):
         item["exposed"] = {}
         item["rotated"] = event.at
+    # The ciphertext and owner wrap stay in the mirrored log line (put_ref): the state, and
+    # so every command's start-up, does not grow with the size of the secrets.
     item.update(
         version=version,
-        ct=ct,
         key_commit=commit,
-        owner_wrap=owner_wrap,
+        put_ref=event.ref,
         grants=grants,
         updated=event.at,
         put_seq=event.seq,
@@ -205,16 +207,22 @@ def apply_member(state: State, event: Event) -> None:
     """Keep a member's receipt; set aside (and never apply) anything else they wrote."""
     _witness(state, event, state["owner"], event.fields.get("owner_head"))
     if event.type in MEMBER_TYPES and _valid_receipt(event.fields):
-        receipt = {k: event.fields[k] for k in RECEIPT_FIELDS if k in event.fields}
-        receipt["hash"] = event.hash
-        state["receipts"].append(receipt)
+        # Only the latest retrieval per member and item is kept here (for offboarding's
+        # checklist); the full trail is read from the mirrored logs by `audit`.
+        state["receipt_count"] = state.get("receipt_count", 0) + 1
+        if event.type == "retrieve":
+            f = event.fields
+            last = state.setdefault("retrievals", {}).setdefault(event.actor, {})
+            last[f["item"]] = {
+                "at": f["at"],
+                "fields": f["fields"],
+                "version": f["version"],
+                "seq": event.seq,
+            }
     else:
         state["rejected"].append(
             {"log": event.actor, "seq": event.seq, "type": event.type, "at": event.at}
         )
-
-
-RECEIPT_FIELDS = ("actor", "seq", "at", "type", "item", "version", "fields", "reason", "owner_head")
 
 
 def _valid_receipt(f: dict[str, Any]) -> bool:

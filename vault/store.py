@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -162,10 +162,10 @@ class Store:
             return self._load_locked()
 
     def _load_locked(self) -> Loaded:
-        st = self.mirror.load_state(state.empty())
         problems: list[Problem] = []
+        st, changed = self._state(problems)
         copies, unknown = self.folder.sources()
-        changed = self._ingest(
+        changed |= self._ingest(
             st, self.owner, self.owner_card, copies.get(self.owner, []), problems
         )
         if st.get("owner") is None:
@@ -194,6 +194,40 @@ class Store:
         if changed:
             self.mirror.save_state(st)
         return Loaded(st, problems)
+
+    def _state(self, problems: list[Problem]) -> tuple[dict[str, Any], bool]:
+        """The cached state, or (if it is missing or damaged) the state rebuilt from the mirror."""
+        try:
+            st = self.mirror.load_state(state.empty())
+            if st["heads"] or not self.mirror.path(self.owner).exists():
+                return st, False
+        except (Malformed, UnknownVersion) as exc:
+            problems.append(
+                Problem("cache", f"{exc.message}; rebuilt it from the verified mirror", fatal=False)
+            )
+        st = state.empty()
+        self._accept(
+            st,
+            self.owner,
+            self.owner_card,
+            self.mirror.lines(self.owner),
+            problems,
+            "the mirror",
+            to_mirror=False,
+        )
+        for path in sorted(self.mirror.logs.glob("*.jsonl")):
+            member = st["members"].get(path.stem)
+            if member is not None:
+                self._accept(
+                    st,
+                    path.stem,
+                    Card.from_envelope(member["card"]),
+                    self.mirror.lines(path.stem),
+                    problems,
+                    "the mirror",
+                    to_mirror=False,
+                )
+        return st, True
 
     def _check_witnesses(self, st: dict[str, Any], problems: list[Problem]) -> None:
         for log, seen in st.get("witness", {}).items():
@@ -284,10 +318,12 @@ class Store:
         lines: list[bytes],
         problems: list[Problem],
         source: str,
+        to_mirror: bool = True,
     ) -> bool:
         """Verify lines that follow the head, apply them, mirror them. True if any were taken."""
         head = st["heads"].get(log, {})
         start, prev = head.get("seq", -1) + 1, head.get("hash")
+        position = head.get("size", 0)
         accepted: list[Event] = []
         for offset, line in enumerate(lines):
             seq = start + offset
@@ -301,6 +337,7 @@ class Store:
                     start_seq=seq,
                     prev=prev,
                 )
+                event = replace(event, ref=[position, len(event.line)])
                 if log == self.owner:
                     state.apply_owner(st, event)
                 else:
@@ -315,9 +352,11 @@ class Store:
                 break
             accepted.append(event)
             prev = event.hash
+            position += len(event.line)
         if accepted:
             blob = b"".join(e.line for e in accepted)
-            self.mirror.append(log, blob)
+            if to_mirror:
+                self.mirror.append(log, blob)
             st["heads"][log] = {
                 "seq": accepted[-1].seq,
                 "hash": accepted[-1].hash,
@@ -429,6 +468,7 @@ class Store:
             type_,
             body,
         )
+        event = replace(event, ref=[head.get("size", 0), len(event.line)])
         if log == self.owner:
             state.apply_owner(st, event)  # refuse an invalid event before it is written
         else:
@@ -492,6 +532,19 @@ class Store:
         return fixed
 
     # --- full checks (audit verify, doctor) ---------------------------------------------------
+
+    def event_at(self, log: str, ref: list[int] | None) -> dict[str, Any]:
+        """The fields of one mirrored event, found by its [offset, length] reference."""
+        from .events import split_line
+
+        if not ref:
+            raise IntegrityError("this machine's state cache lacks an event reference", log=log)
+        line = self.mirror.line_at(log, ref[0], ref[1])
+        payload, _sig = split_line(line.rstrip(b"\n"), log, -1)
+        fields = loads(payload, "event payload")
+        if not isinstance(fields, dict):
+            raise Malformed("mirrored event is not an object", log=log)
+        return fields
 
     def mirror_events(self, log: str) -> list[dict[str, Any]]:
         """Payloads of a log as this machine verified and mirrored them, in order."""
