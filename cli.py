@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -288,7 +289,8 @@ def vault_open(ctx: click.Context, path: Path, name: str | None, safety_code: st
         _, owner = takusu.inspect_vault(path)
         click.echo(f"This vault belongs to {owner.name}.", err=True)
     vault_id, owner = takusu.open_vault(path, name, safety_code, confirm_fn())
-    out(f"Opened vault {name or vault_id[:8]} owned by {owner.name} (safety code confirmed)")
+    registered = takusu.vaults()[1][vault_id]["name"]
+    out(f"Opened vault {registered} owned by {owner.name} (safety code confirmed)")
 
 
 @vault.command("list")
@@ -622,7 +624,7 @@ def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: st
     for who, since in (info.get("exposed") or {}).items():
         out(
             f"EXPOSED:   {who} could read it until {since}; "
-            f"rotate it: takusu rotate {info['title']!r}"
+            f"rotate it: takusu rotate {shlex.quote(info['title'])}"
         )
 
 
@@ -690,7 +692,7 @@ def revoke(ctx: click.Context, title: str, from_: str) -> None:
     out(f"Revoked {from_}'s access to {name}; it was re-keyed.")
     say(
         f"hint: {from_} may already know this secret: change it at the site, then "
-        f"record it with 'takusu rotate {name!r}'"
+        f"record it with: takusu rotate {shlex.quote(name)}"
     )
 
 
@@ -720,7 +722,8 @@ def print_checklist(rows: list[dict[str, Any]]) -> None:
             if r["retrieved"]
             else "never retrieved (per receipts)"
         )
-        out(f"  - {r['title']}  {r['url'] or ''}  [{seen}]")
+        gone = "  (deleted here; still change it at the site)" if r.get("deleted") else ""
+        out(f"  - {r['title']}  {r['url'] or ''}  [{seen}]{gone}")
 
 
 @cli.command()

@@ -113,9 +113,11 @@ def _row(
             row[key] = ev[key]
     if t == "item.put" and ev.get("rotated"):
         row["action"] = "rotated"
+    if "fields" in row and not isinstance(row["fields"], list):
+        row["fields"] = [str(row["fields"])]
     for key in ("at", "reason", "fields", "expires"):
         if key in row:
-            row[key] = printable(row[key])
+            row[key] = printable(row[key] if isinstance(row[key], str | list) else str(row[key]))
     if log != owner:
         row["reported_by"] = "the member's takusu"
         if t not in MEMBER_TYPES:
@@ -196,6 +198,15 @@ def verify(session: Session) -> Report:
                         ev.seq,
                     )
                 )
+            elif not state_mod.valid_receipt(ev.fields):
+                report.problems.append(
+                    Problem(
+                        "malformed-receipt",
+                        "a receipt does not have takusu's shape; it was ignored",
+                        member_id,
+                        ev.seq,
+                    )
+                )
     _check_owner_chain(owner_events, member_events, report)
     _check_receipts(owner_events, member_events, report)
     return report
@@ -234,7 +245,7 @@ def _check_receipts(
     by_position: dict[int, list[Event]] = {}
     for events in member_events.values():
         for ev in events:
-            if ev.type == "retrieve":
+            if ev.type == "retrieve" and state_mod.valid_receipt(ev.fields):
                 head = ev.fields.get("owner_head") or {}
                 by_position.setdefault(int(head.get("seq", -1)), []).append(ev)
                 report.receipts += 1

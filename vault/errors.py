@@ -123,6 +123,7 @@ class IntegrityError(TakusuError):
         if log is not None:
             place = f" (log {log}" + (f", seq {seq})" if seq is not None else ")")
         super().__init__(message + place, hint)
+        self.reason = message
         self.log = log
         self.seq = seq
 

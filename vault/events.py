@@ -103,7 +103,7 @@ def split_line(line: bytes, log: str, seq: int) -> tuple[bytes, bytes]:
         raise Malformed(exc.message, log=log, seq=seq) from None
     if not isinstance(env, dict) or set(env) != {"v", "p", "s"}:
         raise Malformed("event line has the wrong fields", log=log, seq=seq)
-    if env["v"] != labels.FORMAT_VERSION:
+    if not labels.is_current(env["v"]):
         raise UnknownVersion(f"event line has unknown version {env['v']!r}", log=log, seq=seq)
     try:
         payload, sig = b64d(env["p"], "payload"), b64d(env["s"], "signature")

@@ -142,12 +142,26 @@ def append_line(path: Path, line: bytes, disk: Disk = DEFAULT_DISK) -> None:
     except OSError as exc:
         raise StorageError(_describe(exc, path)) from exc
     try:
-        _write_all(fd, line, path, disk)
-        _fsync(fd, path, disk)
+        size = os.fstat(fd).st_size
+        try:
+            _write_all(fd, line, path, disk)
+            _fsync(fd, path, disk)
+        except StorageError:
+            # A write we report as failed must not take effect later: cut it back off
+            # (the caller holds the log's lock, so nobody appended after us).
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
     finally:
         os.close(fd)
     if is_new:
         fsync_dir(path.parent, disk)
+
+
+def truncate_to(path: Path, size: int) -> None:
+    """Cut a file back to `size` bytes (undoing an append that could not be completed)."""
+    with contextlib.suppress(OSError):
+        os.truncate(path, size)
 
 
 def read_bytes(path: Path, limit: int) -> bytes:

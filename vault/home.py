@@ -37,7 +37,7 @@ class Home:
         except FileNotFoundError:
             return {"v": labels.FORMAT_VERSION, "default": None, "vaults": {}, "recovery_kit": None}
         doc = loads(raw, "config.json")
-        if not isinstance(doc, dict) or doc.get("v") != labels.FORMAT_VERSION:
+        if not isinstance(doc, dict) or not labels.is_current(doc.get("v")):
             raise UnknownVersion(f"{self.config_path} has an unknown version")
         return doc
 

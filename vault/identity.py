@@ -95,7 +95,7 @@ class Card:
         """Verify a card envelope {"v","p","s"} and return the card, or raise BadCard."""
         if not isinstance(envelope, dict) or set(envelope) != {"v", "p", "s"}:
             raise BadCard("card is malformed")
-        if envelope["v"] != labels.FORMAT_VERSION:
+        if not labels.is_current(envelope["v"]):
             raise UnknownVersion(f"card has unknown version {envelope['v']!r}")
         try:
             payload_bytes = b64d(envelope["p"], "card payload")
@@ -106,7 +106,7 @@ class Card:
         fields = {"v", "type", "name", "sign", "kem", "suite", "created"}
         if not isinstance(payload, dict) or set(payload) != fields or payload["type"] != "card":
             raise BadCard("card payload has the wrong fields")
-        if payload["v"] != labels.FORMAT_VERSION:
+        if not labels.is_current(payload["v"]):
             raise UnknownVersion(f"card payload has unknown version {payload['v']!r}")
         name = payload["name"]
         if not valid_name(name):
@@ -220,7 +220,7 @@ class Identity:
     @classmethod
     def from_private_bytes(cls, data: bytes) -> Identity:
         obj = loads(data, "identity")
-        if not isinstance(obj, dict) or obj.get("v") != labels.FORMAT_VERSION:
+        if not isinstance(obj, dict) or not labels.is_current(obj.get("v")):
             raise UnknownVersion("identity has an unknown version")
         card = Card.from_envelope(obj["card"])
         signing = crypto.SigningKey(b64d(obj["sign"], "identity signing key"))

@@ -20,6 +20,7 @@ from . import crypto, fsutil, labels
 from .encoding import b64d, b64e, dumps, loads
 from .errors import (
     AlreadyExists,
+    BadInput,
     BadRecoveryCode,
     DecryptionFailed,
     IntegrityError,
@@ -33,6 +34,7 @@ from .identity import Card, Identity
 
 KEYRING_SERVICE = "takusu"
 KEY_FILE = "identity.key"
+MIN_PASSPHRASE = 8
 PassphraseFn = Callable[[bool], str]  # confirm: bool -> passphrase
 
 
@@ -135,6 +137,11 @@ class PassphraseKek:
 
     def create(self, account: str) -> tuple[bytes, dict[str, Any]]:
         secret = self.passphrase(True)
+        if len(secret) < MIN_PASSPHRASE:
+            raise BadInput(
+                f"a passphrase needs at least {MIN_PASSPHRASE} characters",
+                hint="a few unrelated words are easy to type and hard to guess",
+            )
         salt = os.urandom(16)
         return crypto.argon2id(secret.encode(), salt, self.kdf), {
             "kdf": self.kdf,
@@ -176,7 +183,7 @@ class KeyStore:
             raise NotInitialized("no identity on this machine yet")
         fsutil.check_private(self.path)
         obj = loads(fsutil.read_bytes(self.path, labels.MAX_SMALL_FILE), "key file")
-        if not isinstance(obj, dict) or obj.get("v") != labels.FORMAT_VERSION:
+        if not isinstance(obj, dict) or not labels.is_current(obj.get("v")):
             raise UnknownVersion(f"key file {self.path} has an unknown version")
         if obj.get("mode") not in ("keyring", "passphrase") or not isinstance(
             obj.get("params"), dict
@@ -291,7 +298,7 @@ _CHECK_CHARS = 4  # 20 bits of SHA-256: catches typos
 
 
 def _checksum(body: str) -> str:
-    digest = int.from_bytes(crypto.sha256(b"takusu/recovery-code/v1\n" + body.encode())[:4], "big")
+    digest = int.from_bytes(crypto.sha256(labels.RECOVERY_CODE_CHECK + body.encode())[:4], "big")
     return "".join(_ALPHABET[(digest >> (5 * i)) & 31] for i in range(_CHECK_CHARS))
 
 
@@ -340,7 +347,7 @@ def open_recovery_kit(kit_path: Path, code: str) -> Identity:
         doc = loads(base64.b64decode(body, validate=True), "recovery kit")
     except ValueError as exc:
         raise Malformed(f"{kit_path} is damaged") from exc
-    if not isinstance(doc, dict) or doc.get("v") != labels.FORMAT_VERSION:
+    if not isinstance(doc, dict) or not labels.is_current(doc.get("v")):
         raise UnknownVersion("recovery kit has an unknown version")
     kek = crypto.argon2id(secret, b64d(doc.get("salt"), "kit salt"), doc.get("kdf") or {})
     aad = labels.RECOVERY_AAD + str(doc.get("id")).encode()

@@ -6,6 +6,12 @@ in docs/format.md. Decoders reject versions they do not know.
 
 FORMAT_VERSION = 1  # vault.json, event lines, cards, key files, recovery kits
 
+
+def is_current(version: object) -> bool:
+    """True only for the integer FORMAT_VERSION (JSON `true` is not 1)."""
+    return type(version) is int and version == FORMAT_VERSION
+
+
 EVENT_SIG = b"takusu/event/v1\n"
 CARD_SIG = b"takusu/card/v1\n"
 FINGERPRINT = b"takusu/fingerprint/v1\n"
@@ -16,6 +22,7 @@ GRANT_WRAP_INFO = b"takusu/wrap/v1\n"
 VAULT_KEY_INFO = b"takusu/vault-key/v1\n"
 KEYFILE_AAD = b"takusu/keyfile/v1\n"
 RECOVERY_AAD = b"takusu/recovery/v1\n"
+RECOVERY_CODE_CHECK = b"takusu/recovery-code/v1\n"
 INDEX_KEY = b"takusu/index-key/v1\n"
 INDEX_AAD = b"takusu/index/v1\n"
 MIRROR_STATE = "takusu/state-cache/v2"

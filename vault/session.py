@@ -80,7 +80,7 @@ class Session:
         self._vault_key: bytes | None = None
         self._payloads: dict[tuple[str, int], dict[str, Any]] = {}
         self.expired: list[tuple[str, str]] = []
-        if self.is_owner and not self.loaded.fatal:
+        if self.is_owner and not [p for p in self.loaded.fatal if p.log == self.me.id]:
             from .sharing import expire_due
 
             self.expired = expire_due(self)
@@ -288,10 +288,13 @@ class Session:
         if item_id is None:
             return []
         members = self.state["members"]
+        now = datetime.now(UTC)
         return [
             Card.from_envelope(members[m]["card"])
-            for m in self.state["items"][item_id]["grants"]
+            for m, grant in self.state["items"][item_id]["grants"].items()
             if m not in (exclude or set())
+            # an expired grantee never receives a new version, even before expire_due runs
+            and not (grant.get("expires") and parse_time(grant["expires"]) <= now)
         ]
 
     def put(

@@ -196,7 +196,7 @@ def last_retrievals(session: Session, member_id: str) -> dict[str, dict[str, Any
 def rotation_checklist(session: Session, member_id: str | None = None) -> list[dict[str, Any]]:
     """Exposed items (for one member or anyone), most urgent first: retrieved, most recent."""
     rows = []
-    for item_id, item in state.active_items(session.state).items():
+    for item_id, item in session.state["items"].items():
         exposed = item["exposed"]
         who = [m for m in exposed if member_id in (None, m)]
         if not who:
@@ -214,6 +214,7 @@ def rotation_checklist(session: Session, member_id: str | None = None) -> list[d
                     "retrieved": seen is not None,
                     "last_retrieved": seen["at"] if seen else None,
                     "fields": seen["fields"] if seen else [],
+                    "deleted": item["deleted"],
                 }
             )
     rows.sort(key=lambda r: (r["retrieved"], r["last_retrieved"] or ""), reverse=True)

@@ -118,6 +118,8 @@ def apply_owner(state: State, event: Event) -> None:
     elif t == "item.delete":
         (item_id,) = _need(event, "item")
         item = _item(state, event, item_id)
+        for member_id in item["grants"]:  # they could read it: the secret is still exposed
+            item["exposed"][member_id] = at
         item.update(deleted=True, updated=at, grants={})
     elif t == "grant":
         item_id, version, member_id, wrap = _need(event, "item", "version", "member", "wrap")
@@ -206,7 +208,7 @@ def _apply_put(state: State, event: Event) -> None:
 def apply_member(state: State, event: Event) -> None:
     """Keep a member's receipt; set aside (and never apply) anything else they wrote."""
     _witness(state, event, state["owner"], event.fields.get("owner_head"))
-    if event.type in MEMBER_TYPES and _valid_receipt(event.fields):
+    if event.type in MEMBER_TYPES and valid_receipt(event.fields):
         # Only the latest retrieval per member and item is kept here (for offboarding's
         # checklist); the full trail is read from the mirrored logs by `audit`.
         state["receipt_count"] = state.get("receipt_count", 0) + 1
@@ -225,7 +227,7 @@ def apply_member(state: State, event: Event) -> None:
         )
 
 
-def _valid_receipt(f: dict[str, Any]) -> bool:
+def valid_receipt(f: dict[str, Any]) -> bool:
     """A member's receipt must have the shape takusu writes; anything else is set aside."""
     if f["type"] == "request":
         return isinstance(f.get("item"), str) and len(f["item"]) <= 64

@@ -20,7 +20,14 @@ from typing import Any
 
 from . import fsutil, labels, state
 from .encoding import dumps, loads
-from .errors import AlreadyExists, IntegrityError, Malformed, NoVault, UnknownVersion
+from .errors import (
+    AlreadyExists,
+    IntegrityError,
+    Malformed,
+    NoVault,
+    TakusuError,
+    UnknownVersion,
+)
 from .events import Event, make_event, verify_lines
 from .identity import Card, Identity, now_utc
 from .mirror import Mirror, split_complete
@@ -77,7 +84,7 @@ class VaultFolder:
         except FileNotFoundError:
             raise NoVault(f"{self.path} is not a takusu vault (no vault.json)") from None
         meta = loads(raw, "vault.json")
-        if not isinstance(meta, dict) or meta.get("v") != labels.FORMAT_VERSION:
+        if not isinstance(meta, dict) or not labels.is_current(meta.get("v")):
             raise UnknownVersion(f"{meta_path} has an unknown format version")
         if not isinstance(meta.get("vault"), str) or not re.fullmatch(
             r"[0-9a-f]{32}", meta["vault"]
@@ -348,7 +355,7 @@ class Store:
                         Problem("git-conflict", f"git conflict markers in {source}", log, seq)
                     )
                 else:
-                    problems.append(Problem("tampered", f"{exc.message} in {source}", log, seq))
+                    problems.append(Problem("tampered", f"{exc.reason} in {source}", log, seq))
                 break
             accepted.append(event)
             prev = event.hash
@@ -411,7 +418,7 @@ class Store:
                     prev=prev,
                 )
             except IntegrityError as exc:
-                problems.append(Problem("tampered", f"{exc.message} in {copy.name}", log, seq))
+                problems.append(Problem("tampered", f"{exc.reason} in {copy.name}", log, seq))
                 break
             events.append(event)
             prev = event.hash
@@ -437,6 +444,7 @@ class Store:
         """Lock, bring state up to date, append one signed event to my log, fsync; return state."""
         with fsutil.locked(self.lock_path):
             loaded = self._load_locked()
+            self._catch_up_own_log(identity.id, loaded)
             blocking = [p for p in loaded.fatal if p.log in (identity.id, self.owner)]
             if blocking:
                 raise IntegrityError(
@@ -446,6 +454,23 @@ class Store:
                 )
             self._append_locked(identity, type_, body, loaded.state)
             return loaded
+
+    def _catch_up_own_log(self, me: str, loaded: Loaded) -> None:
+        """My log's main file lags behind a sync-conflict copy (non-fatal 'behind'): I am its
+        only writer and my mirror holds every event, so put them back before appending."""
+        if not any(p.log == me and p.kind == "behind" for p in loaded.problems):
+            return
+        mirrored = self.mirror.read(me)
+        path = self.folder.log_path(me)
+        try:
+            current = fsutil.read_bytes(path, labels.MAX_LOG)
+        except FileNotFoundError:
+            current = b""
+        if mirrored.startswith(current[: current.rfind(b"\n") + 1]):
+            fsutil.atomic_write(path, mirrored, self.disk)
+            loaded.problems = [
+                p for p in loaded.problems if not (p.log == me and p.kind == "behind")
+            ]
 
     def _append_locked(
         self, identity: Identity, type_: str, body: dict[str, Any], st: dict[str, Any]
@@ -474,7 +499,11 @@ class Store:
         else:
             state.apply_member(st, event)
         fsutil.append_line(path, event.line, self.disk)
-        self.mirror.append(log, event.line)
+        try:
+            self.mirror.append(log, event.line)
+        except TakusuError:
+            fsutil.truncate_to(path, head.get("size", 0))  # not acknowledged: take it back
+            raise
         st["heads"][log] = {
             "seq": event.seq,
             "hash": event.hash,
@@ -559,21 +588,10 @@ class Store:
             out.append(fields)
         return out
 
-    def verify_folder_log(self, log: str, card: Card, problems: list[Problem]) -> list[Event]:
-        """Verify a whole log in the folder from seq 0 and compare it with the mirror."""
-        path = self.folder.log_path(log)
-        try:
-            data = fsutil.read_bytes(path, labels.MAX_LOG)
-        except FileNotFoundError:
-            data = b""
-        except IntegrityError as exc:
-            problems.append(Problem("unreadable", exc.message, log))
-            return []
-        lines, torn = split_complete(data)
-        if torn:
-            problems.append(
-                Problem("torn", "the log's last line is incomplete", log, len(lines), fatal=False)
-            )
+    def _verify_whole(
+        self, lines: list[bytes], log: str, card: Card, problems: list[Problem], source: str
+    ) -> list[Event]:
+        """Verify lines as a log from seq 0; stop (with a problem) at the first bad one."""
         events: list[Event] = []
         prev = None
         for seq, line in enumerate(lines):
@@ -588,22 +606,73 @@ class Store:
                     prev=prev,
                 )
             except IntegrityError as exc:
-                problems.append(Problem("tampered", exc.message, log, seq))
+                kind = "git-conflict" if line.startswith(_GIT_MARKERS) else "tampered"
+                problems.append(Problem(kind, f"{exc.reason} in {source}", log, seq))
                 break
             events.append(event)
             prev = event.hash
+        return events
+
+    def verify_folder_log(self, log: str, card: Card, problems: list[Problem]) -> list[Event]:
+        """Verify a whole log in the folder from seq 0 (its sync-conflict copies merged by
+        hash) and compare it with the mirror."""
+        path = self.folder.log_path(log)
+        try:
+            data = fsutil.read_bytes(path, labels.MAX_LOG)
+        except FileNotFoundError:
+            data = b""
+        except IntegrityError as exc:
+            problems.append(Problem("unreadable", exc.message, log))
+            return []
+        lines, torn = split_complete(data)
+        if torn:
+            problems.append(
+                Problem("torn", "the log's last line is incomplete", log, len(lines), fatal=False)
+            )
+        events = self._verify_whole(lines, log, card, problems, path.name)
+        main_length = len(events)
+        for copy in self.folder.sources()[0].get(log, []):
+            try:
+                copy_lines = split_complete(fsutil.read_bytes(copy, labels.MAX_LOG))[0]
+            except (OSError, IntegrityError):
+                continue
+            other = self._verify_whole(copy_lines, log, card, problems, copy.name)
+            shared = min(len(events), len(other))
+            fork = next((i for i in range(shared) if events[i].hash != other[i].hash), None)
+            if fork is not None:
+                problems.append(
+                    Problem(
+                        "fork",
+                        f"{copy.name} holds a different valid event at "
+                        "the same sequence number: the log has forked",
+                        log,
+                        fork,
+                    )
+                )
+            elif len(other) > len(events):
+                events = other
+        if len(events) > main_length:
+            problems.append(
+                Problem(
+                    "behind",
+                    "the log's main file is behind its sync-conflict "
+                    "copy; 'takusu doctor --repair' puts it back together",
+                    log,
+                    main_length,
+                    fatal=False,
+                )
+            )
         known = self.mirror.hashes(log)
         for seq, digest in enumerate(known):
             if seq >= len(events):
-                if len(lines) <= seq:
-                    problems.append(
-                        Problem(
-                            "rollback",
-                            "the folder's log is shorter than what this machine accepted",
-                            log,
-                            seq,
-                        )
+                problems.append(
+                    Problem(
+                        "rollback",
+                        "the folder's log is shorter than what this machine accepted",
+                        log,
+                        seq,
                     )
+                )
                 break
             if events[seq].hash != digest:
                 problems.append(
