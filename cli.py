@@ -874,6 +874,11 @@ def doctor(ctx: click.Context, repair: bool, accept_rollback: bool) -> None:
         fixed = doc.accept_rollback(sess) if accept_rollback else doc.repair(sess)
         for log in fixed:
             say(f"restored log {log[:12]} in the folder from this machine's verified mirror")
+        for log in getattr(sess.store, "forks_kept", []):
+            warn(
+                f"log {log[:12]} in the folder is a different valid branch by its own writer "
+                "(a fork); it was not overwritten: see docs/security.md, 'Forks'"
+            )
         if accept_rollback:
             say("recorded the rollback in the vault's signed log")
     health = doc.check(takusu, ctx.obj.get("vault"))

@@ -279,6 +279,17 @@ def _check_receipts(
                         receipt.seq,
                     )
                 )
+            elif grant.get("expires") and str(receipt.fields.get("at")) > grant["expires"]:
+                # Times are the member's own claim, so this is a warning, not proof.
+                report.problems.append(
+                    Problem(
+                        "retrieved-after-expiry",
+                        f"a retrieval is dated after its grant expired ({grant['expires']})",
+                        receipt.actor,
+                        receipt.seq,
+                        fatal=False,
+                    )
+                )
     for position, receipts in by_position.items():
         for receipt in receipts:
             report.problems.append(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .app import Takusu
+from .audit import verify
 from .errors import TakusuError
 from .session import Session
 from .store import Problem
@@ -64,17 +65,30 @@ def vault_health(sess: Session, health: Health) -> None:
         f"owner {sess.owner_card.name}, you are "
         f"{'the owner' if sess.is_owner else 'a member'}"
     )
+    # The full pass (every line of every log from seq 0, witnesses, receipts), not only
+    # what arrived since this machine's heads: doctor is where damage to old events shows.
+    problems = _dedupe(verify(sess).problems)
     names: dict[str, Any] = {m: v["name"] for m, v in st["members"].items()}
     names[st["owner"]] = f"{sess.owner_card.name} (owner)"
     for log, head in sorted(st["heads"].items(), key=lambda kv: kv[0] != st["owner"]):
-        mine = [p for p in sess.loaded.problems if p.log == log]
+        mine = [p for p in problems if p.log == log]
         status = "ok" if not mine else "; ".join(p.kind for p in mine)
         health.lines.append(
             f"  log {log[:12]} {names.get(log, '?'):<24} {head['seq'] + 1:>6} events  {status}"
         )
     for quarantined in sess.store.mirror.quarantined():
         health.lines.append(f"  quarantined: {quarantined}")
-    health.problems.extend(sess.loaded.problems)
+    health.problems.extend(problems)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        key = (p.kind, p.log, p.seq)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
 
 
 def check(takusu: Takusu, selector: str | None) -> Health:

@@ -98,6 +98,16 @@ class Mirror:
         fsutil.atomic_write(path, data, self.disk)
         return path
 
+    def quarantine_once(self, name: str, data: bytes) -> Path:
+        """Quarantine unless the same bytes are already kept under that name."""
+        path = self.quarantine_dir / name
+        try:
+            if path.read_bytes() == data:
+                return path
+        except OSError:
+            pass
+        return self.quarantine(name, data)
+
     def quarantined(self) -> list[Path]:
         if not self.quarantine_dir.is_dir():
             return []

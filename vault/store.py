@@ -306,12 +306,15 @@ class Store:
             data = data[head["last"] :]
         lines, torn = split_complete(data)
         if torn:
+            seq = head.get("seq", -1) + 1 + len(lines)
+            kept = self.mirror.quarantine_once(f"{log}.{seq}.torn", torn)
             problems.append(
                 Problem(
                     "torn",
-                    "the log's last line is incomplete (an interrupted write); it is ignored",
+                    f"the log's last line is incomplete (an interrupted write); it is ignored "
+                    f"and a copy kept in {kept}",
                     log,
-                    head.get("seq", -1) + 1 + len(lines),
+                    seq,
                     fatal=False,
                 )
             )
@@ -537,8 +540,11 @@ class Store:
             raise StorageError(f"cannot repair the torn end of {path}: {exc.strerror}") from exc
 
     def repair(self) -> list[str]:
-        """Rewrite every folder log that differs from its verified mirror; returns those fixed."""
+        """Rewrite every folder log that is damaged, missing or shorter than its verified
+        mirror; returns those fixed. A log holding a different *valid* branch (a fork by its
+        own writer) is never overwritten: that is a decision for its writer, not for repair."""
         fixed = []
+        self.forks_kept: list[str] = []
         with fsutil.locked(self.lock_path):
             loaded = self._load_locked()
             for log in loaded.state["heads"]:
@@ -552,13 +558,30 @@ class Store:
                     current = None  # a symlink or a non-file: replace it
                     if path.is_symlink() or path.is_file():
                         path.unlink()
-                if current != mirrored:
-                    if current is not None and current.startswith(mirrored) and log != self.owner:
-                        continue  # it only has more: new events not verified yet, not damage
-                    fsutil.ensure_dir(self.folder.logs, self.disk)
-                    fsutil.atomic_write(path, mirrored, self.disk)
-                    fixed.append(log)
+                if current == mirrored or (current is not None and current.startswith(mirrored)):
+                    continue  # intact, or only newer events: not damage
+                if current and self._is_other_branch(log, current, loaded.state):
+                    self.forks_kept.append(log)
+                    continue
+                fsutil.ensure_dir(self.folder.logs, self.disk)
+                fsutil.atomic_write(path, mirrored, self.disk)
+                fixed.append(log)
         return fixed
+
+    def _is_other_branch(self, log: str, data: bytes, st: dict[str, Any]) -> bool:
+        """True when `data` is a valid chain by the log's writer that diverges from the mirror."""
+        card = self.owner_card if log == self.owner else None
+        if card is None:
+            member = st["members"].get(log)
+            if member is None:
+                return False
+            card = Card.from_envelope(member["card"])
+        lines, _ = split_complete(data)
+        events = self._verify_whole(lines, log, card, [], "folder")
+        if len(events) != len(lines):
+            return False  # damaged somewhere: repair it
+        known = self.mirror.hashes(log)
+        return any(e.hash != known[i] for i, e in enumerate(events[: len(known)]))
 
     # --- full checks (audit verify, doctor) ---------------------------------------------------
 
