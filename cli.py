@@ -336,7 +336,7 @@ def member() -> None:
 
 
 @member.command("add")
-@click.argument("cardfile", type=click.File("r"))
+@click.argument("cardfile", type=click.File("rb"))
 @click.option("--name", required=True, help="Short name to use for them (e.g. aiko).")
 @click.option("--safety-code", metavar="CODE", help="The code they read you; must match.")
 @click.pass_context
@@ -346,7 +346,7 @@ def member_add(ctx: click.Context, cardfile: Any, name: str, safety_code: str | 
     from vault.identity import Card
     from vault.sharing import add_member, check_new_member
 
-    new = Card.from_armor(cardfile.read(64 << 10))
+    new = Card.from_armor(cardfile.read(64 << 10).decode("utf-8", errors="replace"))
     sess = session(ctx)
     check_new_member(sess, new, name)
     click.echo(f"Card of {new.name!r}, to be added as {name!r}.", err=True)

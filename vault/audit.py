@@ -66,6 +66,7 @@ def timeline(
     rows = []
     for log in [owner, *sorted(k for k in session.state["heads"] if k != owner)]:
         for ev in session.store.mirror_events(log):
+            ev = _tame(ev)
             if log == owner:
                 position = (ev["seq"], 0)
             else:
@@ -81,6 +82,29 @@ def timeline(
         if since and parse_time(row["at"]) < since:
             continue
         out.append(row)
+    return out
+
+
+def _tame(ev: dict[str, Any]) -> dict[str, Any]:
+    """A signed event with its fields coerced to the types the timeline prints: members sign
+    their own events, and a hostile one must not be able to break the owner's audit."""
+    out = dict(ev)
+    for key in ("item", "member", "reason", "expires", "name"):
+        if key in out and not isinstance(out[key], str):
+            out[key] = None if out[key] is None else repr(out[key])
+    if not isinstance(out.get("at"), str):
+        out["at"] = repr(out.get("at"))
+    if not isinstance(out.get("type"), str):
+        out["type"] = repr(out.get("type"))
+    if "version" in out and type(out["version"]) is not int:
+        out["version"] = repr(out["version"])
+    head = out.get("owner_head")
+    if head is not None and not (isinstance(head, dict) and type(head.get("seq")) is int):
+        out["owner_head"] = None
+    if "fields" in out and not (
+        isinstance(out["fields"], list) and all(isinstance(f, str) for f in out["fields"])
+    ):
+        out["fields"] = [repr(out["fields"])]
     return out
 
 
@@ -216,7 +240,10 @@ def _check_owner_chain(
     owner_events: list[Event], member_events: dict[str, list[Event]], report: Report
 ) -> None:
     for ev in owner_events:
-        for log, head in (ev.fields.get("seen") or {}).items():
+        seen = ev.fields.get("seen")
+        for log, head in (seen if isinstance(seen, dict) else {}).items():
+            if not isinstance(head, dict) or type(head.get("seq")) is not int:
+                continue
             events = member_events.get(log)
             if events is None:
                 continue

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,14 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def check_id(value: object, what: str = "member id") -> str:
+    """A member or vault id (32 hex digits) safe to use in a file name; IntegrityError if not."""
+    if not isinstance(value, str) or not _ID.match(value):
+        raise IntegrityError(f"{what} is not 32 hex digits")
+    return value
 
 
 def _describe(exc: OSError, path: Path | str) -> str:
@@ -167,7 +176,9 @@ def truncate_to(path: Path, size: int) -> None:
 def read_bytes(path: Path, limit: int) -> bytes:
     """Read a regular file without following a symlink; refuse one larger than `limit`."""
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+        # O_NONBLOCK: a FIFO planted in the folder must not hang the command; it is then
+        # refused below as "not a regular file".
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         raise
     except OSError as exc:

@@ -61,9 +61,16 @@ def sync(sess: Session) -> SyncResult:
             hint="takusu sync is for vault folders kept in git; others sync themselves",
         )
     result = SyncResult()
+    # Commits and rebases need an identity; git's own config may have none on this machine.
+    who = (
+        "-c",
+        f"user.name={sess.me.card.name}",
+        "-c",
+        f"user.email={sess.me.id[:16]}@takusu.invalid",
+    )
     mine = [f"logs/{sess.me.id}.jsonl"]
     if sess.is_owner:
-        mine.append("vault.json")
+        mine += ["vault.json", ".gitattributes"]
     present = [p for p in mine if (folder / p).exists()]
     if present:
         git(folder, "add", "--", *present)
@@ -71,10 +78,7 @@ def sync(sess: Session) -> SyncResult:
         head = sess.state["heads"].get(sess.me.id, {}).get("seq", -1)
         git(
             folder,
-            "-c",
-            f"user.name={sess.me.card.name}",
-            "-c",
-            f"user.email={sess.me.id[:16]}@takusu.invalid",
+            *who,
             "commit",
             "--quiet",
             "-m",
@@ -85,7 +89,7 @@ def sync(sess: Session) -> SyncResult:
     if upstream.returncode != 0:
         result.notes.append("no upstream branch: nothing pulled or pushed")
         return result
-    pulled = git(folder, "pull", "--rebase", "--quiet", check=False)
+    pulled = git(folder, *who, "pull", "--rebase", "--quiet", check=False)
     if pulled.returncode != 0:
         git(folder, "rebase", "--abort", check=False)
         raise StorageError(

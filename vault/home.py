@@ -12,7 +12,7 @@ from typing import Any
 
 from . import fsutil, labels
 from .encoding import dumps, loads
-from .errors import Ambiguous, NoVault, UnknownVersion
+from .errors import Ambiguous, Malformed, NoVault, UnknownVersion
 
 
 def default_home() -> Path:
@@ -22,6 +22,15 @@ def default_home() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("takusu", appauthor=False))
+
+
+def _valid_entry(vault_id: object, entry: object) -> bool:
+    return (
+        isinstance(vault_id, str)
+        and isinstance(entry, dict)
+        and all(isinstance(entry.get(k), str) for k in ("name", "path", "role"))
+        and isinstance(entry.get("owner"), dict)
+    )
 
 
 class Home:
@@ -39,6 +48,16 @@ class Home:
         doc = loads(raw, "config.json")
         if not isinstance(doc, dict) or not labels.is_current(doc.get("v")):
             raise UnknownVersion(f"{self.config_path} has an unknown version")
+        vaults = doc.get("vaults")
+        if (
+            not isinstance(vaults, dict)
+            or not all(_valid_entry(k, v) for k, v in vaults.items())
+            or not isinstance(doc.get("default"), str | None)
+        ):
+            raise Malformed(
+                f"{self.config_path} is malformed",
+                hint="fix or remove it, then 'takusu vault open PATH' again",
+            )
         return doc
 
     def save(self, doc: dict[str, Any]) -> None:

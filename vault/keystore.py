@@ -185,8 +185,16 @@ class KeyStore:
         obj = loads(fsutil.read_bytes(self.path, labels.MAX_SMALL_FILE), "key file")
         if not isinstance(obj, dict) or not labels.is_current(obj.get("v")):
             raise UnknownVersion(f"key file {self.path} has an unknown version")
-        if obj.get("mode") not in ("keyring", "passphrase") or not isinstance(
-            obj.get("params"), dict
+        if (
+            obj.get("mode") not in ("keyring", "passphrase")
+            or not isinstance(obj.get("params"), dict)
+            or not isinstance(obj.get("id"), str)
+            or not isinstance(obj.get("card"), dict)
+            or not isinstance(obj.get("sealed"), str)
+        ):
+            raise Malformed(f"key file {self.path} is malformed")
+        if obj["mode"] == "keyring" and not all(
+            isinstance(obj["params"].get(k), str) for k in ("service", "account")
         ):
             raise Malformed(f"key file {self.path} is malformed")
         return obj

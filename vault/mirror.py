@@ -37,7 +37,7 @@ class Mirror:
         self.disk = disk
 
     def path(self, log: str) -> Path:
-        return self.logs / f"{log}.jsonl"
+        return self.logs / f"{fsutil.check_id(log)}.jsonl"
 
     def read(self, log: str) -> bytes:
         try:
@@ -83,7 +83,12 @@ class Mirror:
             raise Malformed(f"{self.state_path} is damaged; remove it to rebuild") from exc
         if not isinstance(doc, dict) or doc.get("label") != labels.MIRROR_STATE:
             raise UnknownVersion(f"{self.state_path} is not a takusu state cache")
-        return dict(doc["state"])
+        from .state import check_shape
+
+        try:
+            return check_shape(doc.get("state"))
+        except Malformed:
+            raise Malformed(f"{self.state_path} is damaged") from None
 
     def save_state(self, st: dict[str, Any]) -> None:
         fsutil.ensure_dir(self.local, self.disk)

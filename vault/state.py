@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import IntegrityError
 from .events import MEMBER_TYPES, OWNER_TYPES, Event
+from .identity import Card
 
 State = dict[str, Any]
 
@@ -36,6 +37,76 @@ def empty() -> State:
     }
 
 
+def check_shape(st: Any) -> State:
+    """Malformed unless `st` has the shape this module builds (the cached copy is derived
+    data: a damaged one is rebuilt from the verified mirror, never trusted)."""
+    from .errors import Malformed
+
+    def need(ok: bool) -> None:
+        if not ok:
+            raise Malformed("the state cache has an unexpected shape")
+
+    need(isinstance(st, dict) and not set(empty()) - set(st))
+    for key in ("members", "items", "heads", "witness", "retrievals"):
+        need(isinstance(st[key], dict))
+    for key in ("revocations", "rejected", "rollbacks"):
+        need(isinstance(st[key], list))
+    for head in st["heads"].values():
+        need(
+            isinstance(head, dict)
+            and all(type(head.get(k)) is int for k in ("seq", "size", "last"))
+        )
+        need(isinstance(head.get("hash"), str) and 0 <= head["last"] <= head["size"] < 2**40)
+    for member in st["members"].values():
+        need(
+            isinstance(member, dict)
+            and isinstance(member.get("name"), str)
+            and isinstance(member.get("card"), dict)
+            and type(member.get("removed")) is bool
+        )
+    for item in st["items"].values():
+        need(
+            isinstance(item, dict)
+            and type(item.get("version")) is int
+            and isinstance(item.get("grants"), dict)
+            and isinstance(item.get("exposed"), dict)
+            and type(item.get("deleted")) is bool
+            and isinstance(item.get("key_commit"), str)
+        )
+        ref = item.get("put_ref")
+        need(
+            ref is None
+            or (
+                isinstance(ref, list)
+                and len(ref) == 2
+                and all(type(x) is int and 0 <= x < 2**40 for x in ref)
+            )
+        )
+        for grant in item["grants"].values():
+            need(
+                isinstance(grant, dict)
+                and type(grant.get("version")) is int
+                and isinstance(grant.get("wrap"), str)
+                and isinstance(grant.get("expires"), str | None)
+            )
+    for per_item in st["retrievals"].values():
+        need(isinstance(per_item, dict))
+        for last in per_item.values():
+            need(
+                isinstance(last, dict)
+                and isinstance(last.get("at"), str)
+                and isinstance(last.get("fields"), list)
+            )
+    for seen in st["witness"].values():
+        need(isinstance(seen, dict) and type(seen.get("seq")) is int)
+    for rev in st["revocations"]:
+        need(
+            isinstance(rev, dict)
+            and all(isinstance(rev.get(k), str) for k in ("item", "member", "at", "reason"))
+        )
+    return st
+
+
 def _fail(event: Event, why: str) -> IntegrityError:
     return IntegrityError(
         f"owner event {event.type!r} is invalid: {why}", log=event.actor, seq=event.seq
@@ -54,6 +125,16 @@ def _item(state: State, event: Event, item_id: Any) -> dict[str, Any]:
     if item is None or item["deleted"]:
         raise _fail(event, "unknown or deleted item")
     return item
+
+
+def _member_id(event: Event, value: Any) -> str:
+    if (
+        not isinstance(value, str)
+        or len(value) != 32
+        or any(c not in "0123456789abcdef" for c in value)
+    ):
+        raise _fail(event, "member id is not 32 hex digits")
+    return value
 
 
 def _active_member(state: State, event: Event, member_id: Any) -> dict[str, Any]:
@@ -95,6 +176,17 @@ def apply_owner(state: State, event: Event) -> None:
         )
     elif t == "member.add":
         member_id, name, card = _need(event, "member", "name", "card")
+        member_id = _member_id(event, member_id)
+        if not isinstance(name, str) or not isinstance(card, dict):
+            raise _fail(event, "malformed member.add")
+        try:
+            # Pure computation (no I/O): the id must be the card's own fingerprint, so a
+            # member's log is always verified with the key that names it.
+            card_id = Card.from_envelope(card).id
+        except IntegrityError:
+            raise _fail(event, "member card does not verify") from None
+        if card_id != member_id:
+            raise _fail(event, "member id is not the card's fingerprint")
         existing = state["members"].get(member_id)
         if member_id == state["owner"] or (existing and not existing["removed"]):
             raise _fail(event, "member already present")
@@ -109,7 +201,7 @@ def apply_owner(state: State, event: Event) -> None:
         }
     elif t == "member.remove":
         (member_id,) = _need(event, "member")
-        member = _active_member(state, event, member_id)
+        member = _active_member(state, event, _member_id(event, member_id))
         if any(member_id in item["grants"] for item in state["items"].values()):
             raise _fail(event, "member still holds grants")
         member.update(removed=True, removed_at=at)
@@ -123,6 +215,7 @@ def apply_owner(state: State, event: Event) -> None:
         item.update(deleted=True, updated=at, grants={})
     elif t == "grant":
         item_id, version, member_id, wrap = _need(event, "item", "version", "member", "wrap")
+        member_id = _member_id(event, member_id)
         item = _item(state, event, item_id)
         _active_member(state, event, member_id)
         if version != item["version"]:
@@ -136,6 +229,7 @@ def apply_owner(state: State, event: Event) -> None:
         }
     elif t == "revoke":
         item_id, member_id, reason = _need(event, "item", "member", "reason")
+        member_id = _member_id(event, member_id)
         item = _item(state, event, item_id)
         if member_id not in item["grants"]:
             raise _fail(event, "nothing to revoke")
@@ -167,6 +261,7 @@ def _apply_put(state: State, event: Event) -> None:
     )
     if not isinstance(item_id, str) or not isinstance(wraps, dict) or type(version) is not int:
         raise _fail(event, "malformed item.put")
+    _member_id(event, item_id)  # item ids have the same 32-hex shape
     item = state["items"].get(item_id)
     expected = 1 if item is None else item["version"] + 1
     if version != expected or (item is not None and item["deleted"]):
@@ -233,8 +328,12 @@ def valid_receipt(f: dict[str, Any]) -> bool:
         return isinstance(f.get("item"), str) and len(f["item"]) <= 64
     fields = f.get("fields")
     reason = f.get("reason")
+    head = f.get("owner_head")
     return (
-        isinstance(f.get("item"), str)
+        isinstance(head, dict)
+        and type(head.get("seq")) is int
+        and isinstance(head.get("hash"), str)
+        and isinstance(f.get("item"), str)
         and len(f["item"]) <= 64
         and type(f.get("version")) is int
         and isinstance(fields, list)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -90,10 +91,17 @@ class VaultFolder:
             r"[0-9a-f]{32}", meta["vault"]
         ):
             raise Malformed(f"{meta_path} has no valid vault id")
+        if not isinstance(meta.get("name"), str) or not isinstance(meta.get("owner_card"), dict):
+            raise Malformed(f"{meta_path} is malformed")
         return meta
 
     def log_path(self, member_id: str) -> Path:
-        return self.logs / f"{member_id}.jsonl"
+        return self.logs / f"{fsutil.check_id(member_id)}.jsonl"
+
+    def check_logs_dir(self) -> None:
+        """logs/ itself must be a real folder: O_NOFOLLOW guards only a path's last part."""
+        if self.logs.is_symlink():
+            raise IntegrityError(f"{self.logs} is a symbolic link; takusu does not follow links")
 
     def sources(self) -> tuple[dict[str, list[Path]], list[Path]]:
         """Conflict copies of each writer's log, and files that are neither logs nor copies."""
@@ -156,6 +164,8 @@ class Store:
             "created": now_utc(),
         }
         fsutil.write_new(folder / "vault.json", dumps(meta), disk)
+        # In a git work tree, logs must stay byte-exact (no CRLF conversion on Windows).
+        fsutil.write_new(folder / ".gitattributes", b"*.jsonl -text\n*.json -text\n", disk)
         store = cls(folder, home, vault_id, owner.card, disk)
         with fsutil.locked(store.lock_path):
             store._append_locked(owner, "vault.create", genesis_body, state.empty())
@@ -170,6 +180,7 @@ class Store:
 
     def _load_locked(self) -> Loaded:
         problems: list[Problem] = []
+        self.folder.check_logs_dir()
         st, changed = self._state(problems)
         copies, unknown = self.folder.sources()
         changed |= self._ingest(
@@ -256,7 +267,7 @@ class Store:
         path = self.folder.log_path(log)
         size = head.get("size", 0)
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
         except FileNotFoundError:
             if size:
                 problems.append(
@@ -272,7 +283,11 @@ class Store:
             problems.append(Problem("unreadable", f"log cannot be read ({exc.strerror})", log))
             return []
         try:
-            total = os.fstat(fd).st_size
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                problems.append(Problem("unreadable", "log is not a regular file", log))
+                return []
+            total = info.st_size
             if total > labels.MAX_LOG:
                 problems.append(Problem("oversize", "log is larger than takusu allows", log))
                 return []

@@ -48,7 +48,10 @@ def _check_secret(secret: str) -> str:
 
 def _parse(uri: str) -> dict[str, Any]:
     """The parts of an otpauth://totp URI; BadInput (never echoing it) when anything is off."""
-    parsed = urlparse(uri)
+    try:
+        parsed = urlparse(uri)
+    except ValueError:
+        raise BadInput("the otpauth:// URI is not a valid URI") from None
     if parsed.scheme.lower() != "otpauth" or parsed.netloc.lower() != "totp":
         raise BadInput("only otpauth://totp/ URIs are supported (not HOTP or others)")
     params: dict[str, str] = {}
