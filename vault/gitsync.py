@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import StorageError, UserError
+from .errors import IntegrityError, StorageError, UserError
 from .session import Session
 
 _KEEP_ENV = ("PATH", "HOME", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "XDG_CONFIG_HOME")
@@ -52,6 +52,29 @@ def git(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedPro
     return result
 
 
+def _commit_verified(sess: Session, folder: Path, who: tuple[str, ...]) -> bool:
+    """Commit my log, vault.json (owner), and every log whose bytes extend what this machine
+    verified (a log `doctor --repair` put back, or newer events of someone who shares this
+    work tree). Returns whether a commit was made."""
+    paths = [f"logs/{sess.me.id}.jsonl"]
+    if sess.is_owner:
+        paths += ["vault.json", ".gitattributes"]
+    for log in sess.state["heads"]:
+        path = sess.store.folder.log_path(log)
+        if log != sess.me.id and path.exists():
+            if path.read_bytes().startswith(sess.store.mirror.read(log)):
+                paths.append(f"logs/{log}.jsonl")
+    present = [p for p in paths if (folder / p).exists()]
+    if present:
+        git(folder, "add", "--", *present)
+    if git(folder, "diff", "--cached", "--quiet", check=False).returncode == 0:
+        return False
+    head = sess.state["heads"].get(sess.me.id, {}).get("seq", -1)
+    message = f"takusu: {sess.me.card.name}'s log up to event {head}"
+    git(folder, *who, "commit", "--quiet", "-m", message)
+    return True
+
+
 def sync(sess: Session) -> SyncResult:
     """Commit my log, pull --rebase, verify, push. Returns what happened."""
     folder = sess.store.folder.path
@@ -61,6 +84,11 @@ def sync(sess: Session) -> SyncResult:
             hint="takusu sync is for vault folders kept in git; others sync themselves",
         )
     result = SyncResult()
+    # A sync killed mid-rebase leaves the rebase half done: every later pull would fail.
+    git_dir = Path(git(folder, "rev-parse", "--absolute-git-dir").stdout.strip())
+    if (git_dir / "rebase-merge").exists() or (git_dir / "rebase-apply").exists():
+        git(folder, "rebase", "--abort", check=False)
+        result.notes.append("an interrupted earlier sync was rolled back first")
     # Commits and rebases need an identity; git's own config may have none on this machine.
     who = (
         "-c",
@@ -68,39 +96,32 @@ def sync(sess: Session) -> SyncResult:
         "-c",
         f"user.email={sess.me.id[:16]}@takusu.invalid",
     )
-    mine = [f"logs/{sess.me.id}.jsonl"]
-    if sess.is_owner:
-        mine += ["vault.json", ".gitattributes"]
-    present = [p for p in mine if (folder / p).exists()]
-    if present:
-        git(folder, "add", "--", *present)
-    if git(folder, "diff", "--cached", "--quiet", check=False).returncode != 0:
-        head = sess.state["heads"].get(sess.me.id, {}).get("seq", -1)
-        git(
-            folder,
-            *who,
-            "commit",
-            "--quiet",
-            "-m",
-            f"takusu: {sess.me.card.name}'s log up to event {head}",
-        )
-        result.committed = True
     upstream = git(folder, "rev-parse", "--abbrev-ref", "@{upstream}", check=False)
-    if upstream.returncode != 0:
-        result.notes.append("no upstream branch: nothing pulled or pushed")
-        return result
-    pulled = git(folder, *who, "pull", "--rebase", "--quiet", check=False)
-    if pulled.returncode != 0:
+    for attempt in range(3):
+        result.committed |= _commit_verified(sess, folder, who)
+        if upstream.returncode != 0:
+            result.notes.append("no upstream branch: nothing pulled or pushed")
+            return result
+        pulled = git(folder, *who, "pull", "--rebase", "--quiet", check=False)
+        if pulled.returncode == 0:
+            break
         git(folder, "rebase", "--abort", check=False)
-        raise StorageError(
-            "git pull --rebase failed; nothing was changed locally",
-            hint=(pulled.stderr.strip().splitlines() or [""])[-1],
-        )
+        # Someone appended to a log in this work tree between our commit and the pull:
+        # commit that too and try again.
+        if "commit or stash" not in pulled.stderr or attempt == 2:
+            raise StorageError(
+                "git pull --rebase failed; nothing was changed locally",
+                hint=(pulled.stderr.strip().splitlines() or [""])[-1],
+            )
+        sess._refresh(sess.store.load())
     result.pulled = True
     sess._refresh(sess.store.load())  # verify what arrived before publishing anything
     if sess.loaded.fatal:
-        result.notes.append("not pushed: the pulled folder does not verify")
-        return result
+        raise IntegrityError(
+            f"not pushed: what was pulled does not verify: {sess.loaded.fatal[0]}",
+            hint="'takusu doctor' shows more; 'takusu doctor --repair' then 'takusu sync' "
+            "puts the verified history back",
+        )
     git(folder, "push", "--quiet")
     result.pushed = True
     return result

@@ -8,13 +8,14 @@ shrinks, forks or is rewritten, and what `doctor --repair` restores the folder f
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from . import fsutil, labels
 from .crypto import sha256_hex
 from .encoding import dumps
-from .errors import Malformed, UnknownVersion
+from .errors import IntegrityError, Malformed, StorageError, UnknownVersion
 from .events import split_line
 
 
@@ -62,9 +63,29 @@ class Mirror:
             fh.seek(offset)
             return fh.read(length)
 
-    def append(self, log: str, blob: bytes) -> None:
+    def append(self, log: str, blob: bytes, at: int) -> None:
+        """Append verified lines where the state cache says the mirror ends (`at` bytes).
+
+        Bytes past `at` were written by a process killed before it saved the state that
+        acknowledges them: they are cut off first, so a retry never duplicates a line."""
         fsutil.ensure_dir(self.logs, self.disk)
-        fsutil.append_line(self.path(log), blob, self.disk)
+        path = self.path(log)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size < at:
+            raise IntegrityError(
+                f"this machine's mirror of log {log[:12]} is shorter than its state says", log=log
+            )
+        if size > at:
+            try:
+                os.truncate(path, at)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot repair the mirror of log {log[:12]}: {exc.strerror}"
+                ) from exc
+        fsutil.append_line(path, blob, self.disk)
 
     def replace(self, log: str, data: bytes) -> None:
         fsutil.ensure_dir(self.logs, self.disk)

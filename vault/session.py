@@ -109,8 +109,8 @@ class Session:
         if not self.is_owner:
             raise NotOwner(f"only the vault's owner ({self.owner_card.name}) can do that")
 
-    def append(self, type_: str, body: dict[str, Any]) -> None:
-        self._refresh(self.store.append(self.me, type_, body))
+    def append(self, type_: str, body: dict[str, Any], precheck: Any | None = None) -> None:
+        self._refresh(self.store.append(self.me, type_, body, precheck))
 
     # --- keys and decryption ------------------------------------------------------------------
 
@@ -265,17 +265,44 @@ class Session:
 
     def reveal(self, item_id: str, fields: list[str], reason: str | None) -> dict[str, Any]:
         """Decrypt, then (for a member) write the receipt, then return the values asked for."""
+        for _attempt in range(3):
+            try:
+                return self._reveal_once(item_id, fields, reason)
+            except _NewVersion:
+                # The owner rotated or edited it meanwhile and I still hold a grant: retry
+                # with the version that stands now, so the receipt names what was released.
+                self._refresh(self.store.load())
+                self._grant(item_id)
+        raise AccessRevoked(
+            "the item kept changing while it was being retrieved; nothing was revealed",
+            hint="run the command again",
+        )
+
+    def _reveal_once(self, item_id: str, fields: list[str], reason: str | None) -> dict[str, Any]:
         payload = self.payload(item_id)
         values = {f: field_value(payload, f) for f in fields}
         if not self.is_owner:
-            body: dict[str, Any] = {
-                "item": item_id,
-                "version": self.state["items"][item_id]["version"],
-                "fields": fields,
-            }
+            version = self.state["items"][item_id]["version"]
+            body: dict[str, Any] = {"item": item_id, "version": version, "fields": fields}
             if reason:
                 body["reason"] = reason
-            self.append("retrieve", body)
+            me = self.me.id
+
+            def still_granted(current: dict[str, Any]) -> None:
+                # The owner may have revoked or rotated since this session opened: release
+                # only what the grant as it stands now (under the lock) covers.
+                item = current["items"].get(item_id) or {}
+                grant = item.get("grants", {}).get(me)
+                if grant and grant["version"] == item.get("version") != version:
+                    raise _NewVersion()
+                if item.get("version") != version or not grant or grant["version"] != version:
+                    raise AccessRevoked(
+                        "your access to this item changed while it was being retrieved "
+                        "(revoked or rotated); nothing was revealed",
+                        hint="run the command again",
+                    )
+
+            self.append("retrieve", body, still_granted)
         return values
 
     def otp(self, item_id: str, reason: str | None) -> totp.Code:
@@ -343,6 +370,10 @@ class Session:
     def remove(self, item_id: str) -> None:
         self.require_owner()
         self.append("item.delete", {"item": item_id})
+
+
+class _NewVersion(Exception):
+    """Raised under the lock when the item moved to a new version I can also read."""
 
 
 SUMMARY_FIELDS = ("title", "username", "url", "tags")

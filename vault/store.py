@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,10 @@ class Store:
         vault_id: str,
         disk: fsutil.Disk = fsutil.DEFAULT_DISK,
     ) -> Store:
-        if folder.is_symlink() or (folder.exists() and any(folder.iterdir())):
+        # A fresh `git clone` of an empty remote holds only .git: that is empty enough.
+        if folder.is_symlink() or (
+            folder.exists() and any(p.name != ".git" for p in folder.iterdir())
+        ):
             raise AlreadyExists(f"{folder} is not empty; a vault needs a folder of its own")
         fsutil.ensure_dir(folder / "logs", disk)
         meta = {
@@ -381,7 +385,7 @@ class Store:
         if accepted:
             blob = b"".join(e.line for e in accepted)
             if to_mirror:
-                self.mirror.append(log, blob)
+                self.mirror.append(log, blob, at=head.get("size", 0))
             st["heads"][log] = {
                 "seq": accepted[-1].seq,
                 "hash": accepted[-1].hash,
@@ -458,8 +462,17 @@ class Store:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def append(self, identity: Identity, type_: str, body: dict[str, Any]) -> Loaded:
-        """Lock, bring state up to date, append one signed event to my log, fsync; return state."""
+    def append(
+        self,
+        identity: Identity,
+        type_: str,
+        body: dict[str, Any],
+        precheck: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Loaded:
+        """Lock, bring state up to date, append one signed event to my log, fsync; return state.
+
+        `precheck` sees the state as it is under the lock, just before the write, and may
+        raise to cancel it (a receipt re-checks that the grant still stands)."""
         with fsutil.locked(self.lock_path):
             loaded = self._load_locked()
             self._catch_up_own_log(identity.id, loaded)
@@ -470,6 +483,8 @@ class Store:
                     hint="run 'takusu doctor'; the owner can restore the folder with "
                     "'takusu doctor --repair' or go on with 'takusu doctor --accept-rollback'",
                 )
+            if precheck is not None:
+                precheck(loaded.state)
             self._append_locked(identity, type_, body, loaded.state)
             return loaded
 
@@ -496,7 +511,7 @@ class Store:
         log = identity.id
         path = self.folder.log_path(log)
         head = st["heads"].get(log, {})
-        self._drop_torn_tail(path, head.get("size", 0))
+        self._drop_torn_tail(path, head.get("size", 0), head.get("seq", -1) + 1)
         heads = {k: {"seq": v["seq"], "hash": v["hash"]} for k, v in st["heads"].items()}
         if log == self.owner:
             body = {**body, "seen": {k: v for k, v in heads.items() if k != log}}
@@ -518,7 +533,7 @@ class Store:
             state.apply_member(st, event)
         fsutil.append_line(path, event.line, self.disk)
         try:
-            self.mirror.append(log, event.line)
+            self.mirror.append(log, event.line, at=head.get("size", 0))
         except TakusuError:
             fsutil.truncate_to(path, head.get("size", 0))  # not acknowledged: take it back
             raise
@@ -531,7 +546,7 @@ class Store:
         self.mirror.save_state(st)
         return event
 
-    def _drop_torn_tail(self, path: Path, size: int) -> None:
+    def _drop_torn_tail(self, path: Path, size: int, seq: int) -> None:
         """My own log only: keep a torn tail aside, then cut the file back to its last event."""
         try:
             actual = path.stat().st_size
@@ -546,7 +561,7 @@ class Store:
             raise IntegrityError(
                 "my own log holds events this machine did not write", log=path.stem
             )
-        self.mirror.quarantine(f"{path.stem}.{size}.torn", tail)
+        self.mirror.quarantine_once(f"{path.stem}.{seq}.torn", tail)
         try:
             os.truncate(path, size)
         except OSError as exc:
