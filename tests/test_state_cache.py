@@ -1,6 +1,5 @@
-import os
-from tests.twohomes import make_world
 from tests.helpers import ok
+from tests.twohomes import make_world
 
 
 def test_rebuild(tmp_path):
