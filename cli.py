@@ -930,7 +930,13 @@ def main(argv: list[str] | None = None) -> None:
     os.umask(0o077)
     _PASSPHRASE = os.environ.pop("TAKUSU_PASSPHRASE", None)
     _no_core_dumps()
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        _run(argv, "--debug" in (argv if argv is not None else sys.argv[1:]))
+    finally:
+        _PASSPHRASE = None  # in-process callers (tests, scripts) keep no copy around
+
+
+def _run(argv: list[str] | None, debug: bool) -> None:
     try:
         cli.main(args=argv, prog_name="takusu", standalone_mode=False)
     except TakusuError as exc:

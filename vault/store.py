@@ -84,7 +84,10 @@ class VaultFolder:
         try:
             raw = fsutil.read_bytes(meta_path, labels.MAX_SMALL_FILE)
         except FileNotFoundError:
-            raise NoVault(f"{self.path} is not a takusu vault (no vault.json)") from None
+            raise NoVault(
+                f"{self.path} is not a takusu vault (no vault.json)",
+                hint="check the path; the owner's folder may not have synced here yet",
+            ) from None
         meta = loads(raw, "vault.json")
         if not isinstance(meta, dict) or not labels.is_current(meta.get("v")):
             raise UnknownVersion(f"{meta_path} has an unknown format version")
