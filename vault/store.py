@@ -13,118 +13,31 @@ sequence number are reported as a fork.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import fsutil, labels, state
-from .encoding import dumps, loads
+from .checks import _GIT_MARKERS, FullChecks
+from .encoding import dumps
 from .errors import (
     AlreadyExists,
     IntegrityError,
     Malformed,
-    NoVault,
     TakusuError,
     UnknownVersion,
 )
 from .events import Event, make_event, verify_lines
+from .folder import Loaded, Problem, VaultFolder
 from .identity import Card, Identity, now_utc
 from .mirror import Mirror, split_complete
-
-_LOG_NAME = re.compile(r"^(?P<id>[0-9a-f]{32})(?P<rest>.*)\.jsonl$")
-_CONFLICT = re.compile(r"(\(.*conflicted copy.*\)|\.sync-conflict-[0-9A-Za-z-]+)")
-_GIT_MARKERS = (b"<<<<<<<", b"=======", b">>>>>>>")
 
 __all__ = ["Loaded", "Problem", "Store", "VaultFolder", "split_complete"]
 
 
-@dataclass
-class Problem:
-    """Something wrong with the folder, with its place. `fatal` ones are tampering."""
-
-    kind: str
-    message: str
-    log: str | None = None
-    seq: int | None = None
-    fatal: bool = True
-
-    def __str__(self) -> str:
-        place = ""
-        if self.log:
-            place = f" (log {self.log[:12]}" + (
-                f", seq {self.seq})" if self.seq is not None else ")"
-            )
-        return self.message + place
-
-
-@dataclass
-class Loaded:
-    """The verified state of a vault and what was found wrong on the way."""
-
-    state: dict[str, Any]
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def fatal(self) -> list[Problem]:
-        return [p for p in self.problems if p.fatal]
-
-
-class VaultFolder:
-    """The shared folder: vault.json and logs/<member-id>.jsonl (plus sync-conflict copies)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.logs = path / "logs"
-
-    def meta(self) -> dict[str, Any]:
-        meta_path = self.path / "vault.json"
-        try:
-            raw = fsutil.read_bytes(meta_path, labels.MAX_SMALL_FILE)
-        except FileNotFoundError:
-            raise NoVault(
-                f"{self.path} is not a takusu vault (no vault.json)",
-                hint="check the path; the owner's folder may not have synced here yet",
-            ) from None
-        meta = loads(raw, "vault.json")
-        if not isinstance(meta, dict) or not labels.is_current(meta.get("v")):
-            raise UnknownVersion(f"{meta_path} has an unknown format version")
-        if not isinstance(meta.get("vault"), str) or not re.fullmatch(
-            r"[0-9a-f]{32}", meta["vault"]
-        ):
-            raise Malformed(f"{meta_path} has no valid vault id")
-        if not isinstance(meta.get("name"), str) or not isinstance(meta.get("owner_card"), dict):
-            raise Malformed(f"{meta_path} is malformed")
-        return meta
-
-    def log_path(self, member_id: str) -> Path:
-        return self.logs / f"{fsutil.check_id(member_id)}.jsonl"
-
-    def check_logs_dir(self) -> None:
-        """logs/ itself must be a real folder: O_NOFOLLOW guards only a path's last part."""
-        if self.logs.is_symlink():
-            raise IntegrityError(f"{self.logs} is a symbolic link; takusu does not follow links")
-
-    def sources(self) -> tuple[dict[str, list[Path]], list[Path]]:
-        """Conflict copies of each writer's log, and files that are neither logs nor copies."""
-        copies: dict[str, list[Path]] = {}
-        unknown: list[Path] = []
-        if not self.logs.is_dir():
-            return copies, unknown
-        for entry in sorted(self.logs.iterdir()):
-            match = _LOG_NAME.match(entry.name)
-            if match and match["rest"] == "":
-                copies.setdefault(match["id"], [])
-            elif match and _CONFLICT.search(match["rest"]):
-                copies.setdefault(match["id"], []).append(entry)
-            elif not entry.name.startswith("."):
-                unknown.append(entry)
-        return copies, unknown
-
-
-class Store:
+class Store(FullChecks):
     """One vault as seen from this machine: folder + mirror + cached state."""
 
     def __init__(
@@ -429,24 +342,7 @@ class Store:
             problems.append(Problem("unreadable", f"{copy.name} cannot be read: {exc}", log))
             return False, -1
         lines, _torn = split_complete(data)
-        events: list[Event] = []
-        prev = None
-        for seq, line in enumerate(lines):
-            try:
-                (event,) = verify_lines(
-                    [line],
-                    sign_key=card.sign_key,
-                    vault_id=self.vault_id,
-                    actor=log,
-                    log=log,
-                    start_seq=seq,
-                    prev=prev,
-                )
-            except IntegrityError as exc:
-                problems.append(Problem("tampered", f"{exc.reason} in {copy.name}", log, seq))
-                break
-            events.append(event)
-            prev = event.hash
+        events = self._verify_whole(lines, log, card, problems, copy.name)
         known = self.mirror.hashes(log)
         for seq, event in enumerate(events[: len(known)]):
             if event.hash != known[seq]:
@@ -571,173 +467,6 @@ class Store:
             from .errors import StorageError
 
             raise StorageError(f"cannot repair the torn end of {path}: {exc.strerror}") from exc
-
-    def repair(self) -> list[str]:
-        """Rewrite every folder log that is damaged, missing or shorter than its verified
-        mirror; returns those fixed. A log holding a different *valid* branch (a fork by its
-        own writer) is never overwritten: that is a decision for its writer, not for repair."""
-        fixed = []
-        self.forks_kept: list[str] = []
-        with fsutil.locked(self.lock_path):
-            loaded = self._load_locked()
-            for log in loaded.state["heads"]:
-                mirrored = self.mirror.read(log)
-                path = self.folder.log_path(log)
-                try:
-                    current = fsutil.read_bytes(path, labels.MAX_LOG)
-                except FileNotFoundError:
-                    current = b""
-                except IntegrityError:
-                    current = None  # a symlink or a non-file: replace it
-                    if path.is_symlink() or path.is_file():
-                        path.unlink()
-                if current == mirrored or (current is not None and current.startswith(mirrored)):
-                    continue  # intact, or only newer events: not damage
-                if current and self._is_other_branch(log, current, loaded.state):
-                    self.forks_kept.append(log)
-                    continue
-                fsutil.ensure_dir(self.folder.logs, self.disk)
-                fsutil.atomic_write(path, mirrored, self.disk)
-                fixed.append(log)
-        return fixed
-
-    def _is_other_branch(self, log: str, data: bytes, st: dict[str, Any]) -> bool:
-        """True when `data` is a valid chain by the log's writer that diverges from the mirror."""
-        card = self.owner_card if log == self.owner else None
-        if card is None:
-            member = st["members"].get(log)
-            if member is None:
-                return False
-            card = Card.from_envelope(member["card"])
-        lines, _ = split_complete(data)
-        events = self._verify_whole(lines, log, card, [], "folder")
-        if len(events) != len(lines):
-            return False  # damaged somewhere: repair it
-        known = self.mirror.hashes(log)
-        return any(e.hash != known[i] for i, e in enumerate(events[: len(known)]))
-
-    # --- full checks (audit verify, doctor) ---------------------------------------------------
-
-    def event_at(self, log: str, ref: list[int] | None) -> dict[str, Any]:
-        """The fields of one mirrored event, found by its [offset, length] reference."""
-        from .events import split_line
-
-        if not ref:
-            raise IntegrityError("this machine's state cache lacks an event reference", log=log)
-        line = self.mirror.line_at(log, ref[0], ref[1])
-        payload, _sig = split_line(line.rstrip(b"\n"), log, -1)
-        fields = loads(payload, "event payload")
-        if not isinstance(fields, dict):
-            raise Malformed("mirrored event is not an object", log=log)
-        return fields
-
-    def mirror_events(self, log: str) -> list[dict[str, Any]]:
-        """Payloads of a log as this machine verified and mirrored them, in order."""
-        from .crypto import sha256_hex
-        from .events import split_line
-
-        out = []
-        for seq, line in enumerate(self.mirror.lines(log)):
-            payload, _sig = split_line(line, log, seq)
-            fields = loads(payload)
-            fields["_hash"] = sha256_hex(payload)
-            out.append(fields)
-        return out
-
-    def _verify_whole(
-        self, lines: list[bytes], log: str, card: Card, problems: list[Problem], source: str
-    ) -> list[Event]:
-        """Verify lines as a log from seq 0; stop (with a problem) at the first bad one."""
-        events: list[Event] = []
-        prev = None
-        for seq, line in enumerate(lines):
-            try:
-                (event,) = verify_lines(
-                    [line],
-                    sign_key=card.sign_key,
-                    vault_id=self.vault_id,
-                    actor=log,
-                    log=log,
-                    start_seq=seq,
-                    prev=prev,
-                )
-            except IntegrityError as exc:
-                kind = "git-conflict" if line.startswith(_GIT_MARKERS) else "tampered"
-                problems.append(Problem(kind, f"{exc.reason} in {source}", log, seq))
-                break
-            events.append(event)
-            prev = event.hash
-        return events
-
-    def verify_folder_log(self, log: str, card: Card, problems: list[Problem]) -> list[Event]:
-        """Verify a whole log in the folder from seq 0 (its sync-conflict copies merged by
-        hash) and compare it with the mirror."""
-        path = self.folder.log_path(log)
-        try:
-            data = fsutil.read_bytes(path, labels.MAX_LOG)
-        except FileNotFoundError:
-            data = b""
-        except IntegrityError as exc:
-            problems.append(Problem("unreadable", exc.message, log))
-            return []
-        lines, torn = split_complete(data)
-        if torn:
-            problems.append(
-                Problem("torn", "the log's last line is incomplete", log, len(lines), fatal=False)
-            )
-        events = self._verify_whole(lines, log, card, problems, path.name)
-        main_length = len(events)
-        for copy in self.folder.sources()[0].get(log, []):
-            try:
-                copy_lines = split_complete(fsutil.read_bytes(copy, labels.MAX_LOG))[0]
-            except (OSError, IntegrityError):
-                continue
-            other = self._verify_whole(copy_lines, log, card, problems, copy.name)
-            shared = min(len(events), len(other))
-            fork = next((i for i in range(shared) if events[i].hash != other[i].hash), None)
-            if fork is not None:
-                problems.append(
-                    Problem(
-                        "fork",
-                        f"{copy.name} holds a different valid event at "
-                        "the same sequence number: the log has forked",
-                        log,
-                        fork,
-                    )
-                )
-            elif len(other) > len(events):
-                events = other
-        if len(events) > main_length:
-            problems.append(
-                Problem(
-                    "behind",
-                    "the log's main file is behind its sync-conflict "
-                    "copy; 'takusu doctor --repair' puts it back together",
-                    log,
-                    main_length,
-                    fatal=False,
-                )
-            )
-        known = self.mirror.hashes(log)
-        for seq, digest in enumerate(known):
-            if seq >= len(events):
-                problems.append(
-                    Problem(
-                        "rollback",
-                        "the folder's log is shorter than what this machine accepted",
-                        log,
-                        seq,
-                    )
-                )
-                break
-            if events[seq].hash != digest:
-                problems.append(
-                    Problem(
-                        "rewritten", "an event differs from the one this machine accepted", log, seq
-                    )
-                )
-                break
-        return events
 
 
 def _read_all(fd: int, count: int) -> bytes:

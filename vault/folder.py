@@ -1,0 +1,102 @@
+"""The shared vault folder as files, and the problems takusu can find in it.
+
+`VaultFolder` knows the layout (`vault.json`, `logs/<member-id>.jsonl`, sync-conflict
+copies); `Problem` names one thing found wrong, with its place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import fsutil, labels
+from .encoding import loads
+from .errors import IntegrityError, Malformed, NoVault, UnknownVersion
+
+_LOG_NAME = re.compile(r"^(?P<id>[0-9a-f]{32})(?P<rest>.*)\.jsonl$")
+_CONFLICT = re.compile(r"(\(.*conflicted copy.*\)|\.sync-conflict-[0-9A-Za-z-]+)")
+
+
+@dataclass
+class Problem:
+    """Something wrong with the folder, with its place. `fatal` ones are tampering."""
+
+    kind: str
+    message: str
+    log: str | None = None
+    seq: int | None = None
+    fatal: bool = True
+
+    def __str__(self) -> str:
+        place = ""
+        if self.log:
+            place = f" (log {self.log[:12]}" + (
+                f", seq {self.seq})" if self.seq is not None else ")"
+            )
+        return self.message + place
+
+
+@dataclass
+class Loaded:
+    """The verified state of a vault and what was found wrong on the way."""
+
+    state: dict[str, Any]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def fatal(self) -> list[Problem]:
+        return [p for p in self.problems if p.fatal]
+
+
+class VaultFolder:
+    """The shared folder: vault.json and logs/<member-id>.jsonl (plus sync-conflict copies)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.logs = path / "logs"
+
+    def meta(self) -> dict[str, Any]:
+        meta_path = self.path / "vault.json"
+        try:
+            raw = fsutil.read_bytes(meta_path, labels.MAX_SMALL_FILE)
+        except FileNotFoundError:
+            raise NoVault(
+                f"{self.path} is not a takusu vault (no vault.json)",
+                hint="check the path; the owner's folder may not have synced here yet",
+            ) from None
+        meta = loads(raw, "vault.json")
+        if not isinstance(meta, dict) or not labels.is_current(meta.get("v")):
+            raise UnknownVersion(f"{meta_path} has an unknown format version")
+        if not isinstance(meta.get("vault"), str) or not re.fullmatch(
+            r"[0-9a-f]{32}", meta["vault"]
+        ):
+            raise Malformed(f"{meta_path} has no valid vault id")
+        if not isinstance(meta.get("name"), str) or not isinstance(meta.get("owner_card"), dict):
+            raise Malformed(f"{meta_path} is malformed")
+        return meta
+
+    def log_path(self, member_id: str) -> Path:
+        return self.logs / f"{fsutil.check_id(member_id)}.jsonl"
+
+    def check_logs_dir(self) -> None:
+        """logs/ itself must be a real folder: O_NOFOLLOW guards only a path's last part."""
+        if self.logs.is_symlink():
+            raise IntegrityError(f"{self.logs} is a symbolic link; takusu does not follow links")
+
+    def sources(self) -> tuple[dict[str, list[Path]], list[Path]]:
+        """Conflict copies of each writer's log, and files that are neither logs nor copies."""
+        copies: dict[str, list[Path]] = {}
+        unknown: list[Path] = []
+        if not self.logs.is_dir():
+            return copies, unknown
+        for entry in sorted(self.logs.iterdir()):
+            match = _LOG_NAME.match(entry.name)
+            if match and match["rest"] == "":
+                copies.setdefault(match["id"], [])
+            elif match and _CONFLICT.search(match["rest"]):
+                copies.setdefault(match["id"], []).append(entry)
+            elif not entry.name.startswith("."):
+                unknown.append(entry)
+        return copies, unknown
