@@ -1,0 +1,144 @@
+"""The prompts a person answers at a real terminal (a pseudo-terminal, a real takusu process)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import PASSPHRASE
+
+TAKUSU = shutil.which("takusu")
+pytestmark = pytest.mark.skipif(TAKUSU is None, reason="needs the installed takusu script")
+
+
+def on_tty(home: Path, args: list[str], answers: list[tuple[str, str]], env_extra=None):
+    """Run takusu on a pseudo-terminal; when `expect` appears in its output, type `reply`."""
+    master, slave = pty.openpty()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home.parent),
+        "TAKUSU_HOME": str(home),
+        "TERM": "dumb",
+        **(env_extra or {}),
+    }
+    proc = subprocess.Popen(
+        [TAKUSU, *args], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True
+    )
+    os.close(slave)
+    seen, pending, deadline = b"", list(answers), time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if pending and pending[0][0].encode() in seen:
+                os.write(master, pending.pop(0)[1].encode() + b"\n")
+            if proc.poll() is not None and not ready:
+                break
+        proc.wait(timeout=10)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, seen.decode(errors="replace")
+
+
+def setup_pair(tmp_path: Path) -> tuple[Path, Path, Path]:
+    client, secretary, folder = tmp_path / "c", tmp_path / "s", tmp_path / "vault"
+    env = {"TAKUSU_PASSPHRASE": PASSPHRASE}
+    for home, name in ((client, "Client"), (secretary, "Aiko")):
+        code, out = on_tty(home, ["init", "--name", name], [], env)
+        assert code == 0, out
+    code, out = on_tty(client, ["vault", "create", str(folder)], [], env)
+    assert code == 0, out
+    return client, secretary, folder
+
+
+def test_passphrase_prompt_hides_input_and_confirms(tmp_path):
+    home = tmp_path / "h"
+    code, out = on_tty(
+        home,
+        ["init", "--name", "Pat", "--passphrase"],
+        [
+            ("Passphrase:", "a long passphrase here"),
+            ("Repeat for confirmation:", "a long passphrase here"),
+        ],
+    )
+    assert code == 0, out
+    assert "a long passphrase here" not in out  # never echoed
+    code, out = on_tty(home, ["whoami"], [("Passphrase:", "a long passphrase here")])
+    assert code == 0 and "Pat" in out
+    code, out = on_tty(home, ["vault", "list"], [("Passphrase:", "wrong passphrase!")])
+    assert code == 0  # vault list needs no unlocking
+    code, out = on_tty(
+        home, ["vault", "create", str(tmp_path / "v")], [("Passphrase:", "wrong passphrase!")]
+    )
+    assert code == 1 and "wrong passphrase" in out and "Traceback" not in out
+
+
+def test_member_add_asks_to_compare_the_safety_code(tmp_path):
+    client, secretary, _ = setup_pair(tmp_path)
+    env = {"TAKUSU_PASSPHRASE": PASSPHRASE}
+    card = tmp_path / "aiko.card"
+    code, out = on_tty(secretary, ["card"], [], env)
+    card.write_text(out[out.index("-----BEGIN") :])
+    code, out = on_tty(
+        client,
+        ["member", "add", str(card), "--name", "aiko"],
+        [("Does it match exactly?", "n")],
+        env,
+    )
+    assert code == 1 and "not confirmed" in out
+    code, out = on_tty(
+        client,
+        ["member", "add", str(card), "--name", "aiko"],
+        [("Does it match exactly?", "y")],
+        env,
+    )
+    assert code == 0 and "Added aiko" in out
+    assert "safety code" in out.lower()
+
+
+def test_vault_open_shows_the_owner_and_asks(tmp_path):
+    client, secretary, folder = setup_pair(tmp_path)
+    env = {"TAKUSU_PASSPHRASE": PASSPHRASE}
+    code, out = on_tty(
+        secretary, ["vault", "open", str(folder)], [("Does it match exactly?", "n")], env
+    )
+    assert code == 1 and "Client" in out and "not confirmed" in out
+    code, out = on_tty(
+        secretary, ["vault", "open", str(folder)], [("Does it match exactly?", "y")], env
+    )
+    assert code == 0 and "owned by Client" in out
+
+
+def test_add_asks_for_the_password_twice_without_echo(tmp_path):
+    client, _, _ = setup_pair(tmp_path)
+    env = {"TAKUSU_PASSPHRASE": PASSPHRASE}
+    code, out = on_tty(
+        client,
+        ["add", "Shop", "--totp"],
+        [
+            ("Password:", "typed-secret-1"),
+            ("Repeat for confirmation:", "typed-secret-1"),
+            ("TOTP seed", "JBSWY3DPEHPK3PXP"),
+        ],
+        env,
+    )
+    assert code == 0, out
+    assert "typed-secret-1" not in out and "JBSWY3DPEHPK3PXP" not in out
+    code, out = on_tty(client, ["get", "Shop"], [], env)
+    assert code == 0 and "typed-secret-1" in out
