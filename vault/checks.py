@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from . import fsutil, labels
@@ -106,13 +107,20 @@ class FullChecks:
             out.append(fields)
         return out
 
-    def _verify_whole(
-        self, lines: list[bytes], log: str, card: Card, problems: list[Problem], source: str
-    ) -> list[Event]:
-        """Verify lines as a log from seq 0; stop (with a problem) at the first bad one."""
-        events: list[Event] = []
-        prev = None
-        for seq, line in enumerate(lines):
+    def _verified(
+        self,
+        lines: list[bytes],
+        log: str,
+        card: Card,
+        problems: list[Problem],
+        source: str,
+        start: int = 0,
+        prev: str | None = None,
+    ) -> Iterator[Event]:
+        """Verify consecutive lines of `log` from `start` after `prev`, yielding each event;
+        at the first bad line, record the problem (with its place) and stop."""
+        for offset, line in enumerate(lines):
+            seq = start + offset
             try:
                 (event,) = verify_lines(
                     [line],
@@ -124,12 +132,21 @@ class FullChecks:
                     prev=prev,
                 )
             except IntegrityError as exc:
-                kind = "git-conflict" if line.startswith(_GIT_MARKERS) else "tampered"
-                problems.append(Problem(kind, f"{exc.reason} in {source}", log, seq))
-                break
-            events.append(event)
+                if line.startswith(_GIT_MARKERS):
+                    problems.append(
+                        Problem("git-conflict", f"git conflict markers in {source}", log, seq)
+                    )
+                else:
+                    problems.append(Problem("tampered", f"{exc.reason} in {source}", log, seq))
+                return
+            yield event
             prev = event.hash
-        return events
+
+    def _verify_whole(
+        self, lines: list[bytes], log: str, card: Card, problems: list[Problem], source: str
+    ) -> list[Event]:
+        """Verify lines as a log from seq 0; stop (with a problem) at the first bad one."""
+        return list(self._verified(lines, log, card, problems, source))
 
     def verify_folder_log(self, log: str, card: Card, problems: list[Problem]) -> list[Event]:
         """Verify a whole log in the folder from seq 0 (its sync-conflict copies merged by

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import fsutil, labels, state
-from .checks import _GIT_MARKERS, FullChecks
+from .checks import FullChecks
 from .encoding import dumps
 from .errors import (
     AlreadyExists,
@@ -29,7 +29,7 @@ from .errors import (
     TakusuError,
     UnknownVersion,
 )
-from .events import Event, make_event, verify_lines
+from .events import Event, make_event
 from .folder import Loaded, Problem, VaultFolder
 from .identity import Card, Identity, now_utc
 from .mirror import Mirror, split_complete
@@ -270,33 +270,17 @@ class Store(FullChecks):
         start, prev = head.get("seq", -1) + 1, head.get("hash")
         position = head.get("size", 0)
         accepted: list[Event] = []
-        for offset, line in enumerate(lines):
-            seq = start + offset
+        for event in self._verified(lines, log, card, problems, source, start, prev):
+            event = replace(event, ref=[position, len(event.line)])
             try:
-                (event,) = verify_lines(
-                    [line],
-                    sign_key=card.sign_key,
-                    vault_id=self.vault_id,
-                    actor=log,
-                    log=log,
-                    start_seq=seq,
-                    prev=prev,
-                )
-                event = replace(event, ref=[position, len(event.line)])
                 if log == self.owner:
                     state.apply_owner(st, event)
                 else:
                     state.apply_member(st, event)
             except IntegrityError as exc:
-                if line.startswith(_GIT_MARKERS):
-                    problems.append(
-                        Problem("git-conflict", f"git conflict markers in {source}", log, seq)
-                    )
-                else:
-                    problems.append(Problem("tampered", f"{exc.reason} in {source}", log, seq))
+                problems.append(Problem("tampered", f"{exc.reason} in {source}", log, event.seq))
                 break
             accepted.append(event)
-            prev = event.hash
             position += len(event.line)
         if accepted:
             blob = b"".join(e.line for e in accepted)
