@@ -404,17 +404,23 @@ def member_remove(ctx: click.Context, name: str, revoke_all: bool) -> None:
 
 # --- items ----------------------------------------------------------------------------------
 
-_secret_options = [
-    click.option("--password-stdin", is_flag=True, help="Read the password from stdin."),
-    click.option(
+
+def generate_option(help_text: str) -> Any:
+    """--generate [LEN]: a random password from `secrets`, 24 characters unless LEN."""
+    return click.option(
         "--generate",
         type=click.IntRange(8, 256),
         is_flag=False,
         flag_value=24,
         default=None,
         metavar="[LEN]",
-        help="Generate a random password (default 24).",
-    ),
+        help=help_text,
+    )
+
+
+_secret_options = [
+    click.option("--password-stdin", is_flag=True, help="Read the password from stdin."),
+    generate_option("Generate a random password (default 24)."),
     click.option(
         "--totp",
         "totp_prompt",
@@ -729,15 +735,7 @@ def print_checklist(rows: list[dict[str, Any]]) -> None:
 @cli.command()
 @click.argument("title")
 @click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
-@click.option(
-    "--generate",
-    type=click.IntRange(8, 256),
-    is_flag=False,
-    flag_value=24,
-    default=None,
-    metavar="[LEN]",
-    help="Generate the new password.",
-)
+@generate_option("Generate the new password.")
 @click.option("--totp", "totp_prompt", is_flag=True, help="Also a new TOTP seed (prompt).")
 @click.option("--totp-stdin", is_flag=True, help="Also a new TOTP seed (stdin).")
 @click.pass_context

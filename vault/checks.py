@@ -48,10 +48,9 @@ class FullChecks:
             for log in loaded.state["heads"]:
                 mirrored = self.mirror.read(log)
                 path = self.folder.log_path(log)
+                current: bytes | None
                 try:
-                    current = fsutil.read_bytes(path, labels.MAX_LOG)
-                except FileNotFoundError:
-                    current = b""
+                    current = self.folder.read_log(log)
                 except IntegrityError:
                     current = None  # a symlink or a non-file: replace it
                     if path.is_symlink() or path.is_file():

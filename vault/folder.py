@@ -80,6 +80,13 @@ class VaultFolder:
     def log_path(self, member_id: str) -> Path:
         return self.logs / f"{fsutil.check_id(member_id)}.jsonl"
 
+    def read_log(self, member_id: str) -> bytes:
+        """A log's bytes as they are in the folder (empty if it does not exist)."""
+        try:
+            return fsutil.read_bytes(self.log_path(member_id), labels.MAX_LOG)
+        except FileNotFoundError:
+            return b""
+
     def check_logs_dir(self) -> None:
         """logs/ itself must be a real folder: O_NOFOLLOW guards only a path's last part."""
         if self.logs.is_symlink():

@@ -195,20 +195,24 @@ def read_bytes(path: Path, limit: int) -> bytes:
             raise IntegrityError(f"{path} is not a regular file")
         if info.st_size > limit:
             raise IntegrityError(f"{path} is larger than takusu allows ({limit} bytes)")
-        chunks = []
-        remaining = limit + 1
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        data = b"".join(chunks)
+        data = read_all(fd, limit + 1)
         if len(data) > limit:
             raise IntegrityError(f"{path} is larger than takusu allows ({limit} bytes)")
         return data
     finally:
         os.close(fd)
+
+
+def read_all(fd: int, count: int) -> bytes:
+    """Up to `count` bytes from `fd`, in chunks (a short read is not the end of a file)."""
+    chunks, remaining = [], count
+    while remaining > 0:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
 
 
 def check_private(path: Path) -> None:

@@ -224,7 +224,7 @@ class Store(FullChecks):
                 return []
             start = size - head.get("last", 0)
             os.lseek(fd, start, os.SEEK_SET)
-            data = _read_all(fd, total - start)
+            data = fsutil.read_all(fd, total - start)
         finally:
             os.close(fd)
         if size:
@@ -377,13 +377,9 @@ class Store(FullChecks):
         if not any(p.log == me and p.kind == "behind" for p in loaded.problems):
             return
         mirrored = self.mirror.read(me)
-        path = self.folder.log_path(me)
-        try:
-            current = fsutil.read_bytes(path, labels.MAX_LOG)
-        except FileNotFoundError:
-            current = b""
+        current = self.folder.read_log(me)
         if mirrored.startswith(current[: current.rfind(b"\n") + 1]):
-            fsutil.atomic_write(path, mirrored, self.disk)
+            fsutil.atomic_write(self.folder.log_path(me), mirrored, self.disk)
             loaded.problems = [
                 p for p in loaded.problems if not (p.log == me and p.kind == "behind")
             ]
@@ -451,14 +447,3 @@ class Store(FullChecks):
             from .errors import StorageError
 
             raise StorageError(f"cannot repair the torn end of {path}: {exc.strerror}") from exc
-
-
-def _read_all(fd: int, count: int) -> bytes:
-    chunks, remaining = [], count
-    while remaining > 0:
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
