@@ -360,25 +360,9 @@ def member_add(ctx: click.Context, cardfile: Any, name: str, safety_code: str | 
 @click.pass_context
 def member_list(ctx: click.Context, as_json: bool) -> None:
     """Members with id prefix, safety code and what each can read."""
-    from vault.identity import Card
-    from vault.sharing import items_granted_to
+    from vault.views import member_rows
 
-    sess = session(ctx)
-    titles = sess.titles() if sess.is_owner else {}
-    rows = []
-    for member_id, m in sess.state["members"].items():
-        if m["removed"]:
-            continue
-        granted = items_granted_to(sess, member_id)
-        rows.append(
-            {
-                "name": m["name"],
-                "id": member_id,
-                "card_name": Card.from_envelope(m["card"]).name,
-                "safety_code": Card.from_envelope(m["card"]).safety_code,
-                "items": [titles.get(i, i[:8]) for i in granted],
-            }
-        )
+    rows = member_rows(session(ctx))
     if as_json:
         emit_json(rows)
         return
@@ -546,24 +530,10 @@ def rm(ctx: click.Context, title: str) -> None:
 @click.pass_context
 def list_items(ctx: click.Context, as_json: bool) -> None:
     """What I can read in this vault."""
+    from vault.views import item_rows
+
     sess = session(ctx)
-    names = {m: v["name"] for m, v in sess.state["members"].items()}
-    rows = []
-    summaries = sess.summaries()
-    for item_id, p in sorted(summaries.items(), key=lambda kv: kv[1]["title"].casefold()):
-        item = sess.state["items"][item_id]
-        row: dict[str, Any] = {"id": item_id, "title": p["title"], "version": item["version"]}
-        if sess.is_owner:
-            row.update(
-                username=p.get("username"),
-                url=p.get("url"),
-                tags=p.get("tags"),
-                shared_with=sorted(names[m] for m in item["grants"]),
-                exposed_to=sorted(names.get(m, m[:8]) for m in item["exposed"]),
-            )
-        else:
-            row["expires"] = item["grants"][sess.me.id].get("expires")
-        rows.append(row)
+    rows = item_rows(sess)
     if as_json:
         emit_json(rows)
         return
@@ -588,28 +558,11 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: str | None) -> None:
     """An item's details; secrets only with --reveal."""
+    from vault.views import item_details
+
     sess = session(ctx)
     item_id = sess.find(title)
-    fields = ["title", "username", "url", "notes"] + (["password", "totp"] if reveal else [])
-    payload = dict(sess.payload(item_id))
-    if not sess.is_owner:
-        present = [f for f in fields if payload.get(f) not in (None, "")]
-        sess.reveal(item_id, present, reason)
-    item = sess.state["items"][item_id]
-    names = {m: v["name"] for m, v in sess.state["members"].items()}
-    info: dict[str, Any] = {
-        k: payload.get(k) for k in ("title", "username", "url", "notes", "tags")
-    }
-    info["fields"] = payload.get("fields") or {}
-    info["password"] = (
-        payload.get("password") if reveal else ("(hidden)" if payload.get("password") else None)
-    )
-    info["totp"] = payload.get("totp") if reveal else ("(set)" if payload.get("totp") else None)
-    info["version"] = item["version"]
-    info["updated"] = item["updated"]
-    if sess.is_owner:
-        info["shared_with"] = {names[m]: g.get("expires") for m, g in item["grants"].items()}
-        info["exposed"] = {names.get(m, m[:8]): since for m, since in item["exposed"].items()}
+    info = item_details(sess, item_id, reveal, reason)
     if as_json:
         emit_json(info)
         return

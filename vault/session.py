@@ -12,9 +12,7 @@ import string
 from datetime import UTC, datetime
 from typing import Any
 
-from . import envelope, fsutil, labels, state, totp
-from .crypto import aead_open, aead_seal, local_key
-from .encoding import dumps, loads
+from . import envelope, state, totp
 from .errors import (
     AccessRevoked,
     Ambiguous,
@@ -24,7 +22,6 @@ from .errors import (
     NotFound,
     NotOwner,
     NotShared,
-    TakusuError,
 )
 from .identity import Card, Identity
 from .store import Store
@@ -183,6 +180,8 @@ class Session:
         """Title, username, url and tags of every readable item, from an encrypted local index
         that is refreshed only for item versions it has not seen (so 10,000 items do not
         mean 10,000 decryptions per command)."""
+        from .index import TitleIndex
+
         index = TitleIndex(self)
         out = {}
         for item_id in self.readable():
@@ -377,43 +376,6 @@ class _NewVersion(Exception):
 
 
 SUMMARY_FIELDS = ("title", "username", "url", "tags")
-
-
-class TitleIndex:
-    """TAKUSU_HOME/vaults/<id>/index.enc: item summaries sealed under a key only this
-    identity can derive (from the vault key for the owner, the signing key for a member)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.path = session.store.mirror.local / "index.enc"
-        me = session.me
-        secret = session.vault_key() if session.is_owner else me.signing.raw()
-        self.key = local_key(secret, session.vault_id + "\n" + me.id)
-        self.aad = labels.INDEX_AAD + f"{session.vault_id}\n{me.id}".encode()
-        self.entries: dict[str, list[Any]] = {}
-        self.dirty = False
-        try:
-            sealed = fsutil.read_bytes(self.path, labels.MAX_LOG)
-            self.entries = loads(aead_open(self.key, sealed, self.aad, "index"), "index")
-        except (FileNotFoundError, TakusuError):
-            self.entries = {}  # missing or unreadable: rebuilt from the log, nothing lost
-
-    def get(self, item_id: str, version: int) -> dict[str, Any] | None:
-        entry = self.entries.get(item_id)
-        if isinstance(entry, list) and len(entry) == 2 and entry[0] == version:
-            return dict(entry[1])
-        return None
-
-    def put(self, item_id: str, version: int, summary: dict[str, Any]) -> None:
-        self.entries[item_id] = [version, summary]
-        self.dirty = True
-
-    def save(self) -> None:
-        if not self.dirty:
-            return
-        fsutil.ensure_dir(self.path.parent)
-        fsutil.atomic_write(self.path, aead_seal(self.key, dumps(self.entries), self.aad))
-        self.dirty = False
 
 
 def field_value(payload: dict[str, Any], field: str) -> Any:

@@ -14,6 +14,7 @@ Two paths are covered where they differ:
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -759,11 +760,13 @@ NON_CANONICAL = {
     "padded base64": lambda env: (
         b'{"v":1,"p":"%s","s":"%s=="}' % (env["p"].encode(), env["s"].encode())
     ),
+    # Real standard base64 (+ / and = padding): a 64-byte signature always gains "==", so the
+    # line differs even when neither value happens to hold a - or _ character.
     "standard base64": lambda env: (
         b'{"v":1,"p":"%s","s":"%s"}'
         % (
-            env["p"].replace("-", "+").replace("_", "/").encode(),
-            env["s"].replace("-", "+").replace("_", "/").encode(),
+            base64.b64encode(b64d(env["p"])),
+            base64.b64encode(b64d(env["s"])),
         )
     ),
     "escaped character": lambda env: (

@@ -1,0 +1,85 @@
+"""What the list-like commands show, as plain rows: the CLI only formats them.
+
+Each function takes an opened Session and returns JSON-able data; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .identity import Card
+from .session import Session
+from .sharing import items_granted_to
+
+
+def _names(sess: Session) -> dict[str, str]:
+    return {m: v["name"] for m, v in sess.state["members"].items()}
+
+
+def item_rows(sess: Session) -> list[dict[str, Any]]:
+    """Readable items, by title: the owner sees users, URLs, grants and exposure; a member
+    sees only titles and when their access ends (no field is revealed without a receipt)."""
+    names = _names(sess)
+    rows = []
+    summaries = sess.summaries()
+    for item_id, p in sorted(summaries.items(), key=lambda kv: kv[1]["title"].casefold()):
+        item = sess.state["items"][item_id]
+        row: dict[str, Any] = {"id": item_id, "title": p["title"], "version": item["version"]}
+        if sess.is_owner:
+            row.update(
+                username=p.get("username"),
+                url=p.get("url"),
+                tags=p.get("tags"),
+                shared_with=sorted(names[m] for m in item["grants"]),
+                exposed_to=sorted(names.get(m, m[:8]) for m in item["exposed"]),
+            )
+        else:
+            row["expires"] = item["grants"][sess.me.id].get("expires")
+        rows.append(row)
+    return rows
+
+
+def item_details(sess: Session, item_id: str, reveal: bool, reason: str | None) -> dict[str, Any]:
+    """One item's fields (secrets only with `reveal`); a member's view writes a receipt for
+    every field it shows, before returning it."""
+    fields = ["title", "username", "url", "notes"] + (["password", "totp"] if reveal else [])
+    payload = dict(sess.payload(item_id))
+    if not sess.is_owner:
+        present = [f for f in fields if payload.get(f) not in (None, "")]
+        sess.reveal(item_id, present, reason)
+    item = sess.state["items"][item_id]
+    names = _names(sess)
+    info: dict[str, Any] = {
+        k: payload.get(k) for k in ("title", "username", "url", "notes", "tags")
+    }
+    info["fields"] = payload.get("fields") or {}
+    info["password"] = (
+        payload.get("password") if reveal else ("(hidden)" if payload.get("password") else None)
+    )
+    info["totp"] = payload.get("totp") if reveal else ("(set)" if payload.get("totp") else None)
+    info["version"] = item["version"]
+    info["updated"] = item["updated"]
+    if sess.is_owner:
+        info["shared_with"] = {names[m]: g.get("expires") for m, g in item["grants"].items()}
+        info["exposed"] = {names.get(m, m[:8]): since for m, since in item["exposed"].items()}
+    return info
+
+
+def member_rows(sess: Session) -> list[dict[str, Any]]:
+    """Current members with id, safety code and the titles each can read (owner's view)."""
+    titles = sess.titles() if sess.is_owner else {}
+    rows = []
+    for member_id, m in sess.state["members"].items():
+        if m["removed"]:
+            continue
+        card = Card.from_envelope(m["card"])
+        rows.append(
+            {
+                "name": m["name"],
+                "id": member_id,
+                "card_name": card.name,
+                "safety_code": card.safety_code,
+                "items": [titles.get(i, i[:8]) for i in items_granted_to(sess, member_id)],
+            }
+        )
+    return rows
