@@ -20,7 +20,7 @@ from vault.errors import (
     Malformed,
     UnknownVersion,
 )
-from vault.events import encode_line, make_event, peek_actor, split_line, verify_line, verify_lines
+from vault.events import encode_line, make_event, split_line, verify_line, verify_lines
 from vault.identity import Identity
 
 VAULT = "5a1e" * 8
@@ -399,13 +399,10 @@ def test_flipped_byte_in_a_middle_line_names_that_line():
     assert info.value.seq == 3 and "seq 3" in str(info.value)
 
 
-def test_split_line_and_peek_actor():
+def test_split_line():
     line = raw_lines()[0]
     payload, sig = split_line(line, LOG, 0)
     assert payload == chain()[0].payload_bytes and len(sig) == 64
-    assert peek_actor(line) == person("Writer").id
-    assert peek_actor(b"garbage") is None
-    assert peek_actor(signed_line(b"[1]")) is None
 
 
 # --- vault.encoding: strict base64url and JSON ---------------------------------------------

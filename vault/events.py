@@ -174,13 +174,3 @@ def verify_lines(
         out.append(event)
         prev = event.hash
     return out
-
-
-def peek_actor(line: bytes) -> str | None:
-    """The claimed actor of an unverified line, for routing only (never trusted)."""
-    try:
-        payload, _ = split_line(line, "?", 0)
-        fields = loads(payload)
-        return fields.get("actor") if isinstance(fields, dict) else None
-    except IntegrityError:
-        return None

@@ -87,10 +87,6 @@ class Mirror:
                 ) from exc
         fsutil.append_line(path, blob, self.disk)
 
-    def replace(self, log: str, data: bytes) -> None:
-        fsutil.ensure_dir(self.logs, self.disk)
-        fsutil.atomic_write(self.path(log), data, self.disk)
-
     def load_state(self, empty: dict[str, Any]) -> dict[str, Any]:
         try:
             raw = fsutil.read_bytes(self.state_path, labels.MAX_LOG)

@@ -7,7 +7,6 @@ a member's log carries besides receipts is kept aside as `rejected` for `audit v
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from .errors import IntegrityError
@@ -355,13 +354,5 @@ def fold(events_by_log: dict[str, list[Event]], owner: str) -> State:
     return state
 
 
-def snapshot(state: State) -> State:
-    return copy.deepcopy(state)
-
-
 def active_items(state: State) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in state["items"].items() if not v["deleted"]}
-
-
-def active_members(state: State) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in state["members"].items() if not v["removed"]}

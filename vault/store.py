@@ -55,10 +55,6 @@ class Store(FullChecks):
         self.mirror = Mirror(home / "vaults" / vault_id, disk)
         self.lock_path = home / "locks" / f"{vault_id}.lock"
 
-    @property
-    def owner(self) -> str:
-        return self.owner_card.id
-
     @classmethod
     def create(
         cls,
