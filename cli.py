@@ -103,7 +103,7 @@ def read_secrets(
     ask_password: bool,
 ) -> dict[str, Any]:
     """Collect password/TOTP from stdin, generator or hidden prompts (never argv)."""
-    from vault.session import generate_password
+    from vault.item import generate_password
     from vault.totp import normalize
 
     if password_stdin and generate is not None:
@@ -448,7 +448,7 @@ def add(
     totp_stdin: bool,
 ) -> None:
     """Add a credential. The password comes from a prompt, stdin or --generate."""
-    from vault.session import empty_payload
+    from vault.item import empty_payload
 
     secrets_ = read_secrets(password_stdin, generate, totp_prompt, totp_stdin, ask_password=True)
     sess = session(ctx)
@@ -621,10 +621,10 @@ def otp(ctx: click.Context, title: str, reason: str | None) -> None:
 @click.pass_context
 def share(ctx: click.Context, title: str, with_: str, expires: str | None) -> None:
     """Share one item with a member."""
-    from vault.sharing import parse_expiry
+    from vault.clock import parse_expiry, system_clock
     from vault.sharing import share as do_share
 
-    when = parse_expiry(expires) if expires else None
+    when = parse_expiry(expires, system_clock()) if expires else None
     sess = session(ctx)
     sess.require_owner()
     item_id = sess.find(title)

@@ -27,9 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vault import envelope, fsutil  # noqa: E402
 from vault.app import Takusu  # noqa: E402
+from vault.clock import now_utc  # noqa: E402
 from vault.events import make_event  # noqa: E402
-from vault.identity import Identity, now_utc  # noqa: E402
-from vault.session import empty_payload  # noqa: E402
+from vault.identity import Identity  # noqa: E402
+from vault.item import empty_payload  # noqa: E402
 
 PASSPHRASE = "bench passphrase"
 

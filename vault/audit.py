@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from . import state as state_mod
+from .clock import parse_time
 from .errors import IntegrityError
 from .events import MEMBER_TYPES, Event
 from .identity import Card
-from .session import Session, parse_time
+from .session import Session
 from .store import Problem
 
 _ACTIONS = {

@@ -16,8 +16,9 @@ from pathlib import Path
 from . import sharing
 from .app import Takusu
 from .audit import describe, timeline, verify
+from .clock import parse_expiry, system_clock
 from .errors import AccessRevoked, TakusuError
-from .session import empty_payload
+from .item import empty_payload
 
 DEMO_SEED = "JBSWY3DPEHPK3PXP"  # the well-known demo seed: no real account uses it
 
@@ -54,13 +55,11 @@ def _story(root: Path, say: Callable[[str], None]) -> None:
     password = "demo-" + secrets.token_urlsafe(10)
     sess = client.session("acme")
     item = empty_payload()
-    item.update(
-        title="GitHub",
-        username="acme-admin",
-        url="https://github.com/login",
-        password=password,
-        totp=f"otpauth://totp/GitHub:acme?secret={DEMO_SEED}",
-    )
+    item["title"] = "GitHub"
+    item["username"] = "acme-admin"
+    item["url"] = "https://github.com/login"
+    item["password"] = password
+    item["totp"] = f"otpauth://totp/GitHub:acme?secret={DEMO_SEED}"
     item_id = sess.add(item)
     say("Added 'GitHub'. On disk in the shared folder there is no title, user name or password:")
     say(
@@ -76,7 +75,7 @@ def _story(root: Path, say: Callable[[str], None]) -> None:
     say(f"The secretary sent her card by chat; it shows safety code {card.safety_code}.")
     say("They read the codes to each other by phone: they match, so the client adds her.")
     sharing.add_member(sess, card, "aiko")
-    sharing.share(sess, item_id, "aiko", sharing.parse_expiry("30d"))
+    sharing.share(sess, item_id, "aiko", parse_expiry("30d", system_clock()))
     say("Shared only 'GitHub' with aiko, for 30 days. Nothing else in the vault is visible to her.")
 
     _step(say, "4. The secretary opens the folder and retrieves what she needs")

@@ -13,9 +13,9 @@ from . import crypto, labels
 from .encoding import b64d, b64e, dumps, loads
 from .errors import DecryptionFailed, IntegrityError, Malformed
 from .identity import Card, Identity
+from .item import ITEM_FIELDS
 
 PAD = 128
-ITEM_FIELDS = ("title", "username", "password", "url", "notes", "totp", "fields", "tags")
 
 
 def _join(*parts: str | int) -> bytes:

@@ -102,6 +102,10 @@ class NotConfirmed(UserError):
     pass
 
 
+class BadImport(UserError):
+    """An import source that cannot be read as its format (damaged, encrypted, wrong kind)."""
+
+
 class StorageError(UserError):
     """The disk refused: a failed write, fsync, lock or a read-only folder."""
 

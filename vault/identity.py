@@ -10,18 +10,13 @@ import base64
 import binascii
 import textwrap
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from . import crypto, labels
+from .clock import now_utc
 from .encoding import b64d, b64e, dumps, loads
 from .errors import BadCard, Malformed, UnknownVersion
 
 SAFETY_GROUPS = 6
-
-
-def now_utc() -> str:
-    """The current time as the RFC 3339 UTC string every takusu record uses."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _safety_code(fingerprint: bytes) -> str:

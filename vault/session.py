@@ -8,11 +8,10 @@ fails, nothing is revealed.
 from __future__ import annotations
 
 import secrets
-import string
-from datetime import UTC, datetime
 from typing import Any
 
 from . import envelope, state, totp
+from .clock import is_expired, system_clock
 from .errors import (
     AccessRevoked,
     Ambiguous,
@@ -24,44 +23,8 @@ from .errors import (
     NotShared,
 )
 from .identity import Card, Identity
+from .item import SECRET_FIELDS, field_value, summary
 from .store import Store
-
-SECRET_FIELDS = ("password", "totp")
-STANDARD_FIELDS = ("title", "username", "password", "url", "notes", "totp")
-GEN_ALPHABET = string.ascii_letters + string.digits + "!#$%&()*+,-./:;<=>?@[]^_{|}~"
-GEN_DEFAULT = 24
-
-
-def generate_password(length: int = GEN_DEFAULT) -> str:
-    """A random password from `secrets`: letters, digits and symbols, at least one of each."""
-    if not 8 <= length <= 256:
-        raise BadInput("a generated password is 8 to 256 characters long")
-    while True:
-        pw = "".join(secrets.choice(GEN_ALPHABET) for _ in range(length))
-        if (
-            any(c.islower() for c in pw)
-            and any(c.isupper() for c in pw)
-            and any(c.isdigit() for c in pw)
-            and any(not c.isalnum() for c in pw)
-        ):
-            return pw
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def empty_payload() -> dict[str, Any]:
-    return {
-        "title": "",
-        "username": None,
-        "password": None,
-        "url": None,
-        "notes": None,
-        "totp": None,
-        "fields": {},
-        "tags": [],
-    }
 
 
 class Session:
@@ -153,7 +116,7 @@ class Session:
         grant = item["grants"].get(self.me.id)
         if grant is None or grant["version"] != item["version"]:
             raise NotShared("this item is not shared with you")
-        if grant.get("expires") and parse_time(grant["expires"]) <= datetime.now(UTC):
+        if is_expired(grant.get("expires"), system_clock()):
             raise GrantExpired(
                 f"your access to this item expired on {grant['expires']}",
                 hint="ask the vault's owner to share it again",
@@ -188,8 +151,7 @@ class Session:
             version = self.state["items"][item_id]["version"]
             cached = index.get(item_id, version)
             if cached is None:
-                payload = self.payload(item_id)
-                cached = {k: payload.get(k) for k in SUMMARY_FIELDS}
+                cached = summary(self.payload(item_id))
                 index.put(item_id, version, cached)
             out[item_id] = cached
         index.save()
@@ -228,7 +190,7 @@ class Session:
         for item_id, item in items.items():
             grant = item["grants"].get(self.me.id)
             if grant and grant.get("expires") and grant["version"] == item["version"]:
-                if parse_time(grant["expires"]) <= datetime.now(UTC) and self._title_matches(
+                if is_expired(grant["expires"], system_clock()) and self._title_matches(
                     item_id, item["version"], grant["wrap"], item, query
                 ):
                     raise GrantExpired(
@@ -314,13 +276,13 @@ class Session:
         if item_id is None:
             return []
         members = self.state["members"]
-        now = datetime.now(UTC)
+        now = system_clock()
         return [
             Card.from_envelope(members[m]["card"])
             for m, grant in self.state["items"][item_id]["grants"].items()
             if m not in (exclude or set())
             # an expired grantee never receives a new version, even before expire_due runs
-            and not (grant.get("expires") and parse_time(grant["expires"]) <= now)
+            and not is_expired(grant.get("expires"), now)
         ]
 
     def put(
@@ -373,17 +335,3 @@ class Session:
 
 class _NewVersion(Exception):
     """Raised under the lock when the item moved to a new version I can also read."""
-
-
-SUMMARY_FIELDS = ("title", "username", "url", "tags")
-
-
-def field_value(payload: dict[str, Any], field: str) -> Any:
-    """One field of an item; custom fields by name. NotFound if the item lacks it."""
-    if field in STANDARD_FIELDS:
-        value = payload.get(field)
-    else:
-        value = (payload.get("fields") or {}).get(field)
-    if value in (None, ""):
-        raise NotFound(f"this item has no {field}")
-    return value

@@ -8,42 +8,15 @@ under a fresh data key, wrapped only for those who remain) and marks the item
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import envelope, state
+from .clock import Clock, is_expired, system_clock
 from .errors import AlreadyExists, BadInput, NotFound, PinMismatch, UserError
 from .identity import Card
-from .session import Session, parse_time
+from .session import Session
 
 _NAME = re.compile(r"^[\w.@+-]{1,40}$")
-_DURATION = re.compile(r"^(\d{1,4})([mhdw])$")
-
-
-def parse_expiry(text: str, now: datetime | None = None) -> str:
-    """'7d', '12h', '30m', '2w', a date (valid through that day, UTC) or an RFC 3339 time."""
-    now = now or datetime.now(UTC)
-    text = text.strip()
-    match = _DURATION.match(text)
-    if match:
-        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
-        when = now + timedelta(**{unit: int(match[1])})
-    else:
-        try:
-            if "T" in text:
-                when = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-            else:
-                when = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
-        except ValueError:
-            raise BadInput(
-                f"cannot read the expiry {text!r}",
-                hint="use a duration like 7d, 12h, 2w or a date like 2026-12-31",
-            ) from None
-    if when <= now:
-        raise BadInput("the expiry is in the past")
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # --- members --------------------------------------------------------------------------------
 
 
@@ -159,14 +132,14 @@ def revoke(session: Session, item_id: str, member_id: str, reason: str) -> None:
     session.put(item_id, payload)
 
 
-def expire_due(session: Session, now: datetime | None = None) -> list[tuple[str, str]]:
+def expire_due(session: Session, clock: Clock = system_clock) -> list[tuple[str, str]]:
     """Revoke (reason 'expired') every grant past its expiry; the owner runs this on open."""
-    now = now or datetime.now(UTC)
+    now = clock()
     due = [
         (item_id, member_id)
         for item_id, item in state.active_items(session.state).items()
         for member_id, grant in item["grants"].items()
-        if grant.get("expires") and parse_time(grant["expires"]) <= now
+        if is_expired(grant.get("expires"), now)
     ]
     for item_id, member_id in due:
         revoke(session, item_id, member_id, "expired")

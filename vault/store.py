@@ -21,6 +21,7 @@ from typing import Any
 
 from . import fsutil, labels, state
 from .checks import FullChecks
+from .clock import now_utc
 from .encoding import dumps
 from .errors import (
     AlreadyExists,
@@ -31,7 +32,7 @@ from .errors import (
 )
 from .events import Event, make_event
 from .folder import Loaded, Problem, VaultFolder
-from .identity import Card, Identity, now_utc
+from .identity import Card, Identity
 from .mirror import Mirror, split_complete
 
 __all__ = ["Loaded", "Problem", "Store", "VaultFolder", "split_complete"]

@@ -15,9 +15,10 @@ import pytest
 
 from tests.twohomes import World, make_world
 from vault.app import Takusu
+from vault.clock import now_utc
 from vault.encoding import b64d, dumps
 from vault.events import encode_line, make_event
-from vault.identity import Card, Identity, now_utc
+from vault.identity import Card, Identity
 from vault.store import Loaded, Problem, Store
 
 

@@ -53,8 +53,8 @@ from vault.app import Takusu  # noqa: E402
 from vault.errors import StorageError, TakusuError  # noqa: E402
 from vault.events import split_line  # noqa: E402
 from vault.identity import Card  # noqa: E402
+from vault.item import empty_payload  # noqa: E402
 from vault.mirror import split_complete  # noqa: E402
-from vault.session import empty_payload  # noqa: E402
 from vault.store import Store, VaultFolder  # noqa: E402
 
 PASSPHRASE = "test passphrase: correct horse battery staple"  # = tests.helpers.PASSPHRASE

@@ -33,9 +33,10 @@ from tests.adversarial.conftest import (
 from tests.helpers import ok
 from tests.twohomes import make_world
 from vault import crypto, envelope, labels
+from vault.clock import now_utc
 from vault.encoding import b64d, b64e, dumps
 from vault.errors import BadCard, DecryptionFailed
-from vault.identity import Card, Identity, now_utc
+from vault.identity import Card, Identity
 
 P = 2**255 - 19
 IDENTITY_POINT = (1).to_bytes(32, "little")

@@ -43,8 +43,9 @@ from vault.encoding import b64d, b64e, dumps, loads
 from vault.errors import BadCard, IntegrityError, Malformed, TakusuError
 from vault.events import encode_line, split_line, verify_line
 from vault.identity import Card, Identity
+from vault.item import empty_payload
 from vault.keystore import KeyringKek, KeyStore, PassphraseKek
-from vault.session import Session, empty_payload
+from vault.session import Session
 from vault.store import Loaded, Store, VaultFolder
 
 SEED = "JBSWY3DPEHPK3PXP"

@@ -28,7 +28,7 @@ from tests.twohomes import make_world
 from vault import audit, fsutil, sharing
 from vault.app import Takusu
 from vault.errors import StorageError
-from vault.session import empty_payload
+from vault.item import empty_payload
 from vault.store import Store
 
 DROPBOX = "{id} (Aiko's conflicted copy 2026-11-26).jsonl"

@@ -57,7 +57,7 @@ from vault.errors import (
 )
 from vault.events import encode_line
 from vault.identity import Identity
-from vault.session import empty_payload
+from vault.item import empty_payload
 from vault.store import Store
 
 # --- a small vault (classical suite: short lines, so every offset can be tried) -------------
@@ -658,8 +658,8 @@ def test_event_signed_by_an_unknown_key_is_bad_signature(world):
     bank = owner.find("Bank")
     log = owner_log(world)
     lines = read_lines(log)
+    from vault.clock import now_utc
     from vault.crypto import sha256_hex
-    from vault.identity import now_utc
 
     fields = {
         "vault": owner.vault_id,
