@@ -7,6 +7,12 @@ maps a format name to the module that reads it, loaded only when that format is 
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
+from ..errors import UsageError
+from .record import ReadOptions, ReadResult
+
 # format name -> module (relative to this package) that reads it; see each module's docstring
 READERS = {
     "csv": "spreadsheet",  # a spreadsheet saved as CSV (UTF-8 or CP932; ja/en headers)
@@ -22,3 +28,16 @@ READERS = {
     "kdbx": "keepass",
     "pass": "passstore",
 }
+
+
+def read_source(path: Path, fmt: str | None, options: ReadOptions) -> ReadResult:
+    """Read `path` as format `fmt` (detected from the content when None)."""
+    if fmt is None:
+        from .detect import detect
+
+        fmt = detect(path)
+    if fmt not in READERS:
+        raise UsageError(f"unknown import format {fmt!r}; known: {', '.join(sorted(READERS))}")
+    module = importlib.import_module(f"{__name__}.{READERS[fmt]}")
+    result: ReadResult = module.read(path, fmt, options)
+    return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..item import Payload, empty_payload
@@ -58,3 +59,14 @@ class ReadResult:
     refused: list[Refusal] = field(default_factory=list)  # bad rows: reported, nothing imported
     skipped: list[Refusal] = field(default_factory=list)  # on purpose: blank, trash, totals
     notices: list[str] = field(default_factory=list)  # about the whole file
+
+
+@dataclass
+class ReadOptions:
+    """How to read a source. `mapping` is `--map COLUMN=FIELD` (FIELD: title, username,
+    password, url, notes, totp, tags, or any other name for a custom field); `password`
+    is asked only by a format that needs one (kdbx), and never echoed."""
+
+    mapping: dict[str, str] = field(default_factory=dict)
+    skip_bad_totp: bool = False
+    password: Callable[[], str] | None = None
