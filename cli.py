@@ -36,6 +36,11 @@ def out(text: str = "") -> None:
     click.echo(text)
 
 
+def info(message: str) -> None:
+    """A line for the person at the terminal that is not the command's output (stderr)."""
+    click.echo(message, err=True)
+
+
 def interactive() -> bool:
     return sys.stdin.isatty()
 
@@ -64,18 +69,22 @@ def confirm_fn() -> Any:
 
 
 def app(ctx: click.Context) -> Any:
-    from vault.app import Takusu
+    from vault.machine import Machine
 
     if "app" not in ctx.obj:
-        ctx.obj["app"] = Takusu(passphrase=passphrase)
+        ctx.obj["app"] = Machine(passphrase=passphrase)
     return ctx.obj["app"]
 
 
 def session(ctx: click.Context) -> Any:
+    """The selected vault, opened; the owner's routine work done; warnings printed."""
+    from vault.sharing import upkeep
+
     sess = app(ctx).session(ctx.obj.get("vault"))
+    done = upkeep(sess)
     for message in sess.warnings:
         warn(message)
-    for _item_id, member_id in getattr(sess, "expired", []):
+    for _item_id, member_id in done.expired:
         name = sess.state["members"][member_id]["name"]
         warn(f"{name}'s access to an item expired; it was revoked and the item re-keyed")
     return sess
@@ -285,10 +294,8 @@ def vault_create(ctx: click.Context, path: Path, name: str | None) -> None:
 def vault_open(ctx: click.Context, path: Path, name: str | None, safety_code: str | None) -> None:
     """Register a vault shared with me; pins its owner after I confirm their code."""
     takusu = app(ctx)
-    if safety_code is None and interactive():
-        _, owner = takusu.inspect_vault(path)
-        click.echo(f"This vault belongs to {owner.name}.", err=True)
-    vault_id, owner = takusu.open_vault(path, name, safety_code, confirm_fn())
+    show = info if safety_code is None and interactive() else None
+    vault_id, owner = takusu.add_shared_vault(path, name, safety_code, confirm_fn(), show)
     registered = takusu.vaults()[1][vault_id]["name"]
     out(f"Opened vault {registered} owned by {owner.name} (safety code confirmed)")
 
@@ -342,16 +349,11 @@ def member() -> None:
 @click.pass_context
 def member_add(ctx: click.Context, cardfile: Any, name: str, safety_code: str | None) -> None:
     """Add the person whose card is in CARDFILE ('-' for stdin) after comparing codes."""
-    from vault.app import check_safety_code
     from vault.identity import Card
-    from vault.sharing import add_member, check_new_member
+    from vault.trust import trust_new_member
 
     new = Card.from_armor(cardfile.read(64 << 10).decode("utf-8", errors="replace"))
-    sess = session(ctx)
-    check_new_member(sess, new, name)
-    click.echo(f"Card of {new.name!r}, to be added as {name!r}.", err=True)
-    check_safety_code(new, safety_code, confirm_fn(), new.name)
-    add_member(sess, new, name)
+    trust_new_member(session(ctx), new, name, safety_code, confirm_fn(), info)
     out(f"Added {name} ({new.id[:8]}); safety code {new.safety_code}")
 
 
@@ -502,13 +504,11 @@ def edit(
     for key, value in (("title", new_title), ("username", username), ("url", url), ("notes", note)):
         if value is not None:
             changes[key] = value
-    if fields:
-        changes["fields"] = {**(sess.payload(item_id).get("fields") or {}), **parse_fields(fields)}
     if tags:
         changes["tags"] = sorted(set(tags))
-    if not changes:
+    if not changes and not fields:
         raise UsageError("nothing to change")
-    sess.edit(item_id, changes)
+    sess.edit(item_id, changes, parse_fields(fields))
     out(f"Updated {changes.get('title', sess.payload(item_id)['title'])}")
 
 
@@ -622,13 +622,14 @@ def otp(ctx: click.Context, title: str, reason: str | None) -> None:
 def share(ctx: click.Context, title: str, with_: str, expires: str | None) -> None:
     """Share one item with a member."""
     from vault.clock import parse_expiry, system_clock
+    from vault.sharing import member_by_name
     from vault.sharing import share as do_share
 
     when = parse_expiry(expires, system_clock()) if expires else None
     sess = session(ctx)
     sess.require_owner()
     item_id = sess.find(title)
-    do_share(sess, item_id, with_, when)
+    do_share(sess, item_id, member_by_name(sess, with_), when)
     out(
         f"Shared {sess.payload(item_id)['title']} with {with_}" + (f" until {when}" if when else "")
     )
@@ -702,11 +703,10 @@ def rotate(
 ) -> None:
     """Record a new secret for an item; clears its exposed mark."""
     from vault.sharing import rotate as do_rotate
+    from vault.sharing import rotation_asks_password
 
-    only_totp = (totp_prompt or totp_stdin) and not password_stdin and generate is None
-    changes = read_secrets(
-        password_stdin, generate, totp_prompt, totp_stdin, ask_password=not only_totp
-    )
+    asks = rotation_asks_password(totp_prompt or totp_stdin, password_stdin or generate is not None)
+    changes = read_secrets(password_stdin, generate, totp_prompt, totp_stdin, ask_password=asks)
     if not changes:
         raise UsageError("give the new secret: --generate, --password-stdin, --totp or a terminal")
     sess = session(ctx)
@@ -737,51 +737,18 @@ def audit(
     """The timeline of who did what, merged from every log; 'audit verify' checks it."""
     if ctx.invoked_subcommand is not None:
         return
-    from datetime import UTC, datetime
-
-    from vault.audit import describe, printable, timeline
+    from vault.audit import csv_text, describe, timeline
+    from vault.clock import parse_since
     from vault.sharing import member_by_name
 
     sess = session(ctx)
     item_id = sess.find(item) if item else None
     member_id = member_by_name(sess, member_, include_removed=True) if member_ else None
-    when = None
-    if since:
-        try:
-            when = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            raise UsageError(f"cannot read the date {since!r}") from None
-        when = when.replace(tzinfo=when.tzinfo or UTC)
-    rows = timeline(sess, item_id, member_id, when)
+    rows = timeline(sess, item_id, member_id, parse_since(since) if since else None)
     if as_json:
         emit_json(rows)
     elif as_csv:
-        import csv
-        import io
-
-        cols = [
-            "at",
-            "actor",
-            "action",
-            "title",
-            "member",
-            "version",
-            "fields",
-            "reason",
-            "log",
-            "seq",
-        ]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(cols)
-        for r in rows:
-            writer.writerow(
-                [
-                    printable(";".join(r[c]) if isinstance(r.get(c), list) else r.get(c, ""))
-                    for c in cols
-                ]
-            )
-        out(buffer.getvalue().rstrip("\n"))
+        out(csv_text(rows).rstrip("\n"))
     else:
         for r in rows:
             out(describe(r))
@@ -794,7 +761,8 @@ def audit_verify(ctx: click.Context) -> None:
     from vault.audit import verify
     from vault.errors import IntegrityError
 
-    report = verify(session(ctx))
+    sess = session(ctx)
+    report = verify(sess.store, sess.loaded)
     for problem in report.problems:
         (warn if not problem.fatal else say)(
             ("" if not problem.fatal else "problem: ") + str(problem)
@@ -822,10 +790,10 @@ def doctor(ctx: click.Context, repair: bool, accept_rollback: bool) -> None:
     takusu = app(ctx)
     if repair or accept_rollback:
         sess = takusu.session(ctx.obj.get("vault"))
-        fixed = doc.accept_rollback(sess) if accept_rollback else doc.repair(sess)
-        for log in fixed:
+        done = doc.accept_rollback(sess) if accept_rollback else doc.repair(sess)
+        for log in done.fixed:
             say(f"restored log {log[:12]} in the folder from this machine's verified mirror")
-        for log in getattr(sess.store, "forks_kept", []):
+        for log in done.forks_kept:
             warn(
                 f"log {log[:12]} in the folder is a different valid branch by its own writer "
                 "(a fork); it was not overwritten: see docs/security.md, 'Forks'"

@@ -26,18 +26,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vault import envelope, fsutil  # noqa: E402
-from vault.app import Takusu  # noqa: E402
 from vault.clock import now_utc  # noqa: E402
 from vault.events import make_event  # noqa: E402
 from vault.identity import Identity  # noqa: E402
 from vault.item import empty_payload  # noqa: E402
+from vault.machine import Machine  # noqa: E402
 
 PASSPHRASE = "bench passphrase"
 
 
 def build_small(root: Path) -> tuple[Path, Path]:
     home, folder = root / "small-home", root / "small-vault"
-    app = Takusu(home, passphrase=lambda _c: PASSPHRASE, keyring_backend=None)
+    app = Machine(home, passphrase=lambda _c: PASSPHRASE, keyring_backend=None)
     app.init("Bench owner")
     app.create_vault(folder, "small")
     sess = app.session("small")
@@ -51,7 +51,7 @@ def build_small(root: Path) -> tuple[Path, Path]:
 def build_big(root: Path, items: int, events: int) -> tuple[Path, Path]:
     """Write a long history directly: genesis, a member, items, edits, grants, receipts."""
     home, folder = root / "big-home", root / "big-vault"
-    app = Takusu(home, passphrase=lambda _c: PASSPHRASE, keyring_backend=None)
+    app = Machine(home, passphrase=lambda _c: PASSPHRASE, keyring_backend=None)
     owner, _ = app.init("Bench owner")
     app.create_vault(folder, "big")
     sess = app.session("big")
@@ -142,13 +142,13 @@ def build_big(root: Path, items: int, events: int) -> tuple[Path, Path]:
 def fresh_machine(root: Path, name: str, folder: Path, owner_home: Path) -> Path:
     """A second machine of the same owner (restored from a kit) that has never seen the vault."""
     kit = root / f"{name}.kit"
-    code = Takusu(
+    code = Machine(
         owner_home, passphrase=lambda _c: PASSPHRASE, keyring_backend=None
     ).write_recovery_kit(kit)
     home = root / f"{name}-fresh-home"
-    app = Takusu(home, passphrase=lambda _c: PASSPHRASE, keyring_backend=None)
+    app = Machine(home, passphrase=lambda _c: PASSPHRASE, keyring_backend=None)
     app.restore(kit, code, use_passphrase=True)
-    app.open_vault(folder, name, app.card().safety_code, None)
+    app.add_shared_vault(folder, name, app.card().safety_code, None)
     return home
 
 

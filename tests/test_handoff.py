@@ -9,8 +9,8 @@ import pytest
 
 from tests.helpers import ok, run
 from tests.twohomes import SEED, make_world
-from vault.app import Takusu
 from vault.identity import Identity
+from vault.machine import Machine
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def world(tmp_path):
 
 
 def lib(home):
-    return Takusu(home)
+    return Machine(home)
 
 
 def test_secretary_lists_gets_and_otp_with_receipts(world):
@@ -92,7 +92,7 @@ def test_receipt_fsync_failure_reveals_nothing(world):
         def fsync(self, fd: int) -> None:
             raise OSError(5, "Input/output error")
 
-    sess = Takusu(world.secretary, disk=FailingFsync()).session("acme")
+    sess = Machine(world.secretary, disk=FailingFsync()).session("acme")
     item = sess.find("GitHub")
     from vault.errors import StorageError
 

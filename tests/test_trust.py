@@ -9,8 +9,8 @@ import pytest
 from tests.helpers import ok, run
 from tests.twohomes import make_world
 from vault import envelope, labels
-from vault.app import Takusu
 from vault.identity import Identity
+from vault.machine import Machine
 
 
 @pytest.fixture
@@ -135,9 +135,9 @@ def test_vault_owner_change_refused(world, tmp_path):
 
 def test_member_written_grant_is_ignored_and_reported(world):
     """A member signs a grant in their own log: state ignores it, audit verify flags it."""
-    owner = Takusu(world.client).session("acme")
+    owner = Machine(world.client).session("acme")
     bank = owner.find("Bank")
-    sec = Takusu(world.secretary).session("acme")
+    sec = Machine(world.secretary).session("acme")
     member_id = sec.me.id
     sec.append("grant", {"item": bank, "version": 1, "member": member_id, "wrap": "AAAA"})
     assert world.s("get", "Bank").code == 1
@@ -149,7 +149,7 @@ def test_member_written_grant_is_ignored_and_reported(world):
 
 def test_wrap_moved_to_another_item_fails(world):
     """The owner (or a bug) puts GitHub's wrap on Bank: the secretary gets a typed error."""
-    owner = Takusu(world.client).session("acme")
+    owner = Machine(world.client).session("acme")
     github, bank = owner.find("GitHub"), owner.find("Bank")
     member_id = next(iter(owner.state["members"]))
     moved = owner.state["items"][github]["grants"][member_id]["wrap"]
@@ -162,7 +162,7 @@ def test_wrap_moved_to_another_item_fails(world):
             "wrap": moved,
         },
     )
-    sec = Takusu(world.secretary).session("acme")
+    sec = Machine(world.secretary).session("acme")
     assert bank in sec.readable()
     r = world.s("get", bank)
     assert r.code == 3 and "does not open" in r.err and r.out == ""
@@ -170,7 +170,7 @@ def test_wrap_moved_to_another_item_fails(world):
 
 def test_wrap_for_another_member_fails(world, tmp_path):
     ken = Identity.generate("Ken")
-    owner = Takusu(world.client).session("acme")
+    owner = Machine(world.client).session("acme")
     github = owner.find("GitHub")
     member_id = next(iter(owner.state["members"]))
     version = owner.state["items"][github]["version"]

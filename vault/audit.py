@@ -7,6 +7,8 @@ sequence number, a member's receipt right after the owner event it witnessed. Th
 
 from __future__ import annotations
 
+import csv
+import io
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +20,7 @@ from .errors import IntegrityError
 from .events import MEMBER_TYPES, Event
 from .identity import Card
 from .session import Session
-from .store import Problem
+from .store import Kind, Loaded, Problem, Store
 
 _ACTIONS = {
     "vault.create": "created the vault",
@@ -36,7 +38,7 @@ _ACTIONS = {
 
 def _names(session: Session) -> dict[str, str]:
     names = {m: v["name"] for m, v in session.state["members"].items()}
-    names[session.state["owner"]] = session.owner_card.name + " (owner)"
+    names[session.owner_id] = session.owner_card.name + " (owner)"
     return names
 
 
@@ -63,10 +65,10 @@ def timeline(
                     titles[item_id] = session.payload(item_id)["title"]
                 except IntegrityError:
                     pass
-    owner = session.state["owner"]
+    owner = session.owner_id
     rows = []
     for log in [owner, *sorted(k for k in session.state["heads"] if k != owner)]:
-        for ev in session.store.mirror_events(log):
+        for ev in session.store.mirror.events(log):
             ev = _tame(ev)
             if log == owner:
                 position = (ev["seq"], 0)
@@ -170,6 +172,35 @@ def printable(value: Any) -> Any:
     return "'" + out if out[:1] in ("=", "+", "-", "@") else out
 
 
+CSV_COLUMNS = (
+    "at",
+    "actor",
+    "action",
+    "title",
+    "member",
+    "version",
+    "fields",
+    "reason",
+    "log",
+    "seq",
+)
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """The timeline as CSV, every cell defused for spreadsheets (see `printable`)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow(
+            [
+                printable(";".join(r[c]) if isinstance(r.get(c), list) else r.get(c, ""))
+                for c in CSV_COLUMNS
+            ]
+        )
+    return buffer.getvalue()
+
+
 def describe(row: dict[str, Any]) -> str:
     """One timeline row as a line of text."""
     line = f"{row['at']}  {row['actor']}  {row['action']}"
@@ -199,25 +230,24 @@ class Report:
         return not any(p.fatal for p in self.problems)
 
 
-def verify(session: Session) -> Report:
-    """Re-verify every log in the folder from the start; check witnesses and receipts."""
-    store, st = session.store, session.state
-    report = Report(problems=list(session.loaded.problems))
-    owner = st["owner"]
-    owner_events = store.verify_folder_log(owner, session.owner_card, report.problems)
+def verify(store: Store, loaded: Loaded) -> Report:
+    """Re-verify every log in the folder from the start (against the state `loaded` from
+    `store`); check witnesses and receipts."""
+    st = loaded.state
+    report = Report(problems=list(loaded.problems))
+    owner = store.owner
+    owner_events = store.verify_log(owner, store.owner_card, report.problems)
     report.logs[owner] = len(owner_events)
     member_events: dict[str, list[Event]] = {}
     for member_id, member in st["members"].items():
-        events = store.verify_folder_log(
-            member_id, Card.from_envelope(member["card"]), report.problems
-        )
+        events = store.verify_log(member_id, Card.from_envelope(member["card"]), report.problems)
         member_events[member_id] = events
         report.logs[member_id] = len(events)
         for ev in events:
             if ev.type not in MEMBER_TYPES:
                 report.problems.append(
                     Problem(
-                        "member-state-change",
+                        Kind.MEMBER_STATE_CHANGE,
                         f"a member wrote a {ev.type!r} event; it was ignored",
                         member_id,
                         ev.seq,
@@ -226,7 +256,7 @@ def verify(session: Session) -> Report:
             elif not state_mod.valid_receipt(ev.fields):
                 report.problems.append(
                     Problem(
-                        "malformed-receipt",
+                        Kind.MALFORMED_RECEIPT,
                         "a receipt does not have takusu's shape; it was ignored",
                         member_id,
                         ev.seq,
@@ -252,7 +282,7 @@ def _check_owner_chain(
             if seq >= len(events):
                 report.problems.append(
                     Problem(
-                        "truncated",
+                        Kind.TRUNCATED,
                         f"the owner saw event {seq} of this log, which is now missing",
                         log,
                         seq,
@@ -261,7 +291,10 @@ def _check_owner_chain(
             elif events[seq].hash != head.get("hash"):
                 report.problems.append(
                     Problem(
-                        "rewritten", "this event differs from the one the owner witnessed", log, seq
+                        Kind.REWRITTEN,
+                        "this event differs from the one the owner witnessed",
+                        log,
+                        seq,
                     )
                 )
 
@@ -282,36 +315,36 @@ def _check_receipts(
         try:
             state_mod.apply_owner(st, ev)
         except IntegrityError as exc:
-            report.problems.append(Problem("invalid-owner-event", exc.message, ev.actor, ev.seq))
+            report.problems.append(Problem(Kind.INVALID_OWNER_EVENT, exc.message, ev.actor, ev.seq))
             return
         for receipt in by_position.pop(position, []):
             head = receipt.fields["owner_head"]
             if head.get("hash") != ev.hash:
                 report.problems.append(
                     Problem(
-                        "fork",
+                        Kind.FORK,
                         "a receipt witnessed an owner event that differs from the owner's log",
                         receipt.actor,
                         receipt.seq,
                     )
                 )
                 continue
-            item = st["items"].get(receipt.fields.get("item"), {})
-            grant = item.get("grants", {}).get(receipt.actor)
+            item = st["items"].get(str(receipt.fields.get("item")))
+            grant = item["grants"].get(receipt.actor) if item else None
             if not grant or grant["version"] != receipt.fields.get("version"):
                 report.problems.append(
                     Problem(
-                        "receipt-without-grant",
+                        Kind.RECEIPT_WITHOUT_GRANT,
                         "a retrieval names no grant valid at that time",
                         receipt.actor,
                         receipt.seq,
                     )
                 )
-            elif grant.get("expires") and str(receipt.fields.get("at")) > grant["expires"]:
+            elif grant["expires"] and str(receipt.fields.get("at")) > grant["expires"]:
                 # Times are the member's own claim, so this is a warning, not proof.
                 report.problems.append(
                     Problem(
-                        "retrieved-after-expiry",
+                        Kind.RETRIEVED_AFTER_EXPIRY,
                         f"a retrieval is dated after its grant expired ({grant['expires']})",
                         receipt.actor,
                         receipt.seq,
@@ -322,7 +355,7 @@ def _check_receipts(
         for receipt in receipts:
             report.problems.append(
                 Problem(
-                    "receipt-without-grant" if position < 0 else "fork",
+                    Kind.RECEIPT_WITHOUT_GRANT if position < 0 else Kind.FORK,
                     "a retrieval witnessed an owner state this log does not contain",
                     receipt.actor,
                     receipt.seq,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from .errors import BadInput
+from .errors import BadInput, UsageError
 
 Clock = Callable[[], datetime]
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
@@ -77,3 +77,12 @@ def parse_expiry(text: str, now: datetime) -> str:
     if when <= now:
         raise BadInput("the expiry is in the past")
     return stamp(when)
+
+
+def parse_since(text: str) -> datetime:
+    """A `--since` value: a date (`2026-12-01`) or an RFC 3339 time; UTC when no zone."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"cannot read the date {text!r}") from None
+    return when.replace(tzinfo=when.tzinfo or UTC)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import sharing
-from .app import Takusu
 from .audit import describe, timeline, verify
 from .clock import parse_expiry, system_clock
 from .errors import AccessRevoked, TakusuError
 from .item import empty_payload
+from .machine import Machine
 
 DEMO_SEED = "JBSWY3DPEHPK3PXP"  # the well-known demo seed: no real account uses it
 
@@ -40,8 +40,8 @@ def _step(say: Callable[[str], None], title: str) -> None:
 
 def _story(root: Path, say: Callable[[str], None]) -> None:
     phrase = secrets.token_urlsafe(12)
-    client = Takusu(root / "client-home", passphrase=lambda _c: phrase, keyring_backend=None)
-    secretary = Takusu(root / "secretary-home", passphrase=lambda _c: phrase, keyring_backend=None)
+    client = Machine(root / "client-home", passphrase=lambda _c: phrase, keyring_backend=None)
+    secretary = Machine(root / "secretary-home", passphrase=lambda _c: phrase, keyring_backend=None)
     folder = root / "shared-folder" / "acme"
 
     _step(say, "1. Two people, two machines")
@@ -79,7 +79,7 @@ def _story(root: Path, say: Callable[[str], None]) -> None:
     say("Shared only 'GitHub' with aiko, for 30 days. Nothing else in the vault is visible to her.")
 
     _step(say, "4. The secretary opens the folder and retrieves what she needs")
-    secretary.open_vault(folder, "acme", me.card.safety_code, None)
+    secretary.add_shared_vault(folder, "acme", me.card.safety_code, None)
     sec = secretary.session("acme")
     say(f"She sees: {sorted(sec.titles().values())}")
     got = sec.reveal(sec.find("GitHub"), ["password"], "monthly invoices")["password"]
@@ -95,7 +95,7 @@ def _story(root: Path, say: Callable[[str], None]) -> None:
     sess = client.session("acme")
     for row in timeline(sess):
         say("  " + describe(row))
-    report = verify(sess)
+    report = verify(sess.store, sess.loaded)
     say(
         f"'takusu audit verify': {len(report.logs)} logs, {report.receipts} receipts, "
         f"{'all signatures and links verify' if report.ok else 'PROBLEMS FOUND'}."

@@ -11,11 +11,12 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
-from .app import Takusu
 from .audit import verify
 from .errors import TakusuError
+from .machine import Machine
 from .session import Session
-from .store import Problem
+from .store import Kind, Problem
+from .store.repair import Repaired
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Health:
         return not any(p.fatal for p in self.problems)
 
 
-def identity_health(takusu: Takusu, health: Health) -> None:
+def identity_health(takusu: Machine, health: Health) -> None:
     ks = takusu.keystore
     if not ks.exists():
         health.lines.append("identity: none on this machine ('takusu init')")
@@ -43,8 +44,8 @@ def identity_health(takusu: Takusu, health: Health) -> None:
         + ("" if key_mode & 0o077 == 0 else "  UNSAFE: readable by others")
     )
     if key_mode & 0o077:
-        health.problems.append(Problem("key-file-mode", "the key file is readable by others"))
-    backend = takusu._keyring_backend()
+        health.problems.append(Problem(Kind.KEY_FILE_MODE, "the key file is readable by others"))
+    backend = takusu.keyring_backend()
     held = "the OS keyring" if mode == "keyring" else "a passphrase (Argon2id)"
     health.lines.append(
         f"key held by: {held}; secure keyring here: "
@@ -67,10 +68,10 @@ def vault_health(sess: Session, health: Health) -> None:
     )
     # The full pass (every line of every log from seq 0, witnesses, receipts), not only
     # what arrived since this machine's heads: doctor is where damage to old events shows.
-    problems = _dedupe(verify(sess).problems)
+    problems = _dedupe(verify(sess.store, sess.loaded).problems)
     names: dict[str, Any] = {m: v["name"] for m, v in st["members"].items()}
-    names[st["owner"]] = f"{sess.owner_card.name} (owner)"
-    for log, head in sorted(st["heads"].items(), key=lambda kv: kv[0] != st["owner"]):
+    names[sess.owner_id] = f"{sess.owner_card.name} (owner)"
+    for log, head in sorted(st["heads"].items(), key=lambda kv: kv[0] != sess.owner_id):
         mine = [p for p in problems if p.log == log]
         status = "ok" if not mine else "; ".join(p.kind for p in mine)
         health.lines.append(
@@ -91,7 +92,7 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-def check(takusu: Takusu, selector: str | None) -> Health:
+def check(takusu: Machine, selector: str | None) -> Health:
     health = Health()
     identity_health(takusu, health)
     try:
@@ -103,16 +104,16 @@ def check(takusu: Takusu, selector: str | None) -> Health:
     return health
 
 
-def repair(sess: Session) -> list[str]:
+def repair(sess: Session) -> Repaired:
     """Restore damaged, missing or shortened logs in the folder from the verified mirror."""
     return sess.store.repair()
 
 
-def accept_rollback(sess: Session) -> list[str]:
+def accept_rollback(sess: Session) -> Repaired:
     """Owner: put the newest verified state back into the folder and log that it happened."""
     sess.require_owner()
     before = [str(p) for p in sess.loaded.problems if p.fatal]
-    fixed = sess.store.repair()
-    sess._refresh(sess.store.load())
-    sess.append("rollback.accept", {"detail": before[:20], "restored": fixed})
-    return fixed
+    done = sess.store.repair()
+    sess.reload()
+    sess.append("rollback.accept", {"detail": before[:20], "restored": done.fixed})
+    return done

@@ -13,7 +13,7 @@ from . import crypto, labels
 from .encoding import b64d, b64e, dumps, loads
 from .errors import DecryptionFailed, IntegrityError, Malformed
 from .identity import Card, Identity
-from .item import ITEM_FIELDS
+from .item import ITEM_FIELDS, Payload
 
 PAD = 128
 
@@ -55,17 +55,18 @@ def open_vault_key(vault_id: str, owner: Identity, wrap: str) -> bytes:
 # --- item payloads --------------------------------------------------------------------------
 
 
-def encode_payload(payload: dict[str, Any]) -> bytes:
+def encode_payload(payload: Payload) -> bytes:
     """JSON of the item, padded with spaces to a multiple of 128 bytes (hides exact lengths)."""
     data = dumps({k: payload.get(k) for k in ITEM_FIELDS})
     return data + b" " * (-len(data) % PAD)
 
 
-def decode_payload(data: bytes) -> dict[str, Any]:
+def decode_payload(data: bytes) -> Payload:
     obj = loads(data, "item")
     if not isinstance(obj, dict) or set(obj) != set(ITEM_FIELDS):
         raise Malformed("item payload has the wrong fields")
-    return obj
+    payload: Payload = obj  # type: ignore[assignment]  # shape checked just above
+    return payload
 
 
 def wrap_for(vault_id: str, item_id: str, version: int, card: Card, data_key: bytes) -> str:
@@ -81,7 +82,7 @@ def seal_item(
     vault_id: str,
     item_id: str,
     version: int,
-    payload: dict[str, Any],
+    payload: Payload,
     vault_key: bytes,
     grantees: list[Card],
 ) -> tuple[dict[str, Any], bytes]:
@@ -123,7 +124,7 @@ def grantee_data_key(
     return key
 
 
-def open_item(vault_id: str, item_id: str, item: dict[str, Any], data_key: bytes) -> dict[str, Any]:
+def open_item(vault_id: str, item_id: str, item: dict[str, Any], data_key: bytes) -> Payload:
     """Decrypt the current version with a data key already checked against its commitment."""
     if item.get("aead", labels.ITEM_AEAD) != labels.ITEM_AEAD:
         raise Malformed("item uses an unknown AEAD")

@@ -69,7 +69,8 @@ def _commit_verified(sess: Session, folder: Path, who: tuple[str, ...]) -> bool:
         git(folder, "add", "--", *present)
     if git(folder, "diff", "--cached", "--quiet", check=False).returncode == 0:
         return False
-    head = sess.state["heads"].get(sess.me.id, {}).get("seq", -1)
+    mine = sess.state["heads"].get(sess.me.id)
+    head = mine["seq"] if mine else -1
     message = f"takusu: {sess.me.card.name}'s log up to event {head}"
     git(folder, *who, "commit", "--quiet", "-m", message)
     return True
@@ -113,9 +114,9 @@ def sync(sess: Session) -> SyncResult:
                 "git pull --rebase failed; nothing was changed locally",
                 hint=(pulled.stderr.strip().splitlines() or [""])[-1],
             )
-        sess._refresh(sess.store.load())
+        sess.reload()
     result.pulled = True
-    sess._refresh(sess.store.load())  # verify what arrived before publishing anything
+    sess.reload()  # verify what arrived before publishing anything
     if sess.loaded.fatal:
         raise IntegrityError(
             f"not pushed: what was pulled does not verify: {sess.loaded.fatal[0]}",

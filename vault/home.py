@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from . import fsutil, labels
 from .encoding import dumps, loads
 from .errors import Ambiguous, Malformed, NoVault, UnknownVersion
+
+
+class VaultEntry(TypedDict):
+    """One vault this machine knows: its name here, folder, my role and the pinned owner."""
+
+    name: str
+    path: str
+    role: str  # "owner" or "member"
+    owner: dict[str, Any]  # the owner's card envelope, pinned when created or opened
+    owner_name: str
 
 
 def default_home() -> Path:
@@ -64,7 +74,7 @@ class Home:
         fsutil.ensure_dir(self.path)
         fsutil.atomic_write(self.config_path, dumps(doc))
 
-    def register(self, vault_id: str, entry: dict[str, Any]) -> None:
+    def register(self, vault_id: str, entry: VaultEntry) -> None:
         """Remember a vault; the first one becomes the default."""
         doc = self.config()
         doc["vaults"][vault_id] = entry
@@ -72,7 +82,7 @@ class Home:
             doc["default"] = vault_id
         self.save(doc)
 
-    def resolve(self, selector: str | None) -> tuple[str, dict[str, Any]]:
+    def resolve(self, selector: str | None) -> tuple[str, VaultEntry]:
         """Find a registered vault by name, id prefix or folder path (or the default)."""
         doc = self.config()
         vaults = doc["vaults"]

@@ -2,16 +2,20 @@
 
 A Session is built on verified state only. For a member (secretary), every read of
 a secret first appends a signed `retrieve` receipt to their own log, fsynced; if that
-fails, nothing is revealed.
+fails, nothing is revealed. Work that spans sessions and sharing (the expiry sweep)
+runs from the layer above (sharing.upkeep), never from here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
-from . import envelope, state, totp
-from .clock import is_expired, system_clock
+from . import envelope, labels, state, totp
+from .clock import Clock, is_expired, system_clock
+from .crypto import local_key
 from .errors import (
     AccessRevoked,
     Ambiguous,
@@ -22,40 +26,56 @@ from .errors import (
     NotOwner,
     NotShared,
 )
+from .home import VaultEntry
 from .identity import Card, Identity
-from .item import SECRET_FIELDS, field_value, summary
-from .store import Store
+from .index import TitleIndex
+from .item import SECRET_FIELDS, Payload, field_value, summary
+from .state import Grant, Item, State
+from .store import Loaded, Store, Writer
+from .store.store import Precheck
 
 
 class Session:
     """A vault opened by this machine's identity."""
 
     def __init__(
-        self, identity: Identity, store: Store, entry: dict[str, Any], for_write: bool = False
+        self,
+        identity: Identity,
+        store: Store,
+        entry: VaultEntry,
+        clock: Clock = system_clock,
     ) -> None:
         self.me = identity
         self.store = store
         self.entry = entry
-        self._refresh(store.load())
+        self.clock = clock
+        self.loaded: Loaded = store.load()
+        self.state: State = self.loaded.state
         self._vault_key: bytes | None = None
-        self._payloads: dict[tuple[str, int], dict[str, Any]] = {}
-        self.expired: list[tuple[str, str]] = []
-        if self.is_owner and not [p for p in self.loaded.fatal if p.log == self.me.id]:
-            from .sharing import expire_due
+        self._payloads: dict[tuple[str, int], Payload] = {}
+        self._writer: Writer | None = None
 
-            self.expired = expire_due(self)
-
-    def _refresh(self, loaded: Any) -> None:
-        self.loaded = loaded
-        self.state = loaded.state
+    def reload(self, loaded: Loaded | None = None) -> None:
+        """Take the store's current verified state (or `loaded`, just returned by it)."""
+        self.loaded = loaded if loaded is not None else self.store.load()
+        self.state = self.loaded.state
 
     @property
     def vault_id(self) -> str:
         return self.store.vault_id
 
     @property
+    def owner_id(self) -> str:
+        return self.store.owner
+
+    @property
     def is_owner(self) -> bool:
-        return bool(self.state["owner"] == self.me.id)
+        return self.store.owner == self.me.id
+
+    def member_name(self, member_id: str) -> str:
+        """A member's name in this vault (removed ones too), or their id's first 8 digits."""
+        member = self.state["members"].get(member_id)
+        return member["name"] if member else member_id[:8]
 
     @property
     def owner_card(self) -> Card:
@@ -69,25 +89,51 @@ class Session:
         if not self.is_owner:
             raise NotOwner(f"only the vault's owner ({self.owner_card.name}) can do that")
 
-    def append(self, type_: str, body: dict[str, Any], precheck: Any | None = None) -> None:
-        self._refresh(self.store.append(self.me, type_, body, precheck))
+    def append(self, type_: str, body: dict[str, Any], precheck: Precheck | None = None) -> None:
+        """Append one event to my log (inside `batch()`, add it to the batch's one write)."""
+        if self._writer is not None:
+            if precheck is not None:
+                precheck(self.state)
+            self._writer.add(type_, body)
+            return
+        self.reload(self.store.append(self.me, type_, body, precheck))
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every event appended inside goes out in one locked write with one fsync; if
+        anything fails, nothing is written and the session reloads the verified state."""
+        if self._writer is not None:
+            yield
+            return
+        try:
+            with self.store.writing(self.me) as writer:
+                self._writer = writer
+                self.reload(writer.loaded)
+                yield
+        except BaseException:
+            self._writer = None
+            self.reload()
+            raise
+        self._writer = None
 
     # --- keys and decryption ------------------------------------------------------------------
 
     def vault_key(self) -> bytes:
         self.require_owner()
         if self._vault_key is None:
-            self._vault_key = envelope.open_vault_key(
-                self.vault_id, self.me, self.state["vault_key_wrap"]
-            )
+            wrap = self.state["vault_key_wrap"]
+            if wrap is None:
+                raise IntegrityError("the vault has no key for its owner")
+            self._vault_key = envelope.open_vault_key(self.vault_id, self.me, wrap)
         return self._vault_key
 
     def material(self, item_id: str, put_ref: list[int] | None = None) -> dict[str, Any]:
         """The sealed fields of an item version (ciphertext, wraps) from the mirrored log."""
+        owner = self.owner_id
         item = self.state["items"][item_id]
-        put = self.store.event_at(self.state["owner"], put_ref or item["put_ref"])
+        put = self.store.event_at(owner, put_ref or item["put_ref"])
         if put.get("type") != "item.put" or put.get("item") != item_id:
-            raise IntegrityError("state cache points at the wrong event", log=self.state["owner"])
+            raise IntegrityError("state cache points at the wrong event", log=owner)
         return {k: put.get(k) for k in ("version", "ct", "owner_wrap", "key_commit", "aead")}
 
     def data_key(self, item_id: str, sealed: dict[str, Any] | None = None) -> bytes:
@@ -96,12 +142,12 @@ class Session:
             return envelope.owner_data_key(
                 self.vault_id, item_id, sealed or self.material(item_id), self.vault_key()
             )
-        grant = self._grant(item_id)
+        grant = self.grant(item_id)
         return envelope.grantee_data_key(
             self.vault_id, item_id, item["version"], grant["wrap"], item["key_commit"], self.me
         )
 
-    def payload(self, item_id: str) -> dict[str, Any]:
+    def payload(self, item_id: str) -> Payload:
         item = self.state["items"][item_id]
         key = (item_id, item["version"])
         if key not in self._payloads:
@@ -111,12 +157,13 @@ class Session:
             )
         return self._payloads[key]
 
-    def _grant(self, item_id: str) -> dict[str, Any]:
+    def grant(self, item_id: str) -> Grant:
+        """My grant on the current version of an item; NotShared or GrantExpired if none."""
         item = self.state["items"][item_id]
         grant = item["grants"].get(self.me.id)
         if grant is None or grant["version"] != item["version"]:
             raise NotShared("this item is not shared with you")
-        if is_expired(grant.get("expires"), system_clock()):
+        if is_expired(grant["expires"], self.clock()):
             raise GrantExpired(
                 f"your access to this item expired on {grant['expires']}",
                 hint="ask the vault's owner to share it again",
@@ -130,22 +177,26 @@ class Session:
         items = state.active_items(self.state)
         if self.is_owner:
             return list(items)
-        return [
-            i
-            for i, it in items.items()
-            if it["grants"].get(self.me.id, {}).get("version") == it["version"]
-        ]
+        return [i for i, it in items.items() if _current_grant(it, self.me.id) is not None]
 
     def titles(self) -> dict[str, str]:
-        return {i: s["title"] for i, s in self.summaries().items()}
+        return {i: str(s["title"]) for i, s in self.summaries().items()}
+
+    def title_index(self) -> TitleIndex:
+        """This identity's encrypted index of this vault's summaries."""
+        secret = self.vault_key() if self.is_owner else self.me.signing.raw()
+        context = f"{self.vault_id}\n{self.me.id}"
+        return TitleIndex(
+            self.store.mirror.local / "index.enc",
+            local_key(secret, context),
+            labels.INDEX_AAD + context.encode(),
+        )
 
     def summaries(self) -> dict[str, dict[str, Any]]:
         """Title, username, url and tags of every readable item, from an encrypted local index
         that is refreshed only for item versions it has not seen (so 10,000 items do not
         mean 10,000 decryptions per command)."""
-        from .index import TitleIndex
-
-        index = TitleIndex(self)
+        index = self.title_index()
         out = {}
         for item_id in self.readable():
             version = self.state["items"][item_id]["version"]
@@ -187,20 +238,19 @@ class Session:
             len(query) >= 8 and any(i.startswith(query.lower()) for i in items)
         ):
             raise NotShared("this item is not shared with you")
+        now = self.clock()
         for item_id, item in items.items():
             grant = item["grants"].get(self.me.id)
-            if grant and grant.get("expires") and grant["version"] == item["version"]:
-                if is_expired(grant["expires"], system_clock()) and self._title_matches(
-                    item_id, item["version"], grant["wrap"], item, query
-                ):
+            if grant and grant["version"] == item["version"] and is_expired(grant["expires"], now):
+                if self._title_matches(item_id, item["version"], grant["wrap"], item, query):
                     raise GrantExpired(
                         f"your access to {query!r} expired on {grant['expires']}",
                         hint="ask the vault's owner to share it again",
                     )
         for rev in reversed(self.state["revocations"]):
-            if rev["member"] != self.me.id or "old" not in rev:
+            old = rev.get("old")
+            if rev["member"] != self.me.id or old is None:
                 continue
-            old = rev["old"]
             if self._title_matches(rev["item"], old["version"], old["wrap"], old, query):
                 why = " (the grant expired)" if rev["reason"] == "expired" else ""
                 raise AccessRevoked(
@@ -209,9 +259,7 @@ class Session:
                     hint="ask the vault's owner if you still need it",
                 )
 
-    def _title_matches(
-        self, item_id: str, version: int, wrap: str, item: dict[str, Any], query: str
-    ) -> bool:
+    def _title_matches(self, item_id: str, version: int, wrap: str, item: Any, query: str) -> bool:
         try:
             key = envelope.grantee_data_key(
                 self.vault_id, item_id, version, wrap, item["key_commit"], self.me
@@ -232,8 +280,8 @@ class Session:
             except _NewVersion:
                 # The owner rotated or edited it meanwhile and I still hold a grant: retry
                 # with the version that stands now, so the receipt names what was released.
-                self._refresh(self.store.load())
-                self._grant(item_id)
+                self.reload()
+                self.grant(item_id)
         raise AccessRevoked(
             "the item kept changing while it was being retrieved; nothing was revealed",
             hint="run the command again",
@@ -247,23 +295,7 @@ class Session:
             body: dict[str, Any] = {"item": item_id, "version": version, "fields": fields}
             if reason:
                 body["reason"] = reason
-            me = self.me.id
-
-            def still_granted(current: dict[str, Any]) -> None:
-                # The owner may have revoked or rotated since this session opened: release
-                # only what the grant as it stands now (under the lock) covers.
-                item = current["items"].get(item_id) or {}
-                grant = item.get("grants", {}).get(me)
-                if grant and grant["version"] == item.get("version") != version:
-                    raise _NewVersion()
-                if item.get("version") != version or not grant or grant["version"] != version:
-                    raise AccessRevoked(
-                        "your access to this item changed while it was being retrieved "
-                        "(revoked or rotated); nothing was revealed",
-                        hint="run the command again",
-                    )
-
-            self.append("retrieve", body, still_granted)
+            self.append("retrieve", body, _still_granted(item_id, self.me.id, version))
         return values
 
     def otp(self, item_id: str, reason: str | None) -> totp.Code:
@@ -276,19 +308,19 @@ class Session:
         if item_id is None:
             return []
         members = self.state["members"]
-        now = system_clock()
+        now = self.clock()
         return [
             Card.from_envelope(members[m]["card"])
             for m, grant in self.state["items"][item_id]["grants"].items()
             if m not in (exclude or set())
             # an expired grantee never receives a new version, even before expire_due runs
-            and not is_expired(grant.get("expires"), now)
+            and not is_expired(grant["expires"], now)
         ]
 
     def put(
         self,
         item_id: str | None,
-        payload: dict[str, Any],
+        payload: Payload,
         *,
         rotated: bool = False,
         exclude: set[str] | None = None,
@@ -317,20 +349,49 @@ class Session:
         self.append("item.put", body)
         return item_id
 
-    def add(self, payload: dict[str, Any]) -> str:
+    def add(self, payload: Payload) -> str:
         return self.put(None, payload)
 
-    def edit(self, item_id: str, changes: dict[str, Any]) -> None:
+    def edit(
+        self, item_id: str, changes: dict[str, Any], fields: dict[str, str] | None = None
+    ) -> None:
+        """A new version with `changes` and the custom `fields` merged into the item's own;
+        changing a secret of an exposed item records a rotation."""
         payload = dict(self.payload(item_id))
+        if fields:
+            changes = {**changes, "fields": {**self.payload(item_id)["fields"], **fields}}
         rotated = any(k in changes and changes[k] != payload.get(k) for k in SECRET_FIELDS)
         payload.update(changes)
-        self.put(
-            item_id, payload, rotated=rotated and bool(self.state["items"][item_id]["exposed"])
-        )
+        exposed = bool(self.state["items"][item_id]["exposed"])
+        self.put(item_id, payload, rotated=rotated and exposed)  # type: ignore[arg-type]
 
     def remove(self, item_id: str) -> None:
         self.require_owner()
         self.append("item.delete", {"item": item_id})
+
+
+def _current_grant(item: Item, member_id: str) -> Grant | None:
+    grant = item["grants"].get(member_id)
+    return grant if grant is not None and grant["version"] == item["version"] else None
+
+
+def _still_granted(item_id: str, me: str, version: int) -> Precheck:
+    """A receipt's last check under the lock: the owner may have revoked or rotated since the
+    session opened, so release only what the grant as it stands now covers."""
+
+    def check(current: State) -> None:
+        item = current["items"].get(item_id)
+        grant = item["grants"].get(me) if item else None
+        if item and grant and grant["version"] == item["version"] != version:
+            raise _NewVersion()
+        if not item or item["version"] != version or not grant or grant["version"] != version:
+            raise AccessRevoked(
+                "your access to this item changed while it was being retrieved "
+                "(revoked or rotated); nothing was revealed",
+                hint="run the command again",
+            )
+
+    return check
 
 
 class _NewVersion(Exception):

@@ -8,10 +8,11 @@ under a fresh data key, wrapped only for those who remain) and marks the item
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import envelope, state
-from .clock import Clock, is_expired, system_clock
+from .clock import is_expired
 from .errors import AlreadyExists, BadInput, NotFound, PinMismatch, UserError
 from .identity import Card
 from .session import Session
@@ -72,6 +73,7 @@ def check_new_member(session: Session, card: Card, name: str) -> None:
 
 
 def add_member(session: Session, card: Card, name: str) -> str:
+    """Append `member.add` for a card whose safety code the owner confirmed (see trust.py)."""
     check_new_member(session, card, name)
     session.append("member.add", {"member": card.id, "name": name, "card": card.envelope})
     return card.id
@@ -86,9 +88,10 @@ def remove_member(session: Session, name: str, revoke_all: bool = False) -> list
             f"{name!r} still has access to {len(held)} item(s)",
             hint="revoke them first, or use --revoke-all (or 'takusu offboard')",
         )
-    for item_id in held:
-        revoke(session, item_id, member_id, "member removed")
-    session.append("member.remove", {"member": member_id})
+    with session.batch():
+        for item_id in held:
+            revoke(session, item_id, member_id, "member removed")
+        session.append("member.remove", {"member": member_id})
     return rotation_checklist(session, member_id)
 
 
@@ -101,10 +104,9 @@ def items_granted_to(session: Session, member_id: str) -> list[str]:
 # --- grants ---------------------------------------------------------------------------------
 
 
-def share(session: Session, item_id: str, member_name: str, expires: str | None) -> str:
+def share(session: Session, item_id: str, member_id: str, expires: str | None) -> None:
     """Wrap the current data key to the member and append a signed grant."""
     session.require_owner()
-    member_id = member_by_name(session, member_name)
     item = session.state["items"][item_id]
     card = Card.from_envelope(session.state["members"][member_id]["card"])
     body: dict[str, Any] = {
@@ -118,40 +120,58 @@ def share(session: Session, item_id: str, member_name: str, expires: str | None)
     if expires:
         body["expires"] = expires
     session.append("grant", body)
-    return member_id
 
 
 def revoke(session: Session, item_id: str, member_id: str, reason: str) -> None:
     """Append `revoke`, then re-key the item for those who remain."""
     session.require_owner()
     if member_id not in session.state["items"][item_id]["grants"]:
-        name = session.state["members"].get(member_id, {}).get("name", member_id[:8])
+        name = session.member_name(member_id)
         raise UserError(f"this item is not shared with {name!r}")
     payload = session.payload(item_id)
-    session.append("revoke", {"item": item_id, "member": member_id, "reason": reason})
-    session.put(item_id, payload)
+    with session.batch():
+        session.append("revoke", {"item": item_id, "member": member_id, "reason": reason})
+        session.put(item_id, payload)
 
 
-def expire_due(session: Session, clock: Clock = system_clock) -> list[tuple[str, str]]:
-    """Revoke (reason 'expired') every grant past its expiry; the owner runs this on open."""
-    now = clock()
+@dataclass
+class Upkeep:
+    """What the owner's takusu did on its own when the vault was opened."""
+
+    expired: list[tuple[str, str]] = field(default_factory=list)  # (item id, member id)
+
+
+def upkeep(session: Session) -> Upkeep:
+    """The owner's routine work, run by whoever opens a session for a command (the CLI, the
+    agent): revoke expired grants. Nothing for a member, or while the owner's log is damaged."""
+    done = Upkeep()
+    if not session.is_owner or [p for p in session.loaded.fatal if p.log == session.me.id]:
+        return done
+    done.expired = expire_due(session)
+    return done
+
+
+def expire_due(session: Session) -> list[tuple[str, str]]:
+    """Revoke (reason 'expired') every grant past its expiry, in one write."""
+    now = session.clock()
     due = [
         (item_id, member_id)
         for item_id, item in state.active_items(session.state).items()
         for member_id, grant in item["grants"].items()
-        if is_expired(grant.get("expires"), now)
+        if is_expired(grant["expires"], now)
     ]
-    for item_id, member_id in due:
-        revoke(session, item_id, member_id, "expired")
+    if due:
+        with session.batch():
+            for item_id, member_id in due:
+                revoke(session, item_id, member_id, "expired")
     return due
 
 
 def rotate(session: Session, item_id: str, changes: dict[str, Any]) -> None:
     """Record a new secret: a new version that clears the exposed mark."""
     session.require_owner()
-    payload = dict(session.payload(item_id))
-    payload.update(changes)
-    session.put(item_id, payload, rotated=True)
+    payload = session.payload(item_id)
+    session.put(item_id, {**payload, **changes}, rotated=True)  # type: ignore[typeddict-item]
 
 
 # --- offboarding ----------------------------------------------------------------------------
@@ -162,8 +182,8 @@ def offboard(session: Session, name: str) -> list[dict[str, Any]]:
     return remove_member(session, name, revoke_all=True)
 
 
-def last_retrievals(session: Session, member_id: str) -> dict[str, dict[str, Any]]:
-    return dict(session.state.get("retrievals", {}).get(member_id, {}))
+def last_retrievals(session: Session, member_id: str) -> dict[str, Any]:
+    return dict(session.state["retrievals"].get(member_id, {}))
 
 
 def rotation_checklist(session: Session, member_id: str | None = None) -> list[dict[str, Any]]:
@@ -182,7 +202,7 @@ def rotation_checklist(session: Session, member_id: str | None = None) -> list[d
                     "item": item_id,
                     "title": payload["title"],
                     "url": payload.get("url"),
-                    "member": session.state["members"].get(m, {}).get("name", m[:8]),
+                    "member": session.member_name(m),
                     "exposed_since": exposed[m],
                     "retrieved": seen is not None,
                     "last_retrieved": seen["at"] if seen else None,
@@ -192,3 +212,9 @@ def rotation_checklist(session: Session, member_id: str | None = None) -> list[d
             )
     rows.sort(key=lambda r: (r["retrieved"], r["last_retrieved"] or ""), reverse=True)
     return rows
+
+
+def rotation_asks_password(new_totp: bool, new_password_given: bool) -> bool:
+    """Whether `rotate` should prompt for a new password: yes, unless only a new 2FA seed
+    was asked for (a seed-only rotation keeps the password)."""
+    return new_password_given or not new_totp

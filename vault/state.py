@@ -1,19 +1,126 @@
 """The fold of verified events into the vault's current state. Pure: no I/O, no crypto.
 
-State is a plain JSON-able dict so the store can cache it beside the mirror and apply
-only new events next time. Only the owner's events change state; anything else
+State is a plain JSON-able dict (typed below) so the store can cache it beside the mirror
+and apply only new events next time. Only the owner's events change state; anything else
 a member's log carries besides receipts is kept aside as `rejected` for `audit verify`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NotRequired, TypedDict
 
-from .errors import IntegrityError
+from .errors import IntegrityError, Malformed
 from .events import MEMBER_TYPES, OWNER_TYPES, Event
 from .identity import Card
 
-State = dict[str, Any]
+
+class Head(TypedDict):
+    """How far this machine accepted a log: last seq and hash, bytes, last line's length."""
+
+    seq: int
+    hash: str
+    size: int
+    last: int
+
+
+class Witness(TypedDict):
+    """The furthest point of a log that someone else's signed event has seen."""
+
+    seq: int
+    hash: str | None
+    by: str
+
+
+class Member(TypedDict):
+    name: str
+    card: dict[str, Any]
+    added: str
+    removed: bool
+    removed_at: str | None
+
+
+class Grant(TypedDict):
+    """One member's access to an item: the wrap of the current version's data key."""
+
+    version: int
+    wrap: str
+    expires: str | None
+    granted: str
+    grant_seq: int
+
+
+class Item(TypedDict):
+    """An item's current version, by reference to its `item.put` line in the mirror."""
+
+    created: str
+    grants: dict[str, Grant]
+    exposed: dict[str, str]  # member id -> since when they could read it
+    deleted: bool
+    version: int
+    key_commit: str
+    put_ref: list[int] | None  # [offset, length] of the item.put line in the mirror
+    updated: str
+    put_seq: int
+    rotated: NotRequired[str]
+
+
+class OldVersion(TypedDict):
+    """What a revoked member could open before the re-key (so their CLI can say why)."""
+
+    version: int
+    wrap: str
+    put_ref: list[int] | None
+    key_commit: str
+
+
+class Revocation(TypedDict):
+    item: str
+    member: str
+    reason: str
+    at: str
+    seq: int
+    old: NotRequired[OldVersion]
+
+
+class Retrieval(TypedDict):
+    """The latest receipt of one member for one item."""
+
+    at: str
+    fields: list[str]
+    version: int
+    seq: int
+
+
+class Rejected(TypedDict):
+    log: str
+    seq: int
+    type: str
+    at: str
+
+
+class Rollback(TypedDict):
+    at: str
+    seq: int
+    detail: Any
+
+
+class State(TypedDict):
+    vault: str | None
+    name: str | None
+    owner: str | None
+    owner_card: dict[str, Any] | None
+    vault_key_wrap: str | None
+    created: str | None
+    members: dict[str, Member]
+    items: dict[str, Item]
+    revocations: list[Revocation]
+    retrievals: dict[str, dict[str, Retrieval]]  # member id -> item id -> latest
+    receipt_count: int
+    rejected: list[Rejected]
+    heads: dict[str, Head]
+    rollbacks: list[Rollback]
+    witness: dict[str, Witness]
 
 
 def empty() -> State:
@@ -36,74 +143,84 @@ def empty() -> State:
     }
 
 
+# --- the cached copy --------------------------------------------------------------------------
+
+
+def _need(ok: bool) -> None:
+    if not ok:
+        raise Malformed("the state cache has an unexpected shape")
+
+
+def _is_ref(ref: Any) -> bool:
+    return ref is None or (
+        isinstance(ref, list)
+        and len(ref) == 2
+        and all(type(x) is int and 0 <= x < 2**40 for x in ref)
+    )
+
+
+def _check_item(item: Any) -> None:
+    _need(
+        isinstance(item, dict)
+        and type(item.get("version")) is int
+        and isinstance(item.get("grants"), dict)
+        and isinstance(item.get("exposed"), dict)
+        and type(item.get("deleted")) is bool
+        and isinstance(item.get("key_commit"), str)
+        and _is_ref(item.get("put_ref"))
+    )
+    for grant in item["grants"].values():
+        _need(
+            isinstance(grant, dict)
+            and type(grant.get("version")) is int
+            and isinstance(grant.get("wrap"), str)
+            and isinstance(grant.get("expires"), str | None)
+        )
+
+
 def check_shape(st: Any) -> State:
     """Malformed unless `st` has the shape this module builds (the cached copy is derived
     data: a damaged one is rebuilt from the verified mirror, never trusted)."""
-    from .errors import Malformed
-
-    def need(ok: bool) -> None:
-        if not ok:
-            raise Malformed("the state cache has an unexpected shape")
-
-    need(isinstance(st, dict) and not set(empty()) - set(st))
+    _need(isinstance(st, dict) and not set(empty()) - set(st))
     for key in ("members", "items", "heads", "witness", "retrievals"):
-        need(isinstance(st[key], dict))
+        _need(isinstance(st[key], dict))
     for key in ("revocations", "rejected", "rollbacks"):
-        need(isinstance(st[key], list))
+        _need(isinstance(st[key], list))
     for head in st["heads"].values():
-        need(
+        _need(
             isinstance(head, dict)
             and all(type(head.get(k)) is int for k in ("seq", "size", "last"))
         )
-        need(isinstance(head.get("hash"), str) and 0 <= head["last"] <= head["size"] < 2**40)
+        _need(isinstance(head.get("hash"), str) and 0 <= head["last"] <= head["size"] < 2**40)
     for member in st["members"].values():
-        need(
+        _need(
             isinstance(member, dict)
             and isinstance(member.get("name"), str)
             and isinstance(member.get("card"), dict)
             and type(member.get("removed")) is bool
         )
     for item in st["items"].values():
-        need(
-            isinstance(item, dict)
-            and type(item.get("version")) is int
-            and isinstance(item.get("grants"), dict)
-            and isinstance(item.get("exposed"), dict)
-            and type(item.get("deleted")) is bool
-            and isinstance(item.get("key_commit"), str)
-        )
-        ref = item.get("put_ref")
-        need(
-            ref is None
-            or (
-                isinstance(ref, list)
-                and len(ref) == 2
-                and all(type(x) is int and 0 <= x < 2**40 for x in ref)
-            )
-        )
-        for grant in item["grants"].values():
-            need(
-                isinstance(grant, dict)
-                and type(grant.get("version")) is int
-                and isinstance(grant.get("wrap"), str)
-                and isinstance(grant.get("expires"), str | None)
-            )
+        _check_item(item)
     for per_item in st["retrievals"].values():
-        need(isinstance(per_item, dict))
+        _need(isinstance(per_item, dict))
         for last in per_item.values():
-            need(
+            _need(
                 isinstance(last, dict)
                 and isinstance(last.get("at"), str)
                 and isinstance(last.get("fields"), list)
             )
     for seen in st["witness"].values():
-        need(isinstance(seen, dict) and type(seen.get("seq")) is int)
+        _need(isinstance(seen, dict) and type(seen.get("seq")) is int)
     for rev in st["revocations"]:
-        need(
+        _need(
             isinstance(rev, dict)
             and all(isinstance(rev.get(k), str) for k in ("item", "member", "at", "reason"))
         )
-    return st
+    checked: State = st
+    return checked
+
+
+# --- rules shared by the owner's events -------------------------------------------------------
 
 
 def _fail(event: Event, why: str) -> IntegrityError:
@@ -112,14 +229,14 @@ def _fail(event: Event, why: str) -> IntegrityError:
     )
 
 
-def _need(event: Event, *names: str) -> list[Any]:
+def _need_fields(event: Event, *names: str) -> list[Any]:
     missing = [n for n in names if n not in event.fields]
     if missing:
         raise _fail(event, f"missing {', '.join(missing)}")
     return [event.fields[n] for n in names]
 
 
-def _item(state: State, event: Event, item_id: Any) -> dict[str, Any]:
+def _item(state: State, event: Event, item_id: Any) -> Item:
     item = state["items"].get(item_id) if isinstance(item_id, str) else None
     if item is None or item["deleted"]:
         raise _fail(event, "unknown or deleted item")
@@ -136,126 +253,73 @@ def _member_id(event: Event, value: Any) -> str:
     return value
 
 
-def _active_member(state: State, event: Event, member_id: Any) -> dict[str, Any]:
+def _active_member(state: State, event: Event, member_id: Any) -> Member:
     member = state["members"].get(member_id) if isinstance(member_id, str) else None
     if member is None or member["removed"]:
         raise _fail(event, "unknown or removed member")
     return member
 
 
-def _witness(state: State, event: Event, log: str, head: Any) -> None:
+def _witness(state: State, event: Event, log: str | None, head: Any) -> None:
     """Remember the furthest point of `log` that someone else's signed event has seen."""
-    if not isinstance(head, dict) or type(head.get("seq")) is not int:
+    if log is None or not isinstance(head, dict) or type(head.get("seq")) is not int:
         return
-    known = state.setdefault("witness", {}).get(log)
+    known = state["witness"].get(log)
     if known is None or head["seq"] > known["seq"]:
         state["witness"][log] = {"seq": head["seq"], "hash": head.get("hash"), "by": event.actor}
 
 
-def apply_owner(state: State, event: Event) -> None:
-    """Apply one verified owner event in place; IntegrityError if it breaks the rules."""
-    f, at, t = event.fields, event.at, event.type
-    seen = f.get("seen")
-    if isinstance(seen, dict):
-        for log, head in seen.items():
-            _witness(state, event, log, head)
-    if t not in OWNER_TYPES:
-        raise _fail(event, "unknown event type")
-    if (t == "vault.create") != (event.seq == 0):
-        raise _fail(event, "vault.create must be the first event, and only the first")
-    if t == "vault.create":
-        name, card, wrap = _need(event, "name", "owner_card", "vault_key_wrap")
-        state.update(
-            vault=f["vault"],
-            name=name,
-            owner=event.actor,
-            owner_card=card,
-            vault_key_wrap=wrap,
-            created=at,
-        )
-    elif t == "member.add":
-        member_id, name, card = _need(event, "member", "name", "card")
-        member_id = _member_id(event, member_id)
-        if not isinstance(name, str) or not isinstance(card, dict):
-            raise _fail(event, "malformed member.add")
-        try:
-            # Pure computation (no I/O): the id must be the card's own fingerprint, so a
-            # member's log is always verified with the key that names it.
-            card_id = Card.from_envelope(card).id
-        except IntegrityError:
-            raise _fail(event, "member card does not verify") from None
-        if card_id != member_id:
-            raise _fail(event, "member id is not the card's fingerprint")
-        existing = state["members"].get(member_id)
-        if member_id == state["owner"] or (existing and not existing["removed"]):
-            raise _fail(event, "member already present")
-        if any(m["name"] == name and not m["removed"] for m in state["members"].values()):
-            raise _fail(event, "member name already in use")
-        state["members"][member_id] = {
-            "name": name,
-            "card": card,
-            "added": at,
-            "removed": False,
-            "removed_at": None,
-        }
-    elif t == "member.remove":
-        (member_id,) = _need(event, "member")
-        member = _active_member(state, event, _member_id(event, member_id))
-        if any(member_id in item["grants"] for item in state["items"].values()):
-            raise _fail(event, "member still holds grants")
-        member.update(removed=True, removed_at=at)
-    elif t == "item.put":
-        _apply_put(state, event)
-    elif t == "item.delete":
-        (item_id,) = _need(event, "item")
-        item = _item(state, event, item_id)
-        for member_id in item["grants"]:  # they could read it: the secret is still exposed
-            item["exposed"][member_id] = at
-        item.update(deleted=True, updated=at, grants={})
-    elif t == "grant":
-        item_id, version, member_id, wrap = _need(event, "item", "version", "member", "wrap")
-        member_id = _member_id(event, member_id)
-        item = _item(state, event, item_id)
-        _active_member(state, event, member_id)
-        if version != item["version"]:
-            raise _fail(event, "grant is not for the current version")
-        item["grants"][member_id] = {
-            "version": version,
-            "wrap": wrap,
-            "expires": f.get("expires"),
-            "granted": at,
-            "grant_seq": event.seq,
-        }
-    elif t == "revoke":
-        item_id, member_id, reason = _need(event, "item", "member", "reason")
-        member_id = _member_id(event, member_id)
-        item = _item(state, event, item_id)
-        if member_id not in item["grants"]:
-            raise _fail(event, "nothing to revoke")
-        grant = item["grants"].pop(member_id)
-        item["exposed"][member_id] = at
-        revocation = {
-            "item": item_id,
-            "member": member_id,
-            "reason": reason,
-            "at": at,
-            "seq": event.seq,
-        }
-        if grant["version"] == item["version"]:
-            # What the member could already open: kept so their CLI can say "revoked".
-            revocation["old"] = {
-                "version": item["version"],
-                "wrap": grant["wrap"],
-                "put_ref": item["put_ref"],
-                "key_commit": item["key_commit"],
-            }
-        state["revocations"].append(revocation)
-    elif t == "rollback.accept":
-        state["rollbacks"].append({"at": at, "seq": event.seq, "detail": f.get("detail")})
+# --- one function per owner event type --------------------------------------------------------
 
 
-def _apply_put(state: State, event: Event) -> None:
-    item_id, version, _ct, commit, _owner_wrap, wraps = _need(
+def _vault_create(state: State, event: Event) -> None:
+    name, card, wrap = _need_fields(event, "name", "owner_card", "vault_key_wrap")
+    state["vault"] = event.fields["vault"]
+    state["name"] = name
+    state["owner"] = event.actor
+    state["owner_card"] = card
+    state["vault_key_wrap"] = wrap
+    state["created"] = event.at
+
+
+def _member_add(state: State, event: Event) -> None:
+    member_id, name, card = _need_fields(event, "member", "name", "card")
+    member_id = _member_id(event, member_id)
+    if not isinstance(name, str) or not isinstance(card, dict):
+        raise _fail(event, "malformed member.add")
+    try:
+        # Pure computation (no I/O): the id must be the card's own fingerprint, so a
+        # member's log is always verified with the key that names it.
+        card_id = Card.from_envelope(card).id
+    except IntegrityError:
+        raise _fail(event, "member card does not verify") from None
+    if card_id != member_id:
+        raise _fail(event, "member id is not the card's fingerprint")
+    existing = state["members"].get(member_id)
+    if member_id == state["owner"] or (existing and not existing["removed"]):
+        raise _fail(event, "member already present")
+    if any(m["name"] == name and not m["removed"] for m in state["members"].values()):
+        raise _fail(event, "member name already in use")
+    state["members"][member_id] = {
+        "name": name,
+        "card": card,
+        "added": event.at,
+        "removed": False,
+        "removed_at": None,
+    }
+
+
+def _member_remove(state: State, event: Event) -> None:
+    (member_id,) = _need_fields(event, "member")
+    member = _active_member(state, event, _member_id(event, member_id))
+    if any(member_id in item["grants"] for item in state["items"].values()):
+        raise _fail(event, "member still holds grants")
+    member["removed"] = True
+    member["removed_at"] = event.at
+
+
+def _item_put(state: State, event: Event) -> None:
+    item_id, version, _ct, commit, _owner_wrap, wraps = _need_fields(
         event, "item", "version", "ct", "key_commit", "owner_wrap", "wraps"
     )
     if not isinstance(item_id, str) or not isinstance(wraps, dict) or type(version) is not int:
@@ -265,38 +329,126 @@ def _apply_put(state: State, event: Event) -> None:
     expected = 1 if item is None else item["version"] + 1
     if version != expected or (item is not None and item["deleted"]):
         raise _fail(event, f"version {version} is not the next version {expected}")
-    if item is None:
-        item = state["items"][item_id] = {
-            "created": event.at,
-            "grants": {},
-            "exposed": {},
-            "deleted": False,
-        }
     for member_id in wraps:
         _active_member(state, event, member_id)
-    grants = {}
+    old_grants = item["grants"] if item is not None else {}
+    grants: dict[str, Grant] = {}
     for member_id, wrap in wraps.items():
-        old = item["grants"].get(member_id, {})
+        old = old_grants.get(member_id)
         grants[member_id] = {
             "version": version,
             "wrap": wrap,
-            "expires": old.get("expires"),
-            "granted": old.get("granted", event.at),
-            "grant_seq": old.get("grant_seq", event.seq),
+            "expires": old["expires"] if old else None,
+            "granted": old["granted"] if old else event.at,
+            "grant_seq": old["grant_seq"] if old else event.seq,
         }
+    new: Item = {
+        "created": item["created"] if item is not None else event.at,
+        "grants": grants,
+        "exposed": item["exposed"] if item is not None else {},
+        "deleted": False,
+        "version": version,
+        "key_commit": commit,
+        # The ciphertext and owner wrap stay in the mirrored log line (put_ref): the state,
+        # and so every command's start-up, does not grow with the size of the secrets.
+        "put_ref": event.ref,
+        "updated": event.at,
+        "put_seq": event.seq,
+    }
+    if item is not None and "rotated" in item:
+        new["rotated"] = item["rotated"]
     if event.fields.get("rotated"):
-        item["exposed"] = {}
-        item["rotated"] = event.at
-    # The ciphertext and owner wrap stay in the mirrored log line (put_ref): the state, and
-    # so every command's start-up, does not grow with the size of the secrets.
-    item.update(
-        version=version,
-        key_commit=commit,
-        put_ref=event.ref,
-        grants=grants,
-        updated=event.at,
-        put_seq=event.seq,
+        new["exposed"] = {}
+        new["rotated"] = event.at
+    state["items"][item_id] = new
+
+
+def _item_delete(state: State, event: Event) -> None:
+    (item_id,) = _need_fields(event, "item")
+    item = _item(state, event, item_id)
+    for member_id in item["grants"]:  # they could read it: the secret is still exposed
+        item["exposed"][member_id] = event.at
+    item["deleted"] = True
+    item["updated"] = event.at
+    item["grants"] = {}
+
+
+def _grant(state: State, event: Event) -> None:
+    item_id, version, member_id, wrap = _need_fields(event, "item", "version", "member", "wrap")
+    member_id = _member_id(event, member_id)
+    item = _item(state, event, item_id)
+    _active_member(state, event, member_id)
+    if version != item["version"]:
+        raise _fail(event, "grant is not for the current version")
+    item["grants"][member_id] = {
+        "version": version,
+        "wrap": wrap,
+        "expires": event.fields.get("expires"),
+        "granted": event.at,
+        "grant_seq": event.seq,
+    }
+
+
+def _revoke(state: State, event: Event) -> None:
+    item_id, member_id, reason = _need_fields(event, "item", "member", "reason")
+    member_id = _member_id(event, member_id)
+    item = _item(state, event, item_id)
+    if member_id not in item["grants"]:
+        raise _fail(event, "nothing to revoke")
+    grant = item["grants"].pop(member_id)
+    item["exposed"][member_id] = event.at
+    revocation: Revocation = {
+        "item": item_id,
+        "member": member_id,
+        "reason": reason,
+        "at": event.at,
+        "seq": event.seq,
+    }
+    if grant["version"] == item["version"]:
+        # What the member could already open: kept so their CLI can say "revoked".
+        revocation["old"] = {
+            "version": item["version"],
+            "wrap": grant["wrap"],
+            "put_ref": item["put_ref"],
+            "key_commit": item["key_commit"],
+        }
+    state["revocations"].append(revocation)
+
+
+def _rollback_accept(state: State, event: Event) -> None:
+    state["rollbacks"].append(
+        {"at": event.at, "seq": event.seq, "detail": event.fields.get("detail")}
     )
+
+
+_OWNER_RULES: dict[str, Callable[[State, Event], None]] = {
+    "vault.create": _vault_create,
+    "member.add": _member_add,
+    "member.remove": _member_remove,
+    "item.put": _item_put,
+    "item.delete": _item_delete,
+    "grant": _grant,
+    "revoke": _revoke,
+    "rollback.accept": _rollback_accept,
+}
+assert set(_OWNER_RULES) == OWNER_TYPES
+
+
+def apply_owner(state: State, event: Event) -> None:
+    """Apply one verified owner event in place; IntegrityError if it breaks the rules."""
+    seen = event.fields.get("seen")
+    if isinstance(seen, dict):
+        for log, head in seen.items():
+            _witness(state, event, log, head)
+    rule = _OWNER_RULES.get(event.type)
+    if rule is None:
+        raise _fail(event, "unknown event type")
+    if (event.type == "vault.create") != (event.seq == 0):
+        raise _fail(event, "vault.create must be the first event, and only the first")
+    rule(state, event)
+
+
+# --- members' events --------------------------------------------------------------------------
 
 
 def apply_member(state: State, event: Event) -> None:
@@ -305,10 +457,10 @@ def apply_member(state: State, event: Event) -> None:
     if event.type in MEMBER_TYPES and valid_receipt(event.fields):
         # Only the latest retrieval per member and item is kept here (for offboarding's
         # checklist); the full trail is read from the mirrored logs by `audit`.
-        state["receipt_count"] = state.get("receipt_count", 0) + 1
+        state["receipt_count"] += 1
         if event.type == "retrieve":
             f = event.fields
-            last = state.setdefault("retrievals", {}).setdefault(event.actor, {})
+            last = state["retrievals"].setdefault(event.actor, {})
             last[f["item"]] = {
                 "at": f["at"],
                 "fields": f["fields"],
@@ -354,5 +506,5 @@ def fold(events_by_log: dict[str, list[Event]], owner: str) -> State:
     return state
 
 
-def active_items(state: State) -> dict[str, dict[str, Any]]:
+def active_items(state: State) -> dict[str, Item]:
     return {k: v for k, v in state["items"].items() if not v["deleted"]}

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from tests.twohomes import World, make_world
-from vault.app import Takusu
 from vault.clock import now_utc
 from vault.encoding import b64d, dumps
 from vault.events import encode_line, make_event
 from vault.identity import Card, Identity
+from vault.machine import Machine
 from vault.store import Loaded, Problem, Store
 
 
@@ -29,11 +29,11 @@ def world(tmp_path) -> World:
 
 
 def session(home: Path) -> Any:
-    return Takusu(home).session("acme")
+    return Machine(home).session("acme")
 
 
 def ident(home: Path) -> Identity:
-    return Takusu(home).identity()
+    return Machine(home).identity()
 
 
 def owner_log(world: World) -> Path:
@@ -107,7 +107,7 @@ def fresh_load(folder: Path, home: Path, vault_id: str, owner_card: Card) -> Loa
 def full_verify(store: Store, log: str, card: Card) -> list[Problem]:
     """What `audit verify` does for one log: re-verify it from seq 0 against the mirror."""
     problems: list[Problem] = []
-    store.verify_folder_log(log, card, problems)
+    store.verify_log(log, card, problems)
     return problems
 
 

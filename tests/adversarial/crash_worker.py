@@ -41,7 +41,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,13 +48,13 @@ if str(ROOT) not in sys.path:  # run as a script: import the tree this file belo
     sys.path.insert(0, str(ROOT))
 
 from vault import audit, fsutil, labels, sharing  # noqa: E402
-from vault.app import Takusu  # noqa: E402
 from vault.errors import StorageError, TakusuError  # noqa: E402
 from vault.events import split_line  # noqa: E402
 from vault.identity import Card  # noqa: E402
 from vault.item import empty_payload  # noqa: E402
-from vault.mirror import split_complete  # noqa: E402
+from vault.machine import Machine  # noqa: E402
 from vault.store import Store, VaultFolder  # noqa: E402
+from vault.store.mirror import split_complete  # noqa: E402
 
 PASSPHRASE = "test passphrase: correct horse battery staple"  # = tests.helpers.PASSPHRASE
 STABLE = ("Stable-0", "Stable-1", "Stable-2")  # shared with aiko, never changed: `get` targets
@@ -63,8 +62,8 @@ TEMP = ("Temp-0", "Temp-1", "Temp-2")  # shared, revoked and rotated by the clie
 SHARED = STABLE + TEMP[:1]
 
 
-def lib(home: Path, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> Takusu:
-    return Takusu(home, passphrase=lambda confirm: PASSPHRASE, keyring_backend=None, disk=disk)
+def lib(home: Path, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> Machine:
+    return Machine(home, passphrase=lambda confirm: PASSPHRASE, keyring_backend=None, disk=disk)
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -130,8 +129,8 @@ def build_world(root: Path, *, git_remote: bool = False) -> World:
         w.items[title] = sess.add(payload)
     w.member_id = sharing.add_member(sess, secretary.card(), "aiko")
     for title in SHARED:
-        sharing.share(sess, w.items[title], "aiko", None)
-    secretary.open_vault(w.folder, "acme", client.card().safety_code, None)
+        sharing.share(sess, w.items[title], sharing.member_by_name(sess, "aiko"), None)
+    secretary.add_shared_vault(w.folder, "acme", client.card().safety_code, None)
     w.owner_id = client.card().id
     if git_remote:
         w.remote = root / "remote.git"
@@ -217,7 +216,7 @@ def _titles(sess: Any) -> dict[str, str]:
     return {title: item_id for item_id, title in sess.titles().items()}
 
 
-def client_op(t: Takusu, name: str, rng: random.Random) -> None:
+def client_op(t: Machine, name: str, rng: random.Random) -> None:
     sess = t.session("acme")
     titles = _titles(sess)
     temp = [titles[x] for x in TEMP if x in titles]
@@ -230,7 +229,7 @@ def client_op(t: Takusu, name: str, rng: random.Random) -> None:
         free = [i for i in temp if i not in granted]
         if not free:
             return
-        sharing.share(sess, rng.choice(free), "aiko", None)
+        sharing.share(sess, rng.choice(free), sharing.member_by_name(sess, "aiko"), None)
     elif name == "revoke":
         if not granted:
             return
@@ -251,7 +250,7 @@ def client_op(t: Takusu, name: str, rng: random.Random) -> None:
     _ack(name, sess)
 
 
-def secretary_op(t: Takusu, name: str, rng: random.Random) -> None:
+def secretary_op(t: Machine, name: str, rng: random.Random) -> None:
     sess = t.session("acme")
     titles = _titles(sess)
     stable = [titles[x] for x in STABLE if x in titles]
@@ -263,7 +262,7 @@ def secretary_op(t: Takusu, name: str, rng: random.Random) -> None:
 CLIENT_OPS = ("add", "share", "revoke", "rotate")
 
 
-def run_loop(t: Takusu, role: str, seed: int, with_sync: bool) -> None:
+def run_loop(t: Machine, role: str, seed: int, with_sync: bool) -> None:
     rng = random.Random(seed)
     ops = CLIENT_OPS + (("sync",) if with_sync else ())
     while True:
@@ -272,7 +271,7 @@ def run_loop(t: Takusu, role: str, seed: int, with_sync: bool) -> None:
         (client_op if role == "client" else secretary_op)(t, name, rng)
 
 
-def run_one(t: Takusu, role: str, name: str) -> None:
+def run_one(t: Machine, role: str, name: str) -> None:
     rng = random.Random(0)
     (client_op if role == "client" else secretary_op)(t, name, rng)
 
@@ -295,7 +294,7 @@ def _reap_all(first: int) -> int:
             return status
 
 
-def _one_op(t: Takusu, role: str, name: str, disk: KillDisk) -> None:
+def _one_op(t: Machine, role: str, name: str, disk: KillDisk) -> None:
     run_one(t, role, name)
     _say("CALLS " + json.dumps(disk.calls))
 
@@ -497,11 +496,8 @@ def inspect(world: World, home: Path, full: bool = False) -> tuple[list[str], di
                 f"({len(mirrored)} vs {len(folder)} bytes)"
             )
     if full:
-        session = SimpleNamespace(
-            store=store, state=loaded.state, loaded=loaded, owner_card=store.owner_card
-        )
         try:
-            report = audit.verify(session)
+            report = audit.verify(store, loaded)
         except TakusuError as exc:
             return wrong + [f"audit verify raised {type(exc).__name__}: {exc}"], torn
         wrong += [f"audit verify: {p.kind}: {p}" for p in report.problems if p.fatal]

@@ -27,8 +27,8 @@ from tests.adversarial.crash_worker import (
 )
 from tests.helpers import ok
 from tests.twohomes import make_world
-from vault.app import Takusu
 from vault.errors import AccessRevoked, NotShared
+from vault.machine import Machine
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 
@@ -184,7 +184,7 @@ def test_stale_lock_left_by_a_killed_process_does_not_block_the_next_command(fas
 
 def test_get_racing_a_revoke_releases_nothing_once_the_revoke_is_seen(tmp_path):
     world = make_world(tmp_path)
-    sess = Takusu(world.secretary).session("acme")  # opened before the revoke arrives
+    sess = Machine(world.secretary).session("acme")  # opened before the revoke arrives
     item = sess.find("GitHub")
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
     released = None
@@ -196,7 +196,7 @@ def test_get_racing_a_revoke_releases_nothing_once_the_revoke_is_seen(tmp_path):
 
 def test_get_racing_a_rotation_writes_a_receipt_audit_verify_accepts(tmp_path):
     world = make_world(tmp_path)
-    sess = Takusu(world.secretary).session("acme")
+    sess = Machine(world.secretary).session("acme")
     item = sess.find("GitHub")
     ok(world.c("rotate", "GitHub", "--password-stdin", input="rotated-canary\n"))
     sess.reveal(item, ["password"], None)

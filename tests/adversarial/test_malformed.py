@@ -37,7 +37,6 @@ import vault.events
 import vault.identity
 from tests.helpers import InMemoryKeyring, ok, run
 from vault import labels, sharing, totp
-from vault.app import Takusu
 from vault.crypto import sha256_hex
 from vault.encoding import b64d, b64e, dumps, loads
 from vault.errors import BadCard, IntegrityError, Malformed, TakusuError
@@ -45,6 +44,7 @@ from vault.events import encode_line, split_line, verify_line
 from vault.identity import Card, Identity
 from vault.item import empty_payload
 from vault.keystore import KeyringKek, KeyStore, PassphraseKek
+from vault.machine import Machine
 from vault.session import Session
 from vault.store import Loaded, Store, VaultFolder
 
@@ -108,15 +108,15 @@ class Lab:
     def log(self, who: Identity) -> Path:
         return self.folder / "logs" / f"{who.id}.jsonl"
 
-    def takusu(self, home: Path) -> Takusu:
-        return Takusu(home, keyring_backend=self.keyring)
+    def takusu(self, home: Path) -> Machine:
+        return Machine(home, keyring_backend=self.keyring)
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     root = tmp_path_factory.mktemp("malformed")
     ring = InMemoryKeyring()
-    client, secretary, spare = (Takusu(root / n, keyring_backend=ring) for n in ("c", "s", "x"))
+    client, secretary, spare = (Machine(root / n, keyring_backend=ring) for n in ("c", "s", "x"))
     client.init("Acme client")
     secretary.init("Aiko")
     spare.init("Spare")
@@ -126,8 +126,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     payload.update(title="GitHub", username="acme", password="hunter2", totp=URI)
     item_id = sess.add(payload)
     sharing.add_member(sess, secretary.card(), "aiko")
-    sharing.share(sess, item_id, "aiko", None)
-    secretary.open_vault(root / "vault", "acme", client.card().safety_code, None)
+    sharing.share(sess, item_id, sharing.member_by_name(sess, "aiko"), None)
+    secretary.add_shared_vault(root / "vault", "acme", client.card().safety_code, None)
     secretary.session().reveal(item_id, ["password"], "first look")
     client.session()  # the client's mirror takes the receipt too
     owner, member = client.identity(), secretary.identity()
@@ -655,7 +655,7 @@ def owner_readers(lab: Lab, folder: Path, home: Path) -> None:
     rows = typed(audit.timeline, sess)
     for row in rows if isinstance(rows, list) else []:
         audit.describe(row)
-    typed(audit.verify, sess)
+    typed(audit.verify, sess.store, sess.loaded)
     typed(sharing.rotation_checklist, sess)
 
 
@@ -918,7 +918,7 @@ def check_vault_json(lab: Lab, data: bytes) -> None:
         takusu = lab.takusu(home)
         typed(VaultFolder(folder).meta)
         typed(takusu.inspect_vault, folder)
-        opened = typed(takusu.open_vault, folder, None, lab.owner_card.safety_code, None)
+        opened = typed(takusu.add_shared_vault, folder, None, lab.owner_card.safety_code, None)
         if not isinstance(opened, TakusuError):
             assert opened[0] == lab.vault_id, "opened a vault under another id"
 
@@ -935,7 +935,7 @@ def test_vault_json_with_a_non_string_name_is_refused_at_open(lab: Lab) -> None:
         meta = json.loads((folder / "vault.json").read_bytes())
         (folder / "vault.json").write_bytes(dumps({**meta, "name": ["x"]}))
         with pytest.raises(TakusuError):
-            lab.takusu(home).open_vault(folder, None, lab.owner_card.safety_code, None)
+            lab.takusu(home).add_shared_vault(folder, None, lab.owner_card.safety_code, None)
 
 
 def _state_path(lab: Lab) -> Path:
@@ -1178,7 +1178,7 @@ def test_symlinked_vault_json_is_refused(lab: Lab) -> None:
         with pytest.raises(IntegrityError, match="symbolic link"):
             VaultFolder(folder).meta()
         with pytest.raises(IntegrityError, match="symbolic link"):
-            lab.takusu(home).open_vault(folder, None, lab.owner_card.safety_code, None)
+            lab.takusu(home).add_shared_vault(folder, None, lab.owner_card.safety_code, None)
 
 
 def test_symlinked_logs_folder_is_not_followed(lab: Lab) -> None:

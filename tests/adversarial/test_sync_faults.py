@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -26,9 +25,9 @@ from tests.adversarial.crash_worker import build_world
 from tests.helpers import InMemoryKeyring, ok, run
 from tests.twohomes import make_world
 from vault import audit, fsutil, sharing
-from vault.app import Takusu
 from vault.errors import StorageError
 from vault.item import empty_payload
+from vault.machine import Machine
 from vault.store import Store
 
 DROPBOX = "{id} (Aiko's conflicted copy 2026-11-26).jsonl"
@@ -40,8 +39,8 @@ def world(tmp_path):
     return make_world(tmp_path)
 
 
-def lib(home: Path, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> Takusu:
-    return Takusu(home, disk=disk)
+def lib(home: Path, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> Machine:
+    return Machine(home, disk=disk)
 
 
 def ids(world) -> tuple[str, str]:
@@ -149,7 +148,7 @@ def test_failed_fsync_of_a_grant_does_not_share_the_item_later(world):
     sess = lib(world.client, disk).session("acme")
     bank = sess.find("Bank")
     with pytest.raises(StorageError, match="nothing was saved"):
-        sharing.share(sess, bank, "aiko", None)
+        sharing.share(sess, bank, sharing.member_by_name(sess, "aiko"), None)
     assert "Bank" not in ok(world.s("list")).out
     assert not lib(world.client).session("acme").state["items"][bank]["grants"]
 
@@ -340,7 +339,7 @@ def loaded_view(home: Path):
 def receipts(world, home: Path, member: str) -> list[str]:
     return [
         e["_hash"]
-        for e in lib(home).session("acme").store.mirror_events(member)
+        for e in lib(home).session("acme").store.mirror.events(member)
         if e["type"] == "retrieve"
     ]
 
@@ -494,7 +493,7 @@ class Net:
         self.keyring = InMemoryKeyring()
         self.home = {m: self.work / m / "home" for m in self.MACHINES}
         self.folder = {m: self.work / m / "acme" for m in self.MACHINES}
-        self.libs = {m: Takusu(self.home[m], keyring_backend=self.keyring) for m in self.MACHINES}
+        self.libs = {m: Machine(self.home[m], keyring_backend=self.keyring) for m in self.MACHINES}
         c = self.libs["C"]
         c.init("Client")
         for name in ("S1", "S2"):
@@ -507,11 +506,11 @@ class Net:
             sess.add(payload)
         for name in ("S1", "S2"):
             sharing.add_member(sess, self.libs[name].card(), name.lower())
-        sharing.share(sess, sess.find("A"), "s1", None)
-        sharing.share(sess, sess.find("B"), "s2", None)
+        sharing.share(sess, sess.find("A"), sharing.member_by_name(sess, "s1"), None)
+        sharing.share(sess, sess.find("B"), sharing.member_by_name(sess, "s2"), None)
         for name in ("S1", "S2"):
             shutil.copytree(self.folder["C"], self.folder[name])
-            self.libs[name].open_vault(self.folder[name], "acme", c.card().safety_code, None)
+            self.libs[name].add_shared_vault(self.folder[name], "acme", c.card().safety_code, None)
         self.log = {m: self.libs[m].card().id for m in self.MACHINES}
         shutil.copytree(self.work, self.snap, symlinks=True)
 
@@ -548,7 +547,7 @@ class Net:
             payload.update(title=f"N{len(items)}-{pick}", password="n")
             sess.add(payload)
         elif kind == 1 and not shared:
-            sharing.share(sess, item, member, None)
+            sharing.share(sess, item, sharing.member_by_name(sess, member), None)
         elif kind == 2 and shared:
             sharing.revoke(sess, item, member_id, "revoked by owner")
         else:
@@ -601,11 +600,7 @@ class Net:
 
     def view(self, machine: str) -> dict:
         sess = self.session(machine)
-        report = audit.verify(
-            SimpleNamespace(
-                store=sess.store, state=sess.state, loaded=sess.loaded, owner_card=sess.owner_card
-            )
-        )
+        report = audit.verify(sess.store, sess.loaded)
         assert report.ok, f"{machine}: {[str(p) for p in report.problems]}"
         heads = {log: (h["seq"], h["hash"]) for log, h in sess.state["heads"].items()}
         items = {
@@ -616,7 +611,7 @@ class Net:
             (log, e["seq"], e["_hash"])
             for log in heads
             if log != self.log["C"]
-            for e in sess.store.mirror_events(log)
+            for e in sess.store.mirror.events(log)
             if e["type"] == "retrieve"
         )
         return {

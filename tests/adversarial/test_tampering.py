@@ -45,7 +45,6 @@ from tests.adversarial.conftest import (
 )
 from tests.helpers import PASSPHRASE, ok, run
 from vault import crypto, envelope, fsutil, labels
-from vault.app import Takusu
 from vault.encoding import b64d, b64e, dumps
 from vault.errors import (
     BadSignature,
@@ -58,6 +57,7 @@ from vault.errors import (
 from vault.events import encode_line
 from vault.identity import Identity
 from vault.item import empty_payload
+from vault.machine import Machine
 from vault.store import Store
 
 # --- a small vault (classical suite: short lines, so every offset can be tried) -------------
@@ -926,7 +926,7 @@ def test_kdf_parameters_lowered_in_the_key_file_are_refused_before_deriving(
         return PASSPHRASE
 
     with pytest.raises(IntegrityError, match="KDF"):
-        Takusu(home, passphrase=spy, keyring_backend=None).identity()
+        Machine(home, passphrase=spy, keyring_backend=None).identity()
     assert asked == []
     r = run(home, "vault", "create", str(tmp_path / "v"))
     assert r.code == 3 and "KDF" in r.err

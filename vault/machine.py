@@ -1,52 +1,36 @@
-"""The library's front door: identity on this machine, vault registry, opening a vault.
+"""This machine's takusu: its identity, its registry of vaults, and opening a vault.
 
-`Takusu` ties the keystore, the home registry and the store together; `Session`
+`Machine` ties the keystore, the home registry and the store together; `Session`
 (vault/session.py) is one opened vault. The CLI is a thin layer over these two.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import crypto, fsutil
+from .clock import Clock, system_clock
 from .envelope import wrap_vault_key
 from .errors import (
     AlreadyExists,
-    NotConfirmed,
+    KeyringUnavailable,
     NotInitialized,
     PassphraseUnavailable,
     PinMismatch,
-    SafetyCodeMismatch,
 )
-from .home import Home
-from .identity import Card, Identity, normalize_code
+from .home import Home, VaultEntry
+from .identity import Card, Identity
 from .keystore import KekBackend, KeyringKek, KeyStore, PassphraseFn, PassphraseKek, secure_keyring
+from .session import Session
 from .store import Store, VaultFolder
+from .trust import Confirm, Show, check_safety_code
 
-Confirm = Callable[[str, str], bool]  # (who, safety code) -> the user says it matched
 _AUTO = object()
 
 
-def check_safety_code(card: Card, given: str | None, confirm: Confirm | None, who: str) -> None:
-    """Go on only if the user confirmed the code, or `given` equals it. Never skipped."""
-    if given is not None:
-        if not crypto.equal(normalize_code(given), normalize_code(card.safety_code)):
-            raise SafetyCodeMismatch(f"the safety code given does not match {who}'s card")
-        return
-    if confirm is None:
-        raise NotConfirmed(
-            f"{who}'s safety code was not confirmed",
-            hint="compare it by phone or video, then pass --safety-code CODE "
-            "(or run in a terminal)",
-        )
-    if not confirm(who, card.safety_code):
-        raise NotConfirmed("not confirmed; nothing was changed")
-
-
-class Takusu:
+class Machine:
     """One machine's takusu: TAKUSU_HOME, the unlocked identity, and its vaults."""
 
     def __init__(
@@ -55,17 +39,20 @@ class Takusu:
         passphrase: PassphraseFn | None = None,
         keyring_backend: Any = _AUTO,
         disk: fsutil.Disk = fsutil.DEFAULT_DISK,
+        clock: Clock = system_clock,
     ) -> None:
         self.home = Home(home)
         self.keystore = KeyStore(self.home.path)
         self._passphrase = passphrase
         self._keyring = keyring_backend
         self.disk = disk
+        self.clock = clock
         self._identity: Identity | None = None
 
     # --- keystore backends --------------------------------------------------------------------
 
-    def _keyring_backend(self) -> Any | None:
+    def keyring_backend(self) -> Any | None:
+        """The secure OS keyring backend on this machine, or None."""
         if self._keyring is _AUTO:
             self._keyring = secure_keyring()
         return self._keyring
@@ -81,10 +68,8 @@ class Takusu:
 
     def backend(self, mode: str) -> KekBackend:
         if mode == "keyring":
-            backend = self._keyring_backend()
+            backend = self.keyring_backend()
             if backend is None:
-                from .errors import KeyringUnavailable
-
                 raise KeyringUnavailable(
                     "this identity's key is in the OS keyring, and no secure keyring is available",
                     hint="unlock your desktop keyring, or restore with "
@@ -102,7 +87,7 @@ class Takusu:
                 f"an identity already exists in {self.home.path}", hint="'takusu whoami' shows it"
             )
         identity = Identity.generate(name)
-        mode = "passphrase" if use_passphrase or self._keyring_backend() is None else "keyring"
+        mode = "passphrase" if use_passphrase or self.keyring_backend() is None else "keyring"
         self.keystore.create(identity, self.backend(mode))
         self._identity = identity
         return identity, mode
@@ -127,7 +112,7 @@ class Takusu:
         return bool(self.home.config().get("recovery_kit"))
 
     def restore(self, kit: Path, code: str, use_passphrase: bool = False) -> Identity:
-        mode = "passphrase" if use_passphrase or self._keyring_backend() is None else "keyring"
+        mode = "passphrase" if use_passphrase or self.keyring_backend() is None else "keyring"
         identity = self.keystore.restore(kit, code, self.backend(mode))
         doc = self.home.config()
         doc["recovery_kit"] = {"file": kit.name}
@@ -149,7 +134,7 @@ class Takusu:
             "owner_card": me.card.envelope,
             "vault_key_wrap": wrap_vault_key(vault_id, me.card, vault_key),
         }
-        Store.create(folder, self.home.path, me, name, body, vault_id, self.disk)
+        Store.create(folder, self.home.path, me, name, body, vault_id, self.disk, self.clock)
         self.home.register(
             vault_id,
             {
@@ -173,14 +158,22 @@ class Takusu:
         meta = VaultFolder(path.expanduser().absolute()).meta()
         return meta, Card.from_envelope(meta.get("owner_card"))
 
-    def open_vault(
-        self, path: Path, name: str | None, safety_code: str | None, confirm: Confirm | None
+    def add_shared_vault(
+        self,
+        path: Path,
+        name: str | None,
+        safety_code: str | None,
+        confirm: Confirm | None,
+        show: Show | None = None,
     ) -> tuple[str, Card]:
-        """Register a vault someone shared with me; pins its owner after the code is confirmed."""
+        """Register a vault someone shared with me (`vault open`): show whose it is, compare
+        the owner's safety code, verify the owner's log, then pin the owner."""
         if not self.keystore.exists():
             raise NotInitialized("no identity on this machine yet")
         folder = path.expanduser().absolute()
         meta, owner = self.inspect_vault(folder)
+        if show is not None:
+            show(f"This vault belongs to {owner.name}.")
         vault_id = meta["vault"]
         known = self.home.config()["vaults"].get(vault_id)
         if known:
@@ -190,7 +183,7 @@ class Takusu:
         name = name or meta.get("name") or folder.name
         self._check_vault_name(name)
         check_safety_code(owner, safety_code, confirm, owner.name)
-        store = Store(folder, self.home.path, vault_id, owner, self.disk)
+        store = Store(folder, self.home.path, vault_id, owner, self.disk, self.clock)
         store.load()  # verifies the genesis against the owner we just confirmed
         role = "owner" if owner.id == self.card().id else "member"
         self.home.register(
@@ -205,7 +198,7 @@ class Takusu:
         )
         return vault_id, owner
 
-    def vaults(self) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    def vaults(self) -> tuple[str | None, dict[str, VaultEntry]]:
         doc = self.home.config()
         return doc.get("default"), doc["vaults"]
 
@@ -216,10 +209,9 @@ class Takusu:
         self.home.save(doc)
         return vault_id
 
-    def session(self, selector: str | None = None, *, for_write: bool = False) -> Any:
-        """Open a registered vault (default, name, id prefix or path) as a Session."""
-        from .session import Session
-
+    def session(self, selector: str | None = None) -> Session:
+        """Open a registered vault (default, name, id prefix or path) as a Session. It writes
+        nothing: the owner's routine work (expiries) is `sharing.upkeep`, run by the caller."""
         vault_id, entry = self.home.resolve(selector)
         pinned = Card.from_envelope(entry["owner"])
         folder = Path(entry["path"])
@@ -228,5 +220,5 @@ class Takusu:
             raise PinMismatch(f"{folder} now holds another vault than the one registered")
         if owner.id != pinned.id:
             raise PinMismatch("the vault's owner has changed since you confirmed it; refusing")
-        store = Store(folder, self.home.path, vault_id, pinned, self.disk)
-        return Session(self.identity(), store, entry, for_write=for_write)
+        store = Store(folder, self.home.path, vault_id, pinned, self.disk, self.clock)
+        return Session(self.identity(), store, entry, self.clock)

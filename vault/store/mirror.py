@@ -12,11 +12,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import fsutil, labels
-from .crypto import sha256_hex
-from .encoding import dumps
-from .errors import IntegrityError, Malformed, StorageError, UnknownVersion
-from .events import split_line
+from .. import fsutil, labels
+from ..crypto import sha256_hex
+from ..encoding import dumps, loads
+from ..errors import IntegrityError, Malformed, StorageError, UnknownVersion
+from ..events import split_line
+from ..state import Head, State, check_shape
 
 
 def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
@@ -55,13 +56,35 @@ class Mirror:
             sha256_hex(split_line(line, log, seq)[0]) for seq, line in enumerate(self.lines(log))
         ]
 
-    def last_line(self, log: str, head: dict[str, Any]) -> bytes:
+    def last_line(self, log: str, head: Head) -> bytes:
         return self.line_at(log, head["size"] - head["last"], head["last"])
 
     def line_at(self, log: str, offset: int, length: int) -> bytes:
         with open(self.path(log), "rb") as fh:
             fh.seek(offset)
             return fh.read(length)
+
+    def event_at(self, log: str, ref: list[int] | None) -> dict[str, Any]:
+        """The fields of one mirrored event, found by its [offset, length] reference."""
+        if not ref:
+            raise IntegrityError("this machine's state cache lacks an event reference", log=log)
+        line = self.line_at(log, ref[0], ref[1])
+        payload, _sig = split_line(line.rstrip(b"\n"), log, -1)
+        fields = loads(payload, "event payload")
+        if not isinstance(fields, dict):
+            raise Malformed("mirrored event is not an object", log=log)
+        return fields
+
+    def events(self, log: str) -> list[dict[str, Any]]:
+        """Payloads of a log as this machine verified and mirrored them, in order, each with
+        its event hash under `_hash`."""
+        out = []
+        for seq, line in enumerate(self.lines(log)):
+            payload, _sig = split_line(line, log, seq)
+            fields = loads(payload)
+            fields["_hash"] = sha256_hex(payload)
+            out.append(fields)
+        return out
 
     def append(self, log: str, blob: bytes, at: int) -> None:
         """Append verified lines where the state cache says the mirror ends (`at` bytes).
@@ -87,7 +110,7 @@ class Mirror:
                 ) from exc
         fsutil.append_line(path, blob, self.disk)
 
-    def load_state(self, empty: dict[str, Any]) -> dict[str, Any]:
+    def load_state(self, empty: State) -> State:
         try:
             raw = fsutil.read_bytes(self.state_path, labels.MAX_LOG)
         except FileNotFoundError:
@@ -100,14 +123,12 @@ class Mirror:
             raise Malformed(f"{self.state_path} is damaged; remove it to rebuild") from exc
         if not isinstance(doc, dict) or doc.get("label") != labels.MIRROR_STATE:
             raise UnknownVersion(f"{self.state_path} is not a takusu state cache")
-        from .state import check_shape
-
         try:
             return check_shape(doc.get("state"))
         except Malformed:
             raise Malformed(f"{self.state_path} is damaged") from None
 
-    def save_state(self, st: dict[str, Any]) -> None:
+    def save_state(self, st: State) -> None:
         fsutil.ensure_dir(self.local, self.disk)
         fsutil.atomic_write(
             self.state_path, dumps({"label": labels.MIRROR_STATE, "state": st}), self.disk

@@ -1,53 +1,18 @@
-"""The shared vault folder as files, and the problems takusu can find in it.
-
-`VaultFolder` knows the layout (`vault.json`, `logs/<member-id>.jsonl`, sync-conflict
-copies); `Problem` names one thing found wrong, with its place.
-"""
+"""The shared vault folder as files: `vault.json`, `logs/<member-id>.jsonl`, and the
+sync-conflict copies of logs that Dropbox or Syncthing leave beside them."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import fsutil, labels
-from .encoding import loads
-from .errors import IntegrityError, Malformed, NoVault, UnknownVersion
+from .. import fsutil, labels
+from ..encoding import loads
+from ..errors import IntegrityError, Malformed, NoVault, UnknownVersion
 
 _LOG_NAME = re.compile(r"^(?P<id>[0-9a-f]{32})(?P<rest>.*)\.jsonl$")
 _CONFLICT = re.compile(r"(\(.*conflicted copy.*\)|\.sync-conflict-[0-9A-Za-z-]+)")
-
-
-@dataclass
-class Problem:
-    """Something wrong with the folder, with its place. `fatal` ones are tampering."""
-
-    kind: str
-    message: str
-    log: str | None = None
-    seq: int | None = None
-    fatal: bool = True
-
-    def __str__(self) -> str:
-        place = ""
-        if self.log:
-            place = f" (log {self.log[:12]}" + (
-                f", seq {self.seq})" if self.seq is not None else ")"
-            )
-        return self.message + place
-
-
-@dataclass
-class Loaded:
-    """The verified state of a vault and what was found wrong on the way."""
-
-    state: dict[str, Any]
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def fatal(self) -> list[Problem]:
-        return [p for p in self.problems if p.fatal]
 
 
 class VaultFolder:

@@ -1,0 +1,239 @@
+"""Read what arrived in the folder since this machine's heads, verify it, and take it in.
+
+Each log is read from the accepted head only: the folder's copy must not have shrunk and
+its last accepted line must be unchanged; the new complete lines are verified by the one
+verifier (verify.py), folded into the state and appended to the mirror. Sync-conflict
+copies are extra sources for the same writer: their valid events are merged by hash, and
+a different valid event at a known sequence number is a fork.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+from .. import fsutil, labels, state
+from ..errors import IntegrityError
+from ..events import Event
+from ..identity import Card
+from ..state import Head, State
+from .folder import VaultFolder
+from .mirror import Mirror, split_complete
+from .problems import Kind, Problem
+from .verify import verified, verified_from_start
+
+
+class Arrivals:
+    """Takes new events of one vault's logs into this machine's state and mirror."""
+
+    def __init__(self, folder: VaultFolder, mirror: Mirror, vault_id: str, owner: str) -> None:
+        self.folder = folder
+        self.mirror = mirror
+        self.vault_id = vault_id
+        self.owner = owner
+
+    def rebuild(self, owner_card: Card, problems: list[Problem]) -> State:
+        """The state re-verified from this machine's mirror alone (the cache is derived)."""
+        st = state.empty()
+        lines = self.mirror.lines(self.owner)
+        self.accept(st, self.owner, owner_card, lines, problems, "the mirror", to_mirror=False)
+        for path in sorted(self.mirror.logs.glob("*.jsonl")):
+            member = st["members"].get(path.stem)
+            if member is not None:
+                card = Card.from_envelope(member["card"])
+                lines = self.mirror.lines(path.stem)
+                self.accept(st, path.stem, card, lines, problems, "the mirror", to_mirror=False)
+        return st
+
+    def ingest(
+        self, st: State, log: str, card: Card, copies: list[Path], problems: list[Problem]
+    ) -> bool:
+        """Take in the new events of `log` from its file and its conflict copies."""
+        before = len(problems)
+        lines = self._read_new(log, st["heads"].get(log), problems)
+        changed = self.accept(st, log, card, lines, problems, f"{log}.jsonl")
+        covered = -1
+        for copy in copies:
+            took, seq = self._merge_copy(st, log, card, copy, problems)
+            changed |= took
+            covered = max(covered, seq)
+        head = _seq(st["heads"].get(log))
+        for problem in problems[before:]:
+            if problem.kind in (Kind.ROLLBACK, Kind.MISSING) and copies and covered >= head:
+                problem.kind, problem.fatal = Kind.BEHIND, False
+                problem.message = (
+                    "the log's main file is behind its sync-conflict copy; "
+                    "'takusu doctor --repair' puts it back together"
+                )
+        return changed
+
+    def accept(
+        self,
+        st: State,
+        log: str,
+        card: Card,
+        lines: list[bytes],
+        problems: list[Problem],
+        source: str,
+        to_mirror: bool = True,
+    ) -> bool:
+        """Verify lines that follow the head, apply them, mirror them. True if any were taken."""
+        head = st["heads"].get(log)
+        size = head["size"] if head else 0
+        position = size
+        accepted: list[Event] = []
+        events = verified(
+            lines,
+            vault_id=self.vault_id,
+            log=log,
+            card=card,
+            problems=problems,
+            source=source,
+            start=_seq(head) + 1,
+            prev=head["hash"] if head else None,
+        )
+        for event in events:
+            event = replace(event, ref=[position, len(event.line)])
+            try:
+                if log == self.owner:
+                    state.apply_owner(st, event)
+                else:
+                    state.apply_member(st, event)
+            except IntegrityError as exc:
+                problems.append(Problem(Kind.TAMPERED, f"{exc.reason} in {source}", log, event.seq))
+                break
+            accepted.append(event)
+            position += len(event.line)
+        if not accepted:
+            return False
+        blob = b"".join(e.line for e in accepted)
+        if to_mirror:
+            self.mirror.append(log, blob, at=size)
+        st["heads"][log] = {
+            "seq": accepted[-1].seq,
+            "hash": accepted[-1].hash,
+            "size": size + len(blob),
+            "last": len(accepted[-1].line),
+        }
+        return True
+
+    def _read_new(self, log: str, head: Head | None, problems: list[Problem]) -> list[bytes]:
+        """Complete lines after the accepted head in the folder's log; problems on damage."""
+        data = self._read_after(log, head, problems)
+        if data is None:
+            return []
+        if head:
+            if data[: head["last"]] != self.mirror.last_line(log, head):
+                problems.append(
+                    Problem(
+                        Kind.REWRITTEN,
+                        "log was rewritten: the last event this machine accepted has changed",
+                        log,
+                        head["seq"],
+                    )
+                )
+                return []
+            data = data[head["last"] :]
+        lines, torn = split_complete(data)
+        if torn:
+            seq = _seq(head) + 1 + len(lines)
+            kept = self.mirror.quarantine_once(f"{log}.{seq}.torn", torn)
+            problems.append(
+                Problem(
+                    Kind.TORN,
+                    f"the log's last line is incomplete (an interrupted write); it is ignored "
+                    f"and a copy kept in {kept}",
+                    log,
+                    seq,
+                    fatal=False,
+                )
+            )
+        return lines
+
+    def _read_after(self, log: str, head: Head | None, problems: list[Problem]) -> bytes | None:
+        """The folder log's bytes from the start of the last accepted line on, or None (with a
+        problem) when it is missing, unreadable, too large or shorter than accepted."""
+        path = self.folder.log_path(log)
+        size = head["size"] if head else 0
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+        except FileNotFoundError:
+            if size:
+                problems.append(
+                    Problem(
+                        Kind.MISSING,
+                        "a log this machine accepted is gone from the folder",
+                        log,
+                        _seq(head),
+                    )
+                )
+            return None
+        except OSError as exc:
+            problems.append(Problem(Kind.UNREADABLE, f"log cannot be read ({exc.strerror})", log))
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                problems.append(Problem(Kind.UNREADABLE, "log is not a regular file", log))
+                return None
+            if info.st_size > labels.MAX_LOG:
+                problems.append(Problem(Kind.OVERSIZE, "log is larger than takusu allows", log))
+                return None
+            if info.st_size < size:
+                problems.append(
+                    Problem(
+                        Kind.ROLLBACK,
+                        "log shrank: events this machine accepted are "
+                        "missing (truncated, or an old copy restored)",
+                        log,
+                        _seq(head),
+                    )
+                )
+                return None
+            start = size - (head["last"] if head else 0)
+            os.lseek(fd, start, os.SEEK_SET)
+            return fsutil.read_all(fd, info.st_size - start)
+        finally:
+            os.close(fd)
+
+    def _merge_copy(
+        self, st: State, log: str, card: Card, copy: Path, problems: list[Problem]
+    ) -> tuple[bool, int]:
+        """Take the valid events of a sync-conflict copy; a different event at a known seq is a
+        fork. Returns whether anything was taken and the last sequence the copy agrees on."""
+        try:
+            data = fsutil.read_bytes(copy, labels.MAX_LOG)
+        except (OSError, IntegrityError) as exc:
+            problems.append(Problem(Kind.UNREADABLE, f"{copy.name} cannot be read: {exc}", log))
+            return False, -1
+        lines, _torn = split_complete(data)
+        events = verified_from_start(
+            lines,
+            vault_id=self.vault_id,
+            log=log,
+            card=card,
+            problems=problems,
+            source=copy.name,
+        )
+        known = self.mirror.hashes(log)
+        for seq, event in enumerate(events[: len(known)]):
+            if event.hash != known[seq]:
+                problems.append(
+                    Problem(
+                        Kind.FORK,
+                        f"{copy.name} holds a different valid event at "
+                        "the same sequence number: the log has forked",
+                        log,
+                        seq,
+                    )
+                )
+                return False, seq - 1
+        extra = [e.line.rstrip(b"\n") for e in events[len(known) :]]
+        return self.accept(st, log, card, extra, problems, copy.name), len(events) - 1
+
+
+def _seq(head: Head | None) -> int:
+    """The last accepted sequence number of a log, -1 before its first event."""
+    return head["seq"] if head else -1

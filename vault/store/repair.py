@@ -1,0 +1,71 @@
+"""`doctor --repair`: put damaged, missing or shortened logs back from the verified mirror.
+
+Repair only ever copies verified bytes from this machine's mirror into the folder, never
+the other way round, and never overwrites a log that holds a different *valid* branch by
+its own writer (a fork): that is a decision for its writer, not for repair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import fsutil
+from ..errors import IntegrityError
+from ..identity import Card
+from ..state import State
+from .folder import VaultFolder
+from .mirror import Mirror, split_complete
+from .verify import verified_from_start
+
+
+@dataclass
+class Repaired:
+    """What a repair did: logs restored from the mirror, and forks it left alone."""
+
+    fixed: list[str] = field(default_factory=list)
+    forks_kept: list[str] = field(default_factory=list)
+
+
+def repair_logs(
+    folder: VaultFolder, mirror: Mirror, vault_id: str, owner_card: Card, st: State
+) -> Repaired:
+    """Rewrite every folder log that is damaged, missing or shorter than its mirror.
+    The caller holds the vault's lock and passes the state it just loaded."""
+    done = Repaired()
+    for log in st["heads"]:
+        mirrored = mirror.read(log)
+        path = folder.log_path(log)
+        current: bytes | None
+        try:
+            current = folder.read_log(log)
+        except IntegrityError:
+            current = None  # a symlink or a non-file: replace it
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+        if current == mirrored or (current is not None and current.startswith(mirrored)):
+            continue  # intact, or only newer events: not damage
+        card = owner_card if log == owner_card.id else _member_card(st, log)
+        if current and card and _is_other_branch(mirror, vault_id, log, card, current):
+            done.forks_kept.append(log)
+            continue
+        fsutil.ensure_dir(folder.logs, mirror.disk)
+        fsutil.atomic_write(path, mirrored, mirror.disk)
+        done.fixed.append(log)
+    return done
+
+
+def _member_card(st: State, log: str) -> Card | None:
+    member = st["members"].get(log)
+    return Card.from_envelope(member["card"]) if member else None
+
+
+def _is_other_branch(mirror: Mirror, vault_id: str, log: str, card: Card, data: bytes) -> bool:
+    """True when `data` is a valid chain by the log's writer that diverges from the mirror."""
+    lines, _ = split_complete(data)
+    events = verified_from_start(
+        lines, vault_id=vault_id, log=log, card=card, problems=[], source="folder"
+    )
+    if len(events) != len(lines):
+        return False  # damaged somewhere: repair it
+    known = mirror.hashes(log)
+    return any(e.hash != known[i] for i, e in enumerate(events[: len(known)]))
