@@ -75,7 +75,8 @@ def _story(root: Path, say: Callable[[str], None]) -> None:
     say(f"The secretary sent her card by chat; it shows safety code {card.safety_code}.")
     say("They read the codes to each other by phone: they match, so the client adds her.")
     sharing.add_member(sess, card, "aiko")
-    sharing.share(sess, item_id, "aiko", parse_expiry("30d", system_clock()))
+    aiko_id = sharing.member_by_name(sess, "aiko")
+    sharing.share(sess, item_id, aiko_id, parse_expiry("30d", system_clock()))
     say("Shared only 'GitHub' with aiko, for 30 days. Nothing else in the vault is visible to her.")
 
     _step(say, "4. The secretary opens the folder and retrieves what she needs")
