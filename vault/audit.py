@@ -303,13 +303,8 @@ def _check_receipts(
     owner_events: list[Event], member_events: dict[str, list[Event]], report: Report
 ) -> None:
     """Each receipt must name an owner head that exists and a grant valid at that point."""
-    by_position: dict[int, list[Event]] = {}
-    for events in member_events.values():
-        for ev in events:
-            if ev.type == "retrieve" and state_mod.valid_receipt(ev.fields):
-                head = ev.fields.get("owner_head") or {}
-                by_position.setdefault(int(head.get("seq", -1)), []).append(ev)
-                report.receipts += 1
+    by_position = _receipts_by_owner_head(member_events)
+    report.receipts += sum(len(r) for r in by_position.values())
     st = state_mod.empty()
     for position, ev in enumerate(owner_events):
         try:
@@ -318,39 +313,7 @@ def _check_receipts(
             report.problems.append(Problem(Kind.INVALID_OWNER_EVENT, exc.message, ev.actor, ev.seq))
             return
         for receipt in by_position.pop(position, []):
-            head = receipt.fields["owner_head"]
-            if head.get("hash") != ev.hash:
-                report.problems.append(
-                    Problem(
-                        Kind.FORK,
-                        "a receipt witnessed an owner event that differs from the owner's log",
-                        receipt.actor,
-                        receipt.seq,
-                    )
-                )
-                continue
-            item = st["items"].get(str(receipt.fields.get("item")))
-            grant = item["grants"].get(receipt.actor) if item else None
-            if not grant or grant["version"] != receipt.fields.get("version"):
-                report.problems.append(
-                    Problem(
-                        Kind.RECEIPT_WITHOUT_GRANT,
-                        "a retrieval names no grant valid at that time",
-                        receipt.actor,
-                        receipt.seq,
-                    )
-                )
-            elif grant["expires"] and str(receipt.fields.get("at")) > grant["expires"]:
-                # Times are the member's own claim, so this is a warning, not proof.
-                report.problems.append(
-                    Problem(
-                        Kind.RETRIEVED_AFTER_EXPIRY,
-                        f"a retrieval is dated after its grant expired ({grant['expires']})",
-                        receipt.actor,
-                        receipt.seq,
-                        fatal=False,
-                    )
-                )
+            report.problems.extend(_check_receipt(st, ev, receipt))
     for position, receipts in by_position.items():
         for receipt in receipts:
             report.problems.append(
@@ -361,3 +324,50 @@ def _check_receipts(
                     receipt.seq,
                 )
             )
+
+
+def _receipts_by_owner_head(member_events: dict[str, list[Event]]) -> dict[int, list[Event]]:
+    """Every well-formed receipt, keyed by the owner event (seq) it says it saw."""
+    by_position: dict[int, list[Event]] = {}
+    for events in member_events.values():
+        for ev in events:
+            if ev.type == "retrieve" and state_mod.valid_receipt(ev.fields):
+                head = ev.fields.get("owner_head") or {}
+                by_position.setdefault(int(head.get("seq", -1)), []).append(ev)
+    return by_position
+
+
+def _check_receipt(st: state_mod.State, seen: Event, receipt: Event) -> list[Problem]:
+    """What is wrong with one receipt, given the owner's state at the event it saw."""
+    if receipt.fields["owner_head"].get("hash") != seen.hash:
+        return [
+            Problem(
+                Kind.FORK,
+                "a receipt witnessed an owner event that differs from the owner's log",
+                receipt.actor,
+                receipt.seq,
+            )
+        ]
+    item = st["items"].get(str(receipt.fields.get("item")))
+    grant = item["grants"].get(receipt.actor) if item else None
+    if not grant or grant["version"] != receipt.fields.get("version"):
+        return [
+            Problem(
+                Kind.RECEIPT_WITHOUT_GRANT,
+                "a retrieval names no grant valid at that time",
+                receipt.actor,
+                receipt.seq,
+            )
+        ]
+    if grant["expires"] and str(receipt.fields.get("at")) > grant["expires"]:
+        # Times are the member's own claim, so this is a warning, not proof.
+        return [
+            Problem(
+                Kind.RETRIEVED_AFTER_EXPIRY,
+                f"a retrieval is dated after its grant expired ({grant['expires']})",
+                receipt.actor,
+                receipt.seq,
+                fatal=False,
+            )
+        ]
+    return []

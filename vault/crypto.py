@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hpke
@@ -175,7 +176,7 @@ def check_kem_public(suite: str, raw: bytes) -> None:
         check_x25519_public(raw)
 
 
-def _public_key(suite: str, raw: bytes):  # type: ignore[no-untyped-def]
+def _public_key(suite: str, raw: bytes) -> Any:
     check_kem_public(suite, raw)
     x = x25519.X25519PublicKey.from_public_bytes(raw[-32:])
     if suite == labels.SUITE_HYBRID:
@@ -198,7 +199,7 @@ class KemKey:
         seed = os.urandom(64) if suite == labels.SUITE_HYBRID else b""
         return cls(suite, os.urandom(32), seed)
 
-    def _private(self):  # type: ignore[no-untyped-def]
+    def _private(self) -> Any:
         x = x25519.X25519PrivateKey.from_private_bytes(self.x25519_raw)
         if self.suite == labels.SUITE_HYBRID:
             m = mlkem.MLKEM768PrivateKey.from_seed_bytes(self.mlkem_seed)
@@ -289,7 +290,7 @@ def check_kdf_params(params: object) -> None:
         raise IntegrityError("key file KDF memory is too small for its lanes")
 
 
-def argon2id(secret: bytes, salt: bytes, params: dict) -> bytes:
+def argon2id(secret: bytes, salt: bytes, params: dict[str, Any]) -> bytes:
     """Derive a 256-bit key with Argon2id after checking the parameters."""
     check_kdf_params(params)
     if len(salt) < 16:

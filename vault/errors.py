@@ -29,49 +29,53 @@ class TakusuError(Exception):
 
 
 class UserError(TakusuError):
-    """Something the user asked for cannot be done as asked."""
+    """Something the user asked for cannot be done as asked (exit 1)."""
 
 
 class UsageError(TakusuError):
-    """The command line itself is wrong."""
+    """The command line itself is wrong (exit 2)."""
 
     exit_code = EXIT_USAGE
 
 
 class NotInitialized(UserError):
+    """No identity on this machine yet (before `takusu init`)."""
+
     default_hint = "run 'takusu init --name YOUR NAME' first"
 
 
 class AlreadyExists(UserError):
-    pass
+    """Creating what already exists: an identity, a vault name, a member, a file."""
 
 
 class NotFound(UserError):
-    pass
+    """No item, field or member by that name (for this identity)."""
 
 
 class Ambiguous(UserError):
-    pass
+    """A name or prefix matches several items or vaults."""
 
 
 class NoVault(UserError):
+    """No vault selected, registered, or present at a path."""
+
     default_hint = "create one with 'takusu vault create PATH' or pass --vault NAME|PATH"
 
 
 class WrongPassphrase(UserError):
-    pass
+    """The passphrase does not open this machine's key file."""
 
 
 class PassphraseUnavailable(UserError):
-    pass
+    """A passphrase is needed and there is no way to ask for one."""
 
 
 class KeyringUnavailable(UserError):
-    pass
+    """The OS keyring is missing, insecure, locked, or lost this identity's key."""
 
 
 class BadRecoveryCode(UserError):
-    pass
+    """A recovery code that is mistyped or does not open its kit."""
 
 
 class BadInput(UserError):
@@ -79,27 +83,31 @@ class BadInput(UserError):
 
 
 class NotOwner(UserError):
+    """A member asked for something only the vault's owner may do."""
+
     default_hint = "only the vault's owner can change it"
 
 
 class NotShared(UserError):
-    pass
+    """The item exists but is not shared with this member."""
 
 
 class AccessRevoked(UserError):
-    pass
+    """This member's access was revoked (or changed while being used)."""
 
 
 class GrantExpired(UserError):
-    pass
+    """This member's access to the item has expired."""
 
 
 class SafetyCodeMismatch(UserError):
+    """The safety code given does not match the card's."""
+
     default_hint = "do not add this card: ask the sender for their code by phone or video"
 
 
 class NotConfirmed(UserError):
-    pass
+    """The safety code was not confirmed, so nothing was trusted."""
 
 
 class BadImport(UserError):
@@ -111,7 +119,7 @@ class StorageError(UserError):
 
 
 class IntegrityError(TakusuError):
-    """Something on disk is not what was signed or pinned: treat as tampering."""
+    """Something on disk is not what was signed or pinned: treat as tampering (exit 3)."""
 
     exit_code = EXIT_INTEGRITY
 
@@ -137,40 +145,32 @@ class BadCard(IntegrityError):
 
 
 class BadSignature(IntegrityError):
-    pass
+    """An event's signature does not verify under its writer's key."""
 
 
 class BrokenChain(IntegrityError):
-    pass
+    """An event is out of place: another vault, writer, sequence number or link."""
 
 
 class Malformed(IntegrityError):
-    pass
+    """Bytes that are not in takusu's format (JSON, base64, shape, size)."""
 
 
 class UnknownVersion(IntegrityError):
-    pass
+    """A file or record of a format version this takusu does not know."""
 
 
 class DecryptionFailed(IntegrityError):
-    pass
-
-
-class RolledBack(IntegrityError):
-    default_hint = (
-        "run 'takusu doctor' to see what changed; the local mirror still holds the newer state"
-    )
-
-
-class Forked(IntegrityError):
-    pass
+    """A ciphertext or key wrap does not open (changed, or not for this key)."""
 
 
 class PinMismatch(IntegrityError):
+    """A key or owner confirmed earlier has changed: a hard stop."""
+
     default_hint = (
         "a key you confirmed earlier has changed: do not trust this until you re-verify in person"
     )
 
 
 class KeyFileUnsafe(IntegrityError):
-    pass
+    """The private key file is readable by other users."""

@@ -10,6 +10,7 @@ import base64
 import binascii
 import textwrap
 from dataclasses import dataclass
+from typing import Any
 
 from . import crypto, labels
 from .clock import now_utc
@@ -64,7 +65,7 @@ class Card:
     kem_key: bytes
     suite: str
     created: str
-    envelope: dict
+    envelope: dict[str, Any]
 
     @property
     def fingerprint(self) -> bytes:

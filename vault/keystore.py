@@ -216,7 +216,9 @@ class KeyStore:
         kek, params = backend.create(self.account(identity.id))
         self._write(identity, backend.mode, kek, params, new=True)
 
-    def _write(self, identity: Identity, mode: str, kek: bytes, params: dict, new: bool) -> None:
+    def _write(
+        self, identity: Identity, mode: str, kek: bytes, params: dict[str, Any], new: bool
+    ) -> None:
         sealed = crypto.aead_seal(
             kek, identity.private_bytes(), labels.KEYFILE_AAD + identity.id.encode()
         )

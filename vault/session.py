@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import envelope, labels, state, totp
@@ -211,11 +211,13 @@ class Session:
     def find(self, query: str) -> str:
         """Item id for a title: exact, then case-insensitive, then unambiguous prefix."""
         titles = self.titles()
-        for match in (
+        folded = query.casefold()
+        matchers: tuple[Callable[[str], bool], ...] = (
             lambda t: t == query,
-            lambda t: t.casefold() == query.casefold(),
-            lambda t: t.casefold().startswith(query.casefold()),
-        ):
+            lambda t: t.casefold() == folded,
+            lambda t: t.casefold().startswith(folded),
+        )
+        for match in matchers:
             hits = sorted(i for i, t in titles.items() if match(t))
             if len(hits) == 1:
                 return hits[0]

@@ -94,7 +94,7 @@ def current(uri: str, at: float | None = None) -> Code:
     """The code valid now (or at `at`) and how many seconds it has left."""
     import pyotp
 
-    class SiteTOTP(pyotp.TOTP):
+    class SiteTOTP(pyotp.TOTP):  # type: ignore[misc,name-defined]
         min_secret_length_bits = MIN_BITS
 
     parts = _parse(uri)

@@ -1,0 +1,135 @@
+"""The trail and the vault's health: audit, audit verify, doctor, sync, demo."""
+
+from __future__ import annotations
+
+import click
+
+from .common import app, json_option, session, vault_selector
+from .term import emit_json, out, say, warn
+
+
+@click.group(invoke_without_command=True)
+@click.option("--item", metavar="TITLE")
+@click.option("--member", "member_", metavar="NAME")
+@click.option("--since", metavar="DATE", help="YYYY-MM-DD or an RFC 3339 time.")
+@json_option
+@click.option("--csv", "as_csv", is_flag=True)
+@click.pass_context
+def audit(
+    ctx: click.Context,
+    item: str | None,
+    member_: str | None,
+    since: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """The timeline of who did what, merged from every log; 'audit verify' checks it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from vault.audit import csv_text, describe, timeline
+    from vault.clock import parse_since
+    from vault.sharing import member_by_name
+
+    sess = session(ctx)
+    item_id = sess.find(item) if item else None
+    member_id = member_by_name(sess, member_, include_removed=True) if member_ else None
+    rows = timeline(sess, item_id, member_id, parse_since(since) if since else None)
+    if as_json:
+        emit_json(rows)
+    elif as_csv:
+        out(*csv_text(rows).splitlines())
+    else:
+        for r in rows:
+            out(describe(r))
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Verify every signature, chain link, witness and receipt; exit 3 on tampering."""
+    from vault.audit import verify
+    from vault.errors import IntegrityError
+
+    sess = session(ctx)
+    report = verify(sess.store, sess.loaded)
+    for problem in report.problems:
+        (warn if not problem.fatal else say)(
+            ("" if not problem.fatal else "problem: ") + str(problem)
+        )
+    events = sum(report.logs.values())
+    if not report.ok:
+        first = next(p for p in report.problems if p.fatal)
+        raise IntegrityError(f"audit verify failed: {first}")
+    out(f"OK: {len(report.logs)} logs, {events} events, {report.receipts} receipts verified")
+
+
+@click.command()
+@click.option("--repair", is_flag=True, help="Restore damaged or missing logs from the mirror.")
+@click.option(
+    "--accept-rollback",
+    is_flag=True,
+    help="Owner: republish the newest verified state and log the rollback.",
+)
+@click.pass_context
+def doctor(ctx: click.Context, repair: bool, accept_rollback: bool) -> None:
+    """Health of my identity and of the vault folder; exit 3 if something was tampered with."""
+    from vault import doctor as doc
+    from vault.errors import IntegrityError
+
+    takusu = app(ctx)
+    if repair or accept_rollback:
+        sess = takusu.session(vault_selector(ctx))
+        done = doc.accept_rollback(sess) if accept_rollback else doc.repair(sess)
+        for log in done.fixed:
+            say(f"restored log {log[:12]} in the folder from this machine's verified mirror")
+        for log in done.forks_kept:
+            warn(
+                f"log {log[:12]} in the folder is a different valid branch by its own writer "
+                "(a fork); it was not overwritten: see docs/security.md, 'Forks'"
+            )
+        if accept_rollback:
+            say("recorded the rollback in the vault's signed log")
+    health = doc.check(takusu, vault_selector(ctx))
+    for line in health.lines:
+        out(line)
+    for problem in health.problems:
+        (say if problem.fatal else warn)(("problem: " if problem.fatal else "") + str(problem))
+    for hint in health.hints:
+        say(f"hint: {hint}")
+    if not health.ok:
+        raise IntegrityError(
+            "the vault folder has problems (see above)",
+            hint="'takusu doctor --repair' restores logs from this machine's mirror",
+        )
+
+
+@click.command()
+@click.pass_context
+def sync(ctx: click.Context) -> None:
+    """In a vault folder kept in git: commit my log, pull --rebase, verify, push."""
+    from vault.gitsync import sync as do_sync
+
+    result = do_sync(session(ctx))
+    done = [
+        w
+        for w, flag in (
+            ("committed", result.committed),
+            ("pulled", result.pulled),
+            ("pushed", result.pushed),
+        )
+        if flag
+    ]
+    out("sync: " + (", ".join(done) if done else "nothing to do"))
+    for note in result.notes:
+        warn(note)
+
+
+@click.command()
+def demo() -> None:
+    """Run the whole story (client and secretary) in a temporary folder, narrated."""
+    from vault.demo import run
+
+    run(out)
+
+
+COMMANDS = [audit, doctor, sync, demo]

@@ -1,0 +1,135 @@
+"""What many commands share: this machine, the opened vault, secrets read without argv."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from vault.errors import UsageError
+
+from .term import hidden, interactive, passphrase, warn
+
+
+def app(ctx: click.Context) -> Any:
+    """This machine's takusu (vault.machine.Machine), made once per command."""
+    from vault.machine import Machine
+
+    obj = ctx.find_root().obj
+    if "app" not in obj:
+        obj["app"] = Machine(passphrase=passphrase)
+    return obj["app"]
+
+
+def vault_selector(ctx: click.Context) -> str | None:
+    return ctx.find_root().obj.get("vault")  # type: ignore[no-any-return]
+
+
+def session(ctx: click.Context) -> Any:
+    """The selected vault, opened; the owner's routine work done; warnings printed."""
+    from vault.sharing import upkeep
+
+    sess = app(ctx).session(vault_selector(ctx))
+    done = upkeep(sess)
+    for message in sess.warnings:
+        warn(message)
+    for _item_id, member_id in done.expired:
+        name = sess.member_name(member_id)
+        warn(f"{name}'s access to an item expired; it was revoked and the item re-keyed")
+    return sess
+
+
+class StdinLines:
+    """Secrets piped on stdin: the password line first, then the TOTP line."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] | None = None
+
+    def next(self, what: str) -> str:
+        if self._lines is None:
+            self._lines = sys.stdin.read(1 << 16).splitlines()
+        if not self._lines:
+            raise UsageError(f"expected the {what} on stdin, found nothing")
+        return self._lines.pop(0)
+
+
+def read_secrets(
+    password_stdin: bool,
+    generate: int | None,
+    totp_prompt: bool,
+    totp_stdin: bool,
+    ask_password: bool,
+) -> dict[str, Any]:
+    """Collect password/TOTP from stdin, generator or hidden prompts (never argv)."""
+    from vault.item import generate_password
+    from vault.totp import normalize
+
+    if password_stdin and generate is not None:
+        raise UsageError("use either --password-stdin or --generate, not both")
+    if totp_prompt and totp_stdin:
+        raise UsageError("use either --totp or --totp-stdin, not both")
+    values: dict[str, Any] = {}
+    lines = StdinLines()
+    if password_stdin:
+        values["password"] = lines.next("password")
+    elif generate is not None:
+        values["password"] = generate_password(generate)
+    elif ask_password and interactive():
+        values["password"] = hidden("Password", confirm=True)
+    if totp_stdin:
+        values["totp"] = normalize(lines.next("TOTP seed or otpauth:// URI"))
+    elif totp_prompt:
+        if not interactive():
+            raise UsageError("--totp asks at a prompt and there is no terminal; use --totp-stdin")
+        values["totp"] = normalize(hidden("TOTP seed or otpauth:// URI"))
+    return values
+
+
+def parse_fields(pairs: tuple[str, ...]) -> dict[str, str]:
+    fields = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--field takes NAME=VALUE, got {pair!r}")
+        fields[name] = value
+    return fields
+
+
+def generate_option(help_text: str) -> Any:
+    """--generate [LEN]: a random password from `secrets`, 24 characters unless LEN."""
+    return click.option(
+        "--generate",
+        type=click.IntRange(8, 256),
+        is_flag=False,
+        flag_value=24,
+        default=None,
+        metavar="[LEN]",
+        help=help_text,
+    )
+
+
+_secret_options = [
+    click.option("--password-stdin", is_flag=True, help="Read the password from stdin."),
+    generate_option("Generate a random password (default 24)."),
+    click.option(
+        "--totp",
+        "totp_prompt",
+        is_flag=True,
+        help="Ask for a TOTP seed or otpauth:// URI at a hidden prompt.",
+    ),
+    click.option(
+        "--totp-stdin",
+        is_flag=True,
+        help="Read the TOTP seed/URI from stdin (the line after the password).",
+    ),
+]
+
+
+def secret_options(fn: Any) -> Any:
+    for option in reversed(_secret_options):
+        fn = option(fn)
+    return fn
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -1,0 +1,201 @@
+"""The owner's items and what anyone can read: add, edit, rm, list, show, get, otp."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+import click
+
+from vault.errors import UsageError
+
+from .common import json_option, parse_fields, read_secrets, secret_options, session
+from .term import emit_json, out, out_value
+
+
+@click.command()
+@click.argument("title")
+@click.option("--username", help="Login name (not secret).")
+@click.option("--url", help="Where to log in.")
+@click.option("--note", help="A note (not for secrets: use stdin options for those).")
+@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", help="A custom field.")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@secret_options
+@click.pass_context
+def add(
+    ctx: click.Context,
+    title: str,
+    username: str | None,
+    url: str | None,
+    note: str | None,
+    fields: tuple[str, ...],
+    tags: tuple[str, ...],
+    password_stdin: bool,
+    generate: int | None,
+    totp_prompt: bool,
+    totp_stdin: bool,
+) -> None:
+    """Add a credential. The password comes from a prompt, stdin or --generate."""
+    from vault.item import empty_payload
+
+    secrets_ = read_secrets(password_stdin, generate, totp_prompt, totp_stdin, ask_password=True)
+    sess = session(ctx)
+    payload = empty_payload()
+    payload.update(
+        title=title,
+        username=username,
+        url=url,
+        notes=note,
+        fields=parse_fields(fields),
+        tags=sorted(set(tags)),
+        **secrets_,
+    )
+    sess.add(payload)
+    out(f"Added {title}" + (" (password generated)" if generate is not None else ""))
+
+
+@click.command()
+@click.argument("title")
+@click.option("--title", "new_title", help="Rename the item.")
+@click.option("--username")
+@click.option("--url")
+@click.option("--note")
+@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE")
+@click.option("--tag", "tags", multiple=True)
+@click.option("--new-password", is_flag=True, help="Ask for a new password at a hidden prompt.")
+@secret_options
+@click.pass_context
+def edit(
+    ctx: click.Context,
+    title: str,
+    new_title: str | None,
+    username: str | None,
+    url: str | None,
+    note: str | None,
+    fields: tuple[str, ...],
+    tags: tuple[str, ...],
+    new_password: bool,
+    password_stdin: bool,
+    generate: int | None,
+    totp_prompt: bool,
+    totp_stdin: bool,
+) -> None:
+    """Change an item; every current grantee gets the new version."""
+    sess = session(ctx)
+    sess.require_owner()
+    item_id = sess.find(title)
+    changes: dict[str, Any] = read_secrets(
+        password_stdin, generate, totp_prompt, totp_stdin, ask_password=new_password
+    )
+    for key, value in (("title", new_title), ("username", username), ("url", url), ("notes", note)):
+        if value is not None:
+            changes[key] = value
+    if tags:
+        changes["tags"] = sorted(set(tags))
+    if not changes and not fields:
+        raise UsageError("nothing to change")
+    sess.edit(item_id, changes, parse_fields(fields))
+    out(f"Updated {changes.get('title', sess.payload(item_id)['title'])}")
+
+
+@click.command()
+@click.argument("title")
+@click.pass_context
+def rm(ctx: click.Context, title: str) -> None:
+    """Delete an item (its history stays in the signed log)."""
+    sess = session(ctx)
+    sess.require_owner()
+    item_id = sess.find(title)
+    name = sess.payload(item_id)["title"]
+    sess.remove(item_id)
+    out(f"Deleted {name}")
+
+
+@click.command("list")
+@json_option
+@click.pass_context
+def list_items(ctx: click.Context, as_json: bool) -> None:
+    """What I can read in this vault."""
+    from vault.views import item_rows
+
+    sess = session(ctx)
+    rows = item_rows(sess)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        extra = ""
+        if sess.is_owner:
+            extra = f"  {r['username'] or ''}"
+            if r["shared_with"]:
+                extra += f"  shared with: {', '.join(r['shared_with'])}"
+            if r["exposed_to"]:
+                extra += f"  EXPOSED to {', '.join(r['exposed_to'])}: rotate"
+        elif r["expires"]:
+            extra = f"  (until {r['expires']})"
+        out(f"{r['title']}{extra}")
+
+
+@click.command()
+@click.argument("title")
+@click.option("--reveal", is_flag=True, help="Show the password and TOTP seed too.")
+@json_option
+@click.option("--reason", help="Why (recorded with the retrieval, for the owner to see).")
+@click.pass_context
+def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: str | None) -> None:
+    """An item's details; secrets only with --reveal."""
+    from vault.views import item_details
+
+    sess = session(ctx)
+    item_id = sess.find(title)
+    info = item_details(sess, item_id, reveal, reason)
+    if as_json:
+        emit_json(info)
+        return
+    for key in ("title", "username", "url", "password", "totp", "notes", "version", "updated"):
+        if info.get(key) not in (None, ""):
+            out(f"{key + ':':<10} {info[key]}")
+    for key, value in info["fields"].items():
+        out(f"{key + ':':<10} {value}")
+    if info.get("tags"):
+        out(f"{'tags:':<10} {', '.join(info['tags'])}")
+    if info.get("shared_with"):
+        out(
+            "shared:    "
+            + ", ".join(
+                f"{n}" + (f" (until {e})" if e else "") for n, e in info["shared_with"].items()
+            )
+        )
+    for who, since in (info.get("exposed") or {}).items():
+        out(
+            f"EXPOSED:   {who} could read it until {since}; "
+            f"rotate it: takusu rotate {shlex.quote(info['title'])}"
+        )
+
+
+@click.command()
+@click.argument("title")
+@click.argument("field", default="password")
+@click.option("--reason", help="Why (recorded with the retrieval, for the owner to see).")
+@click.pass_context
+def get(ctx: click.Context, title: str, field: str, reason: str | None) -> None:
+    """Print one field (password by default) to stdout."""
+    sess = session(ctx)
+    item_id = sess.find(title)
+    value = sess.reveal(item_id, [field], reason)[field]
+    out_value(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+
+
+@click.command()
+@click.argument("title")
+@click.option("--reason", help="Why (recorded with the retrieval).")
+@click.pass_context
+def otp(ctx: click.Context, title: str, reason: str | None) -> None:
+    """The current TOTP code and the seconds it has left."""
+    sess = session(ctx)
+    code = sess.otp(sess.find(title), reason)
+    out(f"{code.code} ({code.seconds_left}s left)")
+
+
+COMMANDS = [add, edit, rm, list_items, show, get, otp]

@@ -1,0 +1,65 @@
+"""The people a vault's items can be shared with: `member add`, `member list`, `member remove`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .common import json_option, session
+from .sharing import print_checklist
+from .term import confirm_fn, emit_json, info, out
+
+
+@click.group()
+def member() -> None:
+    """Add, list and remove the people a vault's items can be shared with."""
+
+
+@member.command("add")
+@click.argument("cardfile", type=click.File("rb"))
+@click.option("--name", required=True, help="Short name to use for them (e.g. aiko).")
+@click.option("--safety-code", metavar="CODE", help="The code they read you; must match.")
+@click.pass_context
+def member_add(ctx: click.Context, cardfile: Any, name: str, safety_code: str | None) -> None:
+    """Add the person whose card is in CARDFILE ('-' for stdin) after comparing codes."""
+    from vault.identity import Card
+    from vault.trust import trust_new_member
+
+    new = Card.from_armor(cardfile.read(64 << 10).decode("utf-8", errors="replace"))
+    trust_new_member(session(ctx), new, name, safety_code, confirm_fn(), info)
+    out(f"Added {name} ({new.id[:8]}); safety code {new.safety_code}")
+
+
+@member.command("list")
+@json_option
+@click.pass_context
+def member_list(ctx: click.Context, as_json: bool) -> None:
+    """Members with id prefix, safety code and what each can read."""
+    from vault.views import member_rows
+
+    rows = member_rows(session(ctx))
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        out(
+            f"{r['name']:<12} {r['id'][:8]}  {r['safety_code']}  can read: "
+            f"{', '.join(r['items']) or '(nothing)'}"
+        )
+
+
+@member.command("remove")
+@click.argument("name")
+@click.option("--revoke-all", is_flag=True, help="Revoke everything they can read first.")
+@click.pass_context
+def member_remove(ctx: click.Context, name: str, revoke_all: bool) -> None:
+    """Remove a member (refused while they still have grants, unless --revoke-all)."""
+    from vault.sharing import remove_member
+
+    rows = remove_member(session(ctx), name, revoke_all)
+    out(f"Removed {name}")
+    print_checklist(rows)
+
+
+COMMANDS = [member]

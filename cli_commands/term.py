@@ -1,0 +1,92 @@
+"""The one place takusu talks to the terminal: output, messages, prompts.
+
+Every line goes through `vault.text.escape`, so no text from another person or from the
+folder (titles, names, reasons, file names) reaches a terminal as raw control bytes.
+stdout holds only what was asked for; messages go to stderr as `takusu: error: …`,
+`takusu: hint: …`, `takusu: warning: …`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from vault.errors import PassphraseUnavailable
+from vault.text import escape, json_text
+
+# TAKUSU_PASSPHRASE, read once by cli.main() and removed from the environment
+PASSPHRASE: list[str] = []
+
+
+def out(*lines: str) -> None:
+    """Lines of the command's output, on stdout, each escaped."""
+    for line in lines:
+        click.echo(escape(line))
+
+
+def say(message: str) -> None:
+    click.echo(f"takusu: {escape(message)}", err=True)
+
+
+def warn(message: str) -> None:
+    click.echo(f"takusu: warning: {escape(message)}", err=True)
+
+
+def info(message: str) -> None:
+    """A line for the person at the terminal that is not the command's output (stderr)."""
+    click.echo(escape(message), err=True)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json_text(obj))
+
+
+def out_value(value: str) -> None:
+    """A secret value asked for (`get`): exact when piped; on a terminal, escaped (with a
+    warning) if it holds control characters, which could otherwise drive the terminal."""
+    shown = escape(value)
+    if shown != value and sys.stdout.isatty():
+        warn("the value holds control characters and is shown escaped; pipe it to get it exactly")
+        click.echo(shown)
+        return
+    click.echo(value)
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def passphrase(confirm: bool) -> str:
+    """TAKUSU_PASSPHRASE if it was set, else a hidden prompt; never an echoing fallback."""
+    if PASSPHRASE:
+        return PASSPHRASE[0]
+    if not interactive():
+        raise PassphraseUnavailable(
+            "a passphrase is needed but there is no terminal to ask it on",
+            hint="run in a terminal, or set TAKUSU_PASSPHRASE for automation",
+        )
+    value: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    return value
+
+
+def hidden(prompt: str, confirm: bool = False) -> str:
+    """A value typed at a hidden prompt."""
+    value: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+    return value
+
+
+def ask(prompt: str) -> str:
+    value: str = click.prompt(prompt, err=True)
+    return value
+
+
+def confirm_code(who: str, code: str) -> bool:
+    info(f"{who}'s safety code: {code}")
+    info("Compare it by phone or video with the code they read you.")
+    return bool(click.confirm("Does it match exactly?", default=False, err=True))
+
+
+def confirm_fn() -> Any:
+    return confirm_code if interactive() else None

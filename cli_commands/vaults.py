@@ -1,0 +1,76 @@
+"""Vaults on this machine: `vault create`, `vault open`, `vault list`, `vault use`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import app, json_option
+from .term import confirm_fn, emit_json, info, interactive, out
+
+
+@click.group()
+def vault() -> None:
+    """Create, open, list and choose vaults."""
+
+
+@vault.command("create")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="A short name for the vault (default: the folder's name).")
+@click.pass_context
+def vault_create(ctx: click.Context, path: Path, name: str | None) -> None:
+    """I own a new vault in PATH (any folder; a synced one to share)."""
+    vault_id = app(ctx).create_vault(path, name)
+    out(f"Created vault {name or path.name} ({vault_id[:8]}) in {path}")
+
+
+@vault.command("open")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="What to call this vault on this machine.")
+@click.option("--safety-code", metavar="CODE", help="The owner's code, compared out of band.")
+@click.pass_context
+def vault_open(ctx: click.Context, path: Path, name: str | None, safety_code: str | None) -> None:
+    """Register a vault shared with me; pins its owner after I confirm their code."""
+    takusu = app(ctx)
+    show = info if safety_code is None and interactive() else None
+    vault_id, owner = takusu.add_shared_vault(path, name, safety_code, confirm_fn(), show)
+    registered = takusu.vaults()[1][vault_id]["name"]
+    out(f"Opened vault {registered} owned by {owner.name} (safety code confirmed)")
+
+
+@vault.command("list")
+@json_option
+@click.pass_context
+def vault_list(ctx: click.Context, as_json: bool) -> None:
+    """Every vault registered on this machine, with its owner."""
+    default, vaults = app(ctx).vaults()
+    rows = [
+        {
+            "id": k,
+            "name": v["name"],
+            "path": v["path"],
+            "role": v["role"],
+            "owner": v.get("owner_name"),
+            "default": k == default,
+        }
+        for k, v in vaults.items()
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        mark = "*" if r["default"] else " "
+        out(f"{mark} {r['name']:<16} {r['role']:<7} owner: {r['owner']:<20} {r['path']}")
+
+
+@vault.command("use")
+@click.argument("name")
+@click.pass_context
+def vault_use(ctx: click.Context, name: str) -> None:
+    """Make NAME the default vault."""
+    app(ctx).use_vault(name)
+    out(f"Default vault is now {name}")
+
+
+COMMANDS = [vault]

@@ -1,0 +1,92 @@
+"""Text from people: checked where it is created, escaped wherever it is shown.
+
+Names, titles and reasons come from other people (a member signs some of them) and from
+files anyone can write, so they are hostile: a terminal control sequence in a title could
+clear the screen, rewrite a line or set the clipboard. `escape` is the one function every
+foreign string passes on its way to a terminal; `checked` refuses such characters where
+text is created, so an honest takusu never writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any
+
+from .errors import BadInput
+
+# Control (C0, C1, DEL), format (bidi overrides and isolates, zero-width), surrogate,
+# private-use and unassigned code points, and the Unicode line and paragraph separators.
+_UNSAFE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def unsafe(ch: str) -> bool:
+    """True for a character that must not reach a terminal as it is."""
+    return unicodedata.category(ch) in _UNSAFE
+
+
+def _visible(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def escape(text: str) -> str:
+    """`text` with every unsafe character shown as an escape (`\\x1b`, `\\u202e`); all
+    other text, Japanese included, unchanged."""
+    if text.isprintable() and text.isascii():
+        return text
+    return "".join(_visible(ch) if unsafe(ch) else ch for ch in text)
+
+
+def json_text(obj: Any) -> str:
+    """Indented JSON with every unsafe character written as a \\u escape (json.dumps leaves
+    C1 controls, DEL and bidi overrides raw), so the output is safe for a terminal."""
+    raw = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True)
+    out: list[str] = []
+    for ch in raw:
+        # json.dumps writes newlines only between values (inside strings they are "\n")
+        if unsafe(ch) and ch != "\n":
+            data = ch.encode("utf-16-be", "surrogatepass")
+            out.extend(
+                f"\\u{int.from_bytes(data[i : i + 2], 'big'):04x}" for i in range(0, len(data), 2)
+            )
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def checked(value: str, what: str, *, max_len: int, newlines: bool = False) -> str:
+    """`value` in NFC, or BadInput naming the position of the first control or format
+    character (newlines allowed only where `newlines`) or saying it is too long/empty."""
+    value = unicodedata.normalize("NFC", value)
+    for position, ch in enumerate(value, start=1):
+        if unsafe(ch) and not (newlines and ch in "\n\t"):
+            raise BadInput(
+                f"{what} holds a control character ({_visible(ch)}) at position {position}",
+                hint="type it again without special characters",
+            )
+    if not value.strip():
+        raise BadInput(f"{what} is empty")
+    if len(value) > max_len:
+        raise BadInput(f"{what} is longer than {max_len} characters")
+    return value
+
+
+def width(text: str) -> int:
+    """How many terminal columns `text` takes: East Asian wide and full-width characters
+    count two, combining marks none."""
+    total = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        total += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return total
+
+
+def pad(text: str, columns: int) -> str:
+    """`text` followed by spaces up to `columns` display columns."""
+    return text + " " * max(0, columns - width(text))
