@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import keyring
 import pytest
 
@@ -32,3 +34,24 @@ def no_keyring():
     keyring.set_keyring(fail.Keyring())
     yield
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="session")
+def secret_service_env():
+    """The environment that reaches a real, unlocked Secret Service: the one this run was
+    started in (TAKUSU_TEST_SECRET_SERVICE=1), else a private one started for the run."""
+    from tests import secretservice
+
+    if os.environ.get("TAKUSU_TEST_SECRET_SERVICE") == "1":
+        yield {}
+        return
+    missing = secretservice.missing_tools()
+    assert not missing, f"install {' '.join(missing)} (scripts/test.sh installs them)"
+    with secretservice.running() as env:
+        yield {k: env[k] for k in ("DBUS_SESSION_BUS_ADDRESS",)}
+
+
+@pytest.fixture
+def secret_service(secret_service_env, monkeypatch):
+    for key, value in secret_service_env.items():
+        monkeypatch.setenv(key, value)

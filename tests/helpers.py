@@ -8,6 +8,8 @@ keystore contract tests against a real Secret Service (see test_keystore.py).
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,3 +83,14 @@ def run(
 def ok(result: Result) -> Result:
     assert result.code == 0, result
     return result
+
+
+def takusu_script() -> str:
+    """The installed `takusu` console script: beside this Python (a venv's bin/, so the
+    README's `.venv/bin/python -m pytest` finds it without the venv on PATH), else on PATH."""
+    beside = Path(sys.executable).with_name("takusu")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("takusu")
+    assert found, "the takusu script is not installed: run pip install -e '.[test]' first"
+    return found

@@ -5,17 +5,13 @@ from __future__ import annotations
 import os
 import pty
 import select
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from tests.helpers import PASSPHRASE, takusu_script
 
-from tests.helpers import PASSPHRASE
-
-TAKUSU = shutil.which("takusu")
-pytestmark = pytest.mark.skipif(TAKUSU is None, reason="needs the installed takusu script")
+TAKUSU = takusu_script()
 
 
 def on_tty(home: Path, args: list[str], answers: list[tuple[str, str]], env_extra=None):

@@ -2,8 +2,8 @@
 
 `KekBackendContract` is written once, in the style of keyring's `BackendBasicTests`; each
 subclass only says how to build its backend and how to make its KEK gone or wrong. The
-Secret Service subclass runs against a real gnome-keyring (CI sets
-TAKUSU_TEST_SECRET_SERVICE=1 and runs inside .ci/with-secret-service.sh).
+Secret Service subclass runs against a real gnome-keyring on a private D-Bus session that
+the test run starts for itself (tests/secretservice.py).
 """
 
 from __future__ import annotations
@@ -213,16 +213,13 @@ class TestPassphraseBackend(KekBackendContract):
             store.unlock(PassphraseKek(must_not_ask))
 
 
-SECRET_SERVICE = os.environ.get("TAKUSU_TEST_SECRET_SERVICE") == "1"
-
-
 @pytest.mark.secret_service
-@pytest.mark.skipif(not SECRET_SERVICE, reason="set TAKUSU_TEST_SECRET_SERVICE=1 (CI does)")
 class TestSecretServiceBackend(TestMemoryKeyringBackend):
-    """The real thing: gnome-keyring over D-Bus, as on a Linux desktop."""
+    """The real thing: gnome-keyring over D-Bus, as on a Linux desktop (a private one
+    started for the test run, see tests/secretservice.py)."""
 
     @pytest.fixture
-    def backend(self):
+    def backend(self, secret_service):
         from keyring.backends import SecretService
 
         return KeyringKek(SecretService.Keyring())
