@@ -666,6 +666,8 @@ def test_pack_refuses_a_book_unpack_would_refuse():
         pack(book)
     fits = CodeBook.from_steps(10, 8, steps[:-1], ["99999999"] * MAX_CODES)
     assert unpack(pack(fits)) == fits
+    # header, one run, start 0, a 3-byte count, 27 bits a code: about 904 KB
+    assert len(pack(fits)) == 4 + 1 + 1 + 3 + (MAX_CODES * 27 + 7) // 8 == 904_023
 
 
 @settings(max_examples=300, deadline=None)

@@ -23,7 +23,9 @@ from datetime import UTC, datetime, timedelta
 from .errors import BadInput, Malformed
 
 PACK_VERSION = 1
-MAX_CODES = 31 * 86400 // 10 + 16  # 31 days of 10 s steps, plus edge and margin steps
+# 31 days of 10 s steps, plus edge and margin steps. Packed, that maximum is 904 KB at 8
+# digits (1.2 MB in base64, over labels.MAX_LINE) and 670 KB at 6 digits (893 KB base64).
+MAX_CODES = 31 * 86400 // 10 + 16
 MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z: the last second a datetime can hold
 WIDTH = {6: 20, 7: 24, 8: 27}  # bits per code: the least that hold 10**digits - 1
 
