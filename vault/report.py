@@ -22,7 +22,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -120,7 +120,17 @@ class _Html(str):
     """Markup built in this module: `_say` puts it into a sentence unescaped."""
 
 
-def _fill(templates: Iterable[str], values: dict[str, str]) -> str:
+def _v(value: str) -> _Html:
+    """A foreign value as page text, isolated (<bdi>) so right-to-left letters in it cannot
+    reorder the text around it."""
+    return _Html(f"<bdi>{_h(value)}</bdi>")
+
+
+def _n(number: int) -> _Html:
+    return _Html(str(number))
+
+
+def _fill(templates: Iterable[str], values: Mapping[str, str]) -> str:
     for template in templates:
         try:
             return template.format(**values)
@@ -131,8 +141,8 @@ def _fill(templates: Iterable[str], values: dict[str, str]) -> str:
 
 def _say(tr: Tr, msgid: str, **values: str) -> _Html:
     """A translated sentence as HTML: the translation escaped, then each value put in
-    (escaped, unless it is markup built here)."""
-    filled = {k: v if isinstance(v, _Html) else _h(v) for k, v in values.items()}
+    (escaped and isolated, unless it is markup built here)."""
+    filled = {k: v if isinstance(v, _Html) else _v(v) for k, v in values.items()}
     templates = (html.escape(t, quote=True) for t in (tr(msgid), msgid))
     return _Html(_fill(templates, filled))
 
@@ -297,7 +307,8 @@ def render_html(data: ReportData, tr: Tr = _same, lang: str = "en") -> str:
         _note_section,
     )
     body = "\n".join(section(data, tr) for section in sections)
-    title = _say(tr, "Access report: {vault}", vault=data.vault_name)
+    # <title> holds text only (no <bdi>): the name goes in escaped
+    title = _say(tr, "Access report: {vault}", vault=_Html(_h(data.vault_name)))
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="{_h(_lang_tag(lang))}" dir="ltr">\n<head>\n<meta charset="utf-8">\n'
@@ -319,20 +330,20 @@ def _period(data: ReportData, tr: Tr) -> _Html:
 
 def _header(data: ReportData, tr: Tr) -> str:
     rows = [
-        (_say(tr, "Owner"), _h(data.owner_name)),
+        (_say(tr, "Owner"), _v(data.owner_name)),
         (_say(tr, "Made on"), _time(data.generated_at)),
-        (_say(tr, "Times are shown in"), _h(data.zone_label)),
+        (_say(tr, "Times are shown in"), _v(data.zone_label)),
         (_say(tr, "Period"), _period(data, tr)),
     ]
     if data.member_filter is not None:
-        rows.append((_say(tr, "Only for member"), _h(data.member_filter)))
+        rows.append((_say(tr, "Only for member"), _v(data.member_filter)))
     items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
     heading = _say(tr, "Access report: {vault}", vault=data.vault_name)
     return f'<header>\n<h1>{heading}</h1>\n<dl class="meta">{items}</dl>\n</header>'
 
 
 def _problem_list(problems: list[str]) -> str:
-    items = "".join(f'<li class="problem">{_h(p)}</li>' for p in problems)
+    items = "".join(f'<li class="problem">{_v(p)}</li>' for p in problems)
     return f'<ol class="problems">{items}</ol>'
 
 
@@ -398,11 +409,11 @@ def _until(row: AccessRow, now: datetime, tr: Tr) -> tuple[bool, _Html]:
 
 def _access_row(row: AccessRow, now: datetime, tr: Tr) -> str:
     ended, until = _until(row, now, tr)
-    fields = _say(tr, "everything") if row.fields is None else _h(_fields_text(tr, row.fields))
-    hours = _h(row.otp_hours) if row.otp_hours is not None else "&#x2014;"
+    fields = _say(tr, "everything") if row.fields is None else _what(tr, row.fields)
+    hours = _v(row.otp_hours) if row.otp_hours is not None else "&#x2014;"
     return (
         f'<tr class="grant{" ended" if ended else ""}" data-ended="{str(ended).lower()}">'
-        f"<td>{_h(row.member)}</td><td>{_h(row.title)}</td><td>{fields}</td>"
+        f"<td>{_v(row.member)}</td><td>{_v(row.title)}</td><td>{fields}</td>"
         f"<td>{hours}</td><td>{until}</td></tr>"
     )
 
@@ -489,7 +500,7 @@ def _bars(days: list[tuple[date, int]], top: int, tr: Tr) -> list[str]:
     for i, (day, count) in enumerate(days):
         x = _LEFT + i * slot + (slot - width) / 2
         height = plot_h * count / top
-        tip = _say(tr, "Retrievals on {day}: {count}", day=day.isoformat(), count=str(count))
+        tip = _say(tr, "Retrievals on {day}: {count}", day=_Html(f"{day}"), count=_n(count))
         out.append(
             f'<rect class="bar" x="{x:.1f}" y="{_TOP + plot_h - height:.1f}" width="{width:.1f}"'
             f' height="{height:.1f}" data-date="{day.isoformat()}" data-count="{count}">'
@@ -510,9 +521,9 @@ def _svg_chart(days: list[tuple[date, int]], tr: Tr) -> str:
     summary = _say(
         tr,
         "Retrievals per day from {start} to {end}: {total} in all.",
-        start=days[0][0].isoformat(),
-        end=days[-1][0].isoformat(),
-        total=str(sum(c for _, c in days)),
+        start=_Html(f"{days[0][0]}"),
+        end=_Html(f"{days[-1][0]}"),
+        total=_n(sum(c for _, c in days)),
     )
     parts = [
         f'<svg id="chart" viewBox="0 0 {_W} {_H}" role="img" aria-labelledby="chart-title">',
@@ -554,7 +565,7 @@ def _chart_section(data: ReportData, tr: Tr) -> str:
     days = per_day(data)
     parts = [heading, _svg_chart(days, tr)]
     if len(days) == MAX_CHART_DAYS and days[0][0] > min(r.at.date() for r in data.retrievals):
-        note = _say(tr, "The chart shows the last {count} days only.", count=str(len(days)))
+        note = _say(tr, "The chart shows the last {count} days only.", count=_n(len(days)))
         parts.append(f'<p class="muted">{note}</p>')
     parts.append(_day_tables(days, tr))
     return '<section id="chart-section" class="chart">\n' + "\n".join(parts) + "\n</section>"
@@ -563,24 +574,24 @@ def _chart_section(data: ReportData, tr: Tr) -> str:
 # ---- each member's retrievals ---------------------------------------------------------------
 
 
-def _what(tr: Tr, names: list[str]) -> str:
-    """The fields a retrieval showed; a 2FA seed stands out."""
+def _what(tr: Tr, names: list[str]) -> _Html:
+    """Field names as the client calls them, each isolated; a 2FA seed stands out."""
     parts = [
-        f'<strong class="seed">{_h(_field_label(tr, n))}</strong>'
+        f'<strong class="seed">{_v(_field_label(tr, n))}</strong>'
         if n in SEED_FIELDS
-        else _h(_field_label(tr, n))
+        else _v(_field_label(tr, n))
         for n in names
     ]
-    return html.escape(tr(", "), quote=True).join(parts)
+    return _Html(html.escape(tr(", "), quote=True).join(parts))
 
 
 def _retrieval_row(row: RetrievalRow, tr: Tr) -> str:
     reason = (
-        _h(row.reason)
+        _v(row.reason)
         if row.reason is not None
         else f'<span class="muted">{_say(tr, "(no reason given)")}</span>'
     )
-    request = _h(row.approved_request) if row.approved_request is not None else "&#x2014;"
+    request = _v(row.approved_request) if row.approved_request is not None else "&#x2014;"
     seed = " seed" if SEED_FIELDS.intersection(row.what) else ""
     return (
         f'<tr class="retrieval{seed}"><td>{_time(row.at)}</td>'
@@ -589,7 +600,7 @@ def _retrieval_row(row: RetrievalRow, tr: Tr) -> str:
 
 
 def _item_group(title: str, rows: list[RetrievalRow], tr: Tr) -> str:
-    head = _say(tr, "{item} (retrievals: {count})", item=title, count=str(len(rows)))
+    head = _say(tr, "{item} (retrievals: {count})", item=title, count=_n(len(rows)))
     body = "\n".join(_retrieval_row(r, tr) for r in rows)
     return (
         f'<tbody class="item" data-title="{_h(title)}" data-count="{len(rows)}">\n'
@@ -599,7 +610,7 @@ def _item_group(title: str, rows: list[RetrievalRow], tr: Tr) -> str:
 
 
 def _member_block(member: str, rows: list[RetrievalRow], tr: Tr) -> str:
-    heading = _say(tr, "{member} (retrievals: {count})", member=member, count=str(len(rows)))
+    heading = _say(tr, "{member} (retrievals: {count})", member=member, count=_n(len(rows)))
     opening = f'<section class="member" data-member="{_h(member)}" data-count="{len(rows)}">'
     if not rows:
         body = f"<p>{_say(tr, 'No retrievals in this period.')}</p>"
@@ -649,9 +660,7 @@ def _todo(row: ExposedRow, tr: Tr) -> list[_Html]:
     others = [f for f in row.fields_seen if f not in SEED_FIELDS | {"password", "totp-code"}]
     if others:
         todo.append(
-            _say(
-                tr, "Check whether these need changing: {fields}.", fields=_fields_text(tr, others)
-            )
+            _say(tr, "Check whether these need changing: {fields}.", fields=_what(tr, others))
         )
     return todo
 
@@ -660,16 +669,16 @@ def _exposed_facts(row: ExposedRow, tr: Tr) -> str:
     def when(dt: datetime | None) -> str:
         return _time(dt) if dt is not None else _say(tr, "none recorded")
 
-    seen = _h(_fields_text(tr, row.fields_seen)) if row.fields_seen else _say(tr, "none recorded")
+    seen = _what(tr, row.fields_seen) if row.fields_seen else _say(tr, "none recorded")
     facts = [
-        (_say(tr, "Could be read by"), _h(row.member)),
+        (_say(tr, "Could be read by"), _v(row.member)),
         (_say(tr, "Needs changing since"), _time(row.since)),
         (_say(tr, "What was retrieved"), seen),
         (_say(tr, "First retrieval"), when(row.first_retrieved)),
         (_say(tr, "Latest retrieval"), when(row.last_retrieved)),
     ]
     if row.url is not None:
-        facts.insert(0, (_say(tr, "Web address"), f'<span class="url">{_h(row.url)}</span>'))
+        facts.insert(0, (_say(tr, "Web address"), f'<span class="url">{_v(row.url)}</span>'))
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
 
 
@@ -710,7 +719,7 @@ def _exposed_card(row: ExposedRow, tr: Tr) -> str:
         f'data-seed-seen="{str(_seed(row)).lower()}" data-deleted="{str(row.deleted).lower()}"'
     )
     parts = [
-        f"<h3>{_h(row.title)}{badges}</h3>",
+        f"<h3>{_v(row.title)}{badges}</h3>",
         _exposed_facts(row, tr),
         *_exposed_notes(row, tr),
         f'<ul class="todo">{todo}</ul>',
