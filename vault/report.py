@@ -255,7 +255,7 @@ th, td { text-align: left; vertical-align: top; padding: .25rem .5rem;
   border-bottom: 1px solid #ddd; }
 td, .item-head th, .exposed dd { overflow-wrap: anywhere; }
 table.retrievals { table-layout: fixed; }
-table.retrievals th:nth-child(1) { width: 12.5em; }
+table.retrievals th:nth-child(1) { width: 14.5rem; }
 table.retrievals th:nth-child(2) { width: 28%; }
 table.retrievals th:nth-child(4) { width: 16%; }
 thead th { border-bottom: 2px solid #999; font-size: .9em; color: #333; }
@@ -284,6 +284,12 @@ strong.seed { padding: 0 .3em; border-radius: 3px; }
 .day-tables table { width: auto; font-size: .9em; }
 tr, .exposed, .banner, .keys, .chart svg { break-inside: avoid; page-break-inside: avoid; }
 h2, h3 { break-after: avoid; page-break-after: avoid; }
+@media screen and (max-width: 40rem) {
+  body { padding: .8rem; font-size: 14px; }
+  time { white-space: normal; }
+  table.retrievals { table-layout: auto; }
+  table.retrievals th:nth-child(n) { width: auto; }
+}
 @page { size: A4; margin: 15mm;
   @bottom-right { content: counter(page) " / " counter(pages); font-size: 9pt; color: #555; } }
 @media print {
