@@ -7,6 +7,8 @@ Chromium is required: these tests fail, never skip, when it is missing.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import struct
@@ -49,6 +51,9 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
+    # Chromium still calls home (update, time, accounts) despite the flags above: no name
+    # resolves, so nothing leaves the machine; the net log still records what was asked
+    "--host-resolver-rules=MAP * ~NOTFOUND",
 ]
 A4_PX = (794, 1123)  # A4 at 96 dpi
 RED_BANNER = (0xFD, 0xEC, 0xEA)  # .banner.bad background
@@ -234,10 +239,31 @@ def dom(workdir: Path, page: Path) -> Node:
     return parse(chromium(workdir, "--dump-dom", page.as_uri()).stdout.decode("utf-8"))
 
 
+def page_requests(net_log: Path) -> list[str]:
+    """URLs the page asked the network for (Chromium's own calls have no origin)."""
+    log = json.loads(net_log.read_text(encoding="utf-8"))
+    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    return [
+        e["params"]["url"]
+        for e in log["events"]
+        if e["type"] == start
+        and "url" in e.get("params", {})
+        and e["params"].get("initiator") != "not an origin"
+    ]
+
+
+def load(workdir: Path, name: str, markup: str) -> tuple[str, list[str]]:
+    """The DOM Chromium builds from `markup`, and the network requests the page made."""
+    path, net_log = workdir / f"{name}.html", workdir / f"{name}.netlog.json"
+    path.write_text(markup, encoding="utf-8")
+    done = chromium(workdir, f"--log-net-log={net_log}", "--dump-dom", path.as_uri())
+    return done.stdout.decode("utf-8"), page_requests(net_log)
+
+
 @pytest.fixture(scope="module")
 def hostile_dom(workdir: Path) -> tuple[str, Node]:
-    path = write_page(workdir, "hostile", hostile())
-    dumped = chromium(workdir, "--dump-dom", path.as_uri()).stdout.decode("utf-8")
+    dumped, requests = load(workdir, "hostile", render_html(hostile()))
+    assert requests == []
     return dumped, parse(dumped)
 
 
@@ -492,6 +518,26 @@ def test_the_page_references_nothing_outside_itself(make):
     assert "url(" not in style and "@import" not in style and "@font-face" not in style
     assert root.find_all("script") == [] and len(root.find_all("style")) == 1
     assert "<script" not in markup.lower()
+
+
+INJECTED = (
+    '<img src="https://example.invalid/injected.png">'
+    '<link rel="stylesheet" href="https://example.invalid/injected.css">'
+)
+
+
+def test_the_policy_stops_even_injected_markup_from_loading(workdir: Path):
+    markup = render_html(realistic()).replace("<body>\n", "<body>\n" + INJECTED, 1)
+    dumped, requests = load(workdir, "injected", markup)
+    assert "injected.png" in dumped and requests == []
+    # the control: without its policy the same page does load them, and the net log shows it
+    policy = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(CSP)}">\n'
+    assert policy in markup
+    _, requests = load(workdir, "no-policy", markup.replace(policy, ""))
+    assert sorted(requests) == [
+        "https://example.invalid/injected.css",
+        "https://example.invalid/injected.png",
+    ]
 
 
 def test_the_no_network_check_would_catch_a_reference():
