@@ -1,7 +1,8 @@
 """The client's report (vault/report.py), rendered in a real headless Chromium.
 
 The page is checked as the client's browser sees it: the DOM Chromium builds (--dump-dom),
-a screenshot at A4 size, and one PDF. Hostile names, reasons and titles must stay text.
+a screenshot at A4 size decoded with zlib, one PDF, and Chromium's net log (the page loads
+nothing, even with markup injected). Hostile names, reasons and titles must stay text.
 Chromium is required: these tests fail, never skip, when it is missing.
 """
 
@@ -288,8 +289,8 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
         idat += body if kind == b"IDAT" else b""
         chunks.setdefault(kind, body)
         pos += 12 + length
-    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert depth == 8 and colour in (2, 6), (depth, colour)
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
+    assert depth == 8 and colour in (2, 6) and interlace == 0, (depth, colour, interlace)
     channels = 3 if colour == 2 else 4
     raw = zlib.decompress(idat)
     stride = width * channels
@@ -297,9 +298,10 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     for y in range(height):
         start = y * (stride + 1)
         row = unfilter(raw[start], bytearray(raw[start + 1 : start + 1 + stride]), prev, channels)
-        rows.append(
-            bytes(row) if channels == 3 else bytes(row[i] for i in range(stride) if i % 4 != 3)
-        )
+        rgb = bytearray(row)
+        if channels == 4:
+            del rgb[3::4]  # drop alpha
+        rows.append(bytes(rgb))
         prev = row
     return width, height, rows
 
@@ -672,6 +674,20 @@ def test_an_empty_vault_still_makes_a_page():
     assert "Nobody can read any item now." in root.one(id="access").text()
     assert "Nothing to change now." in root.one(id="change").text()
     assert root.one(id="total-retrievals").attrs["data-count"] == "0"
+
+
+def test_a_report_for_one_member_lists_only_that_member():
+    data = realistic()
+    data = replace(
+        data,
+        member_filter="鈴木 健",
+        retrievals=[r for r in data.retrievals if r.member == "鈴木 健"],
+    )
+    root = parse(render_html(data))
+    assert [b.attrs["data-member"] for b in root.find_all("section", "member")] == ["鈴木 健"]
+    assert "Only for member" in root.one("header").text()
+    text = render_text(data)
+    assert "  鈴木 健: 2" in text and "佐藤 美咲:" not in text and "山本 花子" not in text
 
 
 def test_warnings_on_a_verified_trail_are_listed_in_the_green_banner():

@@ -202,9 +202,12 @@ def _fields_text(tr: Tr, names: Iterable[str]) -> str:
 
 
 def _member_order(data: ReportData) -> list[str]:
-    """The vault's members, then anyone else the retrievals name (e.g. a removed member)."""
+    """The vault's members, then anyone else the retrievals name (e.g. a removed member);
+    only the one member when the report is for one."""
     order = list(dict.fromkeys(data.members))
     order += [m for m in dict.fromkeys(r.member for r in data.retrievals) if m not in order]
+    if data.member_filter is not None:
+        return [m for m in order if m == data.member_filter] or [data.member_filter]
     return order
 
 
