@@ -676,6 +676,19 @@ def test_an_empty_vault_still_makes_a_page():
     assert root.one(id="total-retrievals").attrs["data-count"] == "0"
 
 
+def test_the_checklist_names_other_secret_fields_but_not_public_ones():
+    row = ExposedRow(
+        "x", None, "m", jst(1, 1), ["title", "url", "notes", "username", "暗証番号"], False,
+        jst(1, 2), jst(1, 2), False,
+    )  # fmt: skip
+    root = parse(render_html(replace(realistic(), exposed=[row])))
+    todo = [li.text() for li in root.one("ul", "todo").find_all("li")]
+    assert todo == [
+        "Change the password at the site, then save the new one in takusu.",
+        "Check whether these need changing: notes, user name, 暗証番号.",
+    ]
+
+
 def test_a_report_for_one_member_lists_only_that_member():
     data = realistic()
     data = replace(

@@ -653,6 +653,10 @@ def _members_section(data: ReportData, tr: Tr) -> str:
 # ---- what to change now ---------------------------------------------------------------------
 
 
+# fields the checklist covers by itself, or that are no secret (a 2FA code expires alone)
+_HANDLED_OR_PUBLIC = SEED_FIELDS | {"password", "totp-code", "title", "url", "tags"}
+
+
 def _todo(row: ExposedRow, tr: Tr) -> list[_Html]:
     """The checklist for one exposed item, most important first."""
     todo = []
@@ -666,7 +670,7 @@ def _todo(row: ExposedRow, tr: Tr) -> list[_Html]:
         )
     # whatever was retrieved, they could read the whole item: a new password in any case
     todo.append(_say(tr, "Change the password at the site, then save the new one in takusu."))
-    others = [f for f in row.fields_seen if f not in SEED_FIELDS | {"password", "totp-code"}]
+    others = [f for f in row.fields_seen if f not in _HANDLED_OR_PUBLIC]
     if others:
         todo.append(
             _say(tr, "Check whether these need changing: {fields}.", fields=_what(tr, others))
