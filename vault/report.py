@@ -790,7 +790,7 @@ def _note_section(data: ReportData, tr: Tr) -> str:
 def _text_verification(data: ReportData, tr: Tr) -> list[str]:
     if data.verified:
         lines = [tr("The audit trail checks out.")]
-        lines += [_line(tr, "  note: {problem}", problem=p) for p in data.problems]
+        lines += ["  " + _line(tr, "Note: {problem}", problem=p) for p in data.problems]
         return lines
     lines = [
         _line(
@@ -800,7 +800,7 @@ def _text_verification(data: ReportData, tr: Tr) -> list[str]:
             count=str(len(data.problems)),
         )
     ]
-    lines += [_line(tr, "  - {problem}", problem=p) for p in data.problems]
+    lines += ["  - " + terminal_safe(p) for p in data.problems]
     return lines
 
 
@@ -814,10 +814,11 @@ def _text_members(data: ReportData, tr: Tr) -> list[str]:
         total = str(sum(len(g) for g in groups.values()))
         if groups:
             lines.append(
-                _line(tr, "  {member}: {count} ({items})", member=member, count=total, items=items)
+                "  "
+                + _line(tr, "{member}: {count} ({items})", member=member, count=total, items=items)
             )
         else:
-            lines.append(_line(tr, "  {member}: 0", member=member))
+            lines.append("  " + _line(tr, "{member}: 0", member=member))
     return lines
 
 
@@ -827,19 +828,19 @@ def _text_exposed(data: ReportData, tr: Tr) -> list[str]:
     lines = [_line(tr, "Change now (most urgent first): {count}", count=str(len(data.exposed)))]
     for row in sorted(data.exposed, key=_urgency):
         seen = _fields_text(tr, row.fields_seen) if row.fields_seen else tr("none recorded")
-        where = _line(tr, " ({url})", url=row.url) if row.url is not None else ""
-        lines.append(
-            _line(
+        facts = {"item": row.title, "member": row.member, "seen": seen}
+        if row.url is None:
+            line = _line(tr, "{item}: {member} could read it; retrieved: {seen}", **facts)
+        else:
+            line = _line(
                 tr,
-                "  - {item}{where}: {member} could read it; retrieved: {seen}",
-                item=row.title,
-                where=where,
-                member=row.member,
-                seen=seen,
+                "{item} ({url}): {member} could read it; retrieved: {seen}",
+                url=row.url,
+                **facts,
             )
-        )
+        lines.append("  - " + line)
         if _seed(row):
-            lines.append(tr("    2FA SEED SEEN: reset the 2FA at the site."))
+            lines.append("    " + tr("2FA SEED SEEN: reset the 2FA at the site."))
     return lines
 
 
@@ -853,7 +854,7 @@ def render_text(data: ReportData, tr: Tr = _same) -> str:
         time=fmt_time(data.generated_at),
     )
     period = (
-        _line(tr, "Period: {start} to now", start=fmt_time(data.since))
+        _line(tr, "Period: since {start}", start=fmt_time(data.since))
         if data.since is not None
         else tr("Period: everything recorded")
     )
