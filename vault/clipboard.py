@@ -30,6 +30,7 @@ from pathlib import Path
 from . import fsutil
 from .clock import Clock, system_clock
 from .errors import BadInput, StorageError, TakusuError, UserError
+from .home import default_home
 
 DEFAULT_SECONDS = 45
 SECONDS_ENV = "TAKUSU_CLIP_SECONDS"
@@ -290,8 +291,6 @@ def state_dir() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if runtime and os.path.isabs(runtime) and os.path.isdir(runtime):
         return Path(runtime) / "takusu"
-    from .home import default_home
-
     return default_home() / "run"
 
 
@@ -369,7 +368,8 @@ def _read_job(raw: bytes) -> dict[str, object] | None:
     if type(seconds) is not int or seconds < 1:
         return None
     try:
-        bytes.fromhex(str(job["salt"])), bytes.fromhex(str(job["digest"]))
+        for key in ("salt", "digest"):
+            bytes.fromhex(str(job[key]))
     except ValueError:
         return None
     return job
