@@ -56,6 +56,7 @@ _TOOL_ENV_KEYS = (
 )
 _TOOL_TIMEOUT = 5.0  # xclip, xsel and wl-copy fork a server and their first process exits
 _CLEARER_START_TIMEOUT = 10.0
+_SETTLE = 2.0  # how long a copy may take to show in a read-back before we go on anyway
 _POLL = 1.0  # how often a sleeping clearer checks that it is still the current one
 _MAX_JOB = 64 * 1024
 # Tools that stay in the foreground (none of ours by default); kept so that they are not
@@ -71,8 +72,9 @@ class Tool:
     copy: tuple[str, ...]
     paste: tuple[str, ...]
     clear: tuple[str, ...] | None = None  # None: copy an empty string
-    encoding: str = "utf-8"
+    encoding: str = "utf-8"  # what the copy command reads; the paste command writes UTF-8
     trailing_newline: bool = False  # the paste command adds one line ending
+    forks: bool = True  # the copy command's first process exits before the copy is in place
 
     def clear_argv(self) -> tuple[str, ...]:
         return self.clear or self.copy
@@ -88,7 +90,7 @@ TOOLS: dict[str, Tool] = {
             ("xclip", "-o", "-selection", "clipboard"),
         ),
         Tool("xsel", ("xsel", "--clipboard", "--input"), ("xsel", "--clipboard", "--output")),
-        Tool("pbcopy", ("pbcopy",), ("pbpaste",)),
+        Tool("pbcopy", ("pbcopy",), ("pbpaste",), forks=False),
         # clip.exe reads UTF-16 text; Get-Clipboard prints one line ending after it
         Tool(
             "clip.exe",
@@ -102,6 +104,7 @@ TOOLS: dict[str, Tool] = {
             ),
             encoding="utf-16-le",
             trailing_newline=True,
+            forks=False,
         ),
     )
 }
@@ -128,6 +131,7 @@ def copy(value: str, *, seconds: int | None = None, clock: Clock = system_clock)
     env = tool_environment()
     copy_argv = _resolve(tool.copy, env)
     _feed(copy_argv, value.encode(tool.encoding), env, tool.name)
+    _settle(tool, env, value.encode("utf-8"), present=True)
     try:
         generation = _next_generation()
         if delay:
@@ -136,6 +140,7 @@ def copy(value: str, *, seconds: int | None = None, clock: Clock = system_clock)
         # fail closed: a value we cannot promise to clear does not stay on the clipboard
         with contextlib.suppress(UserError):
             _feed(_resolve(tool.clear_argv(), env), b"", env, tool.name)
+            _settle(tool, env, value.encode("utf-8"), present=False)
         raise
     clears_at = clock() + timedelta(seconds=delay) if delay else None
     return Copied(tool=tool.name, seconds=delay, clears_at=clears_at)
@@ -286,6 +291,43 @@ def _first_line(raw: bytes, code: int) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)[:200]
 
 
+def read_back(tool: Tool, env: dict[str, str]) -> bytes | None:
+    """What the clipboard holds now, as `tool`'s paste command reads it (None: unreadable)."""
+    try:
+        done = subprocess.run(
+            _resolve(tool.paste, env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=env,
+            cwd="/",
+            timeout=_TOOL_TIMEOUT,
+            check=False,
+        )
+    except (OSError, UserError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    if tool.trailing_newline:
+        return done.stdout.removesuffix(b"\r\n").removesuffix(b"\n")
+    return done.stdout
+
+
+def _settle(tool: Tool, env: dict[str, str], value: bytes, *, present: bool) -> None:
+    """Wait (briefly) until the clipboard does, or no longer does, hold `value`.
+
+    xclip, xsel and wl-copy exit before their forked server owns the selection; without
+    this a copy and a clear right after it could land in either order.
+    """
+    if not tool.forks:
+        return
+    deadline = time.monotonic() + _SETTLE
+    while time.monotonic() < deadline:
+        data = read_back(tool, env)
+        if (data is not None and hmac.compare_digest(data, value)) == present:
+            return
+        time.sleep(0.02)
+
+
 def state_dir() -> Path:
     """Where the generation file lives: $XDG_RUNTIME_DIR/takusu, else TAKUSU_HOME/run."""
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
@@ -400,24 +442,11 @@ def _wait_while_current(job: Mapping[str, object]) -> bool:
 
 
 def _holds_our_value(tool: Tool, job: Mapping[str, object], env: dict[str, str]) -> bool:
-    try:
-        argv = _resolve(tool.paste, env)
-        done = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            env=env,
-            cwd="/",
-            timeout=_TOOL_TIMEOUT,
-            check=False,
-        )
-    except (OSError, UserError, subprocess.TimeoutExpired):
+    data = read_back(tool, env)
+    if data is None:
         return False  # what we cannot read back we do not clear
-    data = done.stdout
-    if tool.trailing_newline:
-        data = data.removesuffix(b"\r\n").removesuffix(b"\n")
     salt, expected = bytes.fromhex(str(job["salt"])), bytes.fromhex(str(job["digest"]))
-    return done.returncode == 0 and hmac.compare_digest(digest(salt, data), expected)
+    return hmac.compare_digest(digest(salt, data), expected)
 
 
 def _clearer_main() -> int:
