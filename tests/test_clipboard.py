@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from vault import clipboard
+from vault import clipboard, cliptools
 from vault.errors import BadInput, UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,13 +51,13 @@ def x11(display: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     runtime.mkdir(mode=0o700)
     monkeypatch.setenv("DISPLAY", display)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
-    for name in ("WAYLAND_DISPLAY", clipboard.TOOL_ENV, clipboard.SECONDS_ENV, "XAUTHORITY"):
+    for name in ("WAYLAND_DISPLAY", cliptools.TOOL_ENV, clipboard.SECONDS_ENV, "XAUTHORITY"):
         monkeypatch.delenv(name, raising=False)
     return display
 
 
 def paste(tool: str = "xclip") -> bytes:
-    argv = clipboard.TOOLS[tool].paste
+    argv = cliptools.TOOLS[tool].paste
     done = subprocess.run(argv, capture_output=True, timeout=10, check=False)
     return done.stdout if done.returncode == 0 else b""
 
@@ -157,7 +157,7 @@ def test_a_second_copy_of_the_same_value_restarts_the_timer(x11):
 
 
 def test_xsel_as_the_tool(monkeypatch, x11):
-    monkeypatch.setenv(clipboard.TOOL_ENV, "xsel")
+    monkeypatch.setenv(cliptools.TOOL_ENV, "xsel")
     value = a_secret()
     copied = clipboard.copy(value, seconds=1)
     assert copied.tool == "xsel"
@@ -171,7 +171,7 @@ def test_xsel_is_chosen_when_xclip_is_missing(monkeypatch, tmp_path):
     only_xsel.mkdir()
     (only_xsel / "xsel").symlink_to(shutil.which("xsel") or "missing")
     monkeypatch.setenv("PATH", str(only_xsel))
-    assert clipboard.choose_tool().name == "xsel"
+    assert cliptools.choose_tool().name == "xsel"
 
 
 def test_wayland_comes_first_and_falls_back_to_x11(monkeypatch, tmp_path):
@@ -182,16 +182,16 @@ def test_wayland_comes_first_and_falls_back_to_x11(monkeypatch, tmp_path):
         (fake / name).chmod(0o755)
     monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
     monkeypatch.setenv("PATH", str(fake))
-    assert clipboard.choose_tool().name == "wl-copy"
+    assert cliptools.choose_tool().name == "wl-copy"
     (fake / "wl-copy").unlink()
-    assert clipboard.choose_tool().name == "xclip"  # XWayland
+    assert cliptools.choose_tool().name == "xclip"  # XWayland
 
 
 def test_no_tool_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setenv(clipboard.TOOL_ENV, "none")
+    monkeypatch.setenv(cliptools.TOOL_ENV, "none")
     with pytest.raises(UserError, match="no clipboard tool found: install xclip or xsel"):
         clipboard.copy("x")
-    monkeypatch.delenv(clipboard.TOOL_ENV)
+    monkeypatch.delenv(cliptools.TOOL_ENV)
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing installed
     with pytest.raises(UserError, match="install xclip or xsel"):
         clipboard.copy("x")
@@ -209,10 +209,10 @@ def test_no_tool_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_a_forced_tool_must_exist_and_be_known(monkeypatch, tmp_path):
-    monkeypatch.setenv(clipboard.TOOL_ENV, "klipper")
+    monkeypatch.setenv(cliptools.TOOL_ENV, "klipper")
     with pytest.raises(BadInput, match="must be one of"):
         clipboard.copy("x")
-    monkeypatch.setenv(clipboard.TOOL_ENV, "pbcopy")
+    monkeypatch.setenv(cliptools.TOOL_ENV, "pbcopy")
     with pytest.raises(UserError, match="clipboard tool not found: pbcopy"):
         clipboard.copy("x")
 
@@ -257,7 +257,7 @@ def test_nothing_secret_in_argv_or_environment_of_the_tool_or_the_clearer(monkey
             assert secret not in cmdline
             assert secret not in environ
         names = {kv.split(b"=", 1)[0].decode() for kv in environ.split(b"\0") if kv}
-        assert names <= set(clipboard._TOOL_ENV_KEYS)
+        assert names <= set(cliptools.TOOL_ENV_KEYS)
     for pid in clearers(x11):
         assert os.getsid(pid) != os.getsid(0)  # detached: a new session
         assert set(open_files(pid)) <= {"/dev/null", "pipe", str(state)}
