@@ -76,6 +76,11 @@ def run(
     it the child writes to our stdout and stderr directly. SIGINT, SIGTERM, SIGHUP,
     SIGQUIT and SIGWINCH sent to us are forwarded, and we wait until the child exits.
 
+    Masking covers the exact bytes of each value (not quoted, escaped or re-encoded
+    forms); see `masking` for overlaps and the hold-back rule. Masked, the child sees
+    pipes, not a terminal, so some programs buffer more or drop colours. Once the child
+    has exited, output its own children still write to the pipes is relayed for 2 s more.
+
     Raises UserError "command not found: X" (its exit_code is 127, as in shells) or
     "cannot run X: …" (126); BadInput for an empty argv. `argv` must hold no secret.
     """
