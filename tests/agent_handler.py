@@ -15,6 +15,7 @@ from vault.agent.protocol import MAX_FRAME
 from vault.errors import BadSignature, NotFound, TakusuError
 
 LEAK = "hunter2-do-not-leak"
+PR_GET_DUMPABLE = 3
 
 
 class CustomError(TakusuError):
@@ -42,6 +43,14 @@ def handle(op: str, args: dict[str, Any], identity: Any) -> Any:
         Path(args["marker"]).write_text("inside")
         time.sleep(float(args["seconds"]))
         return "done"
+    if op == "hardening":  # what the agent process says about itself, from inside
+        import ctypes
+        import resource
+
+        return {
+            "dumpable": ctypes.CDLL(None).prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
+            "core": list(resource.getrlimit(resource.RLIMIT_CORE)),
+        }
     if op == "float":
         return {"x": 1.5}
     if op == "big":

@@ -192,6 +192,22 @@ def test_one_agent_per_home(env: Env, tmp_path: Path) -> None:
 # --- errors --------------------------------------------------------------------------------
 
 
+def test_concurrent_clients_are_all_answered(env: Env) -> None:
+    env.start()
+    answers: list[Any] = []
+
+    def calls(n: int) -> None:
+        answers.extend(client.call(env.home, "echo", {"n": n, "i": i}) for i in range(10))
+
+    threads = [threading.Thread(target=calls, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    expected = [(n, i) for n in range(8) for i in range(10)]
+    assert sorted((a["n"], a["i"]) for a in answers) == expected
+
+
 def test_errors_keep_class_message_hint_and_exit_code(env: Env) -> None:
     env.start()
     with pytest.raises(NotFound) as user:
@@ -518,6 +534,7 @@ def test_no_secret_in_the_agent_argv_or_environment(
     limits = Path(f"/proc/{status.pid}/limits").read_text()
     [core] = [line for line in limits.splitlines() if line.startswith("Max core file size")]
     assert core.split()[4:6] == ["0", "0"]
+    assert client.call(env.home, "hardening") == {"dumpable": 0, "core": [0, 0]}
     assert os.readlink(f"/proc/{status.pid}/cwd") == "/"
     assert Path(f"/proc/{status.pid}/fd/0").resolve() == Path(os.devnull)
 
@@ -533,6 +550,7 @@ try:
     client.call(home, "fail_user", {"title": "x"})
 except Exception as exc:
     error = [type(exc).__name__, exc.exit_code]
+assert client.stop(home) is True and client.running(home) is None
 heavy = ("cryptography", "keyring", "pyotp", "click", "vault.identity", "vault.crypto",
          "vault.keystore", "vault.agent.server", "vault.agent.launch")
 print(repr([status.name, result, error, sorted(
