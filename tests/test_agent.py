@@ -360,6 +360,16 @@ def test_the_agent_locks_itself_when_the_identity_file_changes(env: Env, change:
     assert not env.socket.exists()
 
 
+def test_a_new_identity_replaces_the_agent_of_the_old_one(env: Env) -> None:
+    old = env.start(tick=60.0)  # it will not notice the change by itself in this test
+    newer = Identity.generate("Newer")
+    write_key_file(env.home, newer.id)  # e.g. 'takusu init --restore' in this home
+    status = launch.start(env.home, newer, handler=HANDLER)
+    assert (status.name, status.id) == ("Newer", newer.id)
+    assert client.call(env.home, "whoami") == "Newer"
+    wait_until(lambda: is_dead(old.pid), what="the old agent to exit")
+
+
 def test_start_checks_the_identity_file(env: Env) -> None:
     write_key_file(env.home, "f" * 32)
     with pytest.raises(IntegrityError, match="another identity"):

@@ -291,8 +291,8 @@ def stop(home: Path, *, timeout: float = 5.0) -> bool:
             _result(_exchange(sock, protocol.request("lock"), timeout))
         except AgentVersionMismatch:
             _signal(pid, "SIGTERM")
-        except AgentStopped:
-            pass  # it died while locking: just as good (its socket is removed below)
+        except (AgentStopped, AgentNotRunning):
+            pass  # it died, or had locked itself, as we asked: just as good
     if not _wait_gone(home, timeout):
         _signal(pid, "SIGKILL")
         with contextlib.suppress(FileNotFoundError):
