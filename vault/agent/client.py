@@ -1,0 +1,307 @@
+"""The thin client: ask this home's agent for something, and get the answer or the error.
+
+Importing and using this module loads only the standard library and the light parts of
+`vault` (errors, clock, encoding) — never `cryptography`, `keyring`, `pyotp` or `click`
+— so a command answered by the agent costs an interpreter start and one round trip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import struct
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .. import errors as _errors
+from ..clock import parse_time
+from ..errors import EXIT_USER, IntegrityError, TakusuError
+from . import errors as _agent_errors
+from . import paths, protocol
+from .errors import AgentError, AgentNotRunning, AgentStopped, AgentVersionMismatch
+
+DEFAULT_TIMEOUT = 30.0
+STOPPED = "the agent stopped while answering; nothing was returned"
+
+
+class Status(NamedTuple):
+    """What a running agent says about itself (its `status` op).
+
+    (A NamedTuple, not a dataclass: `dataclasses` costs a command ~15 ms to import.)
+    """
+
+    name: str  # the identity's name
+    id: str  # the identity's id (32 hex digits; show a prefix)
+    pid: int
+    started: datetime
+    idle_deadline: datetime  # it locks itself then unless used before
+    max_deadline: datetime  # it locks itself then whatever happens
+    protocol: int
+    version: str  # takusu's version in the agent
+    socket: Path
+
+    @property
+    def until(self) -> datetime:
+        """When the agent locks itself if nothing uses it: the nearer of the two deadlines."""
+        return min(self.idle_deadline, self.max_deadline)
+
+    @classmethod
+    def from_result(cls, result: Any, socket_path: Path) -> Status:
+        try:
+            return cls(
+                name=str(result["name"]),
+                id=str(result["id"]),
+                pid=int(result["pid"]),
+                started=parse_time(result["started"]),
+                idle_deadline=parse_time(result["idle_deadline"]),
+                max_deadline=parse_time(result["max_deadline"]),
+                protocol=int(result["protocol"]),
+                version=str(result["version"]),
+                socket=socket_path,
+            )
+        except (KeyError, TypeError, ValueError):
+            raise protocol.ProtocolError("the agent's status reply is malformed") from None
+
+
+# --- connecting ------------------------------------------------------------------------------
+
+
+def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end of a Unix socket (SO_PEERCRED).
+
+    On the server side that is the connecting process; on the client side the process that
+    listens (the agent). AgentError where the system cannot say.
+    """
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        raise AgentError(
+            "this system cannot tell who is at the other end of a socket (no SO_PEERCRED)",
+            hint="the agent is not available here; commands ask for the passphrase instead",
+        )
+    size = struct.calcsize("3i")
+    pid, uid, gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, option, size))
+    return pid, uid, gid
+
+
+def _remove_stale(path: Path, seen: os.stat_result) -> None:
+    """Remove the socket a dead agent left, unless it was replaced since we looked."""
+    with contextlib.suppress(OSError):
+        now = os.lstat(path)
+        if (now.st_dev, now.st_ino) == (seen.st_dev, seen.st_ino):
+            os.unlink(path)
+
+
+def _connect_once(sock: socket.socket, path: Path, deadline: float) -> None:
+    # A full listen backlog makes a non-blocking Unix connect fail with EAGAIN at once
+    # rather than wait: retry until the deadline.
+    while True:
+        try:
+            sock.connect(str(path))
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError from None
+            time.sleep(0.005)
+
+
+def connect(home: Path, timeout: float = DEFAULT_TIMEOUT) -> socket.socket | None:
+    """A socket connected to this home's agent, or None if no agent listens.
+
+    A stale socket (its agent was killed) is removed. IntegrityError for an unsafe folder
+    or socket, or an agent that runs as another user.
+    """
+    path = paths.socket_path(home)
+    if not paths.check_folder(path.parent):
+        return None
+    seen = paths.check_socket(path)
+    if seen is None:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        _connect_once(sock, path, time.monotonic() + timeout)
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        sock.close()
+        if isinstance(exc, ConnectionRefusedError):
+            _remove_stale(path, seen)
+        return None
+    except TimeoutError:
+        sock.close()
+        raise AgentError(
+            f"the agent did not accept a connection within {timeout:g} s",
+            hint="'takusu lock' ends it; then 'takusu unlock' again",
+        ) from None
+    except OSError as exc:
+        sock.close()
+        raise AgentError(f"cannot reach the agent at {path}: {exc.strerror}") from None
+    try:
+        _check_agent_user(sock, path)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _check_agent_user(sock: socket.socket, path: Path) -> None:
+    _, uid, _ = peer_credentials(sock)
+    if uid != os.geteuid():
+        raise IntegrityError(
+            f"the process listening on {path} runs as another user (uid {uid}); refusing it",
+            hint="check who started it; do not send it anything",
+        )
+
+
+# --- one exchange ----------------------------------------------------------------------------
+
+
+def _exchange(sock: socket.socket, message: dict[str, Any], timeout: float) -> Any:
+    try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            # an agent that has answered already (a refusal) may have closed: read its reply
+            protocol.send(sock, message)
+        return protocol.receive(sock)
+    except (protocol.Closed, ConnectionResetError, BrokenPipeError):
+        raise AgentStopped(STOPPED) from None
+    except TimeoutError:
+        raise AgentError(
+            f"the agent did not answer within {timeout:g} s; nothing was returned",
+            hint="'takusu lock' ends it; then 'takusu unlock' again",
+        ) from None
+    except OSError as exc:
+        raise AgentError(
+            f"talking to the agent failed: {exc.strerror}; nothing was returned"
+        ) from None
+
+
+_KNOWN: dict[str, type[TakusuError]] = {
+    name: obj
+    for module in (_errors, _agent_errors)
+    for name, obj in vars(module).items()
+    if isinstance(obj, type) and issubclass(obj, TakusuError)
+}
+
+
+def rebuild(fields: Any) -> TakusuError:
+    """The error an agent reported, as the same TakusuError class where takusu knows it (so
+    `except NotFound` works the same with and without the agent), with the same message,
+    hint and exit code; an AgentError of that `kind` otherwise."""
+    if not isinstance(fields, dict) or not isinstance(fields.get("message"), str):
+        return protocol.ProtocolError("the agent's error reply is malformed")
+    kind = fields["type"] if isinstance(fields.get("type"), str) else "AgentError"
+    message = fields["message"]
+    hint = fields.get("hint") if isinstance(fields.get("hint"), str) else None
+    code = fields.get("exit_code")
+    exit_code = code if type(code) is int and 0 < code < 256 else EXIT_USER
+    cls = _KNOWN.get(kind)
+    if cls is None or issubclass(cls, AgentError):
+        return (cls if cls is not None else AgentError)(
+            message, hint, exit_code=exit_code, kind=kind
+        )  # type: ignore[call-arg]
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.message, exc.hint = message, hint
+    if isinstance(exc, IntegrityError):
+        exc.reason, exc.log, exc.seq = message, None, None
+    exc.exit_code = exit_code
+    return exc
+
+
+def _result(reply: Any) -> Any:
+    """The result of a reply, or raise the error it carries."""
+    if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+        raise protocol.ProtocolError("the agent's reply is malformed")
+    error = reply.get("error")
+    kind = error.get("type") if isinstance(error, dict) else None
+    if not reply["ok"] and kind == protocol.VERSION_MISMATCH:
+        assert isinstance(error, dict)
+        raise AgentVersionMismatch(str(error.get("message", "the agent speaks another protocol")))
+    if reply.get("v") != protocol.PROTOCOL:
+        raise AgentVersionMismatch(
+            f"the agent speaks protocol {reply.get('v')!r}, this takusu {protocol.PROTOCOL}"
+        )
+    if reply["ok"]:
+        return reply.get("result")
+    raise rebuild(error)
+
+
+def call(
+    home: Path, op: str, args: dict[str, Any] | None = None, *, timeout: float = DEFAULT_TIMEOUT
+) -> Any:
+    """Ask the agent to do `op` with `args`; its JSON result.
+
+    Raises the agent's TakusuError (same class, message, hint, exit code),
+    AgentNotRunning if no agent runs, AgentVersionMismatch for an agent of another
+    protocol, and AgentError if the agent stops or times out before it answers.
+    """
+    sock = connect(home, timeout)
+    if sock is None:
+        raise AgentNotRunning("no agent is running for this TAKUSU_HOME")
+    with sock:
+        return _result(_exchange(sock, protocol.request(op, args), timeout))
+
+
+def running(home: Path, *, timeout: float = 5.0) -> Status | None:
+    """The running agent's status, or None if none runs (a stale socket is removed).
+
+    Asking does not re-arm its idle timer. AgentVersionMismatch for an agent of another
+    protocol version (replace it: `launch.start` does).
+    """
+    for attempt in range(2):
+        try:
+            result = call(home, "status", timeout=timeout)
+            break
+        except AgentNotRunning:
+            return None
+        except AgentStopped:
+            if attempt:  # it was dying: the second look finds its socket stale (or a new one)
+                raise
+            time.sleep(0.05)
+    return Status.from_result(result, paths.socket_path(home))
+
+
+def _wait_gone(home: Path, timeout: float) -> bool:
+    """True once no agent listens for `home` (a stale socket is removed), False at timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = connect(home, timeout=1.0)
+        if sock is None:
+            return True
+        sock.close()
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
+def stop(home: Path, *, timeout: float = 5.0) -> bool:
+    """Lock the agent of this home; True if one was running, False if none was.
+
+    An agent of another protocol version is sent SIGTERM (its pid from SO_PEERCRED), and
+    SIGKILL if it has not gone after `timeout`. When this returns, the socket is gone.
+    """
+    path = paths.socket_path(home)
+    sock = connect(home, timeout)
+    if sock is None:
+        return False
+    with sock:
+        pid = peer_credentials(sock)[0]
+        try:
+            _result(_exchange(sock, protocol.request("lock"), timeout))
+        except AgentVersionMismatch:
+            _signal(pid, "SIGTERM")
+        except (AgentStopped, AgentNotRunning):
+            pass  # it died, or had locked itself, as we asked: just as good
+    if not _wait_gone(home, timeout):
+        _signal(pid, "SIGKILL")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    return True
+
+
+def _signal(pid: int, name: str) -> None:
+    import signal  # only on this rare path
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, getattr(signal, name))

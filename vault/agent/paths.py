@@ -1,0 +1,136 @@
+"""Where the agent's socket lives, and the checks that folder and socket must pass.
+
+The folder is `$XDG_RUNTIME_DIR/takusu/` when XDG_RUNTIME_DIR is a private folder of
+ours (a tmpfs that the system empties at logout), else `TAKUSU_HOME/run/`. One agent per
+TAKUSU_HOME: the socket's name is derived from the home's absolute path.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from ..errors import IntegrityError, UserError
+
+try:  # the builtin SHA-256: `hashlib` loads OpenSSL, ~4 ms on every command (same digest)
+    from _sha256 import sha256
+except ImportError:  # Python 3.12 and later name it _sha2
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found,no-redef]
+    except ImportError:
+        from hashlib import sha256  # type: ignore[assignment]
+
+FOLDER_MODE = 0o700
+# sun_path holds 108 bytes on Linux (104 on the BSDs), the terminating NUL included.
+MAX_SOCKET_PATH = 103
+
+
+def home_key(home: Path) -> str:
+    """16 hex digits naming this TAKUSU_HOME (SHA-256 of its absolute path)."""
+    return sha256(str(Path(home).absolute()).encode()).hexdigest()[:16]
+
+
+def _private_dir_of_ours(path: Path) -> bool:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
+
+
+def runtime_dir(home: Path) -> Path:
+    """The folder that holds this home's socket (it may not exist yet)."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isabs(xdg) and _private_dir_of_ours(Path(xdg)):
+        return Path(xdg) / "takusu"
+    return Path(home).absolute() / "run"
+
+
+def socket_path(home: Path) -> Path:
+    """The agent socket of this TAKUSU_HOME; UserError if the path is too long for a socket."""
+    path = runtime_dir(home) / f"agent-{home_key(home)}.sock"
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise UserError(
+            f"the agent socket path is too long for this system: {path}",
+            hint="set XDG_RUNTIME_DIR to a short private folder, or use a shorter TAKUSU_HOME",
+        )
+    return path
+
+
+def lock_path(home: Path) -> Path:
+    """The lock file that serialises starting and stopping this home's agent."""
+    return runtime_dir(home) / f"agent-{home_key(home)}.lock"
+
+
+def check_folder(path: Path) -> bool:
+    """True if the socket folder exists and is safe; False if it does not exist.
+
+    IntegrityError for a symlink, a non-folder, another owner or a mode open to others:
+    someone else could then plant or read the socket.
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(info.st_mode):
+        raise IntegrityError(
+            f"{path} is a symbolic link; takusu does not follow links",
+            hint=f"remove it ('rm {path}'); takusu creates the folder itself",
+        )
+    if not stat.S_ISDIR(info.st_mode):
+        raise IntegrityError(f"{path} is not a folder", hint=f"remove it: rm {path}")
+    if info.st_uid != os.geteuid():
+        raise IntegrityError(
+            f"{path} belongs to another user (uid {info.st_uid}); refusing to use it",
+            hint="check who created it, then remove it",
+        )
+    if info.st_mode & 0o077:
+        raise IntegrityError(
+            f"{path} is open to other users (mode {oct(info.st_mode & 0o777)}); refusing it",
+            hint=f"check who could have used it, then run: chmod 700 {path}",
+        )
+    return True
+
+
+def ensure_folder(path: Path) -> None:
+    """Create the socket folder (0700; parents as private folders) or check the one there."""
+    if check_folder(path):
+        return
+    from .. import fsutil  # the client never creates the folder: keep this off its path
+
+    fsutil.ensure_dir(path.parent)
+    try:
+        os.mkdir(path, FOLDER_MODE)
+    except FileExistsError:
+        pass
+    check_folder(path)
+
+
+def check_socket(path: Path) -> os.stat_result | None:
+    """The socket's lstat if it exists and is safe; None if there is none.
+
+    IntegrityError for anything but a socket of ours closed to others.
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        raise IntegrityError(
+            f"{path} is a symbolic link, not the agent's socket; refusing it",
+            hint=f"remove it: rm {path}",
+        )
+    if not stat.S_ISSOCK(info.st_mode):
+        raise IntegrityError(f"{path} is not a socket", hint=f"remove it: rm {path}")
+    if info.st_uid != os.geteuid():
+        raise IntegrityError(
+            f"{path} belongs to another user (uid {info.st_uid}); refusing to talk to it",
+            hint="check who created it, then remove it",
+        )
+    if info.st_mode & 0o077:
+        raise IntegrityError(
+            f"{path} is open to other users (mode {oct(info.st_mode & 0o777)}); refusing it",
+            hint="run 'takusu lock', then 'takusu unlock' again",
+        )
+    return info

@@ -1,0 +1,118 @@
+"""The agent's wire protocol: one request and one reply per connection.
+
+A frame is a 4-byte big-endian length, then that many bytes of UTF-8 JSON (written by
+`vault.encoding.dumps`, read by the strict `vault.encoding.loads`: no floats, no
+duplicate keys). Frames above MAX_FRAME are refused.
+
+    request  {"v": PROTOCOL, "op": "get", "args": {...}}
+    reply    {"v": PROTOCOL, "ok": true, "result": ...}
+          or {"v": PROTOCOL, "ok": false,
+              "error": {"type": "NotFound", "message": "...", "hint": null, "exit_code": 1}}
+
+A request whose "v" the agent does not speak is answered, by every version, with an error
+of type VERSION_MISMATCH (the reply's "v" says what the agent speaks), so a newer client
+recognises an older agent and replaces it.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any
+
+from ..encoding import MAX_INT, dumps, loads
+from ..errors import EXIT_USER, Malformed, TakusuError
+from .errors import AgentError
+
+PROTOCOL = 1
+MAX_FRAME = 1 << 20
+VERSION_MISMATCH = "VersionMismatch"
+_HEADER = struct.Struct(">I")
+
+
+class ProtocolError(AgentError):
+    """A frame that is too large, truncated, or not the JSON the protocol defines."""
+
+
+class Closed(AgentError):
+    """The other side closed the connection before a whole frame arrived."""
+
+
+def encode(obj: Any) -> bytes:
+    """One frame: the length header and the canonical JSON of `obj`; ProtocolError if too big."""
+    body = dumps(obj)
+    if len(body) > MAX_FRAME:
+        raise ProtocolError(f"the message is too large ({len(body)} bytes, at most {MAX_FRAME})")
+    return _HEADER.pack(len(body)) + body
+
+
+def send(sock: socket.socket, obj: Any) -> None:
+    sock.sendall(encode(obj))
+
+
+def _recv_exactly(sock: socket.socket, count: int) -> bytes:
+    chunks, remaining = [], count
+    while remaining:
+        chunk = sock.recv(min(remaining, 1 << 16))
+        if not chunk:
+            raise Closed("the connection closed in the middle of a message")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive(sock: socket.socket) -> Any:
+    """The next frame's JSON value. Closed on EOF, ProtocolError if too large or malformed."""
+    (length,) = _HEADER.unpack(_recv_exactly(sock, _HEADER.size))
+    if length > MAX_FRAME:
+        raise ProtocolError(f"refusing a message of {length} bytes (at most {MAX_FRAME})")
+    try:
+        return loads(_recv_exactly(sock, length), "agent message")
+    except Malformed as exc:
+        raise ProtocolError(exc.message) from None
+
+
+def request(op: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"v": PROTOCOL, "op": op, "args": dict(args or {})}
+
+
+def ok(result: Any) -> dict[str, Any]:
+    return {"v": PROTOCOL, "ok": True, "result": result}
+
+
+def error(kind: str, message: str, hint: str | None = None, exit_code: int = EXIT_USER) -> dict:
+    return {
+        "v": PROTOCOL,
+        "ok": False,
+        "error": {"type": kind, "message": message, "hint": hint, "exit_code": exit_code},
+    }
+
+
+def error_from(exc: TakusuError) -> dict[str, Any]:
+    """The error reply that carries `exc`'s class name, message, hint and exit code."""
+    return error(type(exc).__name__, exc.message, exc.hint, int(exc.exit_code))
+
+
+def version_mismatch(theirs: object) -> dict[str, Any]:
+    return error(
+        VERSION_MISMATCH,
+        f"the agent speaks protocol {PROTOCOL}, the request protocol {theirs!r}",
+        "run 'takusu unlock' again: it replaces the old agent",
+    )
+
+
+def jsonable(value: Any, depth: int = 0) -> bool:
+    """True if `value` survives the strict decoder: None, bool, bounded int, str, list, dict
+    with str keys (no floats, bytes, tuples or sets). A result the client could not read is
+    refused before it is sent, so the handler author sees why."""
+    if depth > 64:
+        return False
+    if value is None or isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= MAX_INT
+    if isinstance(value, list):
+        return all(jsonable(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and jsonable(v, depth + 1) for k, v in value.items())
+    return False
