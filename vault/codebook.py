@@ -39,7 +39,9 @@ class CodeBook:
 
     __slots__ = ("period", "digits", "_starts", "_counts", "_offsets", "_codes")
 
-    def __init__(self, period: int, digits: int, runs: Sequence[tuple[int, int]], codes: array):
+    def __init__(
+        self, period: int, digits: int, runs: Sequence[tuple[int, int]], codes: array[int]
+    ):
         # callers have checked everything: use from_steps or unpack
         self.period, self.digits = period, digits
         self._starts = [start for start, _ in runs]
@@ -270,7 +272,7 @@ def _read_runs(reader: _Reader, period: int) -> list[tuple[int, int]]:
     return runs
 
 
-def _unpack_codes(data: bytes, total: int, width: int) -> array:
+def _unpack_codes(data: bytes, total: int, width: int) -> array[int]:
     mask = (1 << width) - 1
     padded = data + bytes(-len(data) % width)
     codes = array("L")

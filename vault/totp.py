@@ -91,17 +91,22 @@ def normalize(value: str, label: str = "takusu") -> str:
     return value
 
 
-def current(uri: str, at: float | None = None) -> Code:
-    """The code valid now (or at `at`) and how many seconds it has left."""
+def _generator(parts: dict[str, Any]) -> Any:
+    """A pyotp TOTP for parsed URI parts, accepting the 80-bit seeds sites still issue."""
     import pyotp
 
     class SiteTOTP(pyotp.TOTP):  # type: ignore[misc,name-defined]
         min_secret_length_bits = MIN_BITS
 
-    parts = _parse(uri)
-    otp = SiteTOTP(
+    return SiteTOTP(
         parts["secret"], digits=parts["digits"], digest=parts["digest"], interval=parts["period"]
     )
+
+
+def current(uri: str, at: float | None = None) -> Code:
+    """The code valid now (or at `at`) and how many seconds it has left."""
+    parts = _parse(uri)
+    otp = _generator(parts)
     now = time.time() if at is None else at
     left = parts["period"] - int(now) % parts["period"]
     return Code(otp.at(int(now)), left, parts["period"])
@@ -120,16 +125,8 @@ def codes_for_steps(uri: str, steps: Sequence[int]) -> list[str]:
     pyotp computes every code (about 19 µs each: a week of office hours at 30 s is about
     0.1 s), so the codes are exactly the ones `current` would show at those times.
     """
-    import pyotp
-
-    class SiteTOTP(pyotp.TOTP):
-        min_secret_length_bits = MIN_BITS
-
-    parts = _parse(uri)
-    otp = SiteTOTP(
-        parts["secret"], digits=parts["digits"], digest=parts["digest"], interval=parts["period"]
-    )
+    otp = _generator(_parse(uri))
     if any(step < 0 for step in steps):
         raise ValueError("TOTP steps are never negative")
     # generate_otp(step) is what at(step * period) computes, without re-deriving the step
-    return [otp.generate_otp(step) for step in steps]
+    return [str(otp.generate_otp(step)) for step in steps]

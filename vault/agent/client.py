@@ -199,7 +199,7 @@ def rebuild(fields: Any) -> TakusuError:
     if cls is None or issubclass(cls, AgentError):
         return (cls if cls is not None else AgentError)(
             message, hint, exit_code=exit_code, kind=kind
-        )  # type: ignore[call-arg]
+        )
     exc = cls.__new__(cls)
     Exception.__init__(exc, message)
     exc.message, exc.hint = message, hint

@@ -101,7 +101,7 @@ def _environment(home: Path) -> dict[str, str]:
     return env
 
 
-def _argv(home: Path, handler: str, idle: timedelta, max_age: timedelta, tick: float) -> list:
+def _argv(home: Path, handler: str, idle: timedelta, max_age: timedelta, tick: float) -> list[str]:
     return [
         sys.executable, "-P", "-m", "vault.agent",
         "--home", str(home),

@@ -17,9 +17,9 @@ try:  # the builtin SHA-256: `hashlib` loads OpenSSL, ~4 ms on every command (sa
     from _sha256 import sha256
 except ImportError:  # Python 3.12 and later name it _sha2
     try:
-        from _sha2 import sha256  # type: ignore[import-not-found,no-redef]
+        from _sha2 import sha256
     except ImportError:
-        from hashlib import sha256  # type: ignore[assignment]
+        from hashlib import sha256
 
 FOLDER_MODE = 0o700
 # sun_path holds 108 bytes on Linux (104 on the BSDs), the terminating NUL included.
@@ -28,7 +28,8 @@ MAX_SOCKET_PATH = 103
 
 def home_key(home: Path) -> str:
     """16 hex digits naming this TAKUSU_HOME (SHA-256 of its absolute path)."""
-    return sha256(str(Path(home).absolute()).encode()).hexdigest()[:16]
+    digest: str = sha256(str(Path(home).absolute()).encode()).hexdigest()
+    return digest[:16]
 
 
 def _private_dir_of_ours(path: Path) -> bool:

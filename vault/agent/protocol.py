@@ -80,7 +80,9 @@ def ok(result: Any) -> dict[str, Any]:
     return {"v": PROTOCOL, "ok": True, "result": result}
 
 
-def error(kind: str, message: str, hint: str | None = None, exit_code: int = EXIT_USER) -> dict:
+def error(
+    kind: str, message: str, hint: str | None = None, exit_code: int = EXIT_USER
+) -> dict[str, Any]:
     return {
         "v": PROTOCOL,
         "ok": False,
