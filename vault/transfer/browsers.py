@@ -1,0 +1,157 @@
+"""Formats `chrome` (Chrome and Edge), `firefox` and `safari`: a browser's password CSV.
+
+- Chrome / Edge: `name,url,username,password` and, since 2023, `note`. A login saved
+  for an Android app has an `android://HASH@PACKAGE/` URL; its title comes from the
+  package name. Chrome writes one row per affiliated site, so exact duplicates are
+  normal: they are merged into one record, the rest reported as skipped.
+- Firefox: `url,username,password,httpRealm,formActionOrigin,guid,timeCreated,
+  timeLastUsed,timePasswordChanged`, every value quoted. There is no title: it is the
+  URL's host. The `chrome://FirefoxAccounts` row (the Firefox account's sync key, not
+  a website login) is skipped.
+- Safari (and the macOS Passwords app): `Title,URL,Username,Password,Notes,OTPAuth`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UsageError
+from .common import Columns, Entry, each_row, host_of, open_table
+from .record import ReadOptions, ReadResult, Record, Refusal
+
+CHROME = {"name": "title", "url": "url", "username": "username", "password": "password"}
+CHROME |= {"note": "notes"}
+FIREFOX = {"url": "url", "username": "username", "password": "password", "httprealm": "realm"}
+FIREFOX_IGNORED = {"formactionorigin", "guid", "timecreated", "timelastused"}
+FIREFOX_IGNORED |= {"timepasswordchanged"}
+SAFARI = {"title": "title", "url": "url", "username": "username", "password": "password"}
+SAFARI |= {"notes": "notes", "otpauth": "totp"}
+FIREFOX_ACCOUNTS = "chrome://firefoxaccounts"
+
+# Leading and trailing parts of an Android package name that say nothing about the app.
+_PACKAGE_NOISE = {"com", "jp", "co", "ne", "or", "net", "org", "io", "www", "android", "app"}
+_PACKAGE_NOISE |= {"apps", "mobile", "client"}
+
+
+def android_title(package: str) -> str:
+    """A readable title for an Android package: 'com.twitter.android' -> 'twitter
+    (Android)', 'jp.co.smbc.direct' -> 'smbc.direct (Android)'."""
+    parts = [p for p in package.split(".") if p]
+    while len(parts) > 1 and parts[0].lower() in _PACKAGE_NOISE:
+        parts.pop(0)
+    while len(parts) > 1 and parts[-1].lower() in _PACKAGE_NOISE:
+        parts.pop()
+    return f"{'.'.join(parts) or package} (Android)"
+
+
+def _chrome(number: int, cells: list[str], columns: Columns) -> Entry:
+    get = columns.get
+    entry = Entry(
+        place=f"row {number}",
+        title=get(cells, "title"),
+        username=get(cells, "username"),
+        password=get(cells, "password"),
+        url=get(cells, "url"),
+        notes=get(cells, "notes"),
+        fields=columns.extras(cells),
+    )
+    if entry.url.strip().lower().startswith("android://"):
+        package = host_of(entry.url) or ""
+        name = entry.title.strip()
+        if package and (not name or name == package or name.lower().startswith("android://")):
+            entry.title = android_title(package)
+        if package:
+            entry.fields.append(("Android app", package))
+    return entry
+
+
+def _firefox(number: int, cells: list[str], columns: Columns) -> Entry | None:
+    get = columns.get
+    url = get(cells, "url")
+    if url.strip().lower() == FIREFOX_ACCOUNTS:
+        return None  # skipped by the caller, which knows the row
+    return Entry(
+        place=f"row {number}",
+        username=get(cells, "username"),
+        password=get(cells, "password"),
+        url=url,
+        fields=[("HTTP realm", get(cells, "realm")), *columns.extras(cells)],
+    )
+
+
+def _safari(number: int, cells: list[str], columns: Columns) -> Entry:
+    get = columns.get
+    return Entry(
+        place=f"row {number}",
+        title=get(cells, "title"),
+        username=get(cells, "username"),
+        password=get(cells, "password"),
+        url=get(cells, "url"),
+        notes=get(cells, "notes"),
+        totp=get(cells, "totp"),
+        fields=columns.extras(cells),
+    )
+
+
+def _key(record: Record) -> tuple[object, ...]:
+    return (
+        record.title,
+        record.username,
+        record.password,
+        record.url,
+        record.notes,
+        record.totp,
+        tuple(record.fields.items()),
+        tuple(record.tags),
+    )
+
+
+def collapse_duplicates(result: ReadResult) -> None:
+    """Keep the first of records identical in every field; report the others as skipped
+    and note on the kept one which rows were merged into it."""
+    first: dict[tuple[object, ...], Record] = {}
+    kept: list[Record] = []
+    for record in result.records:
+        original = first.setdefault(_key(record), record)
+        if original is record:
+            kept.append(record)
+            continue
+        result.skipped.append(Refusal(record.place, f"the same login as {original.place}"))
+        original.notices.append(f"{record.place} was the same login and was merged into this")
+    result.records = kept
+
+
+def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
+    """A Chrome/Edge, Firefox or Safari password export as records."""
+    if fmt == "chrome":
+        out, columns, rows = open_table(
+            path, fmt, options, CHROME, ("url", "username", "password"), "a Chrome export"
+        )
+        each_row(out, rows, lambda n, cells: _chrome(n, cells, columns))
+    elif fmt == "firefox":
+        out, columns, rows = open_table(
+            path,
+            fmt,
+            options,
+            FIREFOX,
+            ("url", "username", "password"),
+            "a Firefox export",
+            ignore=FIREFOX_IGNORED,
+        )
+
+        def firefox(n: int, cells: list[str]) -> Entry | None:
+            entry = _firefox(n, cells, columns)
+            if entry is None:
+                out.skip(f"row {n}", "the Firefox account's own sync key, not a website login")
+            return entry
+
+        each_row(out, rows, firefox)
+    elif fmt == "safari":
+        out, columns, rows = open_table(
+            path, fmt, options, SAFARI, ("url", "username", "password"), "a Safari export"
+        )
+        each_row(out, rows, lambda n, cells: _safari(n, cells, columns))
+    else:
+        raise UsageError(f"the browsers reader does not read {fmt!r}")
+    collapse_duplicates(out.result)
+    return out.result
