@@ -186,6 +186,8 @@ def test_csv_from_an_organisation_has_collections(tmp_path):
 
 
 def test_a_chrome_file_is_not_a_bitwarden_csv():
-    with pytest.raises(BadImport, match="not a Bitwarden CSV export") as caught:
+    with pytest.raises(
+        BadImport, match="not a Bitwarden CSV export: its first row should be"
+    ) as caught:
         read(FILES / "chrome.csv", "bitwarden-csv")
     assert_clean(error_texts(caught.value), "Chr0me-pass-1")

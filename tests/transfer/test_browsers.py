@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.transfer.builders import FILES, by_title, places, read, skipped
+from tests.transfer.builders import (
+    FILES,
+    assert_clean,
+    by_title,
+    error_texts,
+    places,
+    read,
+    skipped,
+)
 from vault.errors import BadImport, UsageError
 from vault.transfer.browsers import android_title
 
@@ -27,7 +35,7 @@ def test_chrome_exact_duplicates_collapse_into_one_with_a_notice(chrome):
     assert len(same) == 1
     assert same[0].place == "row 2"
     assert same[0].password == "Chr0me-pass-1"
-    assert same[0].notices == ["row 3 was the same login and was merged into this"]
+    assert same[0].notices == ["row 3 was identical and was merged into this one"]
     assert skipped(chrome) == {"row 3": "the same login as row 2"}
 
 
@@ -94,10 +102,14 @@ def test_safari_bad_otpauth_refuses_the_row(tmp_path):
     assert "TOTP" in reason and "CANARY" not in reason
 
 
-@pytest.mark.parametrize("fmt", ["chrome", "firefox", "safari"])
-def test_a_spreadsheet_is_not_a_browser_export(fmt):
-    with pytest.raises(BadImport, match="not a .* export: the header has no"):
-        read(FILES / "spreadsheet-ja.csv", fmt)
+@pytest.mark.parametrize(
+    ("fmt", "other"),
+    [("chrome", "firefox.csv"), ("firefox", "chrome.csv"), ("safari", "chrome.csv")],
+)
+def test_another_browsers_file_is_not_this_browsers_export(fmt, other):
+    with pytest.raises(BadImport, match="its first row should be the header") as caught:
+        read(FILES / other, fmt)
+    assert_clean(error_texts(caught.value), "pass-1")
 
 
 def test_map_is_for_spreadsheets_only():

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.transfer.builders import assert_clean, by_title, message_texts, places, read, skipped
 from vault.errors import BadImport
-from vault.transfer.passstore import parse_entry
+from vault.transfer.passstore import ENV_PASSED, parse_entry
 
 pytestmark = pytest.mark.external
 
@@ -161,7 +163,8 @@ def test_gpg_gets_a_minimal_environment(store, monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", spy)
     read(store.path, "pass")
-    assert seen and all(set(env) <= {"PATH", "HOME", "GNUPGHOME", "GPG_TTY"} for env in seen)
+    assert seen and all(set(env) <= set(ENV_PASSED) for env in seen)
+    assert "TAKUSU_CANARY_ENV" not in ENV_PASSED
     assert all(env["GNUPGHOME"] == str(store.home) for env in seen)
 
 
@@ -177,6 +180,25 @@ def test_not_a_store(tmp_path):
     (tmp_path / "x.csv").write_text("a,b\n")
     with pytest.raises(BadImport, match="not a folder"):
         read(tmp_path / "x.csv", "pass")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(garbage=st.binary(max_size=200))
+def test_any_bytes_in_a_gpg_file_are_one_refusal(store, garbage):
+    with tempfile.TemporaryDirectory(dir="/tmp") as root:
+        fake = Path(root)
+        (fake / ".gpg-id").write_text("t@example.invalid\n")
+        (fake / "junk.gpg").write_bytes(garbage)
+        previous = os.environ.get("GNUPGHOME")
+        os.environ["GNUPGHOME"] = str(store.home)  # no monkeypatch under hypothesis
+        try:
+            result = read(fake, "pass")
+        finally:
+            if previous is None:
+                del os.environ["GNUPGHOME"]
+            else:
+                os.environ["GNUPGHOME"] = previous
+        assert len(result.records) + len(result.refused) == 1
 
 
 def test_parse_entry_without_gpg():

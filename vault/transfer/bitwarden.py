@@ -25,6 +25,7 @@ from .common import (
     Collector,
     Columns,
     Entry,
+    Table,
     as_dict,
     dict_of,
     each_row,
@@ -215,7 +216,13 @@ CSV_ALIASES = {
     "logintotp": "totp",
     "archiveddate": "archived",
 }
-CSV_IGNORED = {"reprompt"}
+CSV_TABLE = Table(
+    "a Bitwarden CSV export",
+    "folder,favorite,type,name,notes,fields,reprompt,login_uri,login_username,…",
+    CSV_ALIASES,
+    ("type", "title", "url", "username", "password"),
+    frozenset({"reprompt"}),
+)
 
 
 def parse_fields(cell: str) -> list[tuple[str, str]]:
@@ -252,15 +259,7 @@ def _csv_row(number: int, cells: list[str], columns: Columns, out: Collector) ->
 
 
 def read_csv(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
-    out, columns, rows = open_table(
-        path,
-        fmt,
-        options,
-        CSV_ALIASES,
-        ("type", "title", "url", "username", "password"),
-        "a Bitwarden CSV export",
-        ignore=CSV_IGNORED,
-    )
+    out, columns, rows = open_table(path, fmt, options, CSV_TABLE)
     each_row(out, rows, lambda n, cells: _csv_row(n, cells, columns, out))
     return out.result
 

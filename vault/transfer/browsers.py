@@ -16,16 +16,31 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
-from .common import Columns, Entry, each_row, host_of, open_table
+from .common import Columns, Entry, Table, each_row, host_of, open_table
 from .record import ReadOptions, ReadResult, Record, Refusal
 
-CHROME = {"name": "title", "url": "url", "username": "username", "password": "password"}
-CHROME |= {"note": "notes"}
-FIREFOX = {"url": "url", "username": "username", "password": "password", "httprealm": "realm"}
-FIREFOX_IGNORED = {"formactionorigin", "guid", "timecreated", "timelastused"}
-FIREFOX_IGNORED |= {"timepasswordchanged"}
-SAFARI = {"title": "title", "url": "url", "username": "username", "password": "password"}
-SAFARI |= {"notes": "notes", "otpauth": "totp"}
+CHROME = Table(
+    "a Chrome or Edge export",
+    "name,url,username,password,note",
+    {"name": "title", "url": "url", "username": "username", "password": "password"}
+    | {"note": "notes"},
+    ("title", "url", "username", "password"),
+)
+FIREFOX = Table(
+    "a Firefox export",
+    '"url","username","password","httpRealm","formActionOrigin","guid",…',
+    {"url": "url", "username": "username", "password": "password", "httprealm": "realm"},
+    ("url", "username", "password", "realm"),
+    frozenset({"formactionorigin", "guid", "timecreated", "timelastused"})
+    | {"timepasswordchanged"},
+)
+SAFARI = Table(
+    "a Safari export",
+    "Title,URL,Username,Password,Notes,OTPAuth",
+    {"title": "title", "url": "url", "username": "username", "password": "password"}
+    | {"notes": "notes", "otpauth": "totp"},
+    ("title", "url", "username", "password"),
+)
 FIREFOX_ACCOUNTS = "chrome://firefoxaccounts"
 
 # Leading and trailing parts of an Android package name that say nothing about the app.
@@ -117,27 +132,17 @@ def collapse_duplicates(result: ReadResult) -> None:
             kept.append(record)
             continue
         result.skipped.append(Refusal(record.place, f"the same login as {original.place}"))
-        original.notices.append(f"{record.place} was the same login and was merged into this")
+        original.notices.append(f"{record.place} was identical and was merged into this one")
     result.records = kept
 
 
 def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     """A Chrome/Edge, Firefox or Safari password export as records."""
     if fmt == "chrome":
-        out, columns, rows = open_table(
-            path, fmt, options, CHROME, ("url", "username", "password"), "a Chrome export"
-        )
+        out, columns, rows = open_table(path, fmt, options, CHROME)
         each_row(out, rows, lambda n, cells: _chrome(n, cells, columns))
     elif fmt == "firefox":
-        out, columns, rows = open_table(
-            path,
-            fmt,
-            options,
-            FIREFOX,
-            ("url", "username", "password"),
-            "a Firefox export",
-            ignore=FIREFOX_IGNORED,
-        )
+        out, columns, rows = open_table(path, fmt, options, FIREFOX)
 
         def firefox(n: int, cells: list[str]) -> Entry | None:
             entry = _firefox(n, cells, columns)
@@ -147,9 +152,7 @@ def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
 
         each_row(out, rows, firefox)
     elif fmt == "safari":
-        out, columns, rows = open_table(
-            path, fmt, options, SAFARI, ("url", "username", "password"), "a Safari export"
-        )
+        out, columns, rows = open_table(path, fmt, options, SAFARI)
         each_row(out, rows, lambda n, cells: _safari(n, cells, columns))
     else:
         raise UsageError(f"the browsers reader does not read {fmt!r}")

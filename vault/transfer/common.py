@@ -202,13 +202,6 @@ def map_columns(
     return Columns(known, custom, names)
 
 
-def check_header(columns: Columns, required: Iterable[str], what: str) -> None:
-    """BadImport unless every field in `required` has a column."""
-    absent = [name for name in required if name not in columns.known]
-    if absent:
-        raise BadImport(f"not {what}: the header has no {', '.join(absent)} column")
-
-
 def no_mapping(options: ReadOptions, fmt: str) -> None:
     """--map is for spreadsheets; a tool's export has fixed columns."""
     if options.mapping:
@@ -452,24 +445,31 @@ def skip_blank_runs(collector: Collector, blanks: list[int]) -> None:
             start = prev = n
 
 
+@dataclass(frozen=True)
+class Table:
+    """A tool's CSV export: what it is called, its header as the tool writes it (for
+    messages), header_key -> field, the fields it must have, the columns not kept."""
+
+    what: str
+    header: str
+    aliases: dict[str, str]
+    required: tuple[str, ...]
+    ignore: frozenset[str] = frozenset()
+
+
 def open_table(
-    path: Path,
-    fmt: str,
-    options: ReadOptions,
-    aliases: dict[str, str],
-    required: Iterable[str],
-    what: str,
-    ignore: Iterable[str] = (),
+    path: Path, fmt: str, options: ReadOptions, table: Table
 ) -> tuple[Collector, Columns, list[tuple[int, list[str]]]]:
     """A tool's CSV export (fixed columns, header on row 1): the collector, the mapped
-    columns, and the data rows; BadImport when the header is not `what`'s."""
+    columns, and the data rows; BadImport when the header is not the tool's."""
     no_mapping(options, fmt)
     text = decode_text(read_bytes(path))
     rows = list(csv_rows(text))
     if not rows:
         raise BadImport("the file is empty")
-    columns = map_columns(rows[0][1], aliases, ignore=ignore)
-    check_header(columns, required, what)
+    columns = map_columns(rows[0][1], table.aliases, ignore=table.ignore)
+    if any(name not in columns.known for name in table.required):
+        raise BadImport(f"not {table.what}: its first row should be the header {table.header}")
     return Collector(fmt, options), columns, rows[1:]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
-from .common import Collector, Columns, Entry, each_row, group_tag, open_table
+from .common import Collector, Columns, Entry, Table, each_row, group_tag, open_table
 from .record import ReadOptions, ReadResult
 
 ALIASES = {
@@ -26,7 +26,13 @@ ALIASES = {
     "notes": "notes",
     "totp": "totp",
 }
-IGNORED = {"icon", "lastmodified", "created", "passwordstrength", "expires"}
+TABLE = Table(
+    "a KeePassXC CSV export",
+    '"Group","Title","Username","Password","URL","Notes","TOTP",…',
+    ALIASES,
+    ("group", "title", "username", "password"),
+    frozenset({"icon", "lastmodified", "created", "passwordstrength", "expires"}),
+)
 # The recycle bin's name as KeePassXC creates it, in English and in Japanese.
 RECYCLE_BINS = {"recycle bin", "ごみ箱", "ゴミ箱"}
 
@@ -59,14 +65,6 @@ def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     """A KeePassXC CSV export as records."""
     if fmt != "keepassxc-csv":
         raise UsageError(f"the KeePassXC CSV reader does not read {fmt!r}")
-    out, columns, rows = open_table(
-        path,
-        fmt,
-        options,
-        ALIASES,
-        ("group", "title", "username", "password"),
-        "a KeePassXC CSV export",
-        ignore=IGNORED,
-    )
+    out, columns, rows = open_table(path, fmt, options, TABLE)
     each_row(out, rows, lambda n, cells: _row(n, cells, columns, out))
     return out.result

@@ -30,6 +30,7 @@ from .common import (
     Collector,
     Columns,
     Entry,
+    Table,
     as_dict,
     dict_of,
     each_row,
@@ -256,6 +257,12 @@ CSV_ALIASES = {
     "notes": "notes",
     "notesplain": "notes",
 }
+CSV_TABLE = Table(
+    "a 1Password CSV export",
+    "Title,Url,Username,Password,OTPAuth,Favorite,Archived,Tags,Notes",
+    CSV_ALIASES,
+    ("title", "username", "password"),
+)
 
 
 def _csv_row(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry | None:
@@ -278,14 +285,7 @@ def _csv_row(number: int, cells: list[str], columns: Columns, out: Collector) ->
 
 
 def read_csv(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
-    out, columns, rows = open_table(
-        path,
-        fmt,
-        options,
-        CSV_ALIASES,
-        ("title", "username", "password"),
-        "a 1Password CSV export",
-    )
+    out, columns, rows = open_table(path, fmt, options, CSV_TABLE)
     each_row(out, rows, lambda n, cells: _csv_row(n, cells, columns, out))
     return out.result
 

@@ -3,8 +3,8 @@
 The folder has a `.gpg-id` and one `NAME.gpg` per entry, in subfolders. Each file is
 decrypted by `gpg --batch --quiet --decrypt FILE` in a child process whose output is
 kept in memory only (nothing decrypted is ever written to disk), with an environment of
-PATH, HOME, GNUPGHOME and GPG_TTY alone. gpg asks its agent for the key's passphrase as
-it always does.
+ENV_PASSED alone (no TAKUSU_PASSPHRASE or anything else reaches it). gpg asks its agent
+for the key's passphrase as it always does.
 
 Inside an entry, by pass's convention: the first line is the password; `login:`,
 `user:` or `username:` gives the username and `url:` the URL; the first `otpauth://`
@@ -29,7 +29,9 @@ from .record import ReadOptions, ReadResult
 
 MAX_ENTRY_FILE = 1 << 20
 GPG_TIMEOUT = 120  # seconds; long enough to type a passphrase into pinentry
-ENV_PASSED = ("PATH", "HOME", "GNUPGHOME", "GPG_TTY")
+# What gpg needs to find its home and to let the agent ask for a passphrase (a terminal
+# or a desktop pinentry, in the user's language); nothing else of takusu's environment.
+ENV_PASSED = ("PATH", "HOME", "GNUPGHOME", "GPG_TTY", "DISPLAY", "WAYLAND_DISPLAY", "LANG")
 USERNAME_KEYS = {"login", "user", "username"}
 # 'key: value' (a space or the end after the colon, so 'https://…' is not a field)
 _FIELD = re.compile(r"^([^:\s][^:]{0,63}):(?:\s+(.*)|\s*)$")
@@ -72,7 +74,12 @@ def _entries(store: Path, out: Collector) -> list[Path]:
     """The store's .gpg files, sorted; symbolic links and hidden folders left out."""
     files: list[Path] = []
     total = 0
-    for folder, dirs, names in os.walk(store):
+
+    def unreadable(exc: OSError) -> None:
+        where = os.path.relpath(exc.filename, store) if exc.filename else "?"
+        out.skip(label(where, 200), "a folder that cannot be read")
+
+    for folder, dirs, names in os.walk(store, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             path = Path(folder) / name
