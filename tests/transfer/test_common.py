@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vault.errors import BadImport, BadInput, UsageError
 from vault.transfer import common, read_source
+from vault.transfer.collect import Entry, build
 from vault.transfer.common import (
-    Entry,
-    build,
     clean_name,
     clean_title,
     decode_text,
@@ -220,7 +221,7 @@ def test_a_missing_file_a_folder_and_a_device_are_bad_imports(tmp_path):
     with pytest.raises(BadImport, match="folder"):
         read_bytes(tmp_path)
     with pytest.raises(BadImport, match="not a regular file"):
-        read_bytes(common.Path("/dev/null"))
+        read_bytes(Path("/dev/null"))
 
 
 def test_an_unknown_format_is_a_usage_error(tmp_path):

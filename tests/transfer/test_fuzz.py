@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.transfer.builders import FILES, make_1pux
 from vault.errors import TakusuError
 from vault.transfer import read_source
-from vault.transfer.common import Collector
+from vault.transfer.collect import Collector
 from vault.transfer.detect import detect
 from vault.transfer.passstore import parse_entry
 from vault.transfer.record import ReadOptions

@@ -140,6 +140,30 @@ def test_tab_separated_utf16_from_excel_unicode_text(tmp_path):
     assert (record.title, record.username, record.password) == ("楽天", "00123", "Tab-pass")
 
 
+def test_a_2fa_column_that_says_yes_or_no_is_kept_as_text_not_refused(tmp_path):
+    path = tmp_path / "2fa.csv"
+    path.write_text(
+        "サービス名,パスワード,二段階認証\nA,p1,あり\nB,p2,なし\nC,p3,SMS\nD,p4,JBSWY3DPEHPK3PXP\n",
+        encoding="utf-8",
+    )
+    records = by_title(read(path, "csv"))
+    assert [records[t].fields for t in "ABC"] == [
+        {"二段階認証": "あり"},
+        {"二段階認証": "なし"},
+        {"二段階認証": "SMS"},
+    ]
+    assert all(records[t].totp is None for t in "ABC")
+    assert records["D"].totp == "otpauth://totp/D?secret=JBSWY3DPEHPK3PXP"
+
+
+def test_a_title_row_with_control_characters_above_the_header_is_only_skipped(tmp_path):
+    path = tmp_path / "title.csv"
+    path.write_text("一覧\x07表\nサービス名,パスワード\nA,p\n", encoding="utf-8")
+    result = read(path, "csv")
+    assert [r.title for r in result.records] == ["A"]
+    assert skipped(result) == {"row 1": "above the header row"}
+
+
 def test_a_title_from_the_url_or_the_username(tmp_path):
     path = tmp_path / "untitled.csv"
     path.write_text(

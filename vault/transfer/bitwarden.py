@@ -21,19 +21,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import BadImport, BadInput, UsageError
+from .collect import Collector, Entry, Table, each_row, open_table
 from .common import (
-    Collector,
     Columns,
-    Entry,
-    Table,
     as_dict,
     dict_of,
-    each_row,
     label,
     list_of,
     load_json,
     no_mapping,
-    open_table,
     read_bytes,
     split_tags,
     text_of,

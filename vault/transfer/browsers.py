@@ -16,7 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
-from .common import Columns, Entry, Table, each_row, host_of, open_table
+from .collect import Entry, Table, each_row, open_table
+from .common import Columns, host_of
 from .record import ReadOptions, ReadResult, Record, Refusal
 
 CHROME = Table(

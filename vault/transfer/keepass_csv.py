@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
-from .common import Collector, Columns, Entry, Table, each_row, group_tag, open_table
+from .collect import Collector, Entry, Table, each_row, open_table
+from .common import Columns, group_tag
 from .record import ReadOptions, ReadResult
 
 ALIASES = {

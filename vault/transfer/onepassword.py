@@ -26,19 +26,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import BadImport, BadInput, UsageError
+from .collect import Collector, Entry, Table, each_row, open_table
 from .common import (
-    Collector,
     Columns,
-    Entry,
-    Table,
     as_dict,
     dict_of,
-    each_row,
     label,
     list_of,
     load_json,
     no_mapping,
-    open_table,
     read_bytes,
     split_tags,
     text_of,
@@ -134,8 +130,10 @@ def _sections(details: dict[str, object], entry: Entry) -> None:
             f = as_dict(raw_field, "a field")
             name = text_of(f, "title") or text_of(f, "id") or "field"
             value = dict_of(f, "value")
-            if len(value) != 1:
+            if not value:
                 continue  # an empty field
+            if len(value) > 1:
+                raise BadInput("a field's value is not in the shape 1Password writes")
             kind, raw = next(iter(value.items()))
             if kind in NOT_IMPORTED:
                 entry.notices.append(f"{NOT_IMPORTED[kind]} was not imported")

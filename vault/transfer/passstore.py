@@ -24,7 +24,8 @@ from functools import partial
 from pathlib import Path
 
 from ..errors import BadImport, BadInput, UsageError
-from .common import MAX_SOURCE, Collector, Entry, group_tag, label, no_mapping
+from .collect import Collector, Entry
+from .common import MAX_SOURCE, group_tag, label, no_mapping
 from .record import ReadOptions, ReadResult
 
 MAX_ENTRY_FILE = 1 << 20

@@ -15,18 +15,16 @@ from functools import partial
 from pathlib import Path
 
 from ..errors import BadImport, BadInput
+from .collect import Collector, Entry, skip_blank_runs
 from .common import (
     MAX_COLUMNS,
-    Collector,
     Columns,
-    Entry,
     csv_rows,
     decode_text,
     header_key,
     is_blank,
     map_columns,
     read_bytes,
-    skip_blank_runs,
     sniff_delimiter,
     split_tags,
     truthy,
@@ -59,6 +57,23 @@ def _aliases() -> dict[str, str]:
 ALIASES = _aliases()
 CORE = ("title", "username", "password", "url", "totp")
 TOTAL_WORDS = {"合計", "小計", "総計", "計", "total", "subtotal", "grandtotal", "sum", "totals"}
+# What people write in a 2FA column instead of a seed: kept as a custom field.
+NOT_A_SEED = {
+    "あり",
+    "有り",
+    "有",
+    "なし",
+    "無し",
+    "無",
+    "未設定",
+    "設定済み",
+    "済",
+    "○",
+    "◯",
+    "〇",
+}
+NOT_A_SEED |= {"×", "✕", "-", "ー", "—", "yes", "no", "none", "n/a", "on", "off", "true"}
+NOT_A_SEED |= {"false", "0", "1", "sms", "メール", "email", "電話", "アプリ", "app"}
 HEADER_SEARCH = 10  # rows looked at for the header (a title row may come first)
 
 
@@ -73,7 +88,10 @@ def _score(cells: list[str], mapping: dict[str, str]) -> int:
     keys = {header_key(c) for c in cells}
     if mapping and not all(header_key(col) in keys for col in mapping):
         return 0
-    columns = map_columns(cells, ALIASES, mapping)
+    try:
+        columns = map_columns(cells, ALIASES, mapping)
+    except BadImport:  # not a header this reader can use (too wide, control characters)
+        return 0
     return sum(1 for name in CORE if name in columns.known)
 
 
@@ -94,11 +112,17 @@ def _find_header(rows: list[tuple[int, list[str]]], mapping: dict[str, str]) -> 
     )
 
 
+def _is_note_about_2fa(value: str) -> bool:
+    """A 2FA cell that says whether or how, not a seed: あり, なし, SMS, ○, - …"""
+    key = unicodedata.normalize("NFKC", value).strip().casefold()
+    return key in NOT_A_SEED
+
+
 def _entry(number: int, cells: list[str], columns: Columns) -> Entry:
     if len(cells) > MAX_COLUMNS:
         raise BadInput(f"the row has more than {MAX_COLUMNS} cells")
     get = columns.get
-    return Entry(
+    entry = Entry(
         place=f"row {number}",
         title=get(cells, "title"),
         username=get(cells, "username"),
@@ -110,6 +134,10 @@ def _entry(number: int, cells: list[str], columns: Columns) -> Entry:
         favorite=truthy(get(cells, "favorite")),
         fields=columns.extras(cells),
     )
+    if _is_note_about_2fa(entry.totp):  # kept as written, under its column's name
+        entry.fields.append((columns.names[columns.known["totp"]] or "2FA", entry.totp))
+        entry.totp = ""
+    return entry
 
 
 def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
