@@ -121,3 +121,30 @@ def test_zips_that_are_not_1pux(tmp_path):
 def test_a_folder_without_gpg_id(tmp_path):
     with pytest.raises(BadImport, match="not a pass store"):
         detect(tmp_path)
+
+
+TOOL_FILES = {
+    "chrome.csv": "chrome",
+    "firefox.csv": "firefox",
+    "safari.csv": "safari",
+    "bitwarden.json": "bitwarden-json",
+    "bitwarden.csv": "bitwarden-csv",
+    "1password.csv": "1password-csv",
+    "keepassxc.csv": "keepassxc-csv",
+}
+# a spreadsheet reads any CSV with a header; Safari's columns are a subset of 1Password's
+ALSO_READS = {("safari.csv", "1password-csv")}
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        (name, fmt)
+        for name, own in TOOL_FILES.items()
+        for fmt in sorted({*TOOL_FILES.values(), "1pux"} - {own})
+        if (name, fmt) not in ALSO_READS
+    ],
+)
+def test_a_tools_export_under_the_wrong_format_is_one_bad_import(name, fmt):
+    with pytest.raises(BadImport, match="not"):
+        read(FILES / name, fmt)

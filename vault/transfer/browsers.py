@@ -40,7 +40,8 @@ SAFARI = Table(
     "Title,URL,Username,Password,Notes,OTPAuth",
     {"title": "title", "url": "url", "username": "username", "password": "password"}
     | {"notes": "notes", "otpauth": "totp"},
-    ("title", "url", "username", "password"),
+    ("title", "url", "username", "password", "notes", "totp"),
+    foreign=frozenset({"group", "favorite", "archived", "tags"}),
 )
 FIREFOX_ACCOUNTS = "chrome://firefoxaccounts"
 

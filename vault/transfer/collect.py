@@ -26,6 +26,7 @@ from .common import (
     csv_rows,
     decode_text,
     derive_title,
+    header_key,
     is_blank,
     map_columns,
     no_mapping,
@@ -171,13 +172,15 @@ def skip_blank_runs(collector: Collector, blanks: list[int]) -> None:
 @dataclass(frozen=True)
 class Table:
     """A tool's CSV export: what it is called, its header as the tool writes it (for
-    messages), header_key -> field, the fields it must have, the columns not kept."""
+    messages), header_key -> field, the fields it must have, the columns not kept, and
+    columns that mark another tool's export (KeePassXC's Group is not 1Password's)."""
 
     what: str
     header: str
     aliases: dict[str, str]
     required: tuple[str, ...]
     ignore: frozenset[str] = frozenset()
+    foreign: frozenset[str] = frozenset()
 
 
 def open_table(
@@ -191,7 +194,8 @@ def open_table(
     if not rows:
         raise BadImport("the file is empty")
     columns = map_columns(rows[0][1], table.aliases, ignore=table.ignore)
-    if any(name not in columns.known for name in table.required):
+    foreign = {header_key(name) for name in columns.names} & table.foreign
+    if foreign or any(name not in columns.known for name in table.required):
         raise BadImport(f"not {table.what}: its first row should be the header {table.header}")
     return Collector(fmt, options), columns, rows[1:]
 

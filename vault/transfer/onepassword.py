@@ -260,6 +260,7 @@ CSV_TABLE = Table(
     "Title,Url,Username,Password,OTPAuth,Favorite,Archived,Tags,Notes",
     CSV_ALIASES,
     ("title", "username", "password"),
+    foreign=frozenset({"group", "loginuri", "httprealm"}),
 )
 
 
