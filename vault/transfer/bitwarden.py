@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import BadImport, BadInput, UsageError
-from .collect import Collector, Entry, Table, each_row, open_table
+from .collect import Collector, Entry, Table, read_table, row_entry
 from .common import (
     Columns,
     as_dict,
@@ -33,7 +33,6 @@ from .common import (
     read_bytes,
     split_tags,
     text_of,
-    truthy,
 )
 from .record import ReadOptions, ReadResult
 
@@ -234,30 +233,14 @@ def parse_fields(cell: str) -> list[tuple[str, str]]:
 
 def _csv_row(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry | None:
     get = columns.get
-    place = f"row {number}"
     if get(cells, "archived").strip():
-        out.skip(place, "archived")
+        out.skip(f"row {number}", "archived")
         return None
-    url, more = _uris(get(cells, "url").split(","))
-    tags = [get(cells, "folder")] + split_tags(get(cells, "collections"))
-    return Entry(
-        place=place,
-        title=get(cells, "title"),
-        username=get(cells, "username"),
-        password=get(cells, "password"),
-        url=url,
-        notes=get(cells, "notes"),
-        totp=get(cells, "totp"),
-        favorite=truthy(get(cells, "favorite")),
-        tags=tags,
-        fields=more + parse_fields(get(cells, "fields")) + columns.extras(cells),
-    )
-
-
-def read_csv(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
-    out, columns, rows = open_table(path, fmt, options, CSV_TABLE)
-    each_row(out, rows, lambda n, cells: _csv_row(n, cells, columns, out))
-    return out.result
+    entry = row_entry(number, cells, columns)
+    entry.url, more = _uris(entry.url.split(","))
+    entry.tags = [get(cells, "folder"), *split_tags(get(cells, "collections"))]
+    entry.fields = more + parse_fields(get(cells, "fields")) + entry.fields
+    return entry
 
 
 def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
@@ -265,5 +248,5 @@ def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     if fmt == "bitwarden-json":
         return read_json(path, fmt, options)
     if fmt == "bitwarden-csv":
-        return read_csv(path, fmt, options)
+        return read_table(path, fmt, options, CSV_TABLE, _csv_row)
     raise UsageError(f"the Bitwarden reader does not read {fmt!r}")

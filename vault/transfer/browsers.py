@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
-from .collect import Entry, Table, each_row, open_table
+from .collect import Collector, Entry, Table, read_table, row_entry
 from .common import Columns, host_of
 from .record import ReadOptions, ReadResult, Record, Refusal
 
@@ -61,17 +61,8 @@ def android_title(package: str) -> str:
     return f"{'.'.join(parts) or package} (Android)"
 
 
-def _chrome(number: int, cells: list[str], columns: Columns) -> Entry:
-    get = columns.get
-    entry = Entry(
-        place=f"row {number}",
-        title=get(cells, "title"),
-        username=get(cells, "username"),
-        password=get(cells, "password"),
-        url=get(cells, "url"),
-        notes=get(cells, "notes"),
-        fields=columns.extras(cells),
-    )
+def _chrome(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry:
+    entry = row_entry(number, cells, columns)
     if entry.url.strip().lower().startswith("android://"):
         package = host_of(entry.url) or ""
         name = entry.title.strip()
@@ -82,32 +73,20 @@ def _chrome(number: int, cells: list[str], columns: Columns) -> Entry:
     return entry
 
 
-def _firefox(number: int, cells: list[str], columns: Columns) -> Entry | None:
-    get = columns.get
-    url = get(cells, "url")
-    if url.strip().lower() == FIREFOX_ACCOUNTS:
-        return None  # skipped by the caller, which knows the row
-    return Entry(
-        place=f"row {number}",
-        username=get(cells, "username"),
-        password=get(cells, "password"),
-        url=url,
-        fields=[("HTTP realm", get(cells, "realm")), *columns.extras(cells)],
-    )
+def _firefox(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry | None:
+    if columns.get(cells, "url").strip().lower() == FIREFOX_ACCOUNTS:
+        out.skip(f"row {number}", "the Firefox account's own sync key, not a website login")
+        return None
+    entry = row_entry(number, cells, columns)  # no title: build() takes the URL's host
+    entry.fields.insert(0, ("HTTP realm", columns.get(cells, "realm")))
+    return entry
 
 
-def _safari(number: int, cells: list[str], columns: Columns) -> Entry:
-    get = columns.get
-    return Entry(
-        place=f"row {number}",
-        title=get(cells, "title"),
-        username=get(cells, "username"),
-        password=get(cells, "password"),
-        url=get(cells, "url"),
-        notes=get(cells, "notes"),
-        totp=get(cells, "totp"),
-        fields=columns.extras(cells),
-    )
+def _safari(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry:
+    return row_entry(number, cells, columns)
+
+
+READERS = {"chrome": (CHROME, _chrome), "firefox": (FIREFOX, _firefox), "safari": (SAFARI, _safari)}
 
 
 def _key(record: Record) -> tuple[object, ...]:
@@ -140,23 +119,9 @@ def collapse_duplicates(result: ReadResult) -> None:
 
 def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     """A Chrome/Edge, Firefox or Safari password export as records."""
-    if fmt == "chrome":
-        out, columns, rows = open_table(path, fmt, options, CHROME)
-        each_row(out, rows, lambda n, cells: _chrome(n, cells, columns))
-    elif fmt == "firefox":
-        out, columns, rows = open_table(path, fmt, options, FIREFOX)
-
-        def firefox(n: int, cells: list[str]) -> Entry | None:
-            entry = _firefox(n, cells, columns)
-            if entry is None:
-                out.skip(f"row {n}", "the Firefox account's own sync key, not a website login")
-            return entry
-
-        each_row(out, rows, firefox)
-    elif fmt == "safari":
-        out, columns, rows = open_table(path, fmt, options, SAFARI)
-        each_row(out, rows, lambda n, cells: _safari(n, cells, columns))
-    else:
+    if fmt not in READERS:
         raise UsageError(f"the browsers reader does not read {fmt!r}")
-    collapse_duplicates(out.result)
-    return out.result
+    table, make = READERS[fmt]
+    result = read_table(path, fmt, options, table, make)
+    collapse_duplicates(result)
+    return result

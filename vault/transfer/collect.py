@@ -3,8 +3,8 @@
 A reader turns each row or item of its source into an `Entry` (raw strings, nothing
 checked yet) and hands a function making it to `Collector.attempt`, which checks sizes,
 the title, names, tags and the TOTP (`build`) and files the outcome as a record or a
-refusal with its place; the reader files skips itself. `open_table` and `each_row` are
-the loop every tool's CSV export shares.
+refusal with its place; the reader files skips itself. `read_table`, `each_row` and
+`row_entry` are the loop every CSV export shares.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from .common import (
     no_mapping,
     normalize_totp,
     read_bytes,
+    split_tags,
+    truthy,
 )
 from .record import ReadOptions, ReadResult, Record, Refusal
 
@@ -183,11 +185,32 @@ class Table:
     foreign: frozenset[str] = frozenset()
 
 
-def open_table(
-    path: Path, fmt: str, options: ReadOptions, table: Table
-) -> tuple[Collector, Columns, list[tuple[int, list[str]]]]:
-    """A tool's CSV export (fixed columns, header on row 1): the collector, the mapped
-    columns, and the data rows; BadImport when the header is not the tool's."""
+RowMaker = Callable[[int, list[str], Columns, Collector], Entry | None]
+
+
+def row_entry(number: int, cells: list[str], columns: Columns) -> Entry:
+    """A CSV row's entry from its mapped columns: the standard fields, tags split,
+    favourite read as yes/no, every other column a custom field."""
+    get = columns.get
+    return Entry(
+        place=f"row {number}",
+        title=get(cells, "title"),
+        username=get(cells, "username"),
+        password=get(cells, "password"),
+        url=get(cells, "url"),
+        notes=get(cells, "notes"),
+        totp=get(cells, "totp"),
+        tags=split_tags(get(cells, "tags")),
+        favorite=truthy(get(cells, "favorite")),
+        fields=columns.extras(cells),
+    )
+
+
+def read_table(
+    path: Path, fmt: str, options: ReadOptions, table: Table, make: RowMaker
+) -> ReadResult:
+    """A tool's CSV export (fixed columns, header on row 1), each data row built by
+    `make`; BadImport when the header is not the tool's."""
     no_mapping(options, fmt)
     text = decode_text(read_bytes(path))
     rows = list(csv_rows(text))
@@ -197,27 +220,28 @@ def open_table(
     foreign = {header_key(name) for name in columns.names} & table.foreign
     if foreign or any(name not in columns.known for name in table.required):
         raise BadImport(f"not {table.what}: its first row should be the header {table.header}")
-    return Collector(fmt, options), columns, rows[1:]
+    out = Collector(fmt, options)
+    each_row(out, rows[1:], columns, make)
+    return out.result
 
 
 def each_row(
-    out: Collector,
-    rows: list[tuple[int, list[str]]],
-    make: Callable[[int, list[str]], Entry | None],
+    out: Collector, rows: list[tuple[int, list[str]]], columns: Columns, make: RowMaker
 ) -> None:
-    """Build every non-blank row with `make` (None: it skipped the row itself)."""
+    """Build every non-blank row with `make`, which returns None for a row it skipped
+    itself; runs of blank rows are one skip each."""
     blanks: list[int] = []
     for number, cells in rows:
         if is_blank(cells):
             blanks.append(number)
             continue
-        out.attempt(f"row {number}", partial(_row, make, number, cells))
+        out.attempt(f"row {number}", partial(_row, make, number, cells, columns, out))
     skip_blank_runs(out, blanks)
 
 
 def _row(
-    make: Callable[[int, list[str]], Entry | None], number: int, cells: list[str]
+    make: RowMaker, number: int, cells: list[str], columns: Columns, out: Collector
 ) -> Entry | None:
     if len(cells) > MAX_COLUMNS:
         raise BadInput(f"the row has more than {MAX_COLUMNS} cells")
-    return make(number, cells)
+    return make(number, cells, columns, out)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
-from .collect import Collector, Entry, Table, each_row, open_table
+from .collect import Collector, Entry, Table, read_table, row_entry
 from .common import Columns, group_tag
 from .record import ReadOptions, ReadResult
 
@@ -44,28 +44,17 @@ def group_path(group: str) -> list[str]:
 
 
 def _row(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry | None:
-    get = columns.get
-    path = group_path(get(cells, "group"))
+    path = group_path(columns.get(cells, "group"))
     if path and path[0].strip().casefold() in RECYCLE_BINS:
         out.skip(f"row {number}", "in the recycle bin")
         return None
-    return Entry(
-        place=f"row {number}",
-        title=get(cells, "title"),
-        username=get(cells, "username"),
-        password=get(cells, "password"),
-        url=get(cells, "url"),
-        notes=get(cells, "notes"),
-        totp=get(cells, "totp"),
-        tags=group_tag(path),
-        fields=columns.extras(cells),
-    )
+    entry = row_entry(number, cells, columns)
+    entry.tags = group_tag(path)
+    return entry
 
 
 def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     """A KeePassXC CSV export as records."""
     if fmt != "keepassxc-csv":
         raise UsageError(f"the KeePassXC CSV reader does not read {fmt!r}")
-    out, columns, rows = open_table(path, fmt, options, TABLE)
-    each_row(out, rows, lambda n, cells: _row(n, cells, columns, out))
-    return out.result
+    return read_table(path, fmt, options, TABLE, _row)

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import BadImport, BadInput, UsageError
-from .collect import Collector, Entry, Table, each_row, open_table
+from .collect import Collector, Entry, Table, read_table, row_entry
 from .common import (
     Columns,
     as_dict,
@@ -36,7 +36,6 @@ from .common import (
     load_json,
     no_mapping,
     read_bytes,
-    split_tags,
     text_of,
     truthy,
 )
@@ -265,28 +264,10 @@ CSV_TABLE = Table(
 
 
 def _csv_row(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry | None:
-    get = columns.get
-    if truthy(get(cells, "archived")):
+    if truthy(columns.get(cells, "archived")):
         out.skip(f"row {number}", "archived")
         return None
-    return Entry(
-        place=f"row {number}",
-        title=get(cells, "title"),
-        username=get(cells, "username"),
-        password=get(cells, "password"),
-        url=get(cells, "url"),
-        notes=get(cells, "notes"),
-        totp=get(cells, "totp"),
-        tags=split_tags(get(cells, "tags")),
-        favorite=truthy(get(cells, "favorite")),
-        fields=columns.extras(cells),
-    )
-
-
-def read_csv(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
-    out, columns, rows = open_table(path, fmt, options, CSV_TABLE)
-    each_row(out, rows, lambda n, cells: _csv_row(n, cells, columns, out))
-    return out.result
+    return row_entry(number, cells, columns)
 
 
 def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
@@ -294,5 +275,5 @@ def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     if fmt == "1pux":
         return read_1pux(path, fmt, options)
     if fmt == "1password-csv":
-        return read_csv(path, fmt, options)
+        return read_table(path, fmt, options, CSV_TABLE, _csv_row)
     raise UsageError(f"the 1Password reader does not read {fmt!r}")

@@ -11,13 +11,11 @@ Cells are text: an ID `00123` stays `00123`, and `=cmd|...` is stored as typed.
 from __future__ import annotations
 
 import unicodedata
-from functools import partial
 from pathlib import Path
 
-from ..errors import BadImport, BadInput
-from .collect import Collector, Entry, skip_blank_runs
+from ..errors import BadImport
+from .collect import Collector, Entry, each_row, row_entry
 from .common import (
-    MAX_COLUMNS,
     Columns,
     csv_rows,
     decode_text,
@@ -26,8 +24,6 @@ from .common import (
     map_columns,
     read_bytes,
     sniff_delimiter,
-    split_tags,
-    truthy,
 )
 from .record import ReadOptions, ReadResult
 
@@ -118,22 +114,11 @@ def _is_note_about_2fa(value: str) -> bool:
     return key in NOT_A_SEED
 
 
-def _entry(number: int, cells: list[str], columns: Columns) -> Entry:
-    if len(cells) > MAX_COLUMNS:
-        raise BadInput(f"the row has more than {MAX_COLUMNS} cells")
-    get = columns.get
-    entry = Entry(
-        place=f"row {number}",
-        title=get(cells, "title"),
-        username=get(cells, "username"),
-        password=get(cells, "password"),
-        url=get(cells, "url"),
-        notes=get(cells, "notes"),
-        totp=get(cells, "totp"),
-        tags=split_tags(get(cells, "tags")),
-        favorite=truthy(get(cells, "favorite")),
-        fields=columns.extras(cells),
-    )
+def _entry(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry | None:
+    if _is_total(cells):
+        out.skip(f"row {number}", "a total row")
+        return None
+    entry = row_entry(number, cells, columns)
     if _is_note_about_2fa(entry.totp):  # kept as written, under its column's name
         entry.fields.append((columns.names[columns.known["totp"]] or "2FA", entry.totp))
         entry.totp = ""
@@ -150,14 +135,5 @@ def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     out = Collector(fmt, options)
     for number, _ in rows[:header_at]:
         out.skip(f"row {number}", "above the header row")
-    blanks: list[int] = []
-    for number, cells in rows[header_at + 1 :]:
-        if is_blank(cells):
-            blanks.append(number)
-            continue
-        if _is_total(cells):
-            out.skip(f"row {number}", "a total row")
-            continue
-        out.attempt(f"row {number}", partial(_entry, number, cells, columns))
-    skip_blank_runs(out, blanks)
+    each_row(out, rows[header_at + 1 :], columns, _entry)
     return out.result
