@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from . import state as state_mod
-from .clock import parse_time
+from .clock import is_stamp, parse_time
 from .errors import IntegrityError
 from .events import MEMBER_TYPES, Event
 from .identity import Card
 from .session import Session
+from .state import member_event_problem
 from .store import Kind, Loaded, Problem, Store
 
 _ACTIONS = {
@@ -42,7 +43,7 @@ def _names(session: Session) -> dict[str, str]:
     return names
 
 
-def _title(session: Session, item_id: str | None, titles: dict[str, str]) -> str | None:
+def _title(item_id: str | None, titles: dict[str, str]) -> str | None:
     if item_id is None:
         return None
     return titles.get(item_id, f"[item {item_id[:8]}]")
@@ -56,25 +57,20 @@ def timeline(
 ) -> list[dict[str, Any]]:
     """Every event of every log as rows, oldest first, filtered as asked."""
     names = _names(session)
-    readable = set(session.readable())
-    titles = {i: session.payload(i)["title"] for i in readable}
-    if session.is_owner:  # the owner can read deleted items' last version too
-        for item_id, it in session.state["items"].items():
-            if it["deleted"] and item_id not in titles:
-                try:
-                    titles[item_id] = session.payload(item_id)["title"]
-                except IntegrityError:
-                    pass
+    titles = _titles(session)
     owner = session.owner_id
-    rows = []
+    rows: list[tuple[tuple[int, int], str, str, dict[str, Any]]] = []
     for log in [owner, *sorted(k for k in session.state["heads"] if k != owner)]:
         for ev in session.store.mirror.events(log):
-            ev = _tame(ev)
             if log == owner:
-                position = (ev["seq"], 0)
+                row = _row(ev, log, names, titles)
+                rows.append(((ev["seq"], 0), ev["at"], log, row))
+            elif member_event_problem(ev) is None:
+                row = _row(ev, log, names, titles)
+                row["reported_by"] = "the member's takusu"
+                rows.append(((ev["owner_head"]["seq"], 1), ev["at"], log, row))
             else:
-                position = ((ev.get("owner_head") or {}).get("seq", -1), 1)
-            rows.append((position, ev["at"], log, _row(ev, log, owner, names, session, titles)))
+                rows.append(((_LAST, 1), "", log, _ignored_row(ev, log, names)))
     rows.sort(key=lambda r: (r[0], r[1]))
     out = []
     for _, _, log, row in rows:
@@ -82,74 +78,74 @@ def timeline(
             continue
         if member and member not in (log, row.get("member_id")):
             continue
-        if since and parse_time(row["at"]) < since:
+        if since and (row["time"] is None or parse_time(row["time"]) < since):
             continue
+        del row["time"]
         out.append(row)
     return out
 
 
-def _tame(ev: dict[str, Any]) -> dict[str, Any]:
-    """A signed event with its fields coerced to the types the timeline prints: members sign
-    their own events, and a hostile one must not be able to break the owner's audit."""
-    out = dict(ev)
-    for key in ("item", "member", "reason", "expires", "name"):
-        if key in out and not isinstance(out[key], str):
-            out[key] = None if out[key] is None else repr(out[key])
-    if not isinstance(out.get("at"), str):
-        out["at"] = repr(out.get("at"))
-    if not isinstance(out.get("type"), str):
-        out["type"] = repr(out.get("type"))
-    if "version" in out and type(out["version"]) is not int:
-        out["version"] = repr(out["version"])
-    head = out.get("owner_head")
-    if head is not None and not (isinstance(head, dict) and type(head.get("seq")) is int):
-        out["owner_head"] = None
-    if "fields" in out and not (
-        isinstance(out["fields"], list) and all(isinstance(f, str) for f in out["fields"])
-    ):
-        out["fields"] = [repr(out["fields"])]
-    return out
+_LAST = 1 << 53  # where a member's unreadable event sorts: after everything
+
+
+def _titles(session: Session) -> dict[str, str]:
+    """Titles of the items this identity can read (the owner: deleted ones too)."""
+    titles = {i: session.payload(i)["title"] for i in session.readable()}
+    if session.is_owner:
+        for item_id, it in session.state["items"].items():
+            if it["deleted"] and item_id not in titles:
+                try:
+                    titles[item_id] = session.payload(item_id)["title"]
+                except IntegrityError:
+                    pass
+    return titles
 
 
 def _row(
-    ev: dict[str, Any],
-    log: str,
-    owner: str,
-    names: dict[str, str],
-    session: Session,
-    titles: dict[str, str],
+    ev: dict[str, Any], log: str, names: dict[str, str], titles: dict[str, str]
 ) -> dict[str, Any]:
+    """A row for an event whose fields were checked: an accepted owner event, or a member
+    event that passed `state.member_event_problem`."""
     t = ev["type"]
     row: dict[str, Any] = {
-        "at": ev["at"],
+        "at": printable(ev["at"]),
+        "time": ev["at"],
         "log": log,
         "seq": ev["seq"],
         "actor": names.get(log, log[:8]),
         "type": t,
         "action": _ACTIONS.get(t, t),
         "item": ev.get("item"),
-        "title": printable(_title(session, ev.get("item"), titles)),
+        "title": printable(_title(ev.get("item"), titles)),
     }
     if "version" in ev:
         row["version"] = ev["version"]
-    if "member" in ev:
+    if isinstance(ev.get("member"), str):
         row["member_id"] = ev["member"]
-        row["member"] = names.get(ev["member"], ev.get("name") or ev["member"][:8])
+        row["member"] = printable(names.get(ev["member"], str(ev.get("name") or ev["member"][:8])))
     for key in ("fields", "reason", "expires"):
-        if key in ev:
-            row[key] = ev[key]
+        if isinstance(ev.get(key), str | list):
+            row[key] = printable(ev[key])
     if t == "item.put" and ev.get("rotated"):
         row["action"] = "rotated"
-    if "fields" in row and not isinstance(row["fields"], list):
-        row["fields"] = [str(row["fields"])]
-    for key in ("at", "reason", "fields", "expires"):
-        if key in row:
-            row[key] = printable(row[key] if isinstance(row[key], str | list) else str(row[key]))
-    if log != owner:
-        row["reported_by"] = "the member's takusu"
-        if t not in MEMBER_TYPES:
-            row["action"] = f"wrote a {t!r} event (ignored: only the owner changes state)"
     return row
+
+
+def _ignored_row(ev: dict[str, Any], log: str, names: dict[str, str]) -> dict[str, Any]:
+    """A member's event takusu does not read: shown as ignored, none of its fields used."""
+    at = ev.get("at")
+    return {
+        "at": printable(at) if is_stamp(at) else "?",
+        "time": at if is_stamp(at) else None,
+        "log": log,
+        "seq": ev["seq"],
+        "actor": names.get(log, log[:8]),
+        "type": "ignored",
+        "action": f"wrote an event takusu does not read (ignored: {member_event_problem(ev)})",
+        "item": None,
+        "title": None,
+        "reported_by": "the member's takusu",
+    }
 
 
 def _escape(text: str) -> str:
@@ -244,23 +240,15 @@ def verify(store: Store, loaded: Loaded) -> Report:
         member_events[member_id] = events
         report.logs[member_id] = len(events)
         for ev in events:
-            if ev.type not in MEMBER_TYPES:
-                report.problems.append(
-                    Problem(
-                        Kind.MEMBER_STATE_CHANGE,
-                        f"a member wrote a {ev.type!r} event; it was ignored",
-                        member_id,
-                        ev.seq,
-                    )
+            problem = member_event_problem(ev.fields)
+            if problem is not None:
+                kind = (
+                    Kind.MEMBER_STATE_CHANGE
+                    if ev.type not in MEMBER_TYPES
+                    else Kind.MALFORMED_RECEIPT
                 )
-            elif not state_mod.valid_receipt(ev.fields):
                 report.problems.append(
-                    Problem(
-                        Kind.MALFORMED_RECEIPT,
-                        "a receipt does not have takusu's shape; it was ignored",
-                        member_id,
-                        ev.seq,
-                    )
+                    Problem(kind, f"{problem}; it was ignored", member_id, ev.seq)
                 )
     _check_owner_chain(owner_events, member_events, report)
     _check_receipts(owner_events, member_events, report)
@@ -331,7 +319,7 @@ def _receipts_by_owner_head(member_events: dict[str, list[Event]]) -> dict[int, 
     by_position: dict[int, list[Event]] = {}
     for events in member_events.values():
         for ev in events:
-            if ev.type == "retrieve" and state_mod.valid_receipt(ev.fields):
+            if ev.type == "retrieve" and member_event_problem(ev.fields) is None:
                 head = ev.fields.get("owner_head") or {}
                 by_position.setdefault(int(head.get("seq", -1)), []).append(ev)
     return by_position

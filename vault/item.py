@@ -8,7 +8,10 @@ import secrets
 import string
 from typing import Any, TypedDict
 
+from . import labels
+from .encoding import dumps
 from .errors import BadInput, NotFound
+from .text import checked, unsafe
 
 # The payload of one item version, sealed as one AEAD message (docs/format.md).
 ITEM_FIELDS = ("title", "username", "password", "url", "notes", "totp", "fields", "tags")
@@ -43,6 +46,70 @@ def empty_payload() -> Payload:
         "fields": {},
         "tags": [],
     }
+
+
+def validate(payload: Payload) -> Payload:
+    """The payload with its text checked (NFC; no control characters where a line is
+    expected) and within every limit readers enforce; BadInput naming what is wrong."""
+    out: Payload = dict(payload)  # type: ignore[assignment]
+    out["title"] = checked(payload.get("title") or "", "the title", max_len=labels.MAX_TITLE)
+    for key, what in (("username", "the username"), ("url", "the URL")):
+        value = payload.get(key)
+        line = checked(str(value), what, max_len=labels.MAX_TEXT) if value else None
+        out[key] = line  # type: ignore[literal-required]
+    if payload.get("notes"):
+        out["notes"] = checked(
+            str(payload["notes"]), "the note", max_len=labels.MAX_ITEM, newlines=True
+        )
+    fields = payload.get("fields") or {}
+    if len(fields) > labels.MAX_FIELDS:
+        raise BadInput(f"an item has at most {labels.MAX_FIELDS} custom fields")
+    out["fields"] = {
+        check_field_name(name): checked(
+            value, f"the field {name!r}", max_len=labels.MAX_ITEM, newlines=True
+        )
+        for name, value in fields.items()
+    }
+    tags = payload.get("tags") or []
+    if len(tags) > labels.MAX_TAGS:
+        raise BadInput(f"an item has at most {labels.MAX_TAGS} tags")
+    out["tags"] = sorted({checked(t, "a tag", max_len=labels.MAX_FIELD_NAME) for t in tags})
+    size = len(dumps({k: out.get(k) for k in ITEM_FIELDS}))
+    if size > labels.MAX_ITEM:
+        raise BadInput(
+            f"this item is too large: {size:,} bytes, and an item holds at most "
+            f"{labels.MAX_ITEM:,} (notes and custom fields included)",
+            hint="keep long documents elsewhere; takusu is for logins and their secrets",
+        )
+    return out
+
+
+def check_field_name(name: str) -> str:
+    """A field name as receipts can name it: NFC, no control characters, 1-64 characters,
+    and not one of the standard fields."""
+    name = checked(name, "a field name", max_len=labels.MAX_FIELD_NAME)
+    if name in STANDARD_FIELDS:
+        raise BadInput(f"{name!r} is a standard field; choose another name for a custom field")
+    return name
+
+
+def receipt_problem(fields: list[str], reason: str | None) -> str | None:
+    """Why a retrieval of `fields` with `reason` could not be recorded (the limits the
+    owner's takusu applies to receipts), or None. The member's takusu asks this before
+    decrypting anything, and the owner's uses the same rule to accept a receipt."""
+    if not 0 < len(fields) <= labels.MAX_RECEIPT_FIELDS:
+        return f"a retrieval names 1 to {labels.MAX_RECEIPT_FIELDS} fields"
+    for name in fields:
+        if not isinstance(name, str) or not 0 < len(name) <= labels.MAX_FIELD_NAME:
+            return f"a field name is 1 to {labels.MAX_FIELD_NAME} characters"
+        if any(unsafe(ch) for ch in name):
+            return "a field name holds a control character"
+    if reason is not None:
+        if not isinstance(reason, str) or len(reason) > labels.MAX_REASON:
+            return f"a reason is at most {labels.MAX_REASON} characters"
+        if any(unsafe(ch) for ch in reason):
+            return "a reason holds a control character"
+    return None
 
 
 def field_value(payload: Any, field: str) -> Any:

@@ -25,7 +25,7 @@ RECOVERY_AAD = b"takusu/recovery/v1\n"
 RECOVERY_CODE_CHECK = b"takusu/recovery-code/v1\n"
 INDEX_KEY = b"takusu/index-key/v1\n"
 INDEX_AAD = b"takusu/index/v1\n"
-MIRROR_STATE = "takusu/state-cache/v2"
+MIRROR_STATE = "takusu/state-cache/v3"
 
 CARD_ARMOR_BEGIN = "-----BEGIN TAKUSU CARD-----"
 CARD_ARMOR_END = "-----END TAKUSU CARD-----"
@@ -43,3 +43,16 @@ MAX_LINE = 1 << 20  # one event line
 MAX_LOG = 256 << 20  # one log file
 MAX_CARD = 16 << 10
 MAX_SMALL_FILE = 1 << 20  # vault.json, key files, configs, kits
+
+# What one person may put in one record. Writers check these before sealing or signing,
+# and readers refuse anything beyond them: one definition serves both (docs/format.md).
+MAX_ITEM = 64 << 10  # an item version's payload as JSON, before padding and sealing
+MAX_TITLE = 200  # characters of a title
+MAX_TEXT = 2048  # characters of a username, URL or tag-like one-line value
+MAX_FIELDS = 50  # custom fields of one item
+MAX_FIELD_NAME = 64  # characters of a custom field's name (and of any field named in a receipt)
+MAX_TAGS = 32
+MAX_REASON = 500  # characters of a retrieval's reason
+MAX_RECEIPT_FIELDS = 64  # fields named by one retrieval (the standard ones + MAX_FIELDS)
+MAX_VAULT_NAME = 100
+MAX_GRANTEES = 200  # members one item version is sealed for (keeps item.put under MAX_LINE)

@@ -29,7 +29,7 @@ from .errors import (
 from .home import VaultEntry
 from .identity import Card, Identity
 from .index import TitleIndex
-from .item import SECRET_FIELDS, Payload, field_value, summary
+from .item import SECRET_FIELDS, Payload, field_value, receipt_problem, summary, validate
 from .state import Grant, Item, State
 from .store import Loaded, Store, Writer
 from .store.store import Precheck
@@ -290,6 +290,9 @@ class Session:
         )
 
     def _reveal_once(self, item_id: str, fields: list[str], reason: str | None) -> dict[str, Any]:
+        problem = receipt_problem(fields, reason)
+        if problem is not None:  # checked before anything is decrypted
+            raise BadInput(f"this retrieval cannot be recorded: {problem}")
         payload = self.payload(item_id)
         values = {f: field_value(payload, f) for f in fields}
         if not self.is_owner:
@@ -329,9 +332,8 @@ class Session:
     ) -> str:
         """Seal a new version (fresh data key) for the owner and every current grantee."""
         self.require_owner()
-        title = payload.get("title") or ""
-        if not title.strip() or len(title) > 200:
-            raise BadInput("a title is 1 to 200 characters")
+        payload = validate(payload)
+        title = payload["title"]
         clash = [i for i, t in self.titles().items() if t == title and i != item_id]
         if clash:
             raise BadInput(f"an item titled {title!r} already exists")

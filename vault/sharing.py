@@ -205,7 +205,8 @@ def rotation_checklist(session: Session, member_id: str | None = None) -> list[d
                     "member": session.member_name(m),
                     "exposed_since": exposed[m],
                     "retrieved": seen is not None,
-                    "last_retrieved": seen["at"] if seen else None,
+                    "first_retrieved": seen["first"] if seen else None,
+                    "last_retrieved": seen["last"] if seen else None,
                     "fields": seen["fields"] if seen else [],
                     "deleted": item["deleted"],
                 }

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NotRequired, TypedDict
 
+from .clock import is_stamp
 from .errors import IntegrityError, Malformed
 from .events import MEMBER_TYPES, OWNER_TYPES, Event
 from .identity import Card
+from .item import receipt_problem
+from .text import unsafe
 
 
 class Head(TypedDict):
@@ -84,12 +87,14 @@ class Revocation(TypedDict):
 
 
 class Retrieval(TypedDict):
-    """The latest receipt of one member for one item."""
+    """Every field one member ever retrieved of one item, with the first and latest time."""
 
-    at: str
-    fields: list[str]
-    version: int
-    seq: int
+    first: str
+    last: str
+    fields: list[str]  # the union, sorted
+    version: int  # of the latest retrieval
+    seq: int  # of the latest receipt in the member's log
+    count: int
 
 
 class Rejected(TypedDict):
@@ -115,7 +120,7 @@ class State(TypedDict):
     members: dict[str, Member]
     items: dict[str, Item]
     revocations: list[Revocation]
-    retrievals: dict[str, dict[str, Retrieval]]  # member id -> item id -> latest
+    retrievals: dict[str, dict[str, Retrieval]]  # member id -> item id -> what they saw
     receipt_count: int
     rejected: list[Rejected]
     heads: dict[str, Head]
@@ -203,11 +208,14 @@ def check_shape(st: Any) -> State:
         _check_item(item)
     for per_item in st["retrievals"].values():
         _need(isinstance(per_item, dict))
-        for last in per_item.values():
+        for seen in per_item.values():
             _need(
-                isinstance(last, dict)
-                and isinstance(last.get("at"), str)
-                and isinstance(last.get("fields"), list)
+                isinstance(seen, dict)
+                and isinstance(seen.get("first"), str)
+                and isinstance(seen.get("last"), str)
+                and isinstance(seen.get("fields"), list)
+                and all(isinstance(f, str) for f in seen["fields"])
+                and type(seen.get("count")) is int
             )
     for seen in st["witness"].values():
         _need(isinstance(seen, dict) and type(seen.get("seq")) is int)
@@ -253,6 +261,11 @@ def _member_id(event: Event, value: Any) -> str:
     return value
 
 
+def _is_name(value: Any) -> bool:
+    """A member's name as the owner's takusu writes it: 1-40 characters, none unsafe."""
+    return isinstance(value, str) and 0 < len(value) <= 40 and not any(unsafe(c) for c in value)
+
+
 def _active_member(state: State, event: Event, member_id: Any) -> Member:
     member = state["members"].get(member_id) if isinstance(member_id, str) else None
     if member is None or member["removed"]:
@@ -285,7 +298,7 @@ def _vault_create(state: State, event: Event) -> None:
 def _member_add(state: State, event: Event) -> None:
     member_id, name, card = _need_fields(event, "member", "name", "card")
     member_id = _member_id(event, member_id)
-    if not isinstance(name, str) or not isinstance(card, dict):
+    if not _is_name(name) or not isinstance(card, dict):
         raise _fail(event, "malformed member.add")
     try:
         # Pure computation (no I/O): the id must be the card's own fingerprint, so a
@@ -323,6 +336,8 @@ def _item_put(state: State, event: Event) -> None:
         event, "item", "version", "ct", "key_commit", "owner_wrap", "wraps"
     )
     if not isinstance(item_id, str) or not isinstance(wraps, dict) or type(version) is not int:
+        raise _fail(event, "malformed item.put")
+    if not isinstance(commit, str) or not all(isinstance(w, str) for w in wraps.values()):
         raise _fail(event, "malformed item.put")
     _member_id(event, item_id)  # item ids have the same 32-hex shape
     item = state["items"].get(item_id)
@@ -380,6 +395,9 @@ def _grant(state: State, event: Event) -> None:
     _active_member(state, event, member_id)
     if version != item["version"]:
         raise _fail(event, "grant is not for the current version")
+    expires = event.fields.get("expires")
+    if not isinstance(wrap, str) or not (expires is None or is_stamp(expires)):
+        raise _fail(event, "malformed grant")
     item["grants"][member_id] = {
         "version": version,
         "wrap": wrap,
@@ -392,6 +410,8 @@ def _grant(state: State, event: Event) -> None:
 def _revoke(state: State, event: Event) -> None:
     item_id, member_id, reason = _need_fields(event, "item", "member", "reason")
     member_id = _member_id(event, member_id)
+    if not isinstance(reason, str):
+        raise _fail(event, "malformed revoke")
     item = _item(state, event, item_id)
     if member_id not in item["grants"]:
         raise _fail(event, "nothing to revoke")
@@ -445,6 +465,8 @@ def apply_owner(state: State, event: Event) -> None:
         raise _fail(event, "unknown event type")
     if (event.type == "vault.create") != (event.seq == 0):
         raise _fail(event, "vault.create must be the first event, and only the first")
+    if not is_stamp(event.at):
+        raise _fail(event, "its time is not an RFC 3339 UTC time")
     rule(state, event)
 
 
@@ -453,44 +475,85 @@ def apply_owner(state: State, event: Event) -> None:
 
 def apply_member(state: State, event: Event) -> None:
     """Keep a member's receipt; set aside (and never apply) anything else they wrote."""
-    _witness(state, event, state["owner"], event.fields.get("owner_head"))
-    if event.type in MEMBER_TYPES and valid_receipt(event.fields):
-        # Only the latest retrieval per member and item is kept here (for offboarding's
-        # checklist); the full trail is read from the mirrored logs by `audit`.
+    head = event.fields.get("owner_head")
+    if known_owner_head(state, head):
+        _witness(state, event, state["owner"], head)
+    if member_event_problem(event.fields) is None:
+        # Per member and item: every field ever retrieved, first and latest time (for the
+        # offboarding checklist); the full trail is read from the mirrored logs by `audit`.
         state["receipt_count"] += 1
         if event.type == "retrieve":
-            f = event.fields
-            last = state["retrievals"].setdefault(event.actor, {})
-            last[f["item"]] = {
-                "at": f["at"],
-                "fields": f["fields"],
-                "version": f["version"],
-                "seq": event.seq,
-            }
+            _remember_retrieval(state, event)
     else:
         state["rejected"].append(
             {"log": event.actor, "seq": event.seq, "type": event.type, "at": event.at}
         )
 
 
+def _remember_retrieval(state: State, event: Event) -> None:
+    f = event.fields
+    per_item = state["retrievals"].setdefault(event.actor, {})
+    seen = per_item.get(f["item"])
+    if seen is None:
+        per_item[f["item"]] = {
+            "first": event.at,
+            "last": event.at,
+            "fields": sorted(set(f["fields"])),
+            "version": f["version"],
+            "seq": event.seq,
+            "count": 1,
+        }
+        return
+    seen["fields"] = sorted(set(seen["fields"]) | set(f["fields"]))
+    seen["first"] = min(seen["first"], event.at)
+    seen["last"] = max(seen["last"], event.at)
+    seen["version"], seen["seq"] = f["version"], event.seq
+    seen["count"] += 1
+
+
+def known_owner_head(state: State, head: Any) -> bool:
+    """True when a receipt's `owner_head` names an owner event this state has accepted
+    (a witness of anything else would make the owner doubt her own log: it is ignored)."""
+    owner = state["owner"]
+    accepted = state["heads"].get(owner) if owner else None
+    if accepted is None or not isinstance(head, dict) or type(head.get("seq")) is not int:
+        return False
+    seq: int = head["seq"]
+    if seq == accepted["seq"]:
+        return bool(head.get("hash") == accepted["hash"])
+    return 0 <= seq < accepted["seq"]
+
+
+def member_event_problem(f: dict[str, Any]) -> str | None:
+    """Why a member's signed event is not one takusu reads (None when it is). The one check
+    every reader of members' events (the state, the audit) applies before using one."""
+    if f.get("type") not in MEMBER_TYPES:
+        return f"a member wrote a {str(f.get('type'))[:40]!r} event (only the owner changes state)"
+    if not is_stamp(f.get("at")):
+        return "its time is not an RFC 3339 UTC time"
+    if not valid_receipt(f):
+        return "it does not have the shape takusu writes"
+    return None
+
+
 def valid_receipt(f: dict[str, Any]) -> bool:
-    """A member's receipt must have the shape takusu writes; anything else is set aside."""
-    if f["type"] == "request":
-        return isinstance(f.get("item"), str) and len(f["item"]) <= 64
-    fields = f.get("fields")
-    reason = f.get("reason")
+    """A member's event must have the shape takusu writes; anything else is set aside."""
     head = f.get("owner_head")
-    return (
+    if not (
         isinstance(head, dict)
         and type(head.get("seq")) is int
         and isinstance(head.get("hash"), str)
         and isinstance(f.get("item"), str)
         and len(f["item"]) <= 64
-        and type(f.get("version")) is int
+    ):
+        return False
+    if f["type"] == "request":
+        return True
+    fields = f.get("fields")
+    return (
+        type(f.get("version")) is int
         and isinstance(fields, list)
-        and 0 < len(fields) <= 16
-        and all(isinstance(x, str) and 0 < len(x) <= 64 for x in fields)
-        and (reason is None or (isinstance(reason, str) and len(reason) <= 500))
+        and receipt_problem(fields, f.get("reason")) is None
     )
 
 

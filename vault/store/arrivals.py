@@ -101,6 +101,7 @@ class Arrivals:
                     state.apply_owner(st, event)
                 else:
                     state.apply_member(st, event)
+                    _check_witness(st, event, problems)
             except IntegrityError as exc:
                 problems.append(Problem(Kind.TAMPERED, f"{exc.reason} in {source}", log, event.seq))
                 break
@@ -232,6 +233,24 @@ class Arrivals:
                 return False, seq - 1
         extra = [e.line.rstrip(b"\n") for e in events[len(known) :]]
         return self.accept(st, log, card, extra, problems, copy.name), len(events) - 1
+
+
+def _check_witness(st: State, event: Event, problems: list[Problem]) -> None:
+    """A member's event that names an owner head this machine does not know: reported
+    against the member's log, and not taken as a witness of the owner's (state.py)."""
+    head = event.fields.get("owner_head")
+    if head is not None and not state.known_owner_head(st, head):
+        claimed = head.get("seq") if isinstance(head, dict) else None
+        problems.append(
+            Problem(
+                Kind.UNKNOWN_WITNESS,
+                f"a record in this member's log names owner event {claimed!r}, which this "
+                "machine has not accepted (a sync delay, or a forged record)",
+                event.actor,
+                event.seq,
+                fatal=False,
+            )
+        )
 
 
 def _seq(head: Head | None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from ..encoding import dumps, loads
 from ..errors import IntegrityError, Malformed, StorageError, UnknownVersion
 from ..events import split_line
 from ..state import Head, State, check_shape
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_STATE_FAMILY = labels.MIRROR_STATE.rsplit("/", 1)[0] + "/"
 
 
 def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
@@ -115,13 +119,26 @@ class Mirror:
             raw = fsutil.read_bytes(self.state_path, labels.MAX_LOG)
         except FileNotFoundError:
             return empty
+        # Only this machine writes the cache, as strict UTF-8 with no escapes but the ones
+        # JSON needs: a lone surrogate (raw, or as a \uD800-\uDFFF escape) cannot come from
+        # us and would crash the next save, so such a cache is damaged and rebuilt.
+        if _SURROGATE_ESCAPE.search(raw):
+            raise Malformed(f"{self.state_path} is damaged (it holds a lone surrogate)")
         try:
             # Written only by this machine: plain json is enough, and 10x faster than the
-            # strict decoder used for what comes from the shared folder.
-            doc = json.loads(raw)
+            # strict decoder used for what comes from the shared folder. (json.loads on
+            # bytes would let surrogates through: decode strictly first.)
+            doc = json.loads(raw.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
             raise Malformed(f"{self.state_path} is damaged; remove it to rebuild") from exc
-        if not isinstance(doc, dict) or doc.get("label") != labels.MIRROR_STATE:
+        label = doc.get("label") if isinstance(doc, dict) else None
+        if (
+            isinstance(label, str)
+            and label.startswith(_STATE_FAMILY)
+            and label != labels.MIRROR_STATE
+        ):
+            return empty  # an older takusu's cache: rebuilt from the mirror, not a problem
+        if label != labels.MIRROR_STATE:
             raise UnknownVersion(f"{self.state_path} is not a takusu state cache")
         try:
             return check_shape(doc.get("state"))

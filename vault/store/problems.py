@@ -38,6 +38,7 @@ class Kind(StrEnum):
     INVALID_OWNER_EVENT = "invalid-owner-event"
     MEMBER_STATE_CHANGE = "member-state-change"
     MALFORMED_RECEIPT = "malformed-receipt"
+    UNKNOWN_WITNESS = "unknown-witness"
     RECEIPT_WITHOUT_GRANT = "receipt-without-grant"
     RETRIEVED_AFTER_EXPIRY = "retrieved-after-expiry"
     # this machine
@@ -64,6 +65,7 @@ SENTENCES: dict[Kind, str] = {
     Kind.INVALID_OWNER_EVENT: "An owner event breaks the vault's rules.",
     Kind.MEMBER_STATE_CHANGE: "A member wrote an event only the owner may write; it is ignored.",
     Kind.MALFORMED_RECEIPT: "A member's retrieval record is not in takusu's shape; it is ignored.",
+    Kind.UNKNOWN_WITNESS: "A member's record names an owner event this machine has not seen.",
     Kind.RECEIPT_WITHOUT_GRANT: "A retrieval names no access that was valid at that time.",
     Kind.RETRIEVED_AFTER_EXPIRY: "A retrieval is dated after its access expired.",
     Kind.CACHE: "This machine's cache was damaged and has been rebuilt.",
@@ -80,6 +82,10 @@ class Problem:
     log: str | None = None
     seq: int | None = None
     fatal: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, Kind):  # a closed set: a new kind needs its sentence
+            raise TypeError(f"problem kind {self.kind!r} is not a Kind")
 
     def __str__(self) -> str:
         place = ""
