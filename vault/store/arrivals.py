@@ -19,10 +19,11 @@ from ..errors import IntegrityError
 from ..events import Event
 from ..identity import Card
 from ..state import Head, State
+from .copies import MAX_COPIES, bad_copy, fork, read_copy, too_many
 from .folder import VaultFolder
 from .mirror import Mirror, split_complete
 from .problems import Kind, Problem
-from .verify import verified, verified_from_start
+from .verify import verified
 
 
 class Arrivals:
@@ -54,8 +55,10 @@ class Arrivals:
         before = len(problems)
         lines = self._read_new(log, st["heads"].get(log), problems)
         changed = self.accept(st, log, card, lines, problems, f"{log}.jsonl")
+        if len(copies) > MAX_COPIES:
+            problems.append(too_many(log, copies))
         covered = -1
-        for copy in copies:
+        for copy in copies[:MAX_COPIES]:
             took, seq = self._merge_copy(st, log, card, copy, problems)
             changed |= took
             covered = max(covered, seq)
@@ -202,37 +205,29 @@ class Arrivals:
     def _merge_copy(
         self, st: State, log: str, card: Card, copy: Path, problems: list[Problem]
     ) -> tuple[bool, int]:
-        """Take the valid events of a sync-conflict copy; a different event at a known seq is a
-        fork. Returns whether anything was taken and the last sequence the copy agrees on."""
+        """Take the valid new events of a sync-conflict copy (see copies.py). Returns whether
+        anything was taken and the last sequence number the copy agrees with us on."""
+        mirrored = self.mirror.lines(log)
         try:
-            data = fsutil.read_bytes(copy, labels.MAX_LOG)
+            reading = read_copy(
+                copy,
+                mirrored,
+                self.mirror.hashes(log),
+                vault_id=self.vault_id,
+                log=log,
+                card=card,
+            )
         except (OSError, IntegrityError) as exc:
             problems.append(Problem(Kind.UNREADABLE, f"{copy.name} cannot be read: {exc}", log))
             return False, -1
-        lines, _torn = split_complete(data)
-        events = verified_from_start(
-            lines,
-            vault_id=self.vault_id,
-            log=log,
-            card=card,
-            problems=problems,
-            source=copy.name,
-        )
-        known = self.mirror.hashes(log)
-        for seq, event in enumerate(events[: len(known)]):
-            if event.hash != known[seq]:
-                problems.append(
-                    Problem(
-                        Kind.FORK,
-                        f"{copy.name} holds a different valid event at "
-                        "the same sequence number: the log has forked",
-                        log,
-                        seq,
-                    )
-                )
-                return False, seq - 1
-        extra = [e.line.rstrip(b"\n") for e in events[len(known) :]]
-        return self.accept(st, log, card, extra, problems, copy.name), len(events) - 1
+        if reading.fork_at is not None:
+            problems.append(fork(copy, log, reading.fork_at))
+            return False, reading.fork_at - 1
+        if reading.stale or reading.bad_at is not None:
+            problems.append(bad_copy(copy, log, reading))
+        extra = [e.line.rstrip(b"\n") for e in reading.new]
+        took = self.accept(st, log, card, extra, problems, copy.name) if extra else False
+        return took, reading.same + len(reading.new) - 1
 
 
 def _check_witness(st: State, event: Event, problems: list[Problem]) -> None:

@@ -1,6 +1,6 @@
 """The thorough pass behind `audit verify` and `doctor`: a whole log in the folder verified
-from seq 0 (its sync-conflict copies merged by hash) and compared with this machine's
-mirror. The everyday path (arrivals.py) verifies only what is new.
+from seq 0 and compared with this machine's mirror, its sync-conflict copies read against
+the mirror (copies.py). The everyday path (arrivals.py) verifies only what is new.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from .. import fsutil, labels
 from ..errors import IntegrityError
 from ..events import Event
 from ..identity import Card
+from .copies import MAX_COPIES, bad_copy, fork, read_copy, too_many
 from .folder import VaultFolder
 from .mirror import Mirror, split_complete
 from .problems import Kind, Problem
@@ -23,8 +24,8 @@ def verify_folder_log(
     card: Card,
     problems: list[Problem],
 ) -> list[Event]:
-    """Every valid event of `log` in the folder (the longest valid branch of its file and
-    copies); problems for damage, forks, lag behind a copy, and disagreement with the mirror."""
+    """Every valid event of `log`'s file in the folder; problems for damage, forks, copies
+    that are not the log, lag behind a copy, and disagreement with the mirror."""
     path = folder.log_path(log)
     try:
         data = fsutil.read_bytes(path, labels.MAX_LOG)
@@ -41,60 +42,67 @@ def verify_folder_log(
     events = verified_from_start(
         lines, vault_id=vault_id, log=log, card=card, problems=problems, source=path.name
     )
-    main_length = len(events)
-    events = _merge_copies(folder, vault_id, log, card, events, problems)
-    if len(events) > main_length:
+    covered = _read_copies(folder, mirror, vault_id, log, card, problems)
+    known = mirror.hashes(log)
+    if len(events) < len(known) <= covered and _agrees(events, known):
         problems.append(
             Problem(
                 Kind.BEHIND,
                 "the log's main file is behind its sync-conflict "
                 "copy; 'takusu doctor --repair' puts it back together",
                 log,
-                main_length,
+                len(events),
                 fatal=False,
             )
         )
-    _compare_with_mirror(mirror, log, events, problems)
+        # what the audit checks against is the whole history the copies hold with the
+        # main file: this machine's verified mirror of it
+        mirrored = mirror.lines(log)
+        events = verified_from_start(
+            mirrored, vault_id=vault_id, log=log, card=card, problems=[], source="the mirror"
+        )
+    else:
+        _compare_with_mirror(known, log, events, problems)
     return events
 
 
-def _merge_copies(
+def _read_copies(
     folder: VaultFolder,
+    mirror: Mirror,
     vault_id: str,
     log: str,
     card: Card,
-    events: list[Event],
     problems: list[Problem],
-) -> list[Event]:
-    for copy in folder.sources()[0].get(log, []):
+) -> int:
+    """Report forks and unusable copies of `log`; returns how many events the copies
+    together show in agreement with the mirror."""
+    copies = folder.sources()[0].get(log, [])
+    if len(copies) > MAX_COPIES:
+        problems.append(too_many(log, copies))
+    mirrored, hashes = mirror.lines(log), mirror.hashes(log)
+    covered = 0
+    for copy in copies[:MAX_COPIES]:
         try:
-            copy_lines = split_complete(fsutil.read_bytes(copy, labels.MAX_LOG))[0]
+            reading = read_copy(copy, mirrored, hashes, vault_id=vault_id, log=log, card=card)
         except (OSError, IntegrityError):
             continue
-        other = verified_from_start(
-            copy_lines, vault_id=vault_id, log=log, card=card, problems=problems, source=copy.name
-        )
-        shared = min(len(events), len(other))
-        fork = next((i for i in range(shared) if events[i].hash != other[i].hash), None)
-        if fork is not None:
-            problems.append(
-                Problem(
-                    Kind.FORK,
-                    f"{copy.name} holds a different valid event at "
-                    "the same sequence number: the log has forked",
-                    log,
-                    fork,
-                )
-            )
-        elif len(other) > len(events):
-            events = other
-    return events
+        if reading.fork_at is not None:
+            problems.append(fork(copy, log, reading.fork_at))
+            continue
+        if reading.stale or reading.bad_at is not None:
+            problems.append(bad_copy(copy, log, reading))
+        covered = max(covered, reading.same + len(reading.new))
+    return covered
+
+
+def _agrees(events: list[Event], known: list[str]) -> bool:
+    return all(e.hash == known[i] for i, e in enumerate(events[: len(known)]))
 
 
 def _compare_with_mirror(
-    mirror: Mirror, log: str, events: list[Event], problems: list[Problem]
+    known: list[str], log: str, events: list[Event], problems: list[Problem]
 ) -> None:
-    for seq, digest in enumerate(mirror.hashes(log)):
+    for seq, digest in enumerate(known):
         if seq >= len(events):
             problems.append(
                 Problem(
