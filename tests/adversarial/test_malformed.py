@@ -35,14 +35,14 @@ from hypothesis import strategies as st
 
 import vault.events
 import vault.identity
-from tests.helpers import InMemoryKeyring, ok, run
+from tests.helpers import InMemoryKeyring
+from tests.world import Item, World, build
 from vault import labels, sharing, totp
 from vault.crypto import sha256_hex
 from vault.encoding import b64d, b64e, dumps, loads
 from vault.errors import BadCard, IntegrityError, Malformed, TakusuError
 from vault.events import encode_line, split_line, verify_line
 from vault.identity import Card, Identity
-from vault.item import empty_payload
 from vault.keystore import KeyringKek, KeyStore, PassphraseKek
 from vault.machine import Machine
 from vault.session import Session
@@ -116,37 +116,33 @@ class Lab:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     root = tmp_path_factory.mktemp("malformed")
     ring = InMemoryKeyring()
-    client, secretary, spare = (Machine(root / n, keyring_backend=ring) for n in ("c", "s", "x"))
-    client.init("Acme client")
-    secretary.init("Aiko")
-    spare.init("Spare")
-    vault_id = client.create_vault(root / "vault", "acme")
-    sess = client.session()
-    payload = empty_payload()
-    payload.update(title="GitHub", username="acme", password="hunter2", totp=URI)
-    item_id = sess.add(payload)
-    sharing.add_member(sess, secretary.card(), "aiko")
-    sharing.share(sess, item_id, sharing.member_by_name(sess, "aiko"), None)
-    secretary.add_shared_vault(root / "vault", "acme", client.card().safety_code, None)
-    secretary.session().reveal(item_id, ["password"], "first look")
-    client.session()  # the client's mirror takes the receipt too
-    owner, member = client.identity(), secretary.identity()
+    w = build(
+        root,
+        items=(Item("GitHub", "hunter2", username="acme", totp=URI, shared=True),),
+        keyring=ring,
+    )
+    item_id = w.items["GitHub"]
+    w.secretary_session().reveal(item_id, ["password"], "first look")
+    w.client_session()  # the client's mirror takes the receipt too
+    spare = root / "spare"
+    w.machine(spare).init("Spare")
+    owner, member = w.identity(w.client), w.identity(w.secretary)
     hashes = {}
     for who in (owner, member):
-        lines = (root / "vault" / "logs" / f"{who.id}.jsonl").read_bytes().splitlines()
+        lines = w.log(who.id).read_bytes().splitlines()
         hashes[who.id] = {sha256_hex(split_line(x, who.id, i)[0]) for i, x in enumerate(lines)}
     return Lab(
         root,
-        root / "vault",
-        root / "c",
-        root / "s",
-        root / "x",
+        w.folder,
+        w.client,
+        w.secretary,
+        spare,
         ring,
-        vault_id,
+        w.vault_id,
         item_id,
         owner,
         member,
-        client.card(),
+        owner.card,
         hashes,
     )
 
@@ -993,12 +989,9 @@ def test_fuzzed_otpauth_uri_gives_only_bad_input(lab: Lab) -> None:
     run_target(lab, "otpauth URI")
 
 
-def test_otpauth_uri_with_a_bracket_is_bad_input(tmp_path: Path) -> None:
+def test_otpauth_uri_with_a_bracket_is_bad_input(bare: World) -> None:
     """`otpauth://[...` on stdin: BadInput (exit 1, one line), not an internal error."""
-    home = tmp_path / "h"
-    ok(run(home, "init", "--name", "Me"))
-    ok(run(home, "vault", "create", str(tmp_path / "v")))
-    result = run(home, "add", "X", "--password-stdin", "--totp-stdin", input=f"pw\n{BRACKET_URI}\n")
+    result = bare.c("add", "X", "--password-stdin", "--totp-stdin", input=f"pw\n{BRACKET_URI}\n")
     assert result.code == 1 and "internal error" not in result.err, result
 
 
@@ -1071,7 +1064,7 @@ def test_log_file_over_max_log_is_refused_unread(lab: Lab, who: str) -> None:
 
 
 def test_card_text_of_100_kib_is_refused_before_parsing(
-    lab: Lab, no_parsing: None, tmp_path: Path
+    lab: Lab, no_parsing: None, bare: World
 ) -> None:
     """A card of 100 KiB (a real card padded with header lines): BadCard 'too large', unparsed;
     `takusu member add` exits 3 with that message."""
@@ -1082,11 +1075,8 @@ def test_card_text_of_100_kib_is_refused_before_parsing(
     assert len(text) >= 100 << 10
     with pytest.raises(BadCard, match="too large"):
         Card.from_armor(text)
-    home = tmp_path / "h"
-    ok(run(home, "init", "--name", "Me"))
-    ok(run(home, "vault", "create", str(tmp_path / "v")))
-    (tmp_path / "big.card").write_text(text)
-    result = run(home, "member", "add", str(tmp_path / "big.card"), "--name", "big")
+    (bare.root / "big.card").write_text(text)
+    result = bare.member_add(bare.root / "big.card", "big", None)
     assert result.code == 3 and "too large" in result.err, result
 
 
@@ -1347,24 +1337,12 @@ def test_card_with_a_bom_or_nul_is_typed(lab: Lab, text: str) -> None:
     assert isinstance(card, BadCard) or card.envelope == lab.owner_card.envelope
 
 
-def test_card_file_that_is_not_utf8_is_a_typed_error(lab: Lab, tmp_path: Path) -> None:
+def test_card_file_that_is_not_utf8_is_a_typed_error(lab: Lab, bare: World) -> None:
     """A card file with a non-UTF-8 byte (a mangled Name: line): `member add` gives a typed
     error or adds the card, never 'internal error'."""
-    home = tmp_path / "h"
-    ok(run(home, "init", "--name", "Me"))
-    ok(run(home, "vault", "create", str(tmp_path / "v")))
-    card = tmp_path / "latin1.card"
+    card = bare.root / "latin1.card"
     card.write_bytes(lab.member.card.armor().encode().replace(b"Name: Aiko", b"Name: Ai\xefko"))
-    result = run(
-        home,
-        "member",
-        "add",
-        str(card),
-        "--name",
-        "aiko",
-        "--safety-code",
-        lab.member.card.safety_code,
-    )
+    result = bare.member_add(card, "aiko", lab.member.card.safety_code)
     assert "internal error" not in result.err and result.code in (0, 1, 3), result
 
 
