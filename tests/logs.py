@@ -1,4 +1,5 @@
-"""Log surgery: reading, forging, signing and appending the lines of a vault's logs.
+"""Folder surgery: reading, forging, signing and appending the lines of a vault's logs, and
+editing its vault.json.
 
 These helpers only build hostile inputs; they never weaken a check in `vault/`.
 """
@@ -40,6 +41,15 @@ def read_log(path: Path) -> bytes:
         return fsutil.read_bytes(path, labels.MAX_LOG)
     except FileNotFoundError:
         return b""
+
+
+def vault_json(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "vault.json").read_text())
+
+
+def edit_vault_json(folder: Path, **fields: Any) -> None:
+    """Replace top-level fields of a folder's vault.json (as someone with write access)."""
+    (folder / "vault.json").write_text(json.dumps({**vault_json(folder), **fields}))
 
 
 def payload(line: bytes) -> dict[str, Any]:

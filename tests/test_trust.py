@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from tests.helpers import ok, run
+from tests.logs import edit_vault_json
 from vault import envelope, labels
 from vault.identity import Identity
 
@@ -66,10 +65,7 @@ def test_vault_open_wrong_code_refused(bare):
 
 
 def test_vault_owner_change_refused(world, tmp_path):
-    meta_path = world.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["owner_card"] = Identity.generate("Mallory").card.envelope
-    meta_path.write_text(json.dumps(meta))
+    edit_vault_json(world.folder, owner_card=Identity.generate("Mallory").card.envelope)
     r = world.s("list")
     assert r.code == 3 and "owner has changed" in r.err
 

@@ -16,6 +16,7 @@ import pytest
 from tests.helpers import ok
 from tests.logs import (
     append_raw,
+    edit_vault_json,
     grant_wrap,
     next_event,
     payload,
@@ -61,6 +62,34 @@ def card_envelope(
     return {"v": labels.FORMAT_VERSION, "p": b64e(raw), "s": b64e(sig)}
 
 
+def forged_sig_card(sign: bytes) -> dict:
+    """A classical card of 'Mallory' with signing key `sign` and the universal forged
+    signature in place of a real one."""
+    kem = Identity.generate("x", labels.SUITE_CLASSIC).card.kem_key
+    return card_envelope(
+        name="Mallory", sign=sign, kem=kem, suite=labels.SUITE_CLASSIC, sig=FORGED_SIG
+    )
+
+
+def mallory_card(kem: bytes) -> dict:
+    """A classical card with HPKE key `kem`, properly signed by a new 'Mallory'."""
+    mallory = Identity.generate("Mallory", labels.SUITE_CLASSIC)
+    return card_envelope(
+        name="Mallory",
+        sign=mallory.card.sign_key,
+        kem=kem,
+        suite=labels.SUITE_CLASSIC,
+        signer=mallory.signing,
+    )
+
+
+def relayed_card(real: Card, key: str, value: bytes) -> dict:
+    """The real card with one key field swapped by the relay, keeping the real signature."""
+    fields = json.loads(b64d(real.envelope["p"]))
+    fields[key] = b64e(value)
+    return {**real.envelope, "p": b64e(dumps(fields))}
+
+
 def armor(env: dict) -> str:
     """The text `takusu card` would print for this envelope (no header lines needed)."""
     body = base64.b64encode(dumps(env)).decode()
@@ -88,10 +117,8 @@ def assert_refused_card(world, result, words: str) -> None:
 
 def test_owner_card_swapped_in_vault_json_is_pin_mismatch_on_every_machine(world):
     """vault.json's owner_card replaced by Mallory's: both pinned machines stop (exit 3)."""
-    meta_path = world.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["owner_card"] = Identity.generate("Acme client").card.envelope  # same display name
-    meta_path.write_text(json.dumps(meta))
+    mallory = Identity.generate("Acme client")  # same display name
+    edit_vault_json(world.folder, owner_card=mallory.card.envelope)
     for who in (world.c, world.s):
         r = who("list")
         assert r.code == 3 and "owner has changed" in r.err and r.out == ""
@@ -104,10 +131,7 @@ def test_forged_vault_under_the_same_id_is_pin_mismatch(world):
     card: the secretary's pin on the owner's fingerprint refuses it."""
     mallory = Identity.generate("Acme client")
     vault_id = world.vault_id
-    meta_path = world.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["owner_card"] = mallory.card.envelope
-    meta_path.write_text(json.dumps(meta))
+    edit_vault_json(world.folder, owner_card=mallory.card.envelope)
     forged = world.folder / "logs" / f"{mallory.id}.jsonl"
     append_raw(
         forged,
@@ -187,10 +211,7 @@ def test_vault_open_without_a_confirmed_safety_code_is_refused(bare):
 def test_first_contact_with_a_swapped_owner_card_fails_the_safety_code(bare):
     """Before the secretary's first open, Mallory swaps vault.json's owner card: the code
     the real client read aloud does not match, so nothing is pinned."""
-    meta_path = bare.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["owner_card"] = Identity.generate("Acme client").card.envelope
-    meta_path.write_text(json.dumps(meta))
+    edit_vault_json(bare.folder, owner_card=Identity.generate("Acme client").card.envelope)
     r = bare.s(
         "vault", "open", str(bare.folder), "--name", "acme", "--safety-code", bare.code(bare.client)
     )
@@ -224,14 +245,7 @@ SMALL_ORDER_Y = {
 def test_small_order_ed25519_key_in_a_card_is_refused(world, y, sign_bit):
     """A card whose signing key is a small-order point, with the universal forged signature
     (R = identity, S = 0): refused as small-order before any signature is checked."""
-    sign = (y | (sign_bit << 255)).to_bytes(32, "little")
-    env = card_envelope(
-        name="Mallory",
-        sign=sign,
-        kem=Identity.generate("x", labels.SUITE_CLASSIC).card.kem_key,
-        suite=labels.SUITE_CLASSIC,
-        sig=FORGED_SIG,
-    )
+    env = forged_sig_card((y | (sign_bit << 255)).to_bytes(32, "little"))
     with pytest.raises(BadCard, match="small-order"):
         Card.from_envelope(env)
     assert_refused_card(world, add_card(world, env, "mallory"), "small-order")
@@ -250,14 +264,7 @@ def test_small_order_key_would_verify_any_forged_event(world):
 @pytest.mark.parametrize("k", [0, 1, 2, 5, 18])
 def test_non_canonical_ed25519_key_in_a_card_is_refused(world, k):
     """y >= p: an alternative encoding (p+1 is the identity point again)."""
-    sign = (P + k).to_bytes(32, "little")
-    env = card_envelope(
-        name="Mallory",
-        sign=sign,
-        kem=Identity.generate("x", labels.SUITE_CLASSIC).card.kem_key,
-        suite=labels.SUITE_CLASSIC,
-        sig=FORGED_SIG,
-    )
+    env = forged_sig_card((P + k).to_bytes(32, "little"))
     with pytest.raises(BadCard, match="not canonically encoded"):
         Card.from_envelope(env)
     assert_refused_card(world, add_card(world, env, "mallory"), "not canonically encoded")
@@ -283,14 +290,7 @@ NON_CANONICAL_U = {"p": P, "p+1": P + 1, "2^255-1": 2**255 - 1}
 def test_low_order_x25519_key_in_a_properly_signed_card_is_refused(world, u):
     """Mallory signs (with a real key) a card whose HPKE key is low-order: every wrap to it
     would have a predictable shared secret. Refused as low-order."""
-    mallory = Identity.generate("Mallory", labels.SUITE_CLASSIC)
-    env = card_envelope(
-        name="Mallory",
-        sign=mallory.card.sign_key,
-        kem=u.to_bytes(32, "little"),
-        suite=labels.SUITE_CLASSIC,
-        signer=mallory.signing,
-    )
+    env = mallory_card(u.to_bytes(32, "little"))
     with pytest.raises(BadCard, match="low-order"):
         Card.from_envelope(env)
     assert_refused_card(world, add_card(world, env, "mallory"), "low-order")
@@ -298,15 +298,7 @@ def test_low_order_x25519_key_in_a_properly_signed_card_is_refused(world, u):
 
 @pytest.mark.parametrize("u", NON_CANONICAL_U.values(), ids=NON_CANONICAL_U.keys())
 def test_non_canonical_x25519_key_in_a_card_is_refused(world, u):
-    mallory = Identity.generate("Mallory", labels.SUITE_CLASSIC)
-    kem = u.to_bytes(32, "little")
-    env = card_envelope(
-        name="Mallory",
-        sign=mallory.card.sign_key,
-        kem=kem,
-        suite=labels.SUITE_CLASSIC,
-        signer=mallory.signing,
-    )
+    env = mallory_card(u.to_bytes(32, "little"))
     with pytest.raises(BadCard, match="not canonically encoded"):
         Card.from_envelope(env)
 
@@ -336,10 +328,7 @@ def test_hpke_key_swapped_in_a_relayed_card_is_bad_signature(bare):
     wraps would go to the relay: the card signature no longer verifies (exit 3), even with
     the real safety code."""
     real = Card.from_armor(ok(bare.s("card")).out)
-    relay = Identity.generate("Relay")
-    fields = json.loads(b64d(real.envelope["p"]))
-    fields["kem"] = b64e(relay.card.kem_key)
-    env = {**real.envelope, "p": b64e(dumps(fields))}
+    env = relayed_card(real, "kem", Identity.generate("Relay").card.kem_key)
     with pytest.raises(BadCard, match="signature does not verify"):
         Card.from_envelope(env)
     r = add_card(bare, env, "aiko", code=bare.code(bare.secretary))
@@ -349,10 +338,7 @@ def test_hpke_key_swapped_in_a_relayed_card_is_bad_signature(bare):
 
 def test_signing_key_swapped_in_a_relayed_card_is_bad_signature(bare):
     real = Card.from_armor(ok(bare.s("card")).out)
-    relay = Identity.generate("Relay")
-    fields = json.loads(b64d(real.envelope["p"]))
-    fields["sign"] = b64e(relay.card.sign_key)
-    env = {**real.envelope, "p": b64e(dumps(fields))}
+    env = relayed_card(real, "sign", Identity.generate("Relay").card.sign_key)
     with pytest.raises(BadCard, match="signature does not verify"):
         Card.from_envelope(env)
 

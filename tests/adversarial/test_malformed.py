@@ -111,6 +111,28 @@ class Lab:
     def takusu(self, home: Path) -> Machine:
         return Machine(home, keyring_backend=self.keyring)
 
+    def owner_entry(self, folder: Path) -> dict[str, Any]:
+        """The owner's registry entry for this vault, as if it lived in `folder`."""
+        return {
+            "name": "acme",
+            "path": str(folder),
+            "role": "owner",
+            "owner": self.owner_card.envelope,
+            "owner_name": self.owner_card.name,
+        }
+
+    def verify_line(self, line: bytes, who: Identity, seq: int, prev: str | None = None) -> Any:
+        """vault.events.verify_line for a line at `seq` of `who`'s log in this vault."""
+        return verify_line(
+            line,
+            sign_key=who.card.sign_key,
+            vault_id=self.vault_id,
+            actor=who.id,
+            seq=seq,
+            prev=prev,
+            log=who.id,
+        )
+
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
@@ -484,16 +506,7 @@ def check_event_line(lab: Lab, case: tuple[bytes, int]) -> None:
     line, seq = case
     lines = _owner_lines(lab)
     prev = sha256_hex(split_line(lines[seq - 1], "o", seq - 1)[0]) if seq else None
-    event = typed(
-        verify_line,
-        line,
-        sign_key=lab.owner_card.sign_key,
-        vault_id=lab.vault_id,
-        actor=lab.owner.id,
-        seq=seq,
-        prev=prev,
-        log=lab.owner.id,
-    )
+    event = typed(lab.verify_line, line, lab.owner, seq, prev)
     if isinstance(event, TakusuError):
         assert isinstance(event, IntegrityError), event
         assert (event.log, event.seq) == (lab.owner.id, seq), "the error does not name the place"
@@ -638,14 +651,8 @@ def owner_readers(lab: Lab, folder: Path, home: Path) -> None:
     """What the owner's CLI does with what it loaded: audit, audit verify, the checklist."""
     from vault import audit
 
-    entry = {
-        "name": "acme",
-        "path": str(folder),
-        "role": "owner",
-        "owner": lab.owner_card.envelope,
-        "owner_name": lab.owner_card.name,
-    }
-    sess = typed(Session, lab.owner, Store(folder, home, lab.vault_id, lab.owner_card), entry)
+    store = Store(folder, home, lab.vault_id, lab.owner_card)
+    sess = typed(Session, lab.owner, store, lab.owner_entry(folder))
     if isinstance(sess, TakusuError):
         return
     rows = typed(audit.timeline, sess)
@@ -691,14 +698,8 @@ def test_member_receipt_with_a_string_owner_head_leaves_the_audit_readable(lab: 
     with scratch(lab, lab.client) as (folder, (home,)):
         with open(folder / "logs" / f"{lab.member.id}.jsonl", "ab") as fh:
             fh.write(signed_line(lab.member, _hostile_receipt(lab)))
-        entry = {
-            "name": "acme",
-            "path": str(folder),
-            "role": "owner",
-            "owner": lab.owner_card.envelope,
-            "owner_name": lab.owner_card.name,
-        }
-        sess = Session(lab.owner, Store(folder, home, lab.vault_id, lab.owner_card), entry)
+        store = Store(folder, home, lab.vault_id, lab.owner_card)
+        sess = Session(lab.owner, store, lab.owner_entry(folder))
         rows = typed(audit.timeline, sess)
         assert isinstance(rows, list | TakusuError)
 
@@ -1019,15 +1020,7 @@ def test_event_line_of_2_mib_is_refused_before_parsing(lab: Lab, no_parsing: Non
     """A 2 MiB event line: Malformed 'too long' at its log and seq, never parsed."""
     line = b'{"v":1,"p":"' + b"A" * (2 << 20) + b'","s":""}'
     with pytest.raises(Malformed, match="too long") as caught:
-        verify_line(
-            line,
-            sign_key=lab.owner_card.sign_key,
-            vault_id=lab.vault_id,
-            actor=lab.owner.id,
-            seq=7,
-            prev=None,
-            log=lab.owner.id,
-        )
+        lab.verify_line(line, lab.owner, 7)
     assert (caught.value.log, caught.value.seq) == (lab.owner.id, 7)
 
 
@@ -1279,14 +1272,8 @@ def test_signed_payload_with_hostile_json_is_malformed(lab: Lab, value: bytes) -
     payload = dumps({**fields, "reason": "@@"}).replace(b'"@@"', value)
     lines = lab.log(lab.member).read_bytes().splitlines()
     with pytest.raises(Malformed) as caught:
-        verify_line(
-            signed_line(lab.member, payload).rstrip(b"\n"),
-            sign_key=lab.member.card.sign_key,
-            vault_id=lab.vault_id,
-            actor=lab.member.id,
-            seq=len(lines),
-            prev=fields["prev"],
-            log=lab.member.id,
+        lab.verify_line(
+            signed_line(lab.member, payload).rstrip(b"\n"), lab.member, len(lines), fields["prev"]
         )
     assert (caught.value.log, caught.value.seq) == (lab.member.id, len(lines))
 
@@ -1298,15 +1285,7 @@ def test_event_line_with_a_prefix_is_malformed(lab: Lab, prefix: bytes) -> None:
     """A real event line behind a BOM, an invalid UTF-8 byte or a space: Malformed, placed."""
     line = _owner_lines(lab)[0]
     with pytest.raises(Malformed) as caught:
-        verify_line(
-            prefix + line,
-            sign_key=lab.owner_card.sign_key,
-            vault_id=lab.vault_id,
-            actor=lab.owner.id,
-            seq=0,
-            prev=None,
-            log=lab.owner.id,
-        )
+        lab.verify_line(prefix + line, lab.owner, 0)
     assert (caught.value.log, caught.value.seq) == (lab.owner.id, 0)
 
 
@@ -1368,15 +1347,7 @@ def test_deeply_nested_json_is_a_typed_error_not_recursion_error(lab: Lab, where
         takusu = lab.takusu(home)
         if where == "event line":
             with pytest.raises(Malformed):
-                verify_line(
-                    DEEP[: labels.MAX_LINE - 2],
-                    sign_key=lab.owner_card.sign_key,
-                    vault_id=lab.vault_id,
-                    actor=lab.owner.id,
-                    seq=0,
-                    prev=None,
-                    log=lab.owner.id,
-                )
+                lab.verify_line(DEEP[: labels.MAX_LINE - 2], lab.owner, 0)
         elif where == "log in folder":
             log = folder / "logs" / f"{lab.member.id}.jsonl"
             seq = len(log.read_bytes().splitlines())

@@ -208,6 +208,20 @@ def test_member_cannot_accept_a_rollback(restored):
 # --- 3. a member writes owner-only events -----------------------------------------------
 
 
+def forged_rotation(item_id: str, version: int) -> dict:
+    """The body of an item.put 'rotated: true' with placeholder crypto (not the owner's)."""
+    return {
+        "item": item_id,
+        "version": version,
+        "aead": "CHACHA20_POLY1305",
+        "ct": "AAAA",
+        "key_commit": "AAAA",
+        "owner_wrap": "AAAA",
+        "wraps": {},
+        "rotated": True,
+    }
+
+
 def _member_writes(world, type_: str) -> tuple[str, int]:
     """The secretary's own (modified) client signs an owner-only event into her log."""
     sec = world.secretary_session()
@@ -216,16 +230,7 @@ def _member_writes(world, type_: str) -> tuple[str, int]:
     bodies = {
         "grant": {"item": bank, "version": 1, "member": sec.me.id, "wrap": "AAAA"},
         "revoke": {"item": github, "member": sec.me.id, "reason": "self"},
-        "item.put": {
-            "item": github,
-            "version": 2,
-            "aead": "CHACHA20_POLY1305",
-            "ct": "AAAA",
-            "key_commit": "AAAA",
-            "owner_wrap": "AAAA",
-            "wraps": {},
-            "rotated": True,
-        },
+        "item.put": forged_rotation(github, 2),
         "member.add": {"member": "f" * 32, "name": "mallory", "card": {}},
         "rollback.accept": {"detail": [], "restored": []},
     }
@@ -257,19 +262,7 @@ def test_member_written_rotation_does_not_clear_the_exposed_mark(world):
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
     sec = world.secretary_session()
     github = world.client_session().find("GitHub")
-    sec.append(
-        "item.put",
-        {
-            "item": github,
-            "version": 3,
-            "aead": "CHACHA20_POLY1305",
-            "ct": "AAAA",
-            "key_commit": "AAAA",
-            "owner_wrap": "AAAA",
-            "wraps": {},
-            "rotated": True,
-        },
-    )
+    sec.append("item.put", forged_rotation(github, 3))
     assert exposed(world.client) == ["aiko"]
 
 

@@ -307,16 +307,22 @@ def receipts(world, home: Path, member: str) -> list[str]:
     ]
 
 
+def behind_its_copy(world, pattern: str) -> None:
+    """The secretary retrieves three times; then her log's main file lags behind its
+    conflict copy (named by `pattern`), which holds all three receipts."""
+    for _ in range(3):
+        ok(world.s("get", "GitHub"))
+    log = world.member_log
+    data = log.read_bytes()
+    (world.folder / "logs" / pattern.format(id=world.member_id)).write_bytes(data)
+    log.write_bytes(data.splitlines(keepends=True)[0])
+
+
 def test_dropbox_conflicted_copy_is_merged_into_the_same_writers_log(world):
     """The main file lags behind its '(conflicted copy)': the copy's receipts are taken (union
     by hash), no new member appears and nothing is reported as tampering."""
     member = world.member_id
-    for _ in range(3):
-        ok(world.s("get", "GitHub"))
-    log = world.log(member)
-    data = log.read_bytes()
-    (world.folder / "logs" / DROPBOX.format(id=member)).write_bytes(data)
-    log.write_bytes(data.splitlines(keepends=True)[0])
+    behind_its_copy(world, DROPBOX)
     sess = world.client_session()
     assert sess.loaded.fatal == []
     assert not [p for p in sess.loaded.problems if p.kind in ("unknown-log", "unknown-file")]
@@ -346,13 +352,7 @@ def test_syncthing_conflict_copy_with_known_events_changes_nothing(world):
 def test_audit_verify_accepts_a_log_whose_newer_events_are_in_its_conflicted_copy(world):
     """audit verify merges sync-conflict copies like load does: a main file that lags
     behind its conflicted copy is not a rollback."""
-    member = world.member_id
-    for _ in range(3):
-        ok(world.s("get", "GitHub"))
-    log = world.log(member)
-    data = log.read_bytes()
-    (world.folder / "logs" / DROPBOX.format(id=member)).write_bytes(data)
-    log.write_bytes(data.splitlines(keepends=True)[0])
+    behind_its_copy(world, DROPBOX)
     verifies(world, world.client)
 
 
@@ -361,12 +361,7 @@ def test_my_log_behind_its_conflict_copy_gets_the_next_receipt_without_a_gap(wor
     it up from my mirror, so the next receipt follows without a gap and every machine,
     old or new, sees it."""
     member = world.member_id
-    for _ in range(3):
-        ok(world.s("get", "GitHub"))
-    log = world.log(member)
-    data = log.read_bytes()
-    (world.folder / "logs" / SYNCTHING.format(id=member)).write_bytes(data)
-    log.write_bytes(data.splitlines(keepends=True)[0])
+    behind_its_copy(world, SYNCTHING)
     ok(world.s("get", "GitHub", "username"))  # a fourth receipt
     assert len(receipts(world, world.client, member)) == 4
     sess = world.client_session()

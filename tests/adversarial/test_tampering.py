@@ -26,12 +26,14 @@ import pytest
 from tests.helpers import PASSPHRASE, ok, run
 from tests.logs import (
     append_raw,
+    edit_vault_json,
     grant_wrap,
     next_event,
     payload,
     puts,
     read_lines,
     sign_as,
+    vault_json,
     with_payload,
     write_lines,
 )
@@ -109,28 +111,18 @@ def small_vault(root: Path) -> Small:
     store.append(
         owner, "member.add", {"member": member.id, "name": "aiko", "card": member.card.envelope}
     )
+
+    def put(item_id: str, title: str, password: str, grantees: list) -> None:
+        fields = {**empty_payload(), "title": title, "password": password}
+        body, _ = envelope.seal_item(vault_id, item_id, 1, fields, vault_key, grantees)
+        store.append(owner, "item.put", body)
+
     behind = Store(folder, root / "behind", vault_id, owner.card)
     behind.load()
-    body, _ = envelope.seal_item(
-        vault_id,
-        GITHUB,
-        1,
-        {**empty_payload(), "title": "GitHub", "password": "hunter2-canary"},
-        vault_key,
-        [member.card],
-    )
-    store.append(owner, "item.put", body)
+    put(GITHUB, "GitHub", "hunter2-canary", [member.card])
     caught_up = Store(folder, root / "caught-up", vault_id, owner.card)
     caught_up.load()
-    body, _ = envelope.seal_item(
-        vault_id,
-        BANK,
-        1,
-        {**empty_payload(), "title": "Bank", "password": "bank-canary"},
-        vault_key,
-        [],
-    )
-    store.append(owner, "item.put", body)
+    put(BANK, "Bank", "bank-canary", [])
     mstore = Store(folder, root / "member", vault_id, owner.card)
     mstore.append(member, "retrieve", {"item": GITHUB, "version": 1, "fields": ["password"]})
     return Small(folder, root, vault_id, owner, member, vault_key, store, behind, caught_up)
@@ -864,10 +856,7 @@ def test_event_line_with_another_format_version_is_unknown_version(world, versio
 
 @pytest.mark.parametrize("version", [0, 2])
 def test_vault_json_format_version_changed_is_exit_3_everywhere(world, version):
-    meta_path = world.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["v"] = version
-    meta_path.write_text(json.dumps(meta))
+    edit_vault_json(world.folder, v=version)
     for who in (world.c, world.s):
         r = who("list")
         assert r.code == 3 and "unknown format version" in r.err and r.out == ""
@@ -878,10 +867,7 @@ def test_vault_json_format_version_changed_is_exit_3_everywhere(world, version):
 def test_card_payload_version_downgrade_in_vault_json_is_refused(world):
     """vault.json's owner card envelope relabelled v:0 (its payload's own version is under
     the owner's signature): UnknownVersion, exit 3."""
-    meta_path = world.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["owner_card"]["v"] = 0
-    meta_path.write_text(json.dumps(meta))
+    edit_vault_json(world.folder, owner_card={**vault_json(world.folder)["owner_card"], "v": 0})
     r = world.s("list")
     assert r.code == 3 and "version" in r.err
 
