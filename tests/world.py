@@ -118,6 +118,16 @@ def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
     return done
 
 
+def member_add_args(
+    card: Path | str, name: str, code: str | None, vault: str | None = None
+) -> list[str]:
+    """The command line of `takusu [--vault V] member add CARD --name NAME --safety-code CODE`
+    (no --safety-code when `code` is None: takusu then asks, or refuses without a terminal)."""
+    args = ["--vault", vault] if vault else []
+    args += ["member", "add", str(card), "--name", name]
+    return args if code is None else [*args, "--safety-code", code]
+
+
 @dataclass
 class World:
     root: Path
@@ -160,11 +170,7 @@ class World:
         input: str | None = None,
     ) -> Result:
         """`takusu member add CARD --name NAME --safety-code CODE` as `by` (the client)."""
-        args = ["--vault", vault] if vault else []
-        args += ["member", "add", str(card), "--name", name]
-        if code is not None:
-            args += ["--safety-code", code]
-        return self.run(by or self.client, *args, input=input)
+        return self.run(by or self.client, *member_add_args(card, name, code, vault), input=input)
 
     def add_member(
         self,

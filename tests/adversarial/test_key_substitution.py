@@ -100,7 +100,7 @@ def add_card(world, env_or_text, name: str, code: str = "00000 00000 00000 00000
     text = env_or_text if isinstance(env_or_text, str) else armor(env_or_text)
     path = world.root / f"{name}.card"
     path.write_text(text)
-    return world.c("member", "add", str(path), "--name", name, "--safety-code", code)
+    return world.member_add(path, name, code)
 
 
 def assert_refused_card(world, result, words: str) -> None:
@@ -195,9 +195,9 @@ def test_member_add_without_a_confirmed_safety_code_is_refused(bare):
     before = bare.owner_log.read_bytes()
     card = bare.root / "aiko.card"
     card.write_text(ok(bare.s("card")).out)
-    r = bare.c("member", "add", str(card), "--name", "aiko")
+    r = bare.member_add(card, "aiko", None)
     assert r.code == 1 and "not confirmed" in r.err
-    r = bare.c("member", "add", str(card), "--name", "aiko", "--safety-code", "12345 67890")
+    r = bare.member_add(card, "aiko", "12345 67890")
     assert r.code == 1 and "does not match" in r.err
     assert bare.owner_log.read_bytes() == before
 

@@ -42,18 +42,7 @@ def second_owner_machine(world, tmp_path: Path, folder: Path | None = None) -> P
     code = ok(world.c("recovery-kit", str(kit))).out.strip()
     home = tmp_path / "client-laptop"
     ok(run(home, "init", "--restore", str(kit), input=code + "\n"))
-    ok(
-        run(
-            home,
-            "vault",
-            "open",
-            str(folder or world.folder),
-            "--name",
-            "acme",
-            "--safety-code",
-            world.code(world.client),
-        )
-    )
+    world.open_as(home, folder)
     return home
 
 

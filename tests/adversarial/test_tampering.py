@@ -702,27 +702,9 @@ def test_cross_vault_replay_of_a_members_valid_receipt_is_broken_chain(world, tm
     beta = tmp_path / "shared" / "beta"
     ok(world.c("vault", "create", str(beta), "--name", "beta"))
     ok(world.c("--vault", "beta", "add", "Mail", "--password-stdin", input="mail\n"))
-    card = world.root / "aiko.card"
-    card.write_text(ok(world.s("card")).out)
-    ok(
-        world.c(
-            "--vault",
-            "beta",
-            "member",
-            "add",
-            str(card),
-            "--name",
-            "aiko",
-            "--safety-code",
-            world.code(world.secretary),
-        )
-    )
+    world.add_member("aiko", vault="beta")
     ok(world.c("--vault", "beta", "share", "Mail", "--with", "aiko"))
-    ok(
-        world.s(
-            "vault", "open", str(beta), "--name", "beta", "--safety-code", world.code(world.client)
-        )
-    )
+    world.open_as(world.secretary, beta, name="beta")
     ok(world.s("--vault", "beta", "get", "Mail"))
     sec_id = world.member_id
     (receipt,) = read_lines(beta / "logs" / f"{sec_id}.jsonl")
@@ -960,18 +942,7 @@ def test_fresh_machine_opening_a_tampered_vault_is_warned_and_audit_verify_exits
     write_lines(log, lines)
     home = world.root / "new-laptop"
     ok(run(home, "init", "--name", "Aiko 2"))
-    ok(
-        run(
-            home,
-            "vault",
-            "open",
-            str(world.folder),
-            "--name",
-            "acme",
-            "--safety-code",
-            world.code(world.client),
-        )
-    )
+    world.open_as(home)
     owner_id = world.owner_id
     r = run(home, "list")
     assert "log " + owner_id[:12] + ", seq 4" in r.err
