@@ -6,6 +6,7 @@ import keyring
 import pytest
 
 from tests.helpers import InMemoryKeyring
+from tests.world import World, build
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +24,18 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.delenv("TAKUSU_PASSPHRASE", raising=False)
     monkeypatch.delenv("TAKUSU_VAULT", raising=False)
     monkeypatch.setenv("TAKUSU_HOME", str(tmp_path / "default-home"))
+
+
+@pytest.fixture
+def world(tmp_path) -> World:
+    """Client and secretary homes, one shared folder; GitHub shared with 'aiko', Bank not."""
+    return build(tmp_path)
+
+
+@pytest.fixture
+def bare(tmp_path) -> World:
+    """Client with GitHub and Bank; the secretary has an identity but is not a member yet."""
+    return build(tmp_path, share=False)
 
 
 @pytest.fixture

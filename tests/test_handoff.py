@@ -8,18 +8,8 @@ import pyotp
 import pytest
 
 from tests.helpers import ok, run
-from tests.twohomes import SEED, make_world
+from tests.world import SEED
 from vault.identity import Identity
-from vault.machine import Machine
-
-
-@pytest.fixture
-def world(tmp_path):
-    return make_world(tmp_path)
-
-
-def lib(home):
-    return Machine(home)
 
 
 def test_secretary_lists_gets_and_otp_with_receipts(world):
@@ -55,7 +45,7 @@ def test_secretary_never_sees_unshared_titles(world):
     assert missing.code == 1 and "Bank" in missing.err and "bank-secret" not in missing.err
     assert "not shared with you" in missing.err or "no item titled" in missing.err
     # Knowing the item's id (it is visible in the folder) gives "not shared", never its title.
-    owner = lib(world.client).session("acme")
+    owner = world.machine(world.client).session("acme")
     bank_id = owner.find("Bank")
     by_id = world.s("get", bank_id)
     assert by_id.code == 1 and "not shared with you" in by_id.err
@@ -74,7 +64,7 @@ def test_secretary_cannot_change_the_vault(world):
 
 def test_receipt_fails_closed(world):
     """If the secretary's receipt cannot be written, nothing is revealed."""
-    sec_id = lib(world.secretary).card().id
+    sec_id = world.machine(world.secretary).card().id
     log = world.folder / "logs" / f"{sec_id}.jsonl"
     assert not log.exists()
     log.mkdir()  # the append of the receipt will fail (a folder where the log should be)
@@ -92,7 +82,7 @@ def test_receipt_fsync_failure_reveals_nothing(world):
         def fsync(self, fd: int) -> None:
             raise OSError(5, "Input/output error")
 
-    sess = Machine(world.secretary, disk=FailingFsync()).session("acme")
+    sess = world.machine(world.secretary, FailingFsync()).session("acme")
     item = sess.find("GitHub")
     from vault.errors import StorageError
 
@@ -126,8 +116,8 @@ def test_revoked_member_cannot_decrypt_new_version_with_raw_crypto(world):
     from cryptography.hazmat.primitives import hpke
 
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
-    me: Identity = lib(world.secretary).identity()
-    owner_id = lib(world.client).card().id
+    me: Identity = world.machine(world.secretary).identity()
+    owner_id = world.machine(world.client).card().id
     lines = (world.folder / "logs" / f"{owner_id}.jsonl").read_bytes().splitlines()
     import base64
 
@@ -153,24 +143,14 @@ def test_revoked_member_cannot_decrypt_new_version_with_raw_crypto(world):
 
 
 def test_rotate_clears_exposed_and_shares_new_value(world):
-    ok(
-        world.c(
-            "member",
-            "add",
-            "-",
-            "--name",
-            "ken",
-            "--safety-code",
-            _other_secretary(world)["code"],
-            input=_other_secretary(world)["card"],
-        )
-    )
+    ken = _other_secretary(world)
+    ok(world.member_add("-", "ken", ken["code"], input=ken["card"]))
     ok(world.c("share", "GitHub", "--with", "ken"))
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
     ok(world.c("rotate", "GitHub", "--password-stdin", input="rotated-pw\n"))
     assert "EXPOSED" not in ok(world.c("show", "GitHub")).out
     ken = world.root / "ken"
-    ok(run(ken, "vault", "open", str(world.folder), "--safety-code", world.code(world.client)))
+    world.open_as(ken, name=None)
     assert ok(run(ken, "get", "GitHub")).out == "rotated-pw\n"
     ok(world.c("rotate", "GitHub", "--totp-stdin", input="GEZDGNBVGY3TQOJQGEZDGNBVGY\n"))
     assert "GEZDGNBVGY3TQOJQGEZDGNBVGY" in ok(world.c("get", "GitHub", "totp")).out
@@ -211,7 +191,7 @@ def test_member_list_shows_code_and_access(world):
 
 
 def test_expired_grant_refused_then_rekeyed_by_owner(world):
-    owner = lib(world.client).session("acme")
+    owner = world.machine(world.client).session("acme")
     item = owner.find("Bank")
     member = next(iter(owner.state["members"]))
     from vault import envelope
@@ -250,22 +230,9 @@ def test_many_clients_one_secretary(world, tmp_path):
     ok(run(other, "init", "--name", "Beta client"))
     ok(run(other, "vault", "create", str(folder2), "--name", "beta"))
     ok(run(other, "add", "Shop", "--password-stdin", input="shop-pw\n"))
-    card = tmp_path / "aiko2.card"
-    card.write_text(ok(world.s("card")).out)
-    ok(
-        run(
-            other,
-            "member",
-            "add",
-            str(card),
-            "--name",
-            "aiko",
-            "--safety-code",
-            world.code(world.secretary),
-        )
-    )
+    world.add_member("aiko", by=other)
     ok(run(other, "share", "Shop", "--with", "aiko"))
-    ok(world.s("vault", "open", str(folder2), "--name", "beta", "--safety-code", world.code(other)))
+    world.open_as(world.secretary, folder2, name="beta", owner=other)
     vaults = ok(world.s("vault", "list")).out
     assert "Acme client" in vaults and "Beta client" in vaults
     assert ok(world.s("--vault", "beta", "get", "Shop")).out == "shop-pw\n"

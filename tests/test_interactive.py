@@ -91,19 +91,10 @@ def test_member_add_asks_to_compare_the_safety_code(tmp_path):
     card = tmp_path / "aiko.card"
     code, out = on_tty(secretary, ["card"], [], env)
     card.write_text(out[out.index("-----BEGIN") :])
-    code, out = on_tty(
-        client,
-        ["member", "add", str(card), "--name", "aiko"],
-        [("Does it match exactly?", "n")],
-        env,
-    )
+    add = ["member", "add", str(card), "--name", "aiko"]
+    code, out = on_tty(client, add, [("Does it match exactly?", "n")], env)
     assert code == 1 and "not confirmed" in out
-    code, out = on_tty(
-        client,
-        ["member", "add", str(card), "--name", "aiko"],
-        [("Does it match exactly?", "y")],
-        env,
-    )
+    code, out = on_tty(client, add, [("Does it match exactly?", "y")], env)
     assert code == 0 and "Added aiko" in out
     assert "safety code" in out.lower()
 

@@ -10,7 +10,7 @@ import pyotp
 import pytest
 
 from tests.helpers import ok, run
-from tests.twohomes import SEED
+from tests.world import SEED
 
 CANARIES = {
     "title": "CanaryTitle-7f3a",

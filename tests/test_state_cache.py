@@ -1,9 +1,8 @@
 from tests.helpers import ok
-from tests.twohomes import make_world
 
 
-def test_rebuild(tmp_path):
-    w = make_world(tmp_path)
+def test_rebuild(world):
+    w = world
     ok(w.s("get", "GitHub"))
     for home in (w.client, w.secretary):
         for p in (home / "vaults").glob("*/state.json"):

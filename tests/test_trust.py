@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
-import pytest
-
 from tests.helpers import ok, run
-from tests.twohomes import make_world
+from tests.logs import edit_vault_json
 from vault import envelope, labels
 from vault.identity import Identity
-from vault.machine import Machine
-
-
-@pytest.fixture
-def world(tmp_path):
-    return make_world(tmp_path)
-
-
-@pytest.fixture
-def bare(tmp_path):
-    return make_world(tmp_path, share=False)
 
 
 def _card_file(tmp_path, identity: Identity, name="x.card"):
@@ -32,7 +17,7 @@ def _card_file(tmp_path, identity: Identity, name="x.card"):
 def test_wrong_safety_code_refused(bare):
     card = bare.root / "aiko.card"
     card.write_text(ok(bare.s("card")).out)
-    r = bare.c("member", "add", str(card), "--name", "aiko", "--safety-code", "00000 00000")
+    r = bare.member_add(card, "aiko", "00000 00000")
     assert r.code == 1 and "does not match" in r.err
     assert "aiko" not in ok(bare.c("member", "list")).out
 
@@ -40,82 +25,37 @@ def test_wrong_safety_code_refused(bare):
 def test_unverified_card_refused_without_terminal(bare):
     card = bare.root / "aiko.card"
     card.write_text(ok(bare.s("card")).out)
-    r = bare.c("member", "add", str(card), "--name", "aiko")
+    r = bare.member_add(card, "aiko", None)
     assert r.code == 1 and "not confirmed" in r.err
     assert "aiko" not in ok(bare.c("member", "list")).out
 
 
 def test_card_from_stdin(bare):
-    r = ok(
-        bare.c(
-            "member",
-            "add",
-            "-",
-            "--name",
-            "aiko",
-            "--safety-code",
-            bare.code(bare.secretary),
-            input=ok(bare.s("card")).out,
-        )
-    )
+    r = ok(bare.member_add("-", "aiko", bare.code(bare.secretary), input=ok(bare.s("card")).out))
     assert "Added aiko" in r.out
 
 
 def test_key_change_for_known_member_refused(world, tmp_path):
     impostor = Identity.generate("Aiko")
-    r = world.c(
-        "member",
-        "add",
-        str(_card_file(tmp_path, impostor)),
-        "--name",
-        "aiko",
-        "--safety-code",
-        impostor.card.safety_code,
-    )
+    r = world.member_add(_card_file(tmp_path, impostor), "aiko", impostor.card.safety_code)
     assert r.code == 3 and "different keys" in r.err
 
 
 def test_display_name_clash_refused(world, tmp_path):
     impostor = Identity.generate("Aiko")  # same display name as the real member
-    r = world.c(
-        "member",
-        "add",
-        str(_card_file(tmp_path, impostor)),
-        "--name",
-        "aiko-2",
-        "--safety-code",
-        impostor.card.safety_code,
-    )
+    r = world.member_add(_card_file(tmp_path, impostor), "aiko-2", impostor.card.safety_code)
     assert r.code == 3 and "display name" in r.err
 
 
 def test_suite_downgrade_refused(world, tmp_path):
     classic = Identity.generate("Aiko", suite=labels.SUITE_CLASSIC)
-    r = world.c(
-        "member",
-        "add",
-        str(_card_file(tmp_path, classic)),
-        "--name",
-        "aiko-new",
-        "--safety-code",
-        classic.card.safety_code,
-    )
+    r = world.member_add(_card_file(tmp_path, classic), "aiko-new", classic.card.safety_code)
     assert r.code == 3 and "downgrade" in r.err
 
 
 def test_classic_card_accepted_for_new_person(bare, tmp_path):
     classic = Identity.generate("Ken", suite=labels.SUITE_CLASSIC)
-    ok(
-        bare.c(
-            "member",
-            "add",
-            str(_card_file(tmp_path, classic)),
-            "--name",
-            "ken",
-            "--safety-code",
-            classic.card.safety_code,
-        )
-    )
+    ok(bare.member_add(_card_file(tmp_path, classic), "ken", classic.card.safety_code))
 
 
 def test_vault_open_wrong_code_refused(bare):
@@ -125,19 +65,16 @@ def test_vault_open_wrong_code_refused(bare):
 
 
 def test_vault_owner_change_refused(world, tmp_path):
-    meta_path = world.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["owner_card"] = Identity.generate("Mallory").card.envelope
-    meta_path.write_text(json.dumps(meta))
+    edit_vault_json(world.folder, owner_card=Identity.generate("Mallory").card.envelope)
     r = world.s("list")
     assert r.code == 3 and "owner has changed" in r.err
 
 
 def test_member_written_grant_is_ignored_and_reported(world):
     """A member signs a grant in their own log: state ignores it, audit verify flags it."""
-    owner = Machine(world.client).session("acme")
+    owner = world.client_session()
     bank = owner.find("Bank")
-    sec = Machine(world.secretary).session("acme")
+    sec = world.secretary_session()
     member_id = sec.me.id
     sec.append("grant", {"item": bank, "version": 1, "member": member_id, "wrap": "AAAA"})
     assert world.s("get", "Bank").code == 1
@@ -149,7 +86,7 @@ def test_member_written_grant_is_ignored_and_reported(world):
 
 def test_wrap_moved_to_another_item_fails(world):
     """The owner (or a bug) puts GitHub's wrap on Bank: the secretary gets a typed error."""
-    owner = Machine(world.client).session("acme")
+    owner = world.client_session()
     github, bank = owner.find("GitHub"), owner.find("Bank")
     member_id = next(iter(owner.state["members"]))
     moved = owner.state["items"][github]["grants"][member_id]["wrap"]
@@ -162,7 +99,7 @@ def test_wrap_moved_to_another_item_fails(world):
             "wrap": moved,
         },
     )
-    sec = Machine(world.secretary).session("acme")
+    sec = world.secretary_session()
     assert bank in sec.readable()
     r = world.s("get", bank)
     assert r.code == 3 and "does not open" in r.err and r.out == ""
@@ -170,7 +107,7 @@ def test_wrap_moved_to_another_item_fails(world):
 
 def test_wrap_for_another_member_fails(world, tmp_path):
     ken = Identity.generate("Ken")
-    owner = Machine(world.client).session("acme")
+    owner = world.client_session()
     github = owner.find("GitHub")
     member_id = next(iter(owner.state["members"]))
     version = owner.state["items"][github]["version"]

@@ -1,4 +1,4 @@
-"""Helper processes for the crash and concurrency tests, and the world they run in.
+"""Helper processes for the crash and concurrency tests.
 
 Run as a script (never collected by pytest):
 
@@ -21,8 +21,9 @@ Run as a script (never collected by pytest):
     crash_worker.py hold-lock HOME            take the vault's lock, print LOCKED, sleep
 
 Identities are in passphrase mode (TAKUSU_PASSPHRASE), as on a machine without a keyring.
-Imported as a module, it also gives the tests their world (build_world), the parent's side
-of a zygote (Zygote) and the checks run after a kill (inspect, lost, fresh_acks).
+Imported as a module, it also gives the tests the world these workers run in (loop_world:
+tests/world.py's, in passphrase mode, with the LOOP items), the parent's side of a zygote
+(Zygote) and the checks run after a kill (inspect, lost, fresh_acks).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,126 +48,22 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: import the tree this file belongs to
     sys.path.insert(0, str(ROOT))
 
-from vault import audit, fsutil, labels, sharing  # noqa: E402
+from tests.logs import log_events, read_log  # noqa: E402
+from tests.world import LOOP, STABLE, TEMP, World, build, machine  # noqa: E402
+from vault import audit, fsutil, sharing  # noqa: E402
 from vault.errors import StorageError, TakusuError  # noqa: E402
-from vault.events import split_line  # noqa: E402
-from vault.identity import Card  # noqa: E402
 from vault.item import empty_payload  # noqa: E402
 from vault.machine import Machine  # noqa: E402
-from vault.store import Store, VaultFolder  # noqa: E402
-from vault.store.mirror import split_complete  # noqa: E402
-
-PASSPHRASE = "test passphrase: correct horse battery staple"  # = tests.helpers.PASSPHRASE
-STABLE = ("Stable-0", "Stable-1", "Stable-2")  # shared with aiko, never changed: `get` targets
-TEMP = ("Temp-0", "Temp-1", "Temp-2")  # shared, revoked and rotated by the client's loop
-SHARED = STABLE + TEMP[:1]
 
 
-def lib(home: Path, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> Machine:
-    return Machine(home, passphrase=lambda confirm: PASSPHRASE, keyring_backend=None, disk=disk)
+def loop_world(root: Path, *, git_remote: bool = False) -> World:
+    """Client + secretary (passphrase mode) with the STABLE and TEMP items, shared as LOOP says."""
+    return build(root, items=LOOP, key_mode="passphrase", git_remote=git_remote)
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(cwd),
-        "LC_ALL": "C",
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    done = subprocess.run(
-        ["git", "-C", str(cwd), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=60,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout
-
-
-# --- the world: a client and a secretary sharing one folder ---------------------------------
-
-
-@dataclass
-class World:
-    root: Path
-    client: Path
-    secretary: Path
-    folder: Path
-    vault_id: str = ""
-    owner_id: str = ""
-    member_id: str = ""
-    remote: Path | None = None
-    items: dict[str, str] = field(default_factory=dict)
-
-    def env(self, home: Path) -> dict[str, str]:
-        return {
-            **os.environ,
-            "TAKUSU_HOME": str(home),
-            "TAKUSU_PASSPHRASE": PASSPHRASE,
-            "PYTHONPATH": str(ROOT),
-        }
-
-    def store(self, home: Path) -> Store:
-        """The vault as `home` sees it; loading it needs no unlocked identity."""
-        meta = VaultFolder(self.folder).meta()
-        return Store(self.folder, home, meta["vault"], Card.from_envelope(meta["owner_card"]))
-
-
-def build_world(root: Path, *, git_remote: bool = False) -> World:
-    """Client + secretary (passphrase mode) with STABLE and TEMP items shared with 'aiko'."""
-    w = World(root, root / "client", root / "secretary", root / "shared" / "acme")
-    client, secretary = lib(w.client), lib(w.secretary)
-    client.init("Acme client", use_passphrase=True)
-    secretary.init("Aiko", use_passphrase=True)
-    w.vault_id = client.create_vault(w.folder, "acme")
-    sess = client.session()
-    for title in STABLE + TEMP:
-        payload = empty_payload()
-        payload.update(title=title, username="u-" + title, password=f"pw-{title}-canary")
-        w.items[title] = sess.add(payload)
-    w.member_id = sharing.add_member(sess, secretary.card(), "aiko")
-    for title in SHARED:
-        sharing.share(sess, w.items[title], sharing.member_by_name(sess, "aiko"), None)
-    secretary.add_shared_vault(w.folder, "acme", client.card().safety_code, None)
-    w.owner_id = client.card().id
-    if git_remote:
-        w.remote = root / "remote.git"
-        git(root, "init", "--quiet", "--bare", "-b", "main", str(w.remote))
-        git(w.folder, "init", "--quiet", "-b", "main")
-        git(w.folder, "remote", "add", "origin", str(w.remote))
-        git(w.folder, "add", "vault.json", f"logs/{w.owner_id}.jsonl")
-        git(
-            w.folder,
-            "-c",
-            "user.name=setup",
-            "-c",
-            "user.email=setup@example.invalid",
-            "commit",
-            "--quiet",
-            "-m",
-            "vault",
-        )
-        git(w.folder, "push", "--quiet", "-u", "origin", "main")
-    return w
-
-
-def log_events(data: bytes, log: str, first_seq: int = 0) -> list[tuple[str, str]]:
-    """(hash, type) of each complete line of a log's bytes (signatures not checked here)."""
-    from vault.crypto import sha256_hex
-
-    out = []
-    for seq, line in enumerate(split_complete(data)[0], first_seq):
-        payload = split_line(line, log, seq)[0]
-        out.append((sha256_hex(payload), json.loads(payload)["type"]))
-    return out
-
-
-def log_hashes(data: bytes, log: str) -> list[str]:
-    """Event hashes of the complete lines of a log's bytes."""
-    return [digest for digest, _type in log_events(data, log)]
+def lib(home: Path) -> Machine:
+    """A worker's machine: passphrase mode, like the world it runs in."""
+    return machine(home, "passphrase")
 
 
 # --- fault injection ------------------------------------------------------------------------
@@ -469,13 +366,6 @@ def interrupted(lines: list[str]) -> str:
     return begun[-1]
 
 
-def read_log(world: World, log: str) -> bytes:
-    try:
-        return fsutil.read_bytes(world.folder / "logs" / f"{log}.jsonl", labels.MAX_LOG)
-    except FileNotFoundError:
-        return b""
-
-
 def inspect(world: World, home: Path, full: bool = False) -> tuple[list[str], dict[str, int]]:
     """Reload `home` like the next command would. Returns (what is wrong, torn tails per log)."""
     store = world.store(home)
@@ -489,7 +379,7 @@ def inspect(world: World, home: Path, full: bool = False) -> tuple[list[str], di
         if p.kind == "torn":
             torn[p.log] = torn.get(p.log, 0) + 1
     for log in loaded.state["heads"]:
-        mirrored, folder = store.mirror.read(log), read_log(world, log)
+        mirrored, folder = store.mirror.read(log), read_log(world.log(log))
         if not folder.startswith(mirrored):
             wrong.append(
                 f"mirror of log {log[:12]} is not a prefix of the folder's log "
@@ -521,7 +411,7 @@ def lost(world: World, acks: list[Ack]) -> list[Ack]:
     lines: dict[str, list[bytes]] = {}
     for ack in acks:
         if ack.log not in lines:
-            lines[ack.log] = read_log(world, ack.log).split(b"\n")[:-1]
+            lines[ack.log] = read_log(world.log(ack.log)).split(b"\n")[:-1]
         found = lines[ack.log]
         if len(found) <= ack.seq or log_events(found[ack.seq] + b"\n", ack.log, ack.seq) != [
             (ack.hash, EVENT_OF[ack.op])

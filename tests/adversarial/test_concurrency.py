@@ -16,19 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.adversarial.crash_worker import (
-    ROOT,
-    build_world,
-    fast_dir,
-    inspect,
-    log_events,
-    lost,
-    parse,
-)
+from tests.adversarial.crash_worker import fast_dir, inspect, loop_world, lost, parse
 from tests.helpers import ok
-from tests.twohomes import make_world
+from tests.logs import log_events
+from tests.world import ROOT
 from vault.errors import AccessRevoked, NotShared
-from vault.machine import Machine
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 
@@ -72,10 +64,8 @@ def finish(proc: subprocess.Popen, timeout: float = 60) -> list[str]:
 def test_two_processes_appending_to_one_log_serialise(fast_tmp):
     """Two takusu processes of the same owner add 20 items each at the same time: 40 new
     events with 40 distinct sequence numbers, none lost, and the chain verifies."""
-    world = build_world(fast_tmp)
-    before = len(
-        log_events((world.folder / "logs" / f"{world.owner_id}.jsonl").read_bytes(), world.owner_id)
-    )
+    world = loop_world(fast_tmp)
+    before = len(log_events(world.owner_log.read_bytes(), world.owner_id))
     left, right = (
         parse(finish(p))[0] for p in writers(world, world.client, (20, "left"), (20, "right"))
     )
@@ -96,7 +86,7 @@ def test_readers_during_a_writer_see_old_or_new_state_never_an_alarm(fast_tmp):
     """While the owner's process appends 40 events, the secretary's machine (its own lock)
     and the owner's own machine reload in a loop: every load is free of fatal problems and
     heads only move forward."""
-    world = build_world(fast_tmp)
+    world = loop_world(fast_tmp)
     (writer,) = writers(world, world.client, (40, "w"))
     loads, seen = 0, {world.client: -1, world.secretary: -1}
     problems: list[str] = []
@@ -120,7 +110,7 @@ def test_readers_during_a_writer_see_old_or_new_state_never_an_alarm(fast_tmp):
 
 def test_cli_list_during_a_writer_never_reports_a_problem(fast_tmp):
     """`takusu list` (a real process) on the secretary's machine while the owner appends."""
-    world = build_world(fast_tmp)
+    world = loop_world(fast_tmp)
     (writer,) = writers(world, world.client, (30, "w"))
     takusu = Path(sys.executable).with_name("takusu")
     runs = []
@@ -156,7 +146,7 @@ def lock_is_held(lock: Path) -> bool:
 
 
 def test_stale_lock_left_by_a_killed_process_does_not_block_the_next_command(fast_tmp):
-    world = build_world(fast_tmp)
+    world = loop_world(fast_tmp)
     lock = world.client / "locks" / f"{world.vault_id}.lock"
     holder = start(world, world.client, "hold-lock", str(world.client))
     try:
@@ -182,9 +172,8 @@ def test_stale_lock_left_by_a_killed_process_does_not_block_the_next_command(fas
     assert time.monotonic() - started < 5
 
 
-def test_get_racing_a_revoke_releases_nothing_once_the_revoke_is_seen(tmp_path):
-    world = make_world(tmp_path)
-    sess = Machine(world.secretary).session("acme")  # opened before the revoke arrives
+def test_get_racing_a_revoke_releases_nothing_once_the_revoke_is_seen(world):
+    sess = world.secretary_session()  # opened before the revoke arrives
     item = sess.find("GitHub")
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
     released = None
@@ -194,9 +183,8 @@ def test_get_racing_a_revoke_releases_nothing_once_the_revoke_is_seen(tmp_path):
     assert "OK:" in ok(world.c("audit", "verify")).out
 
 
-def test_get_racing_a_rotation_writes_a_receipt_audit_verify_accepts(tmp_path):
-    world = make_world(tmp_path)
-    sess = Machine(world.secretary).session("acme")
+def test_get_racing_a_rotation_writes_a_receipt_audit_verify_accepts(world):
+    sess = world.secretary_session()
     item = sess.find("GitHub")
     ok(world.c("rotate", "GitHub", "--password-stdin", input="rotated-canary\n"))
     sess.reveal(item, ["password"], None)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,18 +21,17 @@ import pytest
 
 from tests.adversarial.crash_worker import (
     Ack,
-    World,
     Zygote,
-    build_world,
     fast_dir,
     fresh_acks,
     inspect,
     interrupted,
-    log_hashes,
+    loop_world,
     lost,
     parse,
-    read_log,
 )
+from tests.logs import log_hashes, read_log
+from tests.world import World
 
 NORMAL_POINTS, SLOW_POINTS = 200, 1000
 FULL_CHECK_EVERY = 25  # rounds between full re-verifications (audit verify) of both machines
@@ -58,15 +56,6 @@ def zygotes():
 def forget_mirror(world: World, home: Path) -> None:
     """Recover a machine whose local mirror broke: re-verify everything from the folder."""
     shutil.rmtree(home / "vaults" / world.vault_id)
-
-
-def remote_log(world: World, log: str) -> bytes:
-    out = subprocess.run(
-        ["git", "--git-dir", str(world.remote), "show", f"main:logs/{log}.jsonl"],
-        capture_output=True,
-        check=True,
-    )
-    return out.stdout
 
 
 # --- kill -9 at random points ----------------------------------------------------------------
@@ -112,7 +101,7 @@ def kill_loop(root: Path, points: int, seed: int = 4, worlds: int = 2) -> LoopRe
     started = time.monotonic()
     try:
         for n in range(worlds):
-            world = build_world(root / f"world-{n}", git_remote=True)
+            world = loop_world(root / f"world-{n}", git_remote=True)
             for home, role in ((world.client, "client"), (world.secretary, "secretary")):
                 machines.append((world, home, Zygote(world, home, role)))
                 all_acks[home] = []
@@ -152,7 +141,7 @@ def kill_loop(root: Path, points: int, seed: int = 4, worlds: int = 2) -> LoopRe
         for world, home, _ in machines:  # still there at the end
             result.lost += [f"at the end: {a}" for a in lost(world, all_acks[home])]
         for world, ack in syncs:
-            pushed = log_hashes(remote_log(world, ack.log), ack.log)
+            pushed = log_hashes(world.remote_log(ack.log), ack.log)
             if not (len(pushed) > ack.seq and pushed[ack.seq] == ack.hash):
                 result.lost.append(f"pushed event missing from the remote: {ack}")
     finally:
@@ -242,12 +231,12 @@ def calls_of(z: Zygote, op: str) -> tuple[list[str], list[str]]:
 def every_point(tmp: Path, role: str, op: str) -> PointsResult:
     """Run `op` once per disk call, killed just before that call (and, for a write, after
     half of it); after each kill check the machines, then run the op again and re-check."""
-    world = build_world(tmp / "w")
+    world = loop_world(tmp / "w")
     home = world.client if role == "client" else world.secretary
     snap = tmp / "snap"
     snapshot(world, snap)
     writer = world.owner_id if role == "client" else world.member_id
-    before = read_log(world, writer).count(b"\n")
+    before = read_log(world.log(writer)).count(b"\n")
     z = Zygote(world, home, role)
     result = PointsResult(op)
     try:
@@ -261,7 +250,7 @@ def every_point(tmp: Path, role: str, op: str) -> PointsResult:
             acks, _, errors = parse(z.collect())
             result.runs += 1
             assert not acks and not errors, f"{where}: {acks or errors}"
-            data = read_log(world, writer)
+            data = read_log(world.log(writer))
             complete, tail = data.count(b"\n"), data.rsplit(b"\n", 1)[-1]
             if complete not in range(before, before + 3) or (tail and not torn):
                 result.half_written.append(
@@ -332,7 +321,7 @@ def _state_save_after_mirror(calls: list[str]) -> int:
 
 
 def test_kill_between_mirror_append_and_state_save_does_not_duplicate_the_mirror(tmp_path, zygotes):
-    world = build_world(tmp_path)
+    world = loop_world(tmp_path)
     z = zygotes(world, world.client, "client")
     point = _state_save_after_mirror(calls_of(z, "add")[0])
     z.send(f"op add {point} 0")
@@ -358,14 +347,14 @@ def torn_receipt(world: World, z: Zygote) -> None:
 def test_torn_write_of_my_log_is_quarantined_and_the_next_append_continues(tmp_path, zygotes):
     """The torn line is reported as 'torn' (not tampering) with its place, kept in
     quarantine, cut off by the next append, and the chain verifies on both machines."""
-    world = build_world(tmp_path)
+    world = loop_world(tmp_path)
     z = zygotes(world, world.secretary, "secretary")
     torn_receipt(world, z)
     loaded = world.store(world.client).load()
     torn = [p for p in loaded.problems if p.kind == "torn"]
     assert [(p.log, p.seq, p.fatal) for p in torn] == [(world.member_id, 1, False)]
     assert not loaded.fatal
-    tail = read_log(world, world.member_id).rsplit(b"\n", 1)[-1]
+    tail = read_log(world.member_log).rsplit(b"\n", 1)[-1]
     z.send("op get -1 0")
     acks, _, errors = parse(z.collect())
     assert errors == [] and len(acks) == 1
@@ -378,7 +367,7 @@ def test_torn_write_of_my_log_is_quarantined_and_the_next_append_continues(tmp_p
 
 
 def test_one_torn_tail_is_quarantined_once(tmp_path, zygotes):
-    world = build_world(tmp_path)
+    world = loop_world(tmp_path)
     z = zygotes(world, world.secretary, "secretary")
     torn_receipt(world, z)
     z.send("op get -1 0")

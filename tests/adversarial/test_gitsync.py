@@ -1,5 +1,5 @@
-"""`takusu sync` against a real bare git remote with two clones: the client's and the
-secretary's, each clone being that person's vault folder.
+"""`takusu sync` against a real bare git remote with two work trees: the client's vault
+folder and the secretary's clone of it, each being that person's vault folder.
 
 git runs with HOME pointed at an empty folder, so no global identity or config helps; the
 clones get a local identity only where a test says so.
@@ -8,62 +8,15 @@ clones get a local identity only where a test says so.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.adversarial.crash_worker import ROOT, build_world
 from tests.helpers import PASSPHRASE, ok, run
-from tests.twohomes import TOTP_URI, make_world
-
-
-def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        ["git", "-C", str(cwd), *args], capture_output=True, text=True, check=False
-    )
-    if check:
-        assert done.returncode == 0, done
-    return done
-
-
-def code(home: Path) -> str:
-    return json.loads(ok(run(home, "whoami", "--json")).out)["safety_code"]
-
-
-def place(log: str, seq: int | None = None) -> str:
-    return f"log {log[:12]}" + (f", seq {seq}" if seq is not None else "")
-
-
-@dataclass
-class GitWorld:
-    root: Path
-    remote: Path
-    client: Path
-    secretary: Path
-    client_clone: Path
-    secretary_clone: Path
-
-    def c(self, *args: str, **kw):
-        return run(self.client, *args, **kw)
-
-    def s(self, *args: str, **kw):
-        return run(self.secretary, *args, **kw)
-
-    def ids(self) -> tuple[str, str]:
-        return (
-            json.loads(ok(self.c("whoami", "--json")).out)["id"],
-            json.loads(ok(self.s("whoami", "--json")).out)["id"],
-        )
-
-    def remote_lines(self, log: str) -> int:
-        shown = git(
-            self.root, "--git-dir", str(self.remote), "show", f"main:logs/{log}.jsonl", check=False
-        )
-        return shown.stdout.count("\n") if shown.returncode == 0 else 0
+from tests.outcomes import place
+from tests.world import GITHUB, World, build, git
 
 
 @pytest.fixture
@@ -81,68 +34,28 @@ def local_identity(clone: Path, name: str) -> None:
     git(clone, "config", "user.email", f"{name.lower()}@example.invalid")
 
 
-def make_git_world(tmp_path: Path, *, identities: bool = True) -> GitWorld:
+def git_world(root: Path, *, identities: bool = True) -> World:
     """The client creates the vault, puts it in git and publishes it; the secretary clones it
     and opens the vault in her clone. GitHub is shared with aiko."""
-    w = GitWorld(
-        tmp_path,
-        tmp_path / "remote.git",
-        tmp_path / "client",
-        tmp_path / "secretary",
-        tmp_path / "client-clone",
-        tmp_path / "secretary-clone",
-    )
-    git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(w.remote))
-    ok(w.c("init", "--name", "Acme client"))
-    ok(w.s("init", "--name", "Aiko"))
-    # `vault create` wants an empty folder (see the xfail below): create, then `git init`.
-    ok(w.c("vault", "create", str(w.client_clone), "--name", "acme"))
-    git(w.client_clone, "init", "--quiet", "-b", "main")
-    git(w.client_clone, "remote", "add", "origin", str(w.remote))
-    assert "committed" in ok(w.c("sync")).out
-    git(w.client_clone, "push", "--quiet", "-u", "origin", "main")
-    ok(
-        w.c(
-            "add",
-            "GitHub",
-            "--username",
-            "acme-admin",
-            "--password-stdin",
-            "--totp-stdin",
-            input=f"hunter2-canary\n{TOTP_URI}\n",
-        )
-    )
-    card = tmp_path / "aiko.card"
-    card.write_text(ok(w.s("card")).out)
-    ok(w.c("member", "add", str(card), "--name", "aiko", "--safety-code", code(w.secretary)))
-    ok(w.c("share", "GitHub", "--with", "aiko"))
-    assert ok(w.c("sync")).out == "sync: committed, pulled, pushed\n"
-    git(tmp_path, "clone", "--quiet", str(w.remote), str(w.secretary_clone))
-    ok(
-        w.s(
-            "vault",
-            "open",
-            str(w.secretary_clone),
-            "--name",
-            "acme",
-            "--safety-code",
-            code(w.client),
-        )
-    )
+    w = build(root, items=(GITHUB,), git_remote=True, clone=True)
     if identities:
-        local_identity(w.client_clone, "Client")
-        local_identity(w.secretary_clone, "Aiko")
+        local_identity(w.folder, "Client")
+        local_identity(w.secretary_folder, "Aiko")
     return w
 
 
 @pytest.fixture
 def gw(tmp_path, isolated_git_home):
-    return make_git_world(tmp_path)
+    return git_world(tmp_path)
 
 
-def no_merges_and_one_writer_per_commit(w: GitWorld) -> None:
-    assert git(w.client_clone, "log", "--merges", "--oneline").stdout == ""
-    files = git(w.client_clone, "log", "--format=%x00", "--name-only").stdout
+def remote_lines(w: World, log: str) -> int:
+    return w.remote_log(log).count(b"\n")
+
+
+def no_merges_and_one_writer_per_commit(w: World) -> None:
+    assert git(w.folder, "log", "--merges", "--oneline").stdout == ""
+    files = git(w.folder, "log", "--format=%x00", "--name-only").stdout
     for commit in files.split("\x00")[1:]:
         touched = {line for line in commit.split() if line}
         writers = {name[len("logs/") :][:32] for name in touched if name.startswith("logs/")}
@@ -188,14 +101,14 @@ def test_both_clones_write_then_sync_without_merge_conflicts(gw):
 def test_sync_rebases_my_commit_without_a_configured_git_identity(tmp_path, isolated_git_home):
     """Both clones wrote; the client's sync replays its commit over the secretary's on a
     machine with no git identity at all (sync brings its own, for commit and rebase)."""
-    w = make_git_world(tmp_path, identities=False)
+    w = git_world(tmp_path, identities=False)
     ok(w.c("add", "Bank", "--password-stdin", input="bank-canary\n"))
     ok(w.s("get", "GitHub"))
     ok(w.s("sync"))
     assert ok(w.c("sync")).out == "sync: committed, pulled, pushed\n"
 
 
-def force_push_rollback(w: GitWorld, commits_back: int) -> str:
+def force_push_rollback(w: World, commits_back: int) -> str:
     """Someone with push access rewinds the remote: `git push --force` of an older commit."""
     attacker = w.root / "attacker-clone"
     git(w.root, "clone", "--quiet", str(w.remote), str(attacker))
@@ -204,7 +117,7 @@ def force_push_rollback(w: GitWorld, commits_back: int) -> str:
     return old
 
 
-def synced_history(gw: GitWorld) -> None:
+def synced_history(gw: World) -> None:
     ok(gw.s("get", "GitHub"))
     ok(gw.s("sync"))
     ok(gw.c("sync"))
@@ -220,10 +133,10 @@ def test_force_pushed_rollback_of_the_remote_is_detected_by_the_pins(gw):
     the old folder and does not publish over it, and every command reports the shrunk logs
     with their place (exit 3) and refuses to write."""
     synced_history(gw)
-    owner, member = gw.ids()
-    owner_events, member_events = gw.remote_lines(owner), gw.remote_lines(member)
+    owner, member = gw.owner_id, gw.member_id
+    owner_events, member_events = remote_lines(gw, owner), remote_lines(gw, member)
     old = force_push_rollback(gw, 3)
-    assert gw.remote_lines(owner) < owner_events and gw.remote_lines(member) < member_events
+    assert remote_lines(gw, owner) < owner_events and remote_lines(gw, member) < member_events
     for home in (gw.secretary, gw.client):
         synced = run(home, "sync")
         assert synced.code in (0, 3), synced
@@ -242,8 +155,8 @@ def test_force_pushed_rollback_of_the_remote_is_detected_by_the_pins(gw):
 
 def test_doctor_repair_then_sync_puts_the_verified_history_back_on_the_remote(gw):
     synced_history(gw)
-    owner, member = gw.ids()
-    owner_events, member_events = gw.remote_lines(owner), gw.remote_lines(member)
+    owner, member = gw.owner_id, gw.member_id
+    owner_events, member_events = remote_lines(gw, owner), remote_lines(gw, member)
     force_push_rollback(gw, 3)
     for home in (gw.secretary, gw.client):
         run(home, "sync")
@@ -251,14 +164,14 @@ def test_doctor_repair_then_sync_puts_the_verified_history_back_on_the_remote(gw
         ok(run(home, "doctor", "--repair"))
         ok(run(home, "sync"))
     ok(gw.c("sync"))
-    assert gw.remote_lines(owner) == owner_events and gw.remote_lines(member) == member_events
+    assert remote_lines(gw, owner) == owner_events and remote_lines(gw, member) == member_events
     for home in (gw.client, gw.secretary):
         assert "OK:" in ok(run(home, "audit", "verify")).out
 
 
 def test_sync_that_pulls_a_rolled_back_folder_exits_3_naming_the_log(gw):
     synced_history(gw)
-    owner, member = gw.ids()
+    owner, member = gw.owner_id, gw.member_id
     force_push_rollback(gw, 3)
     synced = gw.s("sync")
     assert synced.code == 3 and (place(owner) in synced.err or place(member) in synced.err)
@@ -273,8 +186,8 @@ def test_vault_create_in_a_fresh_clone_of_an_empty_remote(tmp_path, isolated_git
     ok(run(tmp_path / "client", "sync"))
 
 
-def test_sync_outside_a_git_work_tree_is_a_one_line_error(tmp_path):
-    w = make_world(tmp_path, share=False)
+def test_sync_outside_a_git_work_tree_is_a_one_line_error(bare):
+    w = bare
     result = w.c("sync")
     assert result.code == 1 and result.out == ""
     errors = [line for line in result.err.splitlines() if line.startswith("takusu: error:")]
@@ -284,20 +197,13 @@ def test_sync_outside_a_git_work_tree_is_a_one_line_error(tmp_path):
 def test_git_gets_a_minimal_environment(tmp_path, isolated_git_home):
     """The real `takusu sync` process, started with canaries in its environment: the git it
     runs (seen from a post-commit hook) has none of them, nor TAKUSU_PASSPHRASE."""
-    w = build_world(tmp_path, git_remote=True)  # passphrase mode, for a real subprocess
+    w = build(tmp_path, key_mode="passphrase", git_remote=True)  # for a real subprocess
     dump = tmp_path / "hook-env"
     hook = w.folder / ".git" / "hooks" / "post-commit"
     hook.write_text(f"#!/bin/sh\nenv > '{dump}'\n")
     hook.chmod(0o700)
     ok(run(w.client, "add", "Mail", "--password-stdin", input="mail-canary\n"))
-    env = {
-        **os.environ,
-        "TAKUSU_HOME": str(w.client),
-        "TAKUSU_PASSPHRASE": PASSPHRASE,
-        "TAKUSU_CANARY": "canary-7f3a",
-        "AWS_SECRET_ACCESS_KEY": "canary-aws-91c2",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = w.env(w.client, TAKUSU_CANARY="canary-7f3a", AWS_SECRET_ACCESS_KEY="canary-aws-91c2")
     takusu = Path(sys.executable).with_name("takusu")
     done = subprocess.run(
         [str(takusu), "sync"], env=env, capture_output=True, text=True, timeout=60, check=False

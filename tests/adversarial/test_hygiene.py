@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 
 import vault
+from tests.world import member_add_args
 from vault import totp
 from vault.identity import Identity
 
@@ -276,16 +277,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
     s.git(s.folder, "push", "--quiet", "-u", "origin", "main")
 
     (scratch / "aiko.card").write_text(s.ok("s", "card").out)
-    s.ok(
-        "c",
-        "member",
-        "add",
-        str(scratch / "aiko.card"),
-        "--name",
-        "aiko",
-        "--safety-code",
-        s.code("s"),
-    )
+    s.ok("c", *member_add_args(scratch / "aiko.card", "aiko", s.code("s")))
     s.ok("c", "share", TITLE, "--with", "aiko")
     s.ok("c", "sync")
     s.git(root, "clone", "--quiet", str(s.remote), str(s.clone))

@@ -13,25 +13,19 @@ import textwrap
 
 import pytest
 
-from tests.adversarial.conftest import (
+from tests.helpers import ok
+from tests.logs import (
     append_raw,
-    assert_exit3_at,
-    assert_problem,
-    fresh_load,
+    edit_vault_json,
     grant_wrap,
-    ident,
-    member_log,
     next_event,
-    owner_log,
     payload,
     read_lines,
-    session,
     sign_as,
     with_payload,
     write_lines,
 )
-from tests.helpers import ok
-from tests.twohomes import make_world
+from tests.outcomes import assert_exit3_at, assert_problem, fresh_load
 from vault import crypto, envelope, labels
 from vault.clock import now_utc
 from vault.encoding import b64d, b64e, dumps
@@ -43,12 +37,6 @@ IDENTITY_POINT = (1).to_bytes(32, "little")
 # R = the identity point, S = 0: valid for EVERY message under the identity key
 # when small-order keys are not refused (cryptography/OpenSSL accept them).
 FORGED_SIG = IDENTITY_POINT + bytes(32)
-
-
-@pytest.fixture
-def bare(tmp_path):
-    """Client with GitHub and Bank; the secretary has an identity but is not a member yet."""
-    return make_world(tmp_path, share=False)
 
 
 # --- crafting cards -------------------------------------------------------------------------
@@ -74,6 +62,34 @@ def card_envelope(
     return {"v": labels.FORMAT_VERSION, "p": b64e(raw), "s": b64e(sig)}
 
 
+def forged_sig_card(sign: bytes) -> dict:
+    """A classical card of 'Mallory' with signing key `sign` and the universal forged
+    signature in place of a real one."""
+    kem = Identity.generate("x", labels.SUITE_CLASSIC).card.kem_key
+    return card_envelope(
+        name="Mallory", sign=sign, kem=kem, suite=labels.SUITE_CLASSIC, sig=FORGED_SIG
+    )
+
+
+def mallory_card(kem: bytes) -> dict:
+    """A classical card with HPKE key `kem`, properly signed by a new 'Mallory'."""
+    mallory = Identity.generate("Mallory", labels.SUITE_CLASSIC)
+    return card_envelope(
+        name="Mallory",
+        sign=mallory.card.sign_key,
+        kem=kem,
+        suite=labels.SUITE_CLASSIC,
+        signer=mallory.signing,
+    )
+
+
+def relayed_card(real: Card, key: str, value: bytes) -> dict:
+    """The real card with one key field swapped by the relay, keeping the real signature."""
+    fields = json.loads(b64d(real.envelope["p"]))
+    fields[key] = b64e(value)
+    return {**real.envelope, "p": b64e(dumps(fields))}
+
+
 def armor(env: dict) -> str:
     """The text `takusu card` would print for this envelope (no header lines needed)."""
     body = base64.b64encode(dumps(env)).decode()
@@ -84,7 +100,7 @@ def add_card(world, env_or_text, name: str, code: str = "00000 00000 00000 00000
     text = env_or_text if isinstance(env_or_text, str) else armor(env_or_text)
     path = world.root / f"{name}.card"
     path.write_text(text)
-    return world.c("member", "add", str(path), "--name", name, "--safety-code", code)
+    return world.member_add(path, name, code)
 
 
 def assert_refused_card(world, result, words: str) -> None:
@@ -92,7 +108,7 @@ def assert_refused_card(world, result, words: str) -> None:
     assert result.code == 3 and words in result.err, result
     assert not any(
         payload(line)["type"] == "member.add" and payload(line)["name"] == "mallory"
-        for line in read_lines(owner_log(world))
+        for line in read_lines(world.owner_log)
     )
 
 
@@ -101,10 +117,8 @@ def assert_refused_card(world, result, words: str) -> None:
 
 def test_owner_card_swapped_in_vault_json_is_pin_mismatch_on_every_machine(world):
     """vault.json's owner_card replaced by Mallory's: both pinned machines stop (exit 3)."""
-    meta_path = world.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["owner_card"] = Identity.generate("Acme client").card.envelope  # same display name
-    meta_path.write_text(json.dumps(meta))
+    mallory = Identity.generate("Acme client")  # same display name
+    edit_vault_json(world.folder, owner_card=mallory.card.envelope)
     for who in (world.c, world.s):
         r = who("list")
         assert r.code == 3 and "owner has changed" in r.err and r.out == ""
@@ -116,11 +130,8 @@ def test_forged_vault_under_the_same_id_is_pin_mismatch(world):
     """Mallory rebuilds the whole folder under the same vault id with her own genesis and
     card: the secretary's pin on the owner's fingerprint refuses it."""
     mallory = Identity.generate("Acme client")
-    vault_id = session(world.client).vault_id
-    meta_path = world.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["owner_card"] = mallory.card.envelope
-    meta_path.write_text(json.dumps(meta))
+    vault_id = world.vault_id
+    edit_vault_json(world.folder, owner_card=mallory.card.envelope)
     forged = world.folder / "logs" / f"{mallory.id}.jsonl"
     append_raw(
         forged,
@@ -139,7 +150,7 @@ def test_forged_vault_under_the_same_id_is_pin_mismatch(world):
 def test_member_card_edited_in_the_member_add_event_breaks_the_owner_signature(world, tmp_path):
     """A member's card only comes from the owner-signed member.add (seq 3): swapping in
     Mallory's card there is 'tampered' at seq 3 for a fresh machine and for audit verify."""
-    log = owner_log(world)
+    log = world.owner_log
     lines = read_lines(log)
     fields = payload(lines[3])
     assert fields["type"] == "member.add"
@@ -147,8 +158,8 @@ def test_member_card_edited_in_the_member_add_event_breaks_the_owner_signature(w
     fields["card"], fields["member"] = mallory.card.envelope, mallory.id
     lines[3] = with_payload(lines[3], fields)
     write_lines(log, lines)
-    owner = ident(world.client)
-    fresh = fresh_load(world.folder, tmp_path / "fresh", session(world.client).vault_id, owner.card)
+    owner = world.identity(world.client)
+    fresh = fresh_load(world.folder, tmp_path / "fresh", world.vault_id, owner.card)
     problem = assert_problem(fresh.problems, "tampered", owner.id, 3)
     assert "signature" in problem.message and fresh.state["members"] == {}
     assert_exit3_at(world.c("audit", "verify"), owner.id, 3)
@@ -157,10 +168,10 @@ def test_member_card_edited_in_the_member_add_event_breaks_the_owner_signature(w
 def test_member_log_signed_by_a_substituted_key_is_bad_signature(world):
     """Mallory writes receipts into aiko's log file (right name, right chain, her key)."""
     mallory = Identity.generate("Aiko")
-    sec_id = ident(world.secretary).id
-    vault_id = session(world.client).vault_id
-    log = member_log(world)
-    owner = session(world.client)
+    sec_id = world.member_id
+    vault_id = world.vault_id
+    log = world.member_log
+    owner = world.client_session()
     fields = payload(
         next_event(
             mallory,
@@ -172,7 +183,7 @@ def test_member_log_signed_by_a_substituted_key_is_bad_signature(world):
     )
     fields["actor"] = sec_id
     append_raw(log, sign_as(mallory, fields))
-    problem = assert_problem(session(world.client).loaded.problems, "tampered", sec_id, 0)
+    problem = assert_problem(world.client_session().loaded.problems, "tampered", sec_id, 0)
     assert "signature" in problem.message
 
 
@@ -181,14 +192,14 @@ def test_member_log_signed_by_a_substituted_key_is_bad_signature(world):
 
 def test_member_add_without_a_confirmed_safety_code_is_refused(bare):
     """No terminal and no --safety-code: nothing is added, nothing is written."""
-    before = owner_log(bare).read_bytes()
+    before = bare.owner_log.read_bytes()
     card = bare.root / "aiko.card"
     card.write_text(ok(bare.s("card")).out)
-    r = bare.c("member", "add", str(card), "--name", "aiko")
+    r = bare.member_add(card, "aiko", None)
     assert r.code == 1 and "not confirmed" in r.err
-    r = bare.c("member", "add", str(card), "--name", "aiko", "--safety-code", "12345 67890")
+    r = bare.member_add(card, "aiko", "12345 67890")
     assert r.code == 1 and "does not match" in r.err
-    assert owner_log(bare).read_bytes() == before
+    assert bare.owner_log.read_bytes() == before
 
 
 def test_vault_open_without_a_confirmed_safety_code_is_refused(bare):
@@ -200,10 +211,7 @@ def test_vault_open_without_a_confirmed_safety_code_is_refused(bare):
 def test_first_contact_with_a_swapped_owner_card_fails_the_safety_code(bare):
     """Before the secretary's first open, Mallory swaps vault.json's owner card: the code
     the real client read aloud does not match, so nothing is pinned."""
-    meta_path = bare.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["owner_card"] = Identity.generate("Acme client").card.envelope
-    meta_path.write_text(json.dumps(meta))
+    edit_vault_json(bare.folder, owner_card=Identity.generate("Acme client").card.envelope)
     r = bare.s(
         "vault", "open", str(bare.folder), "--name", "acme", "--safety-code", bare.code(bare.client)
     )
@@ -215,10 +223,10 @@ def test_first_contact_with_a_relayed_card_swapped_fails_the_safety_code(bare):
     """The mail relay swaps the secretary's card for Mallory's (same display name): the
     code the secretary read aloud does not match Mallory's card."""
     mallory = Identity.generate("Aiko")
-    before = owner_log(bare).read_bytes()
+    before = bare.owner_log.read_bytes()
     r = add_card(bare, mallory.card.armor(), "aiko", code=bare.code(bare.secretary))
     assert r.code == 1 and "does not match" in r.err
-    assert owner_log(bare).read_bytes() == before
+    assert bare.owner_log.read_bytes() == before
 
 
 # --- 3. small-order and non-canonical Ed25519 keys ----------------------------------------
@@ -237,14 +245,7 @@ SMALL_ORDER_Y = {
 def test_small_order_ed25519_key_in_a_card_is_refused(world, y, sign_bit):
     """A card whose signing key is a small-order point, with the universal forged signature
     (R = identity, S = 0): refused as small-order before any signature is checked."""
-    sign = (y | (sign_bit << 255)).to_bytes(32, "little")
-    env = card_envelope(
-        name="Mallory",
-        sign=sign,
-        kem=Identity.generate("x", labels.SUITE_CLASSIC).card.kem_key,
-        suite=labels.SUITE_CLASSIC,
-        sig=FORGED_SIG,
-    )
+    env = forged_sig_card((y | (sign_bit << 255)).to_bytes(32, "little"))
     with pytest.raises(BadCard, match="small-order"):
         Card.from_envelope(env)
     assert_refused_card(world, add_card(world, env, "mallory"), "small-order")
@@ -263,14 +264,7 @@ def test_small_order_key_would_verify_any_forged_event(world):
 @pytest.mark.parametrize("k", [0, 1, 2, 5, 18])
 def test_non_canonical_ed25519_key_in_a_card_is_refused(world, k):
     """y >= p: an alternative encoding (p+1 is the identity point again)."""
-    sign = (P + k).to_bytes(32, "little")
-    env = card_envelope(
-        name="Mallory",
-        sign=sign,
-        kem=Identity.generate("x", labels.SUITE_CLASSIC).card.kem_key,
-        suite=labels.SUITE_CLASSIC,
-        sig=FORGED_SIG,
-    )
+    env = forged_sig_card((P + k).to_bytes(32, "little"))
     with pytest.raises(BadCard, match="not canonically encoded"):
         Card.from_envelope(env)
     assert_refused_card(world, add_card(world, env, "mallory"), "not canonically encoded")
@@ -296,14 +290,7 @@ NON_CANONICAL_U = {"p": P, "p+1": P + 1, "2^255-1": 2**255 - 1}
 def test_low_order_x25519_key_in_a_properly_signed_card_is_refused(world, u):
     """Mallory signs (with a real key) a card whose HPKE key is low-order: every wrap to it
     would have a predictable shared secret. Refused as low-order."""
-    mallory = Identity.generate("Mallory", labels.SUITE_CLASSIC)
-    env = card_envelope(
-        name="Mallory",
-        sign=mallory.card.sign_key,
-        kem=u.to_bytes(32, "little"),
-        suite=labels.SUITE_CLASSIC,
-        signer=mallory.signing,
-    )
+    env = mallory_card(u.to_bytes(32, "little"))
     with pytest.raises(BadCard, match="low-order"):
         Card.from_envelope(env)
     assert_refused_card(world, add_card(world, env, "mallory"), "low-order")
@@ -311,15 +298,7 @@ def test_low_order_x25519_key_in_a_properly_signed_card_is_refused(world, u):
 
 @pytest.mark.parametrize("u", NON_CANONICAL_U.values(), ids=NON_CANONICAL_U.keys())
 def test_non_canonical_x25519_key_in_a_card_is_refused(world, u):
-    mallory = Identity.generate("Mallory", labels.SUITE_CLASSIC)
-    kem = u.to_bytes(32, "little")
-    env = card_envelope(
-        name="Mallory",
-        sign=mallory.card.sign_key,
-        kem=kem,
-        suite=labels.SUITE_CLASSIC,
-        signer=mallory.signing,
-    )
+    env = mallory_card(u.to_bytes(32, "little"))
     with pytest.raises(BadCard, match="not canonically encoded"):
         Card.from_envelope(env)
 
@@ -349,10 +328,7 @@ def test_hpke_key_swapped_in_a_relayed_card_is_bad_signature(bare):
     wraps would go to the relay: the card signature no longer verifies (exit 3), even with
     the real safety code."""
     real = Card.from_armor(ok(bare.s("card")).out)
-    relay = Identity.generate("Relay")
-    fields = json.loads(b64d(real.envelope["p"]))
-    fields["kem"] = b64e(relay.card.kem_key)
-    env = {**real.envelope, "p": b64e(dumps(fields))}
+    env = relayed_card(real, "kem", Identity.generate("Relay").card.kem_key)
     with pytest.raises(BadCard, match="signature does not verify"):
         Card.from_envelope(env)
     r = add_card(bare, env, "aiko", code=bare.code(bare.secretary))
@@ -362,10 +338,7 @@ def test_hpke_key_swapped_in_a_relayed_card_is_bad_signature(bare):
 
 def test_signing_key_swapped_in_a_relayed_card_is_bad_signature(bare):
     real = Card.from_armor(ok(bare.s("card")).out)
-    relay = Identity.generate("Relay")
-    fields = json.loads(b64d(real.envelope["p"]))
-    fields["sign"] = b64e(relay.card.sign_key)
-    env = {**real.envelope, "p": b64e(dumps(fields))}
+    env = relayed_card(real, "sign", Identity.generate("Relay").card.sign_key)
     with pytest.raises(BadCard, match="signature does not verify"):
         Card.from_envelope(env)
 
@@ -432,10 +405,10 @@ def test_member_name_collision_with_different_keys_is_refused(world):
 
 def test_wrap_moved_to_another_item_version_vault_or_person_does_not_open(world):
     """HPKE info binds vault, item, version and grantee: every move is DecryptionFailed."""
-    sec = session(world.secretary)
-    owner = session(world.client)
+    sec = world.secretary_session()
+    owner = world.client_session()
     github, bank = owner.find("GitHub"), owner.find("Bank")
-    wrap = grant_wrap(owner_log(world), github, sec.me.id)
+    wrap = grant_wrap(world.owner_log, github, sec.me.id)
     commit = owner.state["items"][github]["key_commit"]
     envelope.grantee_data_key(sec.vault_id, github, 1, wrap, commit, sec.me)  # control
     ken = Identity.generate("Ken")
@@ -457,15 +430,15 @@ def test_wrap_moved_to_another_item_version_vault_or_person_does_not_open(world)
 
 def _signed_grant(world, item_title: str, wrap_from: str) -> None:
     """The owner's key signs a grant to aiko on `item_title` whose wrap is not its own."""
-    owner = session(world.client)
-    sec_id = ident(world.secretary).id
+    owner = world.client_session()
+    sec_id = world.member_id
     item_id = owner.find(item_title)
     version = owner.state["items"][item_id]["version"]
     github = owner.find("GitHub")
     if wrap_from == "another item":
-        wrap = grant_wrap(owner_log(world), github, sec_id)
+        wrap = grant_wrap(world.owner_log, github, sec_id)
     elif wrap_from == "another version":
-        wrap = grant_wrap(owner_log(world), github, sec_id)  # v1's wrap, item is now v2
+        wrap = grant_wrap(world.owner_log, github, sec_id)  # v1's wrap, item is now v2
     else:  # another person: sealed to Ken's key for this very item and version
         ken = Identity.generate("Ken")
         wrap = envelope.wrap_for(
@@ -484,9 +457,9 @@ def test_owner_signed_grant_carrying_a_moved_wrap_fails_closed(world, case):
     else:
         title = "Bank" if case == "another item" else "GitHub"
     _signed_grant(world, title, case)
-    before = member_log(world).read_bytes() if member_log(world).exists() else b""
+    before = world.member_log.read_bytes() if world.member_log.exists() else b""
     r = world.s("get", title)
     assert r.code == 3 and r.out == "" and world.password not in r.err
     assert "does not open" in r.err
-    after = member_log(world).read_bytes() if member_log(world).exists() else b""
+    after = world.member_log.read_bytes() if world.member_log.exists() else b""
     assert after == before

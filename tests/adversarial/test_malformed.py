@@ -35,14 +35,14 @@ from hypothesis import strategies as st
 
 import vault.events
 import vault.identity
-from tests.helpers import InMemoryKeyring, ok, run
+from tests.helpers import InMemoryKeyring
+from tests.world import Item, World, build
 from vault import labels, sharing, totp
 from vault.crypto import sha256_hex
 from vault.encoding import b64d, b64e, dumps, loads
 from vault.errors import BadCard, IntegrityError, Malformed, TakusuError
 from vault.events import encode_line, split_line, verify_line
 from vault.identity import Card, Identity
-from vault.item import empty_payload
 from vault.keystore import KeyringKek, KeyStore, PassphraseKek
 from vault.machine import Machine
 from vault.session import Session
@@ -114,42 +114,60 @@ class Lab:
     def takusu(self, home: Path) -> Machine:
         return Machine(home, keyring_backend=self.keyring)
 
+    def owner_entry(self, folder: Path) -> dict[str, Any]:
+        """The owner's registry entry for this vault, as if it lived in `folder`."""
+        return {
+            "name": "acme",
+            "path": str(folder),
+            "role": "owner",
+            "owner": self.owner_card.envelope,
+            "owner_name": self.owner_card.name,
+        }
+
+    def verify_line(self, line: bytes, who: Identity, seq: int, prev: str | None = None) -> Any:
+        """vault.events.verify_line for a line at `seq` of `who`'s log in this vault."""
+        return verify_line(
+            line,
+            sign_key=who.card.sign_key,
+            vault_id=self.vault_id,
+            actor=who.id,
+            seq=seq,
+            prev=prev,
+            log=who.id,
+        )
+
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     root = tmp_path_factory.mktemp("malformed")
     ring = InMemoryKeyring()
-    client, secretary, spare = (Machine(root / n, keyring_backend=ring) for n in ("c", "s", "x"))
-    client.init("Acme client")
-    secretary.init("Aiko")
-    spare.init("Spare")
-    vault_id = client.create_vault(root / "vault", "acme")
-    sess = client.session()
-    payload = empty_payload()
-    payload.update(title="GitHub", username="acme", password="hunter2", totp=URI)
-    item_id = sess.add(payload)
-    sharing.add_member(sess, secretary.card(), "aiko")
-    sharing.share(sess, item_id, sharing.member_by_name(sess, "aiko"), None)
-    secretary.add_shared_vault(root / "vault", "acme", client.card().safety_code, None)
-    secretary.session().reveal(item_id, ["password"], "first look")
-    client.session()  # the client's mirror takes the receipt too
-    owner, member = client.identity(), secretary.identity()
+    w = build(
+        root,
+        items=(Item("GitHub", "hunter2", username="acme", totp=URI, shared=True),),
+        keyring=ring,
+    )
+    item_id = w.items["GitHub"]
+    w.secretary_session().reveal(item_id, ["password"], "first look")
+    w.client_session()  # the client's mirror takes the receipt too
+    spare = root / "spare"
+    w.machine(spare).init("Spare")
+    owner, member = w.identity(w.client), w.identity(w.secretary)
     hashes = {}
     for who in (owner, member):
-        lines = (root / "vault" / "logs" / f"{who.id}.jsonl").read_bytes().splitlines()
+        lines = w.log(who.id).read_bytes().splitlines()
         hashes[who.id] = {sha256_hex(split_line(x, who.id, i)[0]) for i, x in enumerate(lines)}
     return Lab(
         root,
-        root / "vault",
-        root / "c",
-        root / "s",
-        root / "x",
+        w.folder,
+        w.client,
+        w.secretary,
+        spare,
         ring,
-        vault_id,
+        w.vault_id,
         item_id,
         owner,
         member,
-        client.card(),
+        owner.card,
         hashes,
     )
 
@@ -491,16 +509,7 @@ def check_event_line(lab: Lab, case: tuple[bytes, int]) -> None:
     line, seq = case
     lines = _owner_lines(lab)
     prev = sha256_hex(split_line(lines[seq - 1], "o", seq - 1)[0]) if seq else None
-    event = typed(
-        verify_line,
-        line,
-        sign_key=lab.owner_card.sign_key,
-        vault_id=lab.vault_id,
-        actor=lab.owner.id,
-        seq=seq,
-        prev=prev,
-        log=lab.owner.id,
-    )
+    event = typed(lab.verify_line, line, lab.owner, seq, prev)
     if isinstance(event, TakusuError):
         assert isinstance(event, IntegrityError), event
         assert (event.log, event.seq) == (lab.owner.id, seq), "the error does not name the place"
@@ -645,14 +654,8 @@ def owner_readers(lab: Lab, folder: Path, home: Path) -> None:
     """What the owner's CLI does with what it loaded: audit, audit verify, the checklist."""
     from vault import audit
 
-    entry = {
-        "name": "acme",
-        "path": str(folder),
-        "role": "owner",
-        "owner": lab.owner_card.envelope,
-        "owner_name": lab.owner_card.name,
-    }
-    sess = typed(Session, lab.owner, Store(folder, home, lab.vault_id, lab.owner_card), entry)
+    store = Store(folder, home, lab.vault_id, lab.owner_card)
+    sess = typed(Session, lab.owner, store, lab.owner_entry(folder))
     if isinstance(sess, TakusuError):
         return
     rows = typed(audit.timeline, sess)
@@ -698,14 +701,8 @@ def test_member_receipt_with_a_string_owner_head_leaves_the_audit_readable(lab: 
     with scratch(lab, lab.client) as (folder, (home,)):
         with open(folder / "logs" / f"{lab.member.id}.jsonl", "ab") as fh:
             fh.write(signed_line(lab.member, _hostile_receipt(lab)))
-        entry = {
-            "name": "acme",
-            "path": str(folder),
-            "role": "owner",
-            "owner": lab.owner_card.envelope,
-            "owner_name": lab.owner_card.name,
-        }
-        sess = Session(lab.owner, Store(folder, home, lab.vault_id, lab.owner_card), entry)
+        store = Store(folder, home, lab.vault_id, lab.owner_card)
+        sess = Session(lab.owner, store, lab.owner_entry(folder))
         rows = typed(audit.timeline, sess)
         assert isinstance(rows, list | TakusuError)
 
@@ -996,12 +993,9 @@ def test_fuzzed_otpauth_uri_gives_only_bad_input(lab: Lab) -> None:
     run_target(lab, "otpauth URI")
 
 
-def test_otpauth_uri_with_a_bracket_is_bad_input(tmp_path: Path) -> None:
+def test_otpauth_uri_with_a_bracket_is_bad_input(bare: World) -> None:
     """`otpauth://[...` on stdin: BadInput (exit 1, one line), not an internal error."""
-    home = tmp_path / "h"
-    ok(run(home, "init", "--name", "Me"))
-    ok(run(home, "vault", "create", str(tmp_path / "v")))
-    result = run(home, "add", "X", "--password-stdin", "--totp-stdin", input=f"pw\n{BRACKET_URI}\n")
+    result = bare.c("add", "X", "--password-stdin", "--totp-stdin", input=f"pw\n{BRACKET_URI}\n")
     assert result.code == 1 and "internal error" not in result.err, result
 
 
@@ -1029,15 +1023,7 @@ def test_event_line_of_2_mib_is_refused_before_parsing(lab: Lab, no_parsing: Non
     """A 2 MiB event line: Malformed 'too long' at its log and seq, never parsed."""
     line = b'{"v":1,"p":"' + b"A" * (2 << 20) + b'","s":""}'
     with pytest.raises(Malformed, match="too long") as caught:
-        verify_line(
-            line,
-            sign_key=lab.owner_card.sign_key,
-            vault_id=lab.vault_id,
-            actor=lab.owner.id,
-            seq=7,
-            prev=None,
-            log=lab.owner.id,
-        )
+        lab.verify_line(line, lab.owner, 7)
     assert (caught.value.log, caught.value.seq) == (lab.owner.id, 7)
 
 
@@ -1074,7 +1060,7 @@ def test_log_file_over_max_log_is_refused_unread(lab: Lab, who: str) -> None:
 
 
 def test_card_text_of_100_kib_is_refused_before_parsing(
-    lab: Lab, no_parsing: None, tmp_path: Path
+    lab: Lab, no_parsing: None, bare: World
 ) -> None:
     """A card of 100 KiB (a real card padded with header lines): BadCard 'too large', unparsed;
     `takusu member add` exits 3 with that message."""
@@ -1085,11 +1071,8 @@ def test_card_text_of_100_kib_is_refused_before_parsing(
     assert len(text) >= 100 << 10
     with pytest.raises(BadCard, match="too large"):
         Card.from_armor(text)
-    home = tmp_path / "h"
-    ok(run(home, "init", "--name", "Me"))
-    ok(run(home, "vault", "create", str(tmp_path / "v")))
-    (tmp_path / "big.card").write_text(text)
-    result = run(home, "member", "add", str(tmp_path / "big.card"), "--name", "big")
+    (bare.root / "big.card").write_text(text)
+    result = bare.member_add(bare.root / "big.card", "big", None)
     assert result.code == 3 and "too large" in result.err, result
 
 
@@ -1292,14 +1275,8 @@ def test_signed_payload_with_hostile_json_is_malformed(lab: Lab, value: bytes) -
     payload = dumps({**fields, "reason": "@@"}).replace(b'"@@"', value)
     lines = lab.log(lab.member).read_bytes().splitlines()
     with pytest.raises(Malformed) as caught:
-        verify_line(
-            signed_line(lab.member, payload).rstrip(b"\n"),
-            sign_key=lab.member.card.sign_key,
-            vault_id=lab.vault_id,
-            actor=lab.member.id,
-            seq=len(lines),
-            prev=fields["prev"],
-            log=lab.member.id,
+        lab.verify_line(
+            signed_line(lab.member, payload).rstrip(b"\n"), lab.member, len(lines), fields["prev"]
         )
     assert (caught.value.log, caught.value.seq) == (lab.member.id, len(lines))
 
@@ -1311,15 +1288,7 @@ def test_event_line_with_a_prefix_is_malformed(lab: Lab, prefix: bytes) -> None:
     """A real event line behind a BOM, an invalid UTF-8 byte or a space: Malformed, placed."""
     line = _owner_lines(lab)[0]
     with pytest.raises(Malformed) as caught:
-        verify_line(
-            prefix + line,
-            sign_key=lab.owner_card.sign_key,
-            vault_id=lab.vault_id,
-            actor=lab.owner.id,
-            seq=0,
-            prev=None,
-            log=lab.owner.id,
-        )
+        lab.verify_line(prefix + line, lab.owner, 0)
     assert (caught.value.log, caught.value.seq) == (lab.owner.id, 0)
 
 
@@ -1350,24 +1319,12 @@ def test_card_with_a_bom_or_nul_is_typed(lab: Lab, text: str) -> None:
     assert isinstance(card, BadCard) or card.envelope == lab.owner_card.envelope
 
 
-def test_card_file_that_is_not_utf8_is_a_typed_error(lab: Lab, tmp_path: Path) -> None:
+def test_card_file_that_is_not_utf8_is_a_typed_error(lab: Lab, bare: World) -> None:
     """A card file with a non-UTF-8 byte (a mangled Name: line): `member add` gives a typed
     error or adds the card, never 'internal error'."""
-    home = tmp_path / "h"
-    ok(run(home, "init", "--name", "Me"))
-    ok(run(home, "vault", "create", str(tmp_path / "v")))
-    card = tmp_path / "latin1.card"
+    card = bare.root / "latin1.card"
     card.write_bytes(lab.member.card.armor().encode().replace(b"Name: Aiko", b"Name: Ai\xefko"))
-    result = run(
-        home,
-        "member",
-        "add",
-        str(card),
-        "--name",
-        "aiko",
-        "--safety-code",
-        lab.member.card.safety_code,
-    )
+    result = bare.member_add(card, "aiko", lab.member.card.safety_code)
     assert "internal error" not in result.err and result.code in (0, 1, 3), result
 
 
@@ -1393,15 +1350,7 @@ def test_deeply_nested_json_is_a_typed_error_not_recursion_error(lab: Lab, where
         takusu = lab.takusu(home)
         if where == "event line":
             with pytest.raises(Malformed):
-                verify_line(
-                    DEEP[: labels.MAX_LINE - 2],
-                    sign_key=lab.owner_card.sign_key,
-                    vault_id=lab.vault_id,
-                    actor=lab.owner.id,
-                    seq=0,
-                    prev=None,
-                    log=lab.owner.id,
-                )
+                lab.verify_line(DEEP[: labels.MAX_LINE - 2], lab.owner, 0)
         elif where == "log in folder":
             log = folder / "logs" / f"{lab.member.id}.jsonl"
             seq = len(log.read_bytes().splitlines())

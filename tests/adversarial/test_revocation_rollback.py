@@ -13,22 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.adversarial.conftest import (
-    append_raw,
-    assert_exit3_at,
-    assert_problem,
-    fresh_load,
-    grant_wrap,
-    ident,
-    member_log,
-    next_event,
-    owner_log,
-    payload,
-    puts,
-    read_lines,
-    session,
-)
 from tests.helpers import ok, run
+from tests.logs import append_raw, grant_wrap, next_event, payload, puts, read_lines
+from tests.outcomes import assert_exit3_at, assert_problem, fresh_load
 from vault import crypto, envelope
 from vault.encoding import b64d
 from vault.errors import DecryptionFailed, IntegrityError
@@ -44,8 +31,8 @@ def shared_with(home: Path, title: str = "GitHub") -> list[str]:
     return next(r for r in rows if r["title"] == title)["shared_with"]
 
 
-def problems(home: Path) -> list:
-    return session(home).loaded.problems
+def problems(world, home: Path) -> list:
+    return world.session(home).loaded.problems
 
 
 def second_owner_machine(world, tmp_path: Path, folder: Path | None = None) -> Path:
@@ -55,18 +42,7 @@ def second_owner_machine(world, tmp_path: Path, folder: Path | None = None) -> P
     code = ok(world.c("recovery-kit", str(kit))).out.strip()
     home = tmp_path / "client-laptop"
     ok(run(home, "init", "--restore", str(kit), input=code + "\n"))
-    ok(
-        run(
-            home,
-            "vault",
-            "open",
-            str(folder or world.folder),
-            "--name",
-            "acme",
-            "--safety-code",
-            world.code(world.client),
-        )
-    )
+    world.open_as(home, folder)
     return home
 
 
@@ -77,7 +53,7 @@ def second_owner_machine(world, tmp_path: Path, folder: Path | None = None) -> P
 def revoked(world):
     """aiko retrieved GitHub, kept a copy of the owner log, then was revoked (v2, re-keyed)."""
     ok(world.s("get", "GitHub"))
-    kept = owner_log(world).read_bytes()
+    kept = world.owner_log.read_bytes()
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
     assert world.s("get", "GitHub").code == 1  # her machine has seen the revocation
     return world, kept
@@ -87,10 +63,10 @@ def test_revoked_member_restoring_the_old_owner_log_is_rollback_on_her_machine(r
     """She copies the pre-revocation owner log back into the folder: her own machine says
     'rollback' at the owner's head, keeps the revocation, and reveals nothing."""
     world, kept = revoked
-    head = len(read_lines(owner_log(world))) - 1
-    owner_log(world).write_bytes(kept)
-    owner_id = ident(world.client).id
-    assert_problem(problems(world.secretary), "rollback", owner_id, head)
+    head = len(read_lines(world.owner_log)) - 1
+    world.owner_log.write_bytes(kept)
+    owner_id = world.owner_id
+    assert_problem(problems(world, world.secretary), "rollback", owner_id, head)
     r = world.s("get", "GitHub")
     assert r.code != 0 and r.out == "" and world.password not in r.err
     assert "revoked" in r.err
@@ -100,13 +76,13 @@ def test_revoked_member_restoring_the_old_owner_log_is_rollback_for_the_owner(re
     """The owner's machine reports the same rollback, refuses to write (exit 3) and still
     serves its own verified state: GitHub v2, not shared with aiko, exposed to her."""
     world, kept = revoked
-    head = len(read_lines(owner_log(world))) - 1
-    owner_log(world).write_bytes(kept)
-    owner_id = ident(world.client).id
-    assert_problem(problems(world.client), "rollback", owner_id, head)
+    head = len(read_lines(world.owner_log)) - 1
+    world.owner_log.write_bytes(kept)
+    owner_id = world.owner_id
+    assert_problem(problems(world, world.client), "rollback", owner_id, head)
     r = world.c("add", "New", "--password-stdin", input="x\n")
     assert r.code == 3 and "refusing to write" in r.err
-    sess = session(world.client)
+    sess = world.client_session()
     github = sess.find("GitHub")
     assert sess.state["items"][github]["version"] == 2
     assert shared_with(world.client) == [] and exposed(world.client) == ["aiko"]
@@ -116,13 +92,13 @@ def test_revoked_member_cannot_decrypt_the_new_version_with_the_old_wrap(revoked
     """Raw crypto, as she could run it herself: her v1 wrap does not open as v2, v2 has no
     wrap for her, and the v1 data key fails v2's commitment and ciphertext."""
     world, _kept = revoked
-    sec = session(world.secretary)
-    owner = session(world.client)
+    sec = world.secretary_session()
+    owner = world.client_session()
     github = owner.find("GitHub")
-    v1, v2 = puts(owner_log(world), github)[-2:]
+    v1, v2 = puts(world.owner_log, github)[-2:]
     assert (v1["version"], v2["version"]) == (1, 2)
     assert sec.me.id not in v2["wraps"]
-    old_wrap = grant_wrap(owner_log(world), github, sec.me.id)
+    old_wrap = grant_wrap(world.owner_log, github, sec.me.id)
     k1 = envelope.grantee_data_key(sec.vault_id, github, 1, old_wrap, v1["key_commit"], sec.me)
     with pytest.raises(DecryptionFailed):
         envelope.grantee_data_key(sec.vault_id, github, 2, old_wrap, v2["key_commit"], sec.me)
@@ -135,11 +111,11 @@ def test_revoked_member_cannot_decrypt_the_new_version_with_the_old_wrap(revoked
 
 def test_owner_repair_undoes_the_restored_old_log_for_everyone(revoked):
     world, kept = revoked
-    owner_log(world).write_bytes(kept)
+    world.owner_log.write_bytes(kept)
     r = ok(world.c("doctor", "--repair"))
     assert "restored log" in r.err
     for home in (world.client, world.secretary):
-        assert not [p for p in problems(home) if p.fatal]
+        assert not [p for p in problems(world, home) if p.fatal]
     assert world.s("get", "GitHub").code == 1
     assert "OK:" in ok(world.s("audit", "verify")).out
 
@@ -154,13 +130,13 @@ def restored(world, tmp_path):
     ok(world.s("get", "GitHub"))
     backup = tmp_path / "backup"
     shutil.copytree(world.folder, backup)
-    heads = {"owner": len(read_lines(owner_log(world))) - 1}
+    heads = {"owner": len(read_lines(world.owner_log)) - 1}
     ok(world.c("add", "New", "--password-stdin", input="new-canary\n"))
     ok(world.c("share", "New", "--with", "aiko"))
     ok(world.s("get", "New"))
     ok(world.c("list"))  # the owner's machine sees aiko's newest receipt
-    heads["owner_now"] = len(read_lines(owner_log(world))) - 1
-    heads["member_now"] = len(read_lines(member_log(world))) - 1
+    heads["owner_now"] = len(read_lines(world.owner_log)) - 1
+    heads["member_now"] = len(read_lines(world.member_log)) - 1
     shutil.rmtree(world.folder)
     shutil.copytree(backup, world.folder)
     return world, heads
@@ -168,9 +144,9 @@ def restored(world, tmp_path):
 
 def test_whole_folder_restore_is_rollback_on_every_machine_that_saw_newer_state(restored):
     world, heads = restored
-    owner_id, sec_id = ident(world.client).id, ident(world.secretary).id
+    owner_id, sec_id = world.owner_id, world.member_id
     for home in (world.client, world.secretary):
-        found = {(p.kind, p.log, p.seq) for p in problems(home) if p.fatal}
+        found = {(p.kind, p.log, p.seq) for p in problems(world, home) if p.fatal}
         assert ("rollback", owner_id, heads["owner_now"]) in found, (home, found)
         assert ("rollback", sec_id, heads["member_now"]) in found, (home, found)
 
@@ -204,45 +180,50 @@ def test_whole_folder_restore_accept_rollback_is_recorded_in_the_signed_audit(re
     ok(world.c("doctor", "--accept-rollback"))
     rows = json.loads(ok(world.c("audit", "--json")).out)
     accepted = [r for r in rows if r["type"] == "rollback.accept"]
-    assert len(accepted) == 1 and accepted[0]["log"] == ident(world.client).id
-    assert any(payload(line)["type"] == "rollback.accept" for line in read_lines(owner_log(world)))
+    assert len(accepted) == 1 and accepted[0]["log"] == world.owner_id
+    assert any(payload(line)["type"] == "rollback.accept" for line in read_lines(world.owner_log))
     ok(world.c("add", "Other", "--password-stdin", input="x\n"))
     assert "OK:" in ok(world.c("audit", "verify")).out
 
 
 def test_member_cannot_accept_a_rollback(restored):
     world, _ = restored
-    before = owner_log(world).read_bytes()
+    before = world.owner_log.read_bytes()
     r = world.s("doctor", "--accept-rollback")
     assert r.code == 1 and "owner" in r.err
-    assert owner_log(world).read_bytes() == before
+    assert world.owner_log.read_bytes() == before
 
 
 # --- 3. a member writes owner-only events -----------------------------------------------
 
 
+def forged_rotation(item_id: str, version: int) -> dict:
+    """The body of an item.put 'rotated: true' with placeholder crypto (not the owner's)."""
+    return {
+        "item": item_id,
+        "version": version,
+        "aead": "CHACHA20_POLY1305",
+        "ct": "AAAA",
+        "key_commit": "AAAA",
+        "owner_wrap": "AAAA",
+        "wraps": {},
+        "rotated": True,
+    }
+
+
 def _member_writes(world, type_: str) -> tuple[str, int]:
     """The secretary's own (modified) client signs an owner-only event into her log."""
-    sec = session(world.secretary)
-    owner = session(world.client)
+    sec = world.secretary_session()
+    owner = world.client_session()
     github, bank = owner.find("GitHub"), owner.find("Bank")
     bodies = {
         "grant": {"item": bank, "version": 1, "member": sec.me.id, "wrap": "AAAA"},
         "revoke": {"item": github, "member": sec.me.id, "reason": "self"},
-        "item.put": {
-            "item": github,
-            "version": 2,
-            "aead": "CHACHA20_POLY1305",
-            "ct": "AAAA",
-            "key_commit": "AAAA",
-            "owner_wrap": "AAAA",
-            "wraps": {},
-            "rotated": True,
-        },
+        "item.put": forged_rotation(github, 2),
         "member.add": {"member": "f" * 32, "name": "mallory", "card": {}},
         "rollback.accept": {"detail": [], "restored": []},
     }
-    seq = len(read_lines(member_log(world))) if member_log(world).exists() else 0
+    seq = len(read_lines(world.member_log)) if world.member_log.exists() else 0
     sec.append(type_, bodies[type_])
     return sec.me.id, seq
 
@@ -250,11 +231,11 @@ def _member_writes(world, type_: str) -> tuple[str, int]:
 @pytest.mark.parametrize("type_", ["grant", "revoke", "item.put", "member.add", "rollback.accept"])
 def test_member_written_owner_event_is_ignored_and_reported_with_its_place(world, type_):
     """The state ignores it on every machine; `audit verify` exits 3 naming her log and seq."""
-    owner = session(world.client)
+    owner = world.client_session()
     github, bank = owner.find("GitHub"), owner.find("Bank")
     sec_id, seq = _member_writes(world, type_)
     for home in (world.client, world.secretary):
-        st = session(home).state
+        st = world.session(home).state
         assert st["items"][github]["version"] == 1
         assert sec_id in st["items"][github]["grants"]
         assert st["items"][bank]["grants"] == {}
@@ -268,21 +249,9 @@ def test_member_written_rotation_does_not_clear_the_exposed_mark(world):
     """Only an owner-signed rotation clears 'exposed'; a member's item.put rotated:true is
     set aside."""
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
-    sec = session(world.secretary)
-    github = session(world.client).find("GitHub")
-    sec.append(
-        "item.put",
-        {
-            "item": github,
-            "version": 3,
-            "aead": "CHACHA20_POLY1305",
-            "ct": "AAAA",
-            "key_commit": "AAAA",
-            "owner_wrap": "AAAA",
-            "wraps": {},
-            "rotated": True,
-        },
-    )
+    sec = world.secretary_session()
+    github = world.client_session().find("GitHub")
+    sec.append("item.put", forged_rotation(github, 3))
     assert exposed(world.client) == ["aiko"]
 
 
@@ -304,8 +273,8 @@ def forked(world, tmp_path):
     laptop = second_owner_machine(world, tmp_path, laptop_folder)
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
     ok(run(laptop, "share", "GitHub", "--with", "aiko", "--expires", "30d"))
-    owner_id = ident(world.client).id
-    revoke_branch = owner_log(world).read_bytes()
+    owner_id = world.owner_id
+    revoke_branch = world.owner_log.read_bytes()
     grant_branch = (laptop_folder / "logs" / f"{owner_id}.jsonl").read_bytes()
     return world, laptop, laptop_folder, owner_id, revoke_branch, grant_branch
 
@@ -317,9 +286,9 @@ def conflict_copy(folder: Path, log: str) -> Path:
 def test_concurrent_grant_and_revoke_is_a_fork_reported_on_every_machine(forked):
     world, laptop, laptop_folder, owner_id, _revoke, grant = forked
     conflict_copy(world.folder, owner_id).write_bytes(grant)
-    conflict_copy(laptop_folder, owner_id).write_bytes(owner_log(world).read_bytes())
+    conflict_copy(laptop_folder, owner_id).write_bytes(world.owner_log.read_bytes())
     for home in (world.client, world.secretary, laptop):
-        assert_problem(problems(home), "fork", owner_id, 5)
+        assert_problem(problems(world, home), "fork", owner_id, 5)
     for home in (world.client, laptop):
         r = run(home, "add", "Other", "--password-stdin", input="x\n")
         assert r.code == 3 and "forked" in r.err
@@ -338,9 +307,9 @@ def test_concurrent_grant_and_revoke_releases_nothing_while_forked_grant_first(f
     copy, and aiko's machine reads the grant first. Her state says 'shared', but the
     receipt cannot be written on a forked owner log, so nothing is released (exit 3)."""
     world, _laptop, _lf, owner_id, revoke, grant = forked
-    owner_log(world).write_bytes(grant)
+    world.owner_log.write_bytes(grant)
     conflict_copy(world.folder, owner_id).write_bytes(revoke)
-    sec = session(world.secretary)
+    sec = world.secretary_session()
     assert_problem(sec.loaded.problems, "fork", owner_id, 5)
     r = world.s("get", "GitHub")
     assert r.code == 3 and r.out == "" and world.password not in r.err
@@ -349,9 +318,9 @@ def test_concurrent_grant_and_revoke_releases_nothing_while_forked_grant_first(f
 def test_re_keyed_version_from_the_revoke_branch_never_opens_for_the_member(forked):
     """Whatever branch a machine follows, the revoke branch's v2 has no wrap for aiko."""
     world, *_rest = forked
-    github = session(world.client).find("GitHub")
-    v2 = puts(owner_log(world), github)[-1]
-    assert v2["version"] == 2 and ident(world.secretary).id not in v2["wraps"]
+    github = world.client_session().find("GitHub")
+    v2 = puts(world.owner_log, github)[-1]
+    assert v2["version"] == 2 and world.member_id not in v2["wraps"]
 
 
 def test_stale_owner_machine_repair_does_not_undo_a_concurrent_revoke(forked, tmp_path):
@@ -362,23 +331,23 @@ def test_stale_owner_machine_repair_does_not_undo_a_concurrent_revoke(forked, tm
     (laptop_folder / "logs" / f"{owner_id}.jsonl").write_bytes(revoke)
     run(laptop, "doctor", "--repair")
     fresh = fresh_load(
-        laptop_folder, tmp_path / "fresh", session(world.client).vault_id, ident(world.client).card
+        laptop_folder, tmp_path / "fresh", world.vault_id, world.identity(world.client).card
     )
-    github = session(world.client).find("GitHub")
-    assert ident(world.secretary).id not in fresh.state["items"][github]["grants"]
+    github = world.client_session().find("GitHub")
+    assert world.member_id not in fresh.state["items"][github]["grants"]
 
 
 def test_replayed_grant_line_after_a_revoke_is_tampered(world):
     """aiko appends the old (validly signed) grant line after the revocation: refused at
     its seq on every machine; she stays revoked."""
-    old_grant = read_lines(owner_log(world))[4]
+    old_grant = read_lines(world.owner_log)[4]
     assert payload(old_grant)["type"] == "grant"
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
-    append_raw(owner_log(world), old_grant)
-    seq = len(read_lines(owner_log(world))) - 1
-    owner_id = ident(world.client).id
+    append_raw(world.owner_log, old_grant)
+    seq = len(read_lines(world.owner_log)) - 1
+    owner_id = world.owner_id
     for home in (world.client, world.secretary):
-        assert_problem(problems(home), "tampered", owner_id, seq)
+        assert_problem(problems(world, home), "tampered", owner_id, seq)
     r = world.s("get", "GitHub")
     assert r.code != 0 and r.out == ""
 
@@ -386,14 +355,14 @@ def test_replayed_grant_line_after_a_revoke_is_tampered(world):
 def test_owner_signed_grant_for_the_pre_revocation_version_is_refused(world):
     """Even re-chained and signed by the owner's key, a grant for v1 after the re-key to v2
     is refused by the state ('not for the current version')."""
-    old = payload(read_lines(owner_log(world))[4])
+    old = payload(read_lines(world.owner_log)[4])
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
     body = {k: old[k] for k in ("item", "version", "member", "wrap")}
-    vault_id = session(world.client).vault_id
-    line = next_event(ident(world.client), owner_log(world), vault_id, "grant", body)
-    append_raw(owner_log(world), line)
+    vault_id = world.vault_id
+    line = next_event(world.identity(world.client), world.owner_log, vault_id, "grant", body)
+    append_raw(world.owner_log, line)
     problem = assert_problem(
-        problems(world.secretary), "tampered", ident(world.client).id, payload(line)["seq"]
+        problems(world, world.secretary), "tampered", world.owner_id, payload(line)["seq"]
     )
     assert "current version" in problem.message
     assert world.s("get", "GitHub").code == 1
@@ -406,7 +375,7 @@ def test_exposed_mark_survives_restarts_and_a_lost_state_cache(world):
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
     assert exposed(world.client) == ["aiko"]
     assert exposed(world.client) == ["aiko"]  # a new process: read back from the cache
-    vault_id = session(world.client).vault_id
+    vault_id = world.vault_id
     (world.client / "vaults" / vault_id / "state.json").unlink()
     assert exposed(world.client) == ["aiko"]  # re-folded from the verified log
 
@@ -414,7 +383,7 @@ def test_exposed_mark_survives_restarts_and_a_lost_state_cache(world):
 def test_lost_state_cache_is_rebuilt_without_a_false_alarm(world):
     """The state cache is disposable (its own error says 'remove it to rebuild'): after
     removing it, `audit verify` must still pass."""
-    vault_id = session(world.client).vault_id
+    vault_id = world.vault_id
     (world.client / "vaults" / vault_id / "state.json").unlink()
     ok(world.c("list"))
     assert "OK:" in ok(world.c("audit", "verify")).out
@@ -439,5 +408,5 @@ def test_exposed_mark_is_cleared_by_an_owner_signed_rotation_on_every_machine(wo
     laptop = second_owner_machine(world, tmp_path)
     ok(run(laptop, "rotate", "GitHub", "--generate"))
     assert exposed(laptop) == [] and exposed(world.client) == []
-    rotated = [p for p in map(payload, read_lines(owner_log(world))) if p.get("rotated")]
-    assert len(rotated) == 1 and rotated[0]["actor"] == ident(world.client).id
+    rotated = [p for p in map(payload, read_lines(world.owner_log)) if p.get("rotated")]
+    assert len(rotated) == 1 and rotated[0]["actor"] == world.owner_id

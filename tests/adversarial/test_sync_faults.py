@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.adversarial.crash_worker import build_world
+from tests.adversarial.crash_worker import loop_world
 from tests.helpers import InMemoryKeyring, ok, run
-from tests.twohomes import make_world
+from tests.outcomes import place
 from vault import audit, fsutil, sharing
 from vault.errors import StorageError
 from vault.item import empty_payload
@@ -32,23 +32,6 @@ from vault.store import Store
 
 DROPBOX = "{id} (Aiko's conflicted copy 2026-11-26).jsonl"
 SYNCTHING = "{id}.sync-conflict-20261126-101010-ABCDEFG.jsonl"
-
-
-@pytest.fixture
-def world(tmp_path):
-    return make_world(tmp_path)
-
-
-def lib(home: Path, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> Machine:
-    return Machine(home, disk=disk)
-
-
-def ids(world) -> tuple[str, str]:
-    return lib(world.client).card().id, lib(world.secretary).card().id
-
-
-def log_path(world, log: str) -> Path:
-    return world.folder / "logs" / f"{log}.jsonl"
 
 
 def error_lines(result) -> list[str]:
@@ -62,10 +45,6 @@ def one_clear_error(result, *needles: str) -> str:
     for needle in needles:
         assert needle in line, result
     return line
-
-
-def place(log: str, seq: int | None = None) -> str:
-    return f"log {log[:12]}" + (f", seq {seq}" if seq is not None else "")
 
 
 class FaultyDisk(fsutil.Disk):
@@ -117,7 +96,7 @@ def test_failed_fsync_fails_add_and_leaves_a_log_that_verifies(world, where):
     payload = empty_payload()
     payload.update(title="Mail", password="mail-canary")
     with pytest.raises(StorageError) as caught:
-        lib(world.client, disk).session("acme").add(payload)
+        world.machine(world.client, disk).session("acme").add(payload)
     assert disk.failed == 1
     assert "fsync" in caught.value.message and "nothing was saved" in caught.value.message
     assert "\n" not in caught.value.message and caught.value.exit_code == 1
@@ -131,7 +110,7 @@ def test_failed_fsync_fails_add_and_leaves_a_log_that_verifies(world, where):
 def test_failed_fsync_of_the_receipt_releases_no_secret(world):
     """The secretary's receipt cannot be made durable: `get` fails and returns nothing."""
     disk = FaultyDisk(fsync=errno.EIO, under=world.folder)
-    sess = lib(world.secretary, disk).session("acme")
+    sess = world.machine(world.secretary, disk).session("acme")
     item = sess.find("GitHub")
     released = None
     with pytest.raises(StorageError, match="fsync"):
@@ -145,12 +124,12 @@ def test_failed_fsync_of_a_grant_does_not_share_the_item_later(world):
     """A share reported as failed ('nothing was saved') never takes effect later: the
     written line is cut back off the log when its fsync fails."""
     disk = FaultyDisk(fsync=errno.EIO, under=world.folder)
-    sess = lib(world.client, disk).session("acme")
+    sess = world.machine(world.client, disk).session("acme")
     bank = sess.find("Bank")
     with pytest.raises(StorageError, match="nothing was saved"):
         sharing.share(sess, bank, sharing.member_by_name(sess, "aiko"), None)
     assert "Bank" not in ok(world.s("list")).out
-    assert not lib(world.client).session("acme").state["items"][bank]["grants"]
+    assert not world.client_session().state["items"][bank]["grants"]
 
 
 # --- full disk --------------------------------------------------------------------------------
@@ -162,7 +141,7 @@ def test_full_disk_fails_add_with_one_clear_line_and_changes_nothing(world):
     payload = empty_payload()
     payload.update(title="Mail", password="mail-canary")
     with pytest.raises(StorageError) as caught:
-        lib(world.client, disk).session("acme").add(payload)
+        world.machine(world.client, disk).session("acme").add(payload)
     assert caught.value.message.endswith("the disk is full") and "\n" not in caught.value.message
     assert folder_bytes(world) == before
     ok(world.c("add", "Mail", "--password-stdin", input="mail-canary\n"))
@@ -171,7 +150,7 @@ def test_full_disk_fails_add_with_one_clear_line_and_changes_nothing(world):
 
 def test_full_disk_during_get_releases_no_secret(world):
     disk = FaultyDisk(write=errno.ENOSPC)
-    sess = lib(world.secretary, disk).session("acme")
+    sess = world.machine(world.secretary, disk).session("acme")
     item = sess.find("GitHub")
     with pytest.raises(StorageError, match="the disk is full"):
         sess.reveal(item, ["password"], None)
@@ -218,14 +197,14 @@ def test_read_only_folder_mount_reads_work_and_writes_fail_with_one_clear_line(w
 
 def test_read_only_folder_through_the_disk_seam_fails_writes_and_keeps_reads(world):
     disk = FaultyDisk(write=errno.EROFS, fsync=errno.EROFS, under=world.folder)
-    owner = lib(world.client, disk).session("acme")
+    owner = world.machine(world.client, disk).session("acme")
     assert sorted(owner.titles().values()) == ["Bank", "GitHub"]
     assert owner.reveal(owner.find("Bank"), ["password"], None)["password"] == "bank-secret-canary"
     payload = empty_payload()
     payload.update(title="Mail", password="mail-canary")
     with pytest.raises(StorageError, match="the folder is read-only$"):
         owner.add(payload)
-    member = lib(world.secretary, disk).session("acme")
+    member = world.machine(world.secretary, disk).session("acme")
     with pytest.raises(StorageError, match="the folder is read-only$"):
         member.reveal(member.find("GitHub"), ["password"], None)
     assert ok(world.s("get", "GitHub")).out == world.password + "\n"
@@ -236,8 +215,8 @@ def test_read_only_folder_through_the_disk_seam_fails_writes_and_keeps_reads(wor
 
 
 def test_zero_length_owner_log_is_a_rollback_and_doctor_repair_restores_it(world):
-    owner, _ = ids(world)
-    log = log_path(world, owner)
+    owner = world.owner_id
+    log = world.log(owner)
     good = log.read_bytes()
     log.write_bytes(b"")
     listed = ok(world.c("list"))  # reads go on from the verified mirror
@@ -252,8 +231,8 @@ def test_zero_length_owner_log_is_a_rollback_and_doctor_repair_restores_it(world
 
 
 def test_log_cut_mid_line_is_a_rollback_for_a_machine_that_accepted_it(world):
-    owner, _ = ids(world)
-    log = log_path(world, owner)
+    owner = world.owner_id
+    log = world.log(owner)
     data = log.read_bytes()
     seq = data.count(b"\n") - 1
     log.write_bytes(data[: len(data) - 40])
@@ -263,24 +242,13 @@ def test_log_cut_mid_line_is_a_rollback_for_a_machine_that_accepted_it(world):
 
 def test_log_cut_mid_line_is_a_torn_tail_for_a_machine_that_never_saw_it(world, tmp_path):
     """A new machine opening the folder sees a torn last line: a warning, not tampering."""
-    owner, _ = ids(world)
-    log = log_path(world, owner)
+    owner = world.owner_id
+    log = world.log(owner)
     data = log.read_bytes()
     log.write_bytes(data[: len(data) - 40])
     fresh = tmp_path / "laptop"
     ok(run(fresh, "init", "--name", "Aiko laptop"))
-    opened = ok(
-        run(
-            fresh,
-            "vault",
-            "open",
-            str(world.folder),
-            "--name",
-            "acme",
-            "--safety-code",
-            world.code(world.client),
-        )
-    )
+    opened = world.open_as(fresh)
     listed = ok(run(fresh, "list"))
     assert "incomplete" in opened.err + listed.err
     seq = data.count(b"\n") - 1
@@ -312,8 +280,8 @@ def test_empty_or_cut_key_file_is_refused_with_one_line_naming_it(world, cut):
 def test_empty_or_cut_state_cache_is_rebuilt_from_the_mirror(world, cut):
     """The state cache is derived data: when it is empty or cut, it is rebuilt from the
     verified mirror (keeping the pins) instead of raising a false integrity alarm."""
-    owner, _ = ids(world)
-    vault_id = lib(world.client).session("acme").vault_id
+    owner = world.owner_id
+    vault_id = world.vault_id
     cache = world.client / "vaults" / vault_id / "state.json"
     data = cache.read_bytes()
     cache.write_bytes(b"" if cut == "zero" else data[: len(data) // 2])
@@ -321,7 +289,7 @@ def test_empty_or_cut_state_cache_is_rebuilt_from_the_mirror(world, cut):
     verifies(world, world.client)
     # the rebuilt state kept the pins: cutting the owner's log is still a rollback
     cache.write_bytes(b"")
-    log = log_path(world, owner)
+    log = world.log(owner)
     data = log.read_bytes()
     log.write_bytes(data[: data.rindex(b"\n", 0, len(data) - 1) + 1])
     checked = world.c("audit", "verify")
@@ -331,30 +299,31 @@ def test_empty_or_cut_state_cache_is_rebuilt_from_the_mirror(world, cut):
 # --- conflict copies, forks, git markers ------------------------------------------------------
 
 
-def loaded_view(home: Path):
-    sess = lib(home).session("acme")
-    return sess
-
-
 def receipts(world, home: Path, member: str) -> list[str]:
     return [
         e["_hash"]
-        for e in lib(home).session("acme").store.mirror.events(member)
+        for e in world.session(home).store.mirror.events(member)
         if e["type"] == "retrieve"
     ]
+
+
+def behind_its_copy(world, pattern: str) -> None:
+    """The secretary retrieves three times; then her log's main file lags behind its
+    conflict copy (named by `pattern`), which holds all three receipts."""
+    for _ in range(3):
+        ok(world.s("get", "GitHub"))
+    log = world.member_log
+    data = log.read_bytes()
+    (world.folder / "logs" / pattern.format(id=world.member_id)).write_bytes(data)
+    log.write_bytes(data.splitlines(keepends=True)[0])
 
 
 def test_dropbox_conflicted_copy_is_merged_into_the_same_writers_log(world):
     """The main file lags behind its '(conflicted copy)': the copy's receipts are taken (union
     by hash), no new member appears and nothing is reported as tampering."""
-    _, member = ids(world)
-    for _ in range(3):
-        ok(world.s("get", "GitHub"))
-    log = log_path(world, member)
-    data = log.read_bytes()
-    (world.folder / "logs" / DROPBOX.format(id=member)).write_bytes(data)
-    log.write_bytes(data.splitlines(keepends=True)[0])
-    sess = loaded_view(world.client)
+    member = world.member_id
+    behind_its_copy(world, DROPBOX)
+    sess = world.client_session()
     assert sess.loaded.fatal == []
     assert not [p for p in sess.loaded.problems if p.kind in ("unknown-log", "unknown-file")]
     assert list(sess.state["members"]) == [member]
@@ -365,10 +334,10 @@ def test_dropbox_conflicted_copy_is_merged_into_the_same_writers_log(world):
 
 
 def test_syncthing_conflict_copy_with_known_events_changes_nothing(world):
-    _, member = ids(world)
+    member = world.member_id
     ok(world.s("get", "GitHub"))
     ok(world.s("get", "GitHub", "username"))
-    log = log_path(world, member)
+    log = world.log(member)
     (world.folder / "logs" / SYNCTHING.format(id=member)).write_bytes(
         log.read_bytes().splitlines(keepends=True)[0]
     )
@@ -385,13 +354,7 @@ def test_syncthing_conflict_copy_with_known_events_changes_nothing(world):
 def test_audit_verify_accepts_a_log_whose_newer_events_are_in_its_conflicted_copy(world):
     """audit verify merges sync-conflict copies like load does: a main file that lags
     behind its conflicted copy is not a rollback."""
-    _, member = ids(world)
-    for _ in range(3):
-        ok(world.s("get", "GitHub"))
-    log = log_path(world, member)
-    data = log.read_bytes()
-    (world.folder / "logs" / DROPBOX.format(id=member)).write_bytes(data)
-    log.write_bytes(data.splitlines(keepends=True)[0])
+    behind_its_copy(world, DROPBOX)
     verifies(world, world.client)
 
 
@@ -399,16 +362,11 @@ def test_my_log_behind_its_conflict_copy_gets_the_next_receipt_without_a_gap(wor
     """My log's main file lags behind its conflict copy: before appending, takusu catches
     it up from my mirror, so the next receipt follows without a gap and every machine,
     old or new, sees it."""
-    _, member = ids(world)
-    for _ in range(3):
-        ok(world.s("get", "GitHub"))
-    log = log_path(world, member)
-    data = log.read_bytes()
-    (world.folder / "logs" / SYNCTHING.format(id=member)).write_bytes(data)
-    log.write_bytes(data.splitlines(keepends=True)[0])
+    member = world.member_id
+    behind_its_copy(world, SYNCTHING)
     ok(world.s("get", "GitHub", "username"))  # a fourth receipt
     assert len(receipts(world, world.client, member)) == 4
-    sess = lib(world.client).session("acme")
+    sess = world.client_session()
     fresh = Store(world.folder, tmp_path / "new-machine", sess.vault_id, sess.owner_card).load()
     assert fresh.fatal == [] and fresh.state["heads"][member]["seq"] == 3
 
@@ -416,11 +374,11 @@ def test_my_log_behind_its_conflict_copy_gets_the_next_receipt_without_a_gap(wor
 def test_two_machines_with_one_identity_fork_the_members_log(tmp_path):
     """Aiko copies her TAKUSU_HOME to a laptop; both record a retrieval at the same seq; the
     laptop's line arrives as a conflict copy: 'fork' at that log and seq (exit 3)."""
-    w = build_world(tmp_path)  # passphrase mode: a copied home still unlocks
+    w = loop_world(tmp_path)  # passphrase mode: a copied home still unlocks
     ok(run(w.secretary, "get", "Stable-0"))
     laptop = tmp_path / "laptop-home"
     shutil.copytree(w.secretary, laptop)
-    log = log_path(w, w.member_id)
+    log = w.log(w.member_id)
     base = log.read_bytes()
     ok(run(laptop, "get", "Stable-0", "username"))
     laptop_version = log.read_bytes()
@@ -437,10 +395,10 @@ def test_two_machines_with_one_identity_fork_the_members_log(tmp_path):
 def test_owner_log_fork_in_a_conflict_copy_blocks_writes_on_every_machine(tmp_path):
     """The client's home copied to a laptop: both add an item at the same seq; with the
     laptop's version as a conflict copy, the owner's log has forked and no one writes."""
-    w = build_world(tmp_path)
+    w = loop_world(tmp_path)
     laptop = tmp_path / "client-laptop"
     shutil.copytree(w.client, laptop)
-    log = log_path(w, w.owner_id)
+    log = w.log(w.owner_id)
     base = log.read_bytes()
     seq = base.count(b"\n")
     ok(run(laptop, "add", "Laptop item", "--password-stdin", input="l\n"))
@@ -455,15 +413,15 @@ def test_owner_log_fork_in_a_conflict_copy_blocks_writes_on_every_machine(tmp_pa
 
 
 def test_git_conflict_markers_in_a_log_are_reported_with_the_file(world):
-    _, member = ids(world)
+    member = world.member_id
     ok(world.s("get", "GitHub"))
     ok(world.s("get", "GitHub", "username"))
-    log = log_path(world, member)
+    log = world.log(member)
     first, second = log.read_bytes().splitlines(keepends=True)
     log.write_bytes(
         first + b"<<<<<<< HEAD\n" + second + b"=======\n" + second + b">>>>>>> origin/main\n"
     )
-    sess = lib(world.client).session("acme")
+    sess = world.client_session()
     (problem,) = [p for p in sess.loaded.problems if p.kind == "git-conflict"]
     assert (problem.log, problem.seq, problem.fatal) == (member, 1, True)
     assert f"{member}.jsonl" in problem.message

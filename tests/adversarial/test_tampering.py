@@ -23,27 +23,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.adversarial.conftest import (
+from tests.helpers import PASSPHRASE, ok, run
+from tests.logs import (
     append_raw,
-    assert_exit3_at,
-    assert_problem,
-    fresh_load,
-    full_verify,
+    edit_vault_json,
     grant_wrap,
-    ident,
-    member_log,
     next_event,
-    owner_log,
     payload,
     puts,
     read_lines,
-    retrievals,
-    session,
     sign_as,
+    vault_json,
     with_payload,
     write_lines,
 )
-from tests.helpers import PASSPHRASE, ok, run
+from tests.outcomes import assert_exit3_at, assert_problem, fresh_load, full_verify, retrievals
 from vault import crypto, envelope, fsutil, labels
 from vault.encoding import b64d, b64e, dumps
 from vault.errors import (
@@ -117,28 +111,18 @@ def small_vault(root: Path) -> Small:
     store.append(
         owner, "member.add", {"member": member.id, "name": "aiko", "card": member.card.envelope}
     )
+
+    def put(item_id: str, title: str, password: str, grantees: list) -> None:
+        fields = {**empty_payload(), "title": title, "password": password}
+        body, _ = envelope.seal_item(vault_id, item_id, 1, fields, vault_key, grantees)
+        store.append(owner, "item.put", body)
+
     behind = Store(folder, root / "behind", vault_id, owner.card)
     behind.load()
-    body, _ = envelope.seal_item(
-        vault_id,
-        GITHUB,
-        1,
-        {**empty_payload(), "title": "GitHub", "password": "hunter2-canary"},
-        vault_key,
-        [member.card],
-    )
-    store.append(owner, "item.put", body)
+    put(GITHUB, "GitHub", "hunter2-canary", [member.card])
     caught_up = Store(folder, root / "caught-up", vault_id, owner.card)
     caught_up.load()
-    body, _ = envelope.seal_item(
-        vault_id,
-        BANK,
-        1,
-        {**empty_payload(), "title": "Bank", "password": "bank-canary"},
-        vault_key,
-        [],
-    )
-    store.append(owner, "item.put", body)
+    put(BANK, "Bank", "bank-canary", [])
     mstore = Store(folder, root / "member", vault_id, owner.card)
     mstore.append(member, "retrieve", {"item": GITHUB, "version": 1, "fields": ["password"]})
     return Small(folder, root, vault_id, owner, member, vault_key, store, behind, caught_up)
@@ -315,10 +299,10 @@ def test_bit_flip_at_every_bit_of_a_grantee_wrap_is_decryption_failed(small):
 def test_bit_flip_at_every_offset_of_a_hybrid_wrap_is_decryption_failed(world):
     """MLKEM768-X25519 wrap (the default suite): ML-KEM's implicit rejection gives a wrong
     shared secret, so the AEAD refuses; never a wrong data key."""
-    sec = session(world.secretary)
+    sec = world.secretary_session()
     github = sec.find("GitHub")
-    item = puts(owner_log(world), github)[-1]
-    wrap = b64d(grant_wrap(owner_log(world), github, sec.me.id))
+    item = puts(world.owner_log, github)[-1]
+    wrap = b64d(grant_wrap(world.owner_log, github, sec.me.id))
     assert len(wrap) > 1100
     for offset, bit in flips(len(wrap), False):
         with pytest.raises(DecryptionFailed):
@@ -379,7 +363,7 @@ def test_ciphertext_edited_inside_the_signed_event_is_bad_signature(small):
 def test_ciphertext_damaged_before_signing_is_an_error_never_garbage(world):
     """Owner-signed item.put whose ciphertext is damaged (a bug, or bit rot before signing):
     the secretary's get exits 3, prints nothing and writes no receipt; the owner gets 3 too."""
-    owner = session(world.client)
+    owner = world.client_session()
     github = owner.find("GitHub")
     item = owner.state["items"][github]
     body, _ = envelope.seal_item(
@@ -396,7 +380,7 @@ def test_ciphertext_damaged_before_signing_is_an_error_never_garbage(world):
     r = world.s("get", "GitHub")
     assert r.code == 3 and r.out == "" and world.password not in r.err
     assert "does not decrypt" in r.err
-    assert not member_log(world).exists()
+    assert not world.member_log.exists()
     assert world.c("show", "GitHub", "--reveal").code == 3
 
 
@@ -405,51 +389,51 @@ def test_ciphertext_damaged_before_signing_is_an_error_never_garbage(world):
 
 def test_field_swap_between_two_events_is_bad_signature_at_the_first(world, tmp_path):
     """Swap the ciphertexts of GitHub (seq 1) and Bank (seq 2) inside their signed payloads."""
-    log = owner_log(world)
+    log = world.owner_log
     lines = read_lines(log)
     a, b = payload(lines[1]), payload(lines[2])
     assert a["type"] == b["type"] == "item.put"
     a["ct"], b["ct"] = b["ct"], a["ct"]
     lines[1], lines[2] = with_payload(lines[1], a), with_payload(lines[2], b)
     write_lines(log, lines)
-    owner = ident(world.client)
-    fresh = fresh_load(world.folder, tmp_path / "fresh", session(world.client).vault_id, owner.card)
+    owner = world.identity(world.client)
+    fresh = fresh_load(world.folder, tmp_path / "fresh", world.vault_id, owner.card)
     assert_problem(fresh.problems, "tampered", owner.id, 1)
     assert_exit3_at(world.c("audit", "verify"), owner.id, 1)
 
 
 def test_signature_swap_between_two_lines_is_bad_signature(world, tmp_path):
-    log = owner_log(world)
+    log = world.owner_log
     lines = read_lines(log)
     e1, e2 = json.loads(lines[1]), json.loads(lines[2])
     lines[1] = encode_line(b64d(e1["p"]), b64d(e2["s"])).rstrip(b"\n")
     lines[2] = encode_line(b64d(e2["p"]), b64d(e1["s"])).rstrip(b"\n")
     write_lines(log, lines)
-    owner = ident(world.client)
-    fresh = fresh_load(world.folder, tmp_path / "fresh", session(world.client).vault_id, owner.card)
+    owner = world.identity(world.client)
+    fresh = fresh_load(world.folder, tmp_path / "fresh", world.vault_id, owner.card)
     problem = assert_problem(fresh.problems, "tampered", owner.id, 1)
     assert "signature" in problem.message
 
 
 def test_item_rename_by_editing_the_item_id_is_bad_signature(world, tmp_path):
     """Point GitHub's item.put at another item id (a 'rename' in the folder)."""
-    log = owner_log(world)
+    log = world.owner_log
     lines = read_lines(log)
     fields = payload(lines[1])
     fields["item"] = "f" * 32
     lines[1] = with_payload(lines[1], fields)
     write_lines(log, lines)
-    owner = ident(world.client)
-    fresh = fresh_load(world.folder, tmp_path / "fresh", session(world.client).vault_id, owner.card)
+    owner = world.identity(world.client)
+    fresh = fresh_load(world.folder, tmp_path / "fresh", world.vault_id, owner.card)
     assert_problem(fresh.problems, "tampered", owner.id, 1)
 
 
 def test_item_swap_signed_by_the_owner_does_not_decrypt_under_the_other_item(world):
     """Even an owner-signed item.put that moves GitHub's sealed content onto Bank's id (a
     swap by a buggy client) is refused: AAD and wrap info bind the item id."""
-    owner = session(world.client)
+    owner = world.client_session()
     github, bank = owner.find("GitHub"), owner.find("Bank")
-    src = puts(owner_log(world), github)[-1]
+    src = puts(world.owner_log, github)[-1]
     version = owner.state["items"][bank]["version"] + 1
     body = {
         "item": bank,
@@ -459,15 +443,15 @@ def test_item_swap_signed_by_the_owner_does_not_decrypt_under_the_other_item(wor
         "key_commit": src["key_commit"],
         "owner_wrap": src["owner_wrap"],
         "wraps": {
-            m: grant_wrap(owner_log(world), github, m)
+            m: grant_wrap(world.owner_log, github, m)
             for m in owner.state["items"][github]["grants"]
         },
     }
     owner.append("item.put", body)
-    owner = session(world.client)
+    owner = world.client_session()
     with pytest.raises(DecryptionFailed):
         owner.payload(bank)
-    sec = session(world.secretary)
+    sec = world.secretary_session()
     assert bank in sec.readable()
     with pytest.raises(DecryptionFailed):
         sec.payload(bank)
@@ -477,12 +461,12 @@ def test_item_swap_signed_by_the_owner_does_not_decrypt_under_the_other_item(wor
 
 def test_two_items_events_swapped_in_the_log_is_broken_chain(world, tmp_path):
     """GitHub's and Bank's item.put lines (seq 1, 2) exchanged: the chain breaks at seq 1."""
-    log = owner_log(world)
+    log = world.owner_log
     lines = read_lines(log)
     lines[1], lines[2] = lines[2], lines[1]
     write_lines(log, lines)
-    owner = ident(world.client)
-    fresh = fresh_load(world.folder, tmp_path / "fresh", session(world.client).vault_id, owner.card)
+    owner = world.identity(world.client)
+    fresh = fresh_load(world.folder, tmp_path / "fresh", world.vault_id, owner.card)
     problem = assert_problem(fresh.problems, "tampered", owner.id, 1)
     assert "sequence" in problem.message
     assert fresh.state["items"] == {}
@@ -491,17 +475,17 @@ def test_two_items_events_swapped_in_the_log_is_broken_chain(world, tmp_path):
 def test_reordered_events_are_tampered_for_a_machine_that_has_not_seen_them(world):
     """The secretary's machine has seen seq 0..4; the owner writes 5 and 6; someone swaps
     them in the folder before the secretary syncs: 'tampered' at seq 5, nothing applied."""
-    sec = session(world.secretary)
+    sec = world.secretary_session()
     heads_before = sec.state["heads"][sec.store.owner]["seq"]
     ok(world.c("add", "One", "--password-stdin", input="one\n"))
     ok(world.c("add", "Two", "--password-stdin", input="two\n"))
-    log = owner_log(world)
+    log = world.owner_log
     lines = read_lines(log)
     lines[-1], lines[-2] = lines[-2], lines[-1]
     write_lines(log, lines)
-    loaded = session(world.secretary).loaded
-    assert_problem(loaded.problems, "tampered", ident(world.client).id, heads_before + 1)
-    assert loaded.state["heads"][ident(world.client).id]["seq"] == heads_before
+    loaded = world.secretary_session().loaded
+    assert_problem(loaded.problems, "tampered", world.owner_id, heads_before + 1)
+    assert loaded.state["heads"][world.owner_id]["seq"] == heads_before
 
 
 # --- 4. old versions, edits, deletions, duplicates ------------------------------------------
@@ -510,14 +494,14 @@ def test_reordered_events_are_tampered_for_a_machine_that_has_not_seen_them(worl
 def test_old_version_line_replayed_as_current_is_broken_chain(world):
     """GitHub's v1 item.put line appended again after v2: seq/prev do not match -> 'tampered'
     at the new seq on both machines; v2 stays current."""
-    log = owner_log(world)
+    log = world.owner_log
     v1 = read_lines(log)[1]
     ok(world.c("edit", "GitHub", "--username", "acme-root"))
     append_raw(log, v1)
-    owner_id = ident(world.client).id
+    owner_id = world.owner_id
     replay_seq = len(read_lines(log)) - 1
     for home in (world.client, world.secretary):
-        sess = session(home)
+        sess = world.session(home)
         assert_problem(sess.loaded.problems, "tampered", owner_id, replay_seq)
         assert sess.state["items"][sess.find("GitHub")]["version"] == 2
     assert_exit3_at(world.c("audit", "verify"), owner_id, replay_seq)
@@ -526,20 +510,20 @@ def test_old_version_line_replayed_as_current_is_broken_chain(world):
 def test_old_version_resigned_as_a_new_event_is_refused_by_the_state(world):
     """Even correctly chained and signed by the owner's key, an item.put that brings back
     version 1 after version 2 is refused ('not the next version') at its seq."""
-    owner = session(world.client)
+    owner = world.client_session()
     github = owner.find("GitHub")
     ok(world.c("edit", "GitHub", "--username", "acme-root"))
-    log = owner_log(world)
+    log = world.owner_log
     old = payload(read_lines(log)[1])
     body = {
         k: v
         for k, v in old.items()
         if k not in ("vault", "actor", "seq", "prev", "at", "type", "seen")
     }
-    line = next_event(ident(world.client), log, owner.vault_id, "item.put", body)
+    line = next_event(world.identity(world.client), log, owner.vault_id, "item.put", body)
     append_raw(log, line)
     seq = payload(line)["seq"]
-    sec = session(world.secretary)
+    sec = world.secretary_session()
     problem = assert_problem(sec.loaded.problems, "tampered", owner.store.owner, seq)
     assert "not the next version" in problem.message
     assert sec.state["items"][github]["version"] == 2
@@ -548,15 +532,15 @@ def test_old_version_resigned_as_a_new_event_is_refused_by_the_state(world):
 def test_edited_past_event_is_tampered_for_a_fresh_machine_and_audit_verify(world, tmp_path):
     """Rename member 'aiko' in the member.add event (seq 3): a fresh machine stops at seq 3;
     the owner's `audit verify` exits 3 naming seq 3."""
-    log = owner_log(world)
+    log = world.owner_log
     lines = read_lines(log)
     fields = payload(lines[3])
     assert fields["type"] == "member.add"
     fields["name"] = "mallory"
     lines[3] = with_payload(lines[3], fields)
     write_lines(log, lines)
-    owner = ident(world.client)
-    fresh = fresh_load(world.folder, tmp_path / "fresh", session(world.client).vault_id, owner.card)
+    owner = world.identity(world.client)
+    fresh = fresh_load(world.folder, tmp_path / "fresh", world.vault_id, owner.card)
     assert_problem(fresh.problems, "tampered", owner.id, 3)
     assert fresh.state["members"] == {}
     assert_exit3_at(world.c("audit", "verify"), owner.id, 3)
@@ -564,7 +548,7 @@ def test_edited_past_event_is_tampered_for_a_fresh_machine_and_audit_verify(worl
 
 
 def _same_length_edit_of_a_past_event(world) -> str:
-    log = owner_log(world)
+    log = world.owner_log
     lines = read_lines(log)
     fields = payload(lines[3])
     fields["name"] = "mako"  # same length as 'aiko': no byte offset moves
@@ -572,7 +556,7 @@ def _same_length_edit_of_a_past_event(world) -> str:
     assert len(edited) == len(lines[3])
     lines[3] = edited
     write_lines(log, lines)
-    return ident(world.client).id
+    return world.owner_id
 
 
 def test_same_length_edit_of_a_past_event_is_caught_by_audit_verify(world):
@@ -594,15 +578,15 @@ def test_deleted_middle_event_is_rollback_for_a_witness_and_tampered_for_a_stran
 ):
     """Drop the member.add (seq 3) from the owner log: the owner's machine sees the log
     shrink ('rollback') and refuses to write; a fresh machine stops at seq 3 (chain)."""
-    log = owner_log(world)
+    log = world.owner_log
     lines = read_lines(log)
     del lines[3]
     write_lines(log, lines)
-    owner = ident(world.client)
-    assert_problem(session(world.client).loaded.problems, "rollback", owner.id, 4)
+    owner = world.identity(world.client)
+    assert_problem(world.client_session().loaded.problems, "rollback", owner.id, 4)
     r = world.c("add", "New", "--password-stdin", input="x\n")
     assert r.code == 3 and "refusing to write" in r.err
-    fresh = fresh_load(world.folder, tmp_path / "fresh", session(world.client).vault_id, owner.card)
+    fresh = fresh_load(world.folder, tmp_path / "fresh", world.vault_id, owner.card)
     problem = assert_problem(fresh.problems, "tampered", owner.id, 3)
     assert "sequence" in problem.message
     assert_exit3_at(world.c("audit", "verify"), owner.id, 3)
@@ -612,11 +596,11 @@ def test_duplicate_event_line_is_tampered_and_never_applied_twice(world):
     """The secretary's receipt (seq 0) duplicated in place: seq 1 is 'tampered' (its seq
     says 0) and the owner still counts one retrieval."""
     ok(world.s("get", "GitHub"))
-    log = member_log(world)
+    log = world.member_log
     (line,) = read_lines(log)
     append_raw(log, line)
-    sec_id = ident(world.secretary).id
-    owner = session(world.client)
+    sec_id = world.member_id
+    owner = world.client_session()
     assert_problem(owner.loaded.problems, "tampered", sec_id, 1)
     assert len(retrievals(world.client)) == 1
     assert_exit3_at(world.c("audit", "verify"), sec_id, 1)
@@ -627,9 +611,9 @@ def test_duplicate_events_from_a_conflict_copy_are_applied_once(world):
     union by event hash applies each receipt once, and nothing fatal is reported."""
     ok(world.s("get", "GitHub"))
     ok(world.s("get", "GitHub", "username"))
-    log = member_log(world)
+    log = world.member_log
     shutil.copy(log, log.with_name(f"{log.stem} (conflicted copy 2025-01-01).jsonl"))
-    owner = session(world.client)
+    owner = world.client_session()
     assert not owner.loaded.fatal
     assert [r["fields"] for r in retrievals(world.client)] == [["password"], ["username"]]
     assert "OK:" in ok(world.c("audit", "verify")).out
@@ -638,12 +622,12 @@ def test_duplicate_events_from_a_conflict_copy_are_applied_once(world):
 def test_replayed_grant_line_is_tampered_and_applied_once(world):
     """The owner's grant line (seq 4) appended again: refused at seq 5 (its seq says 4);
     the audit shows one 'shared'."""
-    log = owner_log(world)
+    log = world.owner_log
     grant = read_lines(log)[4]
     assert payload(grant)["type"] == "grant"
     append_raw(log, grant)
-    sess = session(world.secretary)
-    assert_problem(sess.loaded.problems, "tampered", ident(world.client).id, 5)
+    sess = world.secretary_session()
+    assert_problem(sess.loaded.problems, "tampered", world.owner_id, 5)
     rows = [r for r in json.loads(ok(world.c("audit", "--json")).out) if r["type"] == "grant"]
     assert len(rows) == 1
 
@@ -654,9 +638,9 @@ def test_replayed_grant_line_is_tampered_and_applied_once(world):
 def test_event_signed_by_an_unknown_key_is_bad_signature(world):
     """Mallory writes a well-chained 'grant Bank to aiko' as the owner, signed by her key."""
     mallory = Identity.generate("Mallory")
-    owner = session(world.client)
+    owner = world.client_session()
     bank = owner.find("Bank")
-    log = owner_log(world)
+    log = world.owner_log
     lines = read_lines(log)
     from vault.clock import now_utc
     from vault.crypto import sha256_hex
@@ -670,15 +654,15 @@ def test_event_signed_by_an_unknown_key_is_bad_signature(world):
         "type": "grant",
         "item": bank,
         "version": 1,
-        "member": ident(world.secretary).id,
+        "member": world.member_id,
         "wrap": "AAAA",
     }
     append_raw(log, sign_as(mallory, fields))
     for home in (world.client, world.secretary):
-        sess = session(home)
+        sess = world.session(home)
         problem = assert_problem(sess.loaded.problems, "tampered", owner.me.id, len(lines))
         assert "signature" in problem.message
-        assert ident(world.secretary).id not in sess.state["items"][bank]["grants"]
+        assert world.member_id not in sess.state["items"][bank]["grants"]
     assert world.c("add", "X", "--password-stdin", input="x\n").code == 3
 
 
@@ -686,7 +670,7 @@ def test_log_of_an_unknown_writer_is_ignored_not_applied(world):
     """A validly signed log from someone who is not a member: 'unknown-log', non-fatal,
     none of its events reach the state."""
     mallory = Identity.generate("Mallory")
-    owner = session(world.client)
+    owner = world.client_session()
     log = world.folder / "logs" / f"{mallory.id}.jsonl"
     line = next_event(
         mallory,
@@ -696,7 +680,7 @@ def test_log_of_an_unknown_writer_is_ignored_not_applied(world):
         {"item": owner.find("GitHub"), "version": 1, "fields": ["password"]},
     )
     append_raw(log, line)
-    loaded = session(world.client).loaded
+    loaded = world.client_session().loaded
     unknown = [p for p in loaded.problems if p.kind == "unknown-log"]
     assert unknown and not unknown[0].fatal and unknown[0].log == mallory.id
     assert mallory.id not in loaded.state["heads"] and retrievals(world.client) == []
@@ -704,10 +688,10 @@ def test_log_of_an_unknown_writer_is_ignored_not_applied(world):
 
 def test_cross_log_replay_of_an_owner_event_into_a_member_log_is_bad_signature(world):
     """The owner's valid grant line copied into the secretary's log (as its seq 0)."""
-    log = member_log(world)
-    append_raw(log, read_lines(owner_log(world))[4])
-    sec_id = ident(world.secretary).id
-    problem = assert_problem(session(world.client).loaded.problems, "tampered", sec_id, 0)
+    log = world.member_log
+    append_raw(log, read_lines(world.owner_log)[4])
+    sec_id = world.member_id
+    problem = assert_problem(world.client_session().loaded.problems, "tampered", sec_id, 0)
     assert "signature" in problem.message
     assert_exit3_at(world.c("audit", "verify"), sec_id, 0)
 
@@ -718,32 +702,14 @@ def test_cross_vault_replay_of_a_members_valid_receipt_is_broken_chain(world, tm
     beta = tmp_path / "shared" / "beta"
     ok(world.c("vault", "create", str(beta), "--name", "beta"))
     ok(world.c("--vault", "beta", "add", "Mail", "--password-stdin", input="mail\n"))
-    card = world.root / "aiko.card"
-    card.write_text(ok(world.s("card")).out)
-    ok(
-        world.c(
-            "--vault",
-            "beta",
-            "member",
-            "add",
-            str(card),
-            "--name",
-            "aiko",
-            "--safety-code",
-            world.code(world.secretary),
-        )
-    )
+    world.add_member("aiko", vault="beta")
     ok(world.c("--vault", "beta", "share", "Mail", "--with", "aiko"))
-    ok(
-        world.s(
-            "vault", "open", str(beta), "--name", "beta", "--safety-code", world.code(world.client)
-        )
-    )
+    world.open_as(world.secretary, beta, name="beta")
     ok(world.s("--vault", "beta", "get", "Mail"))
-    sec_id = ident(world.secretary).id
+    sec_id = world.member_id
     (receipt,) = read_lines(beta / "logs" / f"{sec_id}.jsonl")
-    append_raw(member_log(world), receipt)
-    problem = assert_problem(session(world.client).loaded.problems, "tampered", sec_id, 0)
+    append_raw(world.member_log, receipt)
+    problem = assert_problem(world.client_session().loaded.problems, "tampered", sec_id, 0)
     assert "another vault" in problem.message
     assert retrievals(world.client) == []
 
@@ -787,10 +753,10 @@ def dumps_line(env: dict) -> bytes:
 
 def _unapplied_delete(world) -> tuple[bytes, str, str]:
     """A valid, owner-signed, correctly chained 'item.delete Bank', not yet written."""
-    owner = session(world.client)
+    owner = world.client_session()
     bank = owner.find("Bank")
     line = next_event(
-        ident(world.client), owner_log(world), owner.vault_id, "item.delete", {"item": bank}
+        world.identity(world.client), world.owner_log, owner.vault_id, "item.delete", {"item": bank}
     )
     return line, bank, owner.me.id
 
@@ -801,8 +767,8 @@ def test_non_canonical_reencoding_of_a_valid_event_is_malformed(world, reencode)
     line, bank, owner_id = _unapplied_delete(world)
     bad = reencode(json.loads(line))
     assert bad != line
-    append_raw(owner_log(world), bad)
-    sec = session(world.secretary)
+    append_raw(world.owner_log, bad)
+    sec = world.secretary_session()
     seq = payload(line)["seq"]
     assert_problem(sec.loaded.problems, "tampered", owner_id, seq)
     assert sec.state["items"][bank]["deleted"] is False
@@ -811,8 +777,8 @@ def test_non_canonical_reencoding_of_a_valid_event_is_malformed(world, reencode)
 def test_canonical_encoding_of_the_same_event_is_accepted(world):
     """Control for the re-encoding cases: the canonical line is applied."""
     line, bank, _ = _unapplied_delete(world)
-    append_raw(owner_log(world), line)
-    sec = session(world.secretary)
+    append_raw(world.owner_log, line)
+    sec = world.secretary_session()
     assert not sec.loaded.fatal and sec.state["items"][bank]["deleted"] is True
 
 
@@ -822,13 +788,13 @@ def test_signed_payload_with_duplicate_keys_is_malformed(world):
     line, bank, owner_id = _unapplied_delete(world)
     raw = b64d(json.loads(line)["p"])
     assert raw.endswith(b"}")
-    dup = raw[:-1] + b',"item":"' + session(world.client).find("GitHub").encode() + b'"}'
-    owner = ident(world.client)
+    dup = raw[:-1] + b',"item":"' + world.client_session().find("GitHub").encode() + b'"}'
+    owner = world.identity(world.client)
     append_raw(
-        owner_log(world), encode_line(dup, owner.signing.sign(labels.EVENT_SIG, dup)).rstrip(b"\n")
+        world.owner_log, encode_line(dup, owner.signing.sign(labels.EVENT_SIG, dup)).rstrip(b"\n")
     )
     problem = assert_problem(
-        session(world.secretary).loaded.problems, "tampered", owner_id, payload(line)["seq"]
+        world.secretary_session().loaded.problems, "tampered", owner_id, payload(line)["seq"]
     )
     assert "duplicate" in problem.message
 
@@ -845,8 +811,8 @@ STRIPPED = {
 @pytest.mark.parametrize("strip", STRIPPED.values(), ids=STRIPPED.keys())
 def test_stripped_signature_is_refused(world, strip):
     line, bank, owner_id = _unapplied_delete(world)
-    append_raw(owner_log(world), strip(json.loads(line)))
-    sec = session(world.secretary)
+    append_raw(world.owner_log, strip(json.loads(line)))
+    sec = world.secretary_session()
     assert_problem(sec.loaded.problems, "tampered", owner_id, payload(line)["seq"])
     assert sec.state["items"][bank]["deleted"] is False
 
@@ -859,9 +825,9 @@ def test_event_line_with_another_format_version_is_unknown_version(world, versio
     line, bank, owner_id = _unapplied_delete(world)
     env = json.loads(line)
     bad = json.dumps({"v": version, "p": env["p"], "s": env["s"]}, separators=(",", ":")).encode()
-    append_raw(owner_log(world), bad)
+    append_raw(world.owner_log, bad)
     problem = assert_problem(
-        session(world.secretary).loaded.problems, "tampered", owner_id, payload(line)["seq"]
+        world.secretary_session().loaded.problems, "tampered", owner_id, payload(line)["seq"]
     )
     assert "version" in problem.message
     with pytest.raises(UnknownVersion):
@@ -872,10 +838,7 @@ def test_event_line_with_another_format_version_is_unknown_version(world, versio
 
 @pytest.mark.parametrize("version", [0, 2])
 def test_vault_json_format_version_changed_is_exit_3_everywhere(world, version):
-    meta_path = world.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["v"] = version
-    meta_path.write_text(json.dumps(meta))
+    edit_vault_json(world.folder, v=version)
     for who in (world.c, world.s):
         r = who("list")
         assert r.code == 3 and "unknown format version" in r.err and r.out == ""
@@ -886,10 +849,7 @@ def test_vault_json_format_version_changed_is_exit_3_everywhere(world, version):
 def test_card_payload_version_downgrade_in_vault_json_is_refused(world):
     """vault.json's owner card envelope relabelled v:0 (its payload's own version is under
     the owner's signature): UnknownVersion, exit 3."""
-    meta_path = world.folder / "vault.json"
-    meta = json.loads(meta_path.read_text())
-    meta["owner_card"]["v"] = 0
-    meta_path.write_text(json.dumps(meta))
+    edit_vault_json(world.folder, owner_card={**vault_json(world.folder)["owner_card"], "v": 0})
     r = world.s("list")
     assert r.code == 3 and "version" in r.err
 
@@ -938,7 +898,7 @@ def test_kdf_parameters_lowered_in_the_key_file_are_refused_before_deriving(
 def _put_with_mismatched_commitment(world) -> tuple[str, str]:
     """An owner-signed item.put that is consistent under a data key K2 (ciphertext, owner
     wrap and grantee wrap all open), but whose key_commit is for another key K1."""
-    owner = session(world.client)
+    owner = world.client_session()
     github = owner.find("GitHub")
     version = owner.state["items"][github]["version"] + 1
     decoy = {**dict(owner.payload(github)), "password": "decoy-password"}
@@ -956,12 +916,12 @@ def test_data_key_not_matching_the_key_commitment_is_refused_for_the_grantee(wor
     r = world.s("get", "GitHub")
     assert r.code == 3 and "key commitment" in r.err
     assert r.out == "" and decoy not in r.err
-    assert not member_log(world).exists()  # no receipt: nothing was revealed
+    assert not world.member_log.exists()  # no receipt: nothing was revealed
 
 
 def test_data_key_not_matching_the_key_commitment_is_refused_for_the_owner(world):
     github, decoy = _put_with_mismatched_commitment(world)
-    owner = session(world.client)
+    owner = world.client_session()
     with pytest.raises(IntegrityError, match="key commitment"):
         owner.payload(github)
     r = world.c("get", "GitHub")
@@ -974,7 +934,7 @@ def test_data_key_not_matching_the_key_commitment_is_refused_for_the_owner(world
 def test_fresh_machine_opening_a_tampered_vault_is_warned_and_audit_verify_exits_3(world):
     """A new secretary machine opens a vault whose grant (seq 4) was edited: it accepts
     nothing from seq 4 on, warns with the place, and `audit verify` exits 3 there."""
-    log = owner_log(world)
+    log = world.owner_log
     lines = read_lines(log)
     fields = payload(lines[4])
     fields["expires"] = "2999-01-01T00:00:00Z"
@@ -982,19 +942,8 @@ def test_fresh_machine_opening_a_tampered_vault_is_warned_and_audit_verify_exits
     write_lines(log, lines)
     home = world.root / "new-laptop"
     ok(run(home, "init", "--name", "Aiko 2"))
-    ok(
-        run(
-            home,
-            "vault",
-            "open",
-            str(world.folder),
-            "--name",
-            "acme",
-            "--safety-code",
-            world.code(world.client),
-        )
-    )
-    owner_id = ident(world.client).id
+    world.open_as(home)
+    owner_id = world.owner_id
     r = run(home, "list")
     assert "log " + owner_id[:12] + ", seq 4" in r.err
     assert_exit3_at(run(home, "audit", "verify"), owner_id, 4)
@@ -1004,15 +953,18 @@ def test_broken_chain_error_types_are_typed(world):
     """The library raises the specific error class for each forgery (not a bare bool)."""
     from vault.events import verify_line
 
-    owner = ident(world.client)
-    vault_id = session(world.client).vault_id
-    lines = read_lines(owner_log(world))
+    owner = world.identity(world.client)
+    vault_id = world.vault_id
+    lines = read_lines(world.owner_log)
     kw = {"sign_key": owner.card.sign_key, "vault_id": vault_id, "actor": owner.id, "log": owner.id}
     with pytest.raises(BrokenChain):
         verify_line(lines[1], seq=2, prev=None, **kw)
     with pytest.raises(BadSignature):
         verify_line(
-            lines[1], seq=1, prev=None, **{**kw, "sign_key": ident(world.secretary).card.sign_key}
+            lines[1],
+            seq=1,
+            prev=None,
+            **{**kw, "sign_key": world.identity(world.secretary).card.sign_key},
         )
     with pytest.raises(Malformed):
         verify_line(lines[1] + b" ", seq=1, prev=None, **kw)
