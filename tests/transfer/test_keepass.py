@@ -29,6 +29,8 @@ SEED_URI = "CANARYURIAAAAAAAAAAAAAAAAAAAAAA2"  # base32, 160 bits
 SEED_LEGACY = "CANARYLEGACYAAAAAAAAAAAAAAAAAAA2"
 SEED_247 = "CANARYKEEPASSAAAAAAAAAAAAAAAAAA2"
 SEED_KEEOTP = "CANARYKEEOTPAAAAAAAAAAAAAAAAAAA2"
+SEED_BARE = "CANARYBAREAAAAAAAAAAAAAAAAAAAA22"
+SEED_PADDED = "CANARYPADDEDAAAAAAA2===="  # 100 bits, padded as some sites print it
 HEX_SECRET = "43414e4152592d6865782d73656372657421"  # "CANARY-hex-secret!"
 TEXT_SECRET = "CANARY-text-secret-0123"
 CANARIES = [BANK_PW, MAIL_PW, "CANARY"]
@@ -212,6 +214,10 @@ def totp_document() -> bytes:
         entry({"Title": "KeePass hex", "TimeOtp-Secret-Hex": HEX_SECRET, "TimeOtp-Period": "60"}),
         entry({"Title": "KeePass text", "TimeOtp-Secret": TEXT_SECRET}),
         entry({"Title": "KeeOTP", "otp": f"key={SEED_KEEOTP}&step=30&size=6"}),
+        entry(
+            {"Title": "Bare seed", "otp": " ".join(SEED_BARE[i : i + 4] for i in range(0, 32, 4))}
+        ),
+        entry({"Title": "Padded", "TOTP Seed": SEED_PADDED}),
         entry({"Title": "Steam", "TOTP Seed": SEED_LEGACY, "TOTP Settings": "30;S"}),
         entry({"Title": "Broken seed", "Password": BANK_PW, "otp": "otpauth://totp/x?secret=1!"}),
     )
@@ -239,6 +245,8 @@ def expected_codes(at: float) -> dict[str, str]:
         "KeePass hex": code(base64.b32encode(bytes.fromhex(HEX_SECRET)).decode(), at, interval=60),
         "KeePass text": code(base64.b32encode(TEXT_SECRET.encode()).decode(), at),
         "KeeOTP": code(SEED_KEEOTP, at),
+        "Bare seed": code(SEED_BARE, at),
+        "Padded": code(SEED_PADDED, at),
     }
 
 
@@ -275,7 +283,7 @@ def test_every_totp_form_becomes_a_validated_otpauth_uri(totp_files, which):
     assert "Steam" in refused['entry "Steam"']
     assert "TOTP" in refused['entry "Broken seed"']
     assert_no_secret(*everything_shown(result))
-    for seed in (SEED_URI, SEED_LEGACY, SEED_247, SEED_KEEOTP):
+    for seed in (SEED_URI, SEED_LEGACY, SEED_247, SEED_KEEOTP, SEED_BARE):
         assert all(seed not in text for text in everything_shown(result))
 
 
@@ -596,7 +604,7 @@ def test_random_mutations_of_a_real_export_only_raise_takusu_errors(
     data = bytearray(made_by_cli[1].read_bytes())
     for op, at, blob in mutations:
         at %= max(len(data), 1)
-        if op == "flip":
+        if op == "flip" and data:
             data[at] ^= blob[0] or 1
         elif op == "delete":
             del data[at : at + len(blob) * 8]
@@ -604,7 +612,7 @@ def test_random_mutations_of_a_real_export_only_raise_takusu_errors(
             data[at:at] = blob
         elif op == "truncate":
             del data[at:]
-        else:
+        elif op == "repeat":
             data[at:at] = data[at : at + len(blob) * 16]
     path = fuzz_dir / "mutated.xml"
     path.write_bytes(bytes(data))
@@ -685,3 +693,44 @@ def test_a_doctype_in_a_utf16_document_is_refused_too(tmp_path):
     )
     with pytest.raises(BadImport, match="DOCTYPE"):
         keepass.read(write(tmp_path, body.encode("utf-16")), "keepass-xml", opts())
+
+
+def test_a_kdbx_3_1_file_as_keepass_2_writes_it(cli, tmp_path):
+    from tests.transfer import kdbx3
+
+    xml = document(
+        group(
+            "銀行",
+            entry(
+                {
+                    "Title": "ゆうちょ",
+                    "UserName": "hanako",
+                    "Password": BANK_PW,
+                    "Notes": "<通帳> & カード",
+                    "otp": f"key={SEED_KEEOTP}",
+                },
+                protected=("Password", "otp"),
+            ),
+        ),  # fmt: skip
+        entry({"Title": "plain", "Password": MAIL_PW}),
+    ).replace(b'ProtectInMemory="True"', b'Protected="True"')
+    db = write(tmp_path, kdbx3.build(xml, PW), "old.kdbx")
+    assert struct.unpack_from("<HH", db.read_bytes(), 8) == (1, 3)
+    assert cli.attribute(db, PW, "銀行/ゆうちょ", "Password") == BANK_PW  # KeePassXC agrees
+    result = keepass.read(db, "kdbx", opts())
+    assert [r.payload() for r in result.records] == [
+        {
+            "title": "ゆうちょ",
+            "username": "hanako",
+            "password": BANK_PW,
+            "url": None,
+            "notes": "<通帳> & カード",
+            "totp": result.records[0].totp,
+            "fields": {},
+            "tags": ["銀行"],
+        },
+        {**CLI_EXPECTED["メール"], "title": "plain", "username": None},
+    ]
+    assert vault_totp.current(result.records[0].totp, at=AT).code == code(SEED_KEEOTP, AT)
+    with pytest.raises(BadImport, match="wrong password"):
+        keepass.read(db, "kdbx", opts("wrong"))

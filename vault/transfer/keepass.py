@@ -548,9 +548,9 @@ def _from_otp(value: str, label: str) -> str:
         if params.get("encoder", "").lower() == "steam":
             raise BadInput("it is a Steam Guard code, which takusu does not support")
         return normalize(value, label)
-    if "=" in value:  # KeeOTP's form, which KeePassXC also reads: key=...&step=30&size=6
+    if re.search(r"(^|&)key=", value, re.IGNORECASE):  # KeeOTP's: key=...&step=30&size=6
         try:
-            params = dict(parse_qsl(value, keep_blank_values=True))
+            params = {k.lower(): v for k, v in parse_qsl(value, keep_blank_values=True)}
         except ValueError:
             raise BadInput("the otp value is not readable") from None
         if params.get("type", "totp").lower() != "totp":
@@ -562,7 +562,7 @@ def _from_otp(value: str, label: str) -> str:
             params["key"],
             params.get("step") or "30",
             params.get("size") or "6",
-            params.get("otpHashMode", ""),
+            params.get("otphashmode", ""),
         )
     return normalize(value, label)
 
