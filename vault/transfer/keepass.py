@@ -425,7 +425,7 @@ def _group(walk: _Walk, group: Any, path: list[str], skipping: str | None, depth
 def _strings(walk: _Walk, entry: Any) -> dict[str, str]:
     """The entry's String elements as key -> value; BadInput (the refusal's reason) if off."""
     strings: dict[str, str] = {}
-    size = 0
+    size = len((entry.findtext("Tags") or "").encode("utf-8"))
     for node in entry.findall("String"):
         key = node.findtext("Key") or ""
         value_node = node.find("Value")
@@ -452,15 +452,12 @@ def _strings(walk: _Walk, entry: Any) -> dict[str, str]:
 def _entry(walk: _Walk, entry: Any, path: list[str]) -> None:
     place = _place(walk.count, entry, path)
     try:
-        record = _record(walk, entry, path, place)
+        walk.result.records.append(_record(walk, entry, path, place))
     except BadInput as exc:
         walk.result.refused.append(Refusal(place, exc.message))
-        return
-    if record is not None:
-        walk.result.records.append(record)
 
 
-def _record(walk: _Walk, entry: Any, path: list[str], place: str) -> Record | None:
+def _record(walk: _Walk, entry: Any, path: list[str], place: str) -> Record:
     strings = _strings(walk, entry)
     title = unicodedata.normalize("NFC", strings.get("Title", "").strip())
     if not title:
