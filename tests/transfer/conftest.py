@@ -7,12 +7,6 @@ import shutil
 import pytest
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "external: runs a real external tool (gpg, pass, keepassxc-cli) from apt"
-    )
-
-
 @pytest.fixture
 def tools():
     """Fail, never skip, when a tool the test runs is missing: the import of a pass store

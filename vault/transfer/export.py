@@ -82,8 +82,8 @@ def kdbx_bytes(items: list[Payload], password: str, kdf: KdfParams = STRONG_KDF)
     entries = [_entry_strings(item) for item in items]
 
     from lxml.builder import E
-    from pykeepass import PyKeePass  # type: ignore[import-untyped]
-    from pykeepass.pykeepass import (  # type: ignore[import-untyped]
+    from pykeepass import PyKeePass
+    from pykeepass.pykeepass import (
         BLANK_DATABASE_LOCATION,
         BLANK_DATABASE_PASSWORD,
     )

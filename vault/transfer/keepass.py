@@ -181,8 +181,8 @@ def _open_kdbx(data: bytes, path: Path, options: ReadOptions) -> Any:
         transformed = _aes_kdf(password, header["seed"], header["rounds"])
 
     from lxml import etree
-    from pykeepass import PyKeePass  # type: ignore[import-untyped]
-    from pykeepass.exceptions import (  # type: ignore[import-untyped]
+    from pykeepass import PyKeePass
+    from pykeepass.exceptions import (
         CredentialsError,
         HeaderChecksumError,
         PayloadChecksumError,
@@ -341,7 +341,7 @@ def _aes_kdf(password: str, seed: bytes, rounds: int) -> bytes:
 @contextlib.contextmanager
 def _bounded_decompression(path: Path) -> Iterator[None]:
     """While pykeepass parses, its gzip step stops at MAX_XML (it has no limit of its own)."""
-    from pykeepass.kdbx_parsing import common  # type: ignore[import-untyped]
+    from pykeepass.kdbx_parsing import common
 
     adapter = getattr(common, "Decompressed", None)
     original = getattr(adapter, "_decode", None)
