@@ -87,6 +87,8 @@ def doctor(ctx: click.Context, repair: bool, accept_rollback: bool) -> None:
                 f"log {log[:12]} in the folder is a different valid branch by its own writer "
                 "(a fork); it was not overwritten: see docs/security.md, 'Forks'"
             )
+        for name in done.copies_moved:
+            say(f"moved the sync-conflict copy {name} out of the folder (kept in quarantine)")
         if accept_rollback:
             say("recorded the rollback in the vault's signed log")
     health = doc.check(takusu, vault_selector(ctx))

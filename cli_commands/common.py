@@ -60,6 +60,7 @@ def read_secrets(
     totp_prompt: bool,
     totp_stdin: bool,
     ask_password: bool,
+    lines: StdinLines | None = None,
 ) -> dict[str, Any]:
     """Collect password/TOTP from stdin, generator or hidden prompts (never argv)."""
     from vault.item import generate_password
@@ -70,7 +71,7 @@ def read_secrets(
     if totp_prompt and totp_stdin:
         raise UsageError("use either --totp or --totp-stdin, not both")
     values: dict[str, Any] = {}
-    lines = StdinLines()
+    lines = lines or StdinLines()
     if password_stdin:
         values["password"] = lines.next("password")
     elif generate is not None:
@@ -94,6 +95,59 @@ def parse_fields(pairs: tuple[str, ...]) -> dict[str, str]:
             raise UsageError(f"--field takes NAME=VALUE, got {pair!r}")
         fields[name] = value
     return fields
+
+
+def read_fields(
+    pairs: tuple[str, ...],
+    prompted: tuple[str, ...],
+    piped: tuple[str, ...],
+    lines: StdinLines,
+) -> dict[str, str]:
+    """Custom fields: NAME=VALUE from argv (not secret), secret values at hidden prompts
+    (--field-prompt) or as the next lines of stdin (--field-stdin, after the password and
+    TOTP lines), never on argv."""
+    fields = parse_fields(pairs)
+    for name in piped:
+        fields[name] = lines.next(f"value of the field {name!r}")
+    for name in prompted:
+        if not interactive():
+            raise UsageError(
+                "--field-prompt asks at a prompt and there is no terminal; use --field-stdin"
+            )
+        fields[name] = hidden(f"Value of {name}")
+    return fields
+
+
+_field_options = [
+    click.option(
+        "--field",
+        "fields",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A custom field that is not secret (other users of this machine can see "
+        "command lines); use --field-prompt or --field-stdin for a secret one.",
+    ),
+    click.option(
+        "--field-prompt",
+        "field_prompt",
+        multiple=True,
+        metavar="NAME",
+        help="A custom field whose value is asked at a hidden prompt (repeatable).",
+    ),
+    click.option(
+        "--field-stdin",
+        "field_stdin",
+        multiple=True,
+        metavar="NAME",
+        help="A custom field whose value is the next line of stdin (repeatable).",
+    ),
+]
+
+
+def field_options(fn: Any) -> Any:
+    for option in reversed(_field_options):
+        fn = option(fn)
+    return fn
 
 
 def generate_option(help_text: str) -> Any:

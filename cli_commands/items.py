@@ -10,7 +10,15 @@ import click
 
 from vault.errors import UsageError
 
-from .common import json_option, parse_fields, read_secrets, secret_options, session
+from .common import (
+    StdinLines,
+    field_options,
+    json_option,
+    read_fields,
+    read_secrets,
+    secret_options,
+    session,
+)
 from .term import emit_json, out, out_value
 
 
@@ -19,7 +27,7 @@ from .term import emit_json, out, out_value
 @click.option("--username", help="Login name (not secret).")
 @click.option("--url", help="Where to log in.")
 @click.option("--note", help="A note (not for secrets: use stdin options for those).")
-@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", help="A custom field.")
+@field_options
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
 @secret_options
 @click.pass_context
@@ -30,6 +38,8 @@ def add(
     url: str | None,
     note: str | None,
     fields: tuple[str, ...],
+    field_prompt: tuple[str, ...],
+    field_stdin: tuple[str, ...],
     tags: tuple[str, ...],
     password_stdin: bool,
     generate: int | None,
@@ -37,20 +47,24 @@ def add(
     totp_stdin: bool,
 ) -> None:
     """Add a credential. The password comes from a prompt, stdin or --generate."""
-    from vault.item import empty_payload
+    from vault.item import empty_payload, validate
 
-    secrets_ = read_secrets(password_stdin, generate, totp_prompt, totp_stdin, ask_password=True)
-    sess = session(ctx)
+    lines = StdinLines()
+    secrets_ = read_secrets(
+        password_stdin, generate, totp_prompt, totp_stdin, ask_password=True, lines=lines
+    )
     payload = empty_payload()
     payload.update(
         title=title,
         username=username,
         url=url,
         notes=note,
-        fields=parse_fields(fields),
+        fields=read_fields(fields, field_prompt, field_stdin, lines),
         tags=sorted(set(tags)),
         **secrets_,
     )
+    payload = validate(payload)  # before the passphrase is asked: nothing secret needed
+    sess = session(ctx)
     sess.add(payload)
     out(f"Added {title}" + (" (password generated)" if generate is not None else ""))
 
@@ -61,7 +75,7 @@ def add(
 @click.option("--username")
 @click.option("--url")
 @click.option("--note")
-@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE")
+@field_options
 @click.option("--tag", "tags", multiple=True)
 @click.option("--new-password", is_flag=True, help="Ask for a new password at a hidden prompt.")
 @secret_options
@@ -74,6 +88,8 @@ def edit(
     url: str | None,
     note: str | None,
     fields: tuple[str, ...],
+    field_prompt: tuple[str, ...],
+    field_stdin: tuple[str, ...],
     tags: tuple[str, ...],
     new_password: bool,
     password_stdin: bool,
@@ -82,20 +98,22 @@ def edit(
     totp_stdin: bool,
 ) -> None:
     """Change an item; every current grantee gets the new version."""
-    sess = session(ctx)
-    sess.require_owner()
-    item_id = sess.find(title)
+    lines = StdinLines()
     changes: dict[str, Any] = read_secrets(
-        password_stdin, generate, totp_prompt, totp_stdin, ask_password=new_password
+        password_stdin, generate, totp_prompt, totp_stdin, ask_password=new_password, lines=lines
     )
+    custom = read_fields(fields, field_prompt, field_stdin, lines)
     for key, value in (("title", new_title), ("username", username), ("url", url), ("notes", note)):
         if value is not None:
             changes[key] = value
     if tags:
         changes["tags"] = sorted(set(tags))
-    if not changes and not fields:
+    if not changes and not custom:
         raise UsageError("nothing to change")
-    sess.edit(item_id, changes, parse_fields(fields))
+    sess = session(ctx)
+    sess.require_owner()
+    item_id = sess.find(title)
+    sess.edit(item_id, changes, custom)
     out(f"Updated {changes.get('title', sess.payload(item_id)['title'])}")
 
 

@@ -117,12 +117,18 @@ def sync(sess: Session) -> SyncResult:
         sess.reload()
     result.pulled = True
     sess.reload()  # verify what arrived before publishing anything
-    if sess.loaded.fatal:
+    # Only damage in the owner's log or my own blocks a push (as it blocks an append):
+    # someone else's damaged log is theirs to mend, and must not stop me publishing mine
+    # (a revocation that never reaches the remote protects no one).
+    blocking = [p for p in sess.loaded.fatal if p.log in (sess.owner_id, sess.me.id)]
+    if blocking:
         raise IntegrityError(
-            f"not pushed: what was pulled does not verify: {sess.loaded.fatal[0]}",
+            f"not pushed: what was pulled does not verify: {blocking[0]}",
             hint="'takusu doctor' shows more; 'takusu doctor --repair' then 'takusu sync' "
             "puts the verified history back",
         )
+    for problem in sess.loaded.fatal:
+        result.notes.append(f"pushed anyway, but another log has a problem: {problem}")
     git(folder, "push", "--quiet")
     result.pushed = True
     return result

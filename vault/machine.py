@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import crypto, fsutil
+from . import crypto, fsutil, labels
 from .clock import Clock, system_clock
 from .envelope import wrap_vault_key
 from .errors import (
@@ -25,6 +25,7 @@ from .identity import Card, Identity
 from .keystore import KekBackend, KeyringKek, KeyStore, PassphraseFn, PassphraseKek, secure_keyring
 from .session import Session
 from .store import Store, VaultFolder
+from .text import checked
 from .trust import Confirm, Show, check_safety_code
 
 _AUTO = object()
@@ -125,8 +126,7 @@ class Machine:
     def create_vault(self, path: Path, name: str | None) -> str:
         me = self.identity()
         folder = path.expanduser().absolute()
-        name = name or folder.name
-        self._check_vault_name(name)
+        name = self._check_vault_name(name or folder.name)
         vault_id = os.urandom(16).hex()
         vault_key = crypto.random_key()
         body = {
@@ -147,11 +147,14 @@ class Machine:
         )
         return vault_id
 
-    def _check_vault_name(self, name: str) -> None:
+    def _check_vault_name(self, name: str) -> str:
+        """The name checked as text (NFC, no control characters) and unused here."""
+        name = checked(name, "the vault name", max_len=labels.MAX_VAULT_NAME)
         if any(v.get("name") == name for v in self.home.config()["vaults"].values()):
             raise AlreadyExists(
                 f"a vault named {name!r} is already registered here", hint="choose another --name"
             )
+        return name
 
     def inspect_vault(self, path: Path) -> tuple[dict[str, Any], Card]:
         """vault.json of a folder and its owner's card (verified), before trusting it."""
@@ -180,8 +183,7 @@ class Machine:
             if Card.from_envelope(known["owner"]).id != owner.id:
                 raise PinMismatch("this vault's owner is not the one you confirmed before")
             raise AlreadyExists(f"this vault is already registered as {known['name']!r}")
-        name = name or meta.get("name") or folder.name
-        self._check_vault_name(name)
+        name = self._check_vault_name(name or meta.get("name") or folder.name)
         check_safety_code(owner, safety_code, confirm, owner.name)
         store = Store(folder, self.home.path, vault_id, owner, self.disk, self.clock)
         store.load()  # verifies the genesis against the owner we just confirmed

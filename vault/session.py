@@ -177,7 +177,14 @@ class Session:
         items = state.active_items(self.state)
         if self.is_owner:
             return list(items)
-        return [i for i, it in items.items() if _current_grant(it, self.me.id) is not None]
+        now = self.clock()
+        # an expired grant is not readable, and must not stop the others being listed
+        return [
+            i
+            for i, it in items.items()
+            if (g := _current_grant(it, self.me.id)) is not None
+            and not is_expired(g["expires"], now)
+        ]
 
     def titles(self) -> dict[str, str]:
         return {i: str(s["title"]) for i, s in self.summaries().items()}

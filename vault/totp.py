@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlparse
 
 from .errors import BadInput
+from .text import unsafe
 
 MAX_URI = 2048
 MIN_BITS = 80
@@ -84,6 +85,8 @@ def normalize(value: str, label: str = "takusu") -> str:
     value = value.strip()
     if len(value) > MAX_URI:
         raise BadInput("the TOTP value is too long")
+    if any(unsafe(ch) for ch in value):  # it is shown (escaped) and exported; refuse it here
+        raise BadInput("the TOTP value holds a control character")
     if not value.lower().startswith("otpauth:"):
         secret = _check_secret(value)
         return f"otpauth://totp/{quote(label or 'takusu', safe='')}?secret={secret}"

@@ -40,19 +40,23 @@ def item_rows(sess: Session) -> list[dict[str, Any]]:
 
 
 def item_details(sess: Session, item_id: str, reveal: bool, reason: str | None) -> dict[str, Any]:
-    """One item's fields (secrets only with `reveal`); a member's view writes a receipt for
-    every field it shows, before returning it."""
-    fields = ["title", "username", "url", "notes"] + (["password", "totp"] if reveal else [])
-    payload = dict(sess.payload(item_id))
+    """One item's fields (secrets only with `reveal`: the password, the TOTP seed and every
+    custom field's value); a member's view writes a receipt naming every value it shows,
+    before returning it."""
+    payload = sess.payload(item_id)
+    custom = payload.get("fields") or {}
+    shown = ["title", "username", "url", "notes"] + (["password", "totp"] if reveal else [])
+    present = [f for f in shown if payload.get(f) not in (None, "")]
+    if reveal:
+        present += [name for name, value in custom.items() if value not in (None, "")]
     if not sess.is_owner:
-        present = [f for f in fields if payload.get(f) not in (None, "")]
         sess.reveal(item_id, present, reason)
     item = sess.state["items"][item_id]
     names = _names(sess)
     info: dict[str, Any] = {
         k: payload.get(k) for k in ("title", "username", "url", "notes", "tags")
     }
-    info["fields"] = payload.get("fields") or {}
+    info["fields"] = dict(custom) if reveal else {name: "(hidden)" for name in custom}
     info["password"] = (
         payload.get("password") if reveal else ("(hidden)" if payload.get("password") else None)
     )

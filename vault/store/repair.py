@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import fsutil
+from .. import fsutil, labels
 from ..errors import IntegrityError
 from ..identity import Card
 from ..state import State
+from .copies import read_copy
 from .folder import VaultFolder
 from .mirror import Mirror, split_complete
 from .verify import verified_from_start
@@ -20,10 +21,12 @@ from .verify import verified_from_start
 
 @dataclass
 class Repaired:
-    """What a repair did: logs restored from the mirror, and forks it left alone."""
+    """What a repair did: logs restored from the mirror, forks it left alone, and
+    sync-conflict copies it moved into this machine's quarantine."""
 
     fixed: list[str] = field(default_factory=list)
     forks_kept: list[str] = field(default_factory=list)
+    copies_moved: list[str] = field(default_factory=list)
 
 
 def repair_logs(
@@ -51,7 +54,35 @@ def repair_logs(
         fsutil.ensure_dir(folder.logs, mirror.disk)
         fsutil.atomic_write(path, mirrored, mirror.disk)
         done.fixed.append(log)
+    _move_copies_aside(folder, mirror, vault_id, owner_card, st, done)
     return done
+
+
+def _move_copies_aside(
+    folder: VaultFolder,
+    mirror: Mirror,
+    vault_id: str,
+    owner_card: Card,
+    st: State,
+    done: Repaired,
+) -> None:
+    """Sync-conflict copies that are not the log (nothing new, or a line that does not
+    verify) go into this machine's quarantine; a copy that is a fork stays where it is."""
+    for log, copies in folder.sources()[0].items():
+        card = owner_card if log == owner_card.id else _member_card(st, log)
+        if card is None or log not in st["heads"]:
+            continue
+        mirrored, hashes = mirror.lines(log), mirror.hashes(log)
+        for copy in copies:
+            try:
+                data = fsutil.read_bytes(copy, labels.MAX_LOG)
+                reading = read_copy(copy, mirrored, hashes, vault_id=vault_id, log=log, card=card)
+            except (OSError, IntegrityError):
+                continue
+            if reading.fork_at is None and not reading.new:
+                mirror.quarantine(copy.name, data)
+                copy.unlink()
+                done.copies_moved.append(copy.name)
 
 
 def _member_card(st: State, log: str) -> Card | None:
