@@ -51,7 +51,7 @@ def out_value(value: str) -> None:
         warn("the value holds control characters and is shown escaped; pipe it to get it exactly")
         click.echo(shown)
         return
-    click.echo(value)
+    click.echo(value, color=True)  # color=True: click would strip ANSI sequences from a pipe
 
 
 def interactive() -> bool:

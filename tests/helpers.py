@@ -8,8 +8,12 @@ keystore contract tests against a real Secret Service (see test_keystore.py).
 from __future__ import annotations
 
 import os
+import pty
+import select
 import shutil
+import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +98,41 @@ def takusu_script() -> str:
     found = shutil.which("takusu")
     assert found, "the takusu script is not installed: run pip install -e '.[test]' first"
     return found
+
+
+def on_tty(home: Path, args: list[str], answers: list[tuple[str, str]], env_extra=None):
+    """Run takusu on a pseudo-terminal; when `expect` appears in its output, type `reply`."""
+    master, slave = pty.openpty()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home.parent),
+        "TAKUSU_HOME": str(home),
+        "TERM": "dumb",
+        **(env_extra or {}),
+    }
+    proc = subprocess.Popen(
+        [takusu_script(), *args], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True
+    )
+    os.close(slave)
+    seen, pending, deadline = b"", list(answers), time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if pending and pending[0][0].encode() in seen:
+                os.write(master, pending.pop(0)[1].encode() + b"\n")
+            if proc.poll() is not None and not ready:
+                break
+        proc.wait(timeout=10)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, seen.decode(errors="replace")

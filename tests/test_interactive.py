@@ -2,54 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import subprocess
-import time
 from pathlib import Path
 
-from tests.helpers import PASSPHRASE, takusu_script
-
-TAKUSU = takusu_script()
-
-
-def on_tty(home: Path, args: list[str], answers: list[tuple[str, str]], env_extra=None):
-    """Run takusu on a pseudo-terminal; when `expect` appears in its output, type `reply`."""
-    master, slave = pty.openpty()
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home.parent),
-        "TAKUSU_HOME": str(home),
-        "TERM": "dumb",
-        **(env_extra or {}),
-    }
-    proc = subprocess.Popen(
-        [TAKUSU, *args], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True
-    )
-    os.close(slave)
-    seen, pending, deadline = b"", list(answers), time.monotonic() + 30
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            if pending and pending[0][0].encode() in seen:
-                os.write(master, pending.pop(0)[1].encode() + b"\n")
-            if proc.poll() is not None and not ready:
-                break
-        proc.wait(timeout=10)
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-    return proc.returncode, seen.decode(errors="replace")
+from tests.helpers import PASSPHRASE, on_tty
 
 
 def setup_pair(tmp_path: Path) -> tuple[Path, Path, Path]:

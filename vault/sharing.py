@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import envelope, state
+from . import envelope, labels, state
 from .clock import is_expired
 from .errors import AlreadyExists, BadInput, NotFound, PinMismatch, UserError
 from .identity import Card
@@ -108,6 +108,11 @@ def share(session: Session, item_id: str, member_id: str, expires: str | None) -
     """Wrap the current data key to the member and append a signed grant."""
     session.require_owner()
     item = session.state["items"][item_id]
+    if member_id not in item["grants"] and len(item["grants"]) >= labels.MAX_GRANTEES:
+        raise BadInput(
+            f"an item can be shared with at most {labels.MAX_GRANTEES} members",
+            hint="every new version is sealed for each of them, in one record",
+        )
     card = Card.from_envelope(session.state["members"][member_id]["card"])
     body: dict[str, Any] = {
         "item": item_id,

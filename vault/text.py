@@ -72,7 +72,7 @@ def checked(value: str, what: str, *, max_len: int, newlines: bool = False) -> s
     if not value.strip():
         raise BadInput(f"{what} is empty")
     if len(value) > max_len:
-        raise BadInput(f"{what} is longer than {max_len} characters")
+        raise BadInput(f"{what} is longer than {max_len:,} characters")
     return value
 
 
