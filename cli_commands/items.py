@@ -31,42 +31,42 @@ from .term import emit_json, out, out_value
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
 @secret_options
 @click.pass_context
-def add(
-    ctx: click.Context,
-    title: str,
-    username: str | None,
-    url: str | None,
-    note: str | None,
-    fields: tuple[str, ...],
-    field_prompt: tuple[str, ...],
-    field_stdin: tuple[str, ...],
-    tags: tuple[str, ...],
-    password_stdin: bool,
-    generate: int | None,
-    totp_prompt: bool,
-    totp_stdin: bool,
-) -> None:
+def add(ctx: click.Context, title: str, **given: Any) -> None:
     """Add a credential. The password comes from a prompt, stdin or --generate."""
     from vault.item import empty_payload, validate
 
-    lines = StdinLines()
-    secrets_ = read_secrets(
-        password_stdin, generate, totp_prompt, totp_stdin, ask_password=True, lines=lines
-    )
+    changes = item_input(given, ask_password=True)
     payload = empty_payload()
-    payload.update(
-        title=title,
-        username=username,
-        url=url,
-        notes=note,
-        fields=read_fields(fields, field_prompt, field_stdin, lines),
-        tags=sorted(set(tags)),
-        **secrets_,
-    )
+    payload.update(title=title, **changes)  # type: ignore[typeddict-item]
     payload = validate(payload)  # before the passphrase is asked: nothing secret needed
     sess = session(ctx)
     sess.add(payload)
-    out(f"Added {title}" + (" (password generated)" if generate is not None else ""))
+    out(f"Added {title}" + (" (password generated)" if given["generate"] is not None else ""))
+
+
+def item_input(given: dict[str, Any], ask_password: bool) -> dict[str, Any]:
+    """The item fields `add` and `edit` were given: secrets from stdin, the generator or
+    hidden prompts, custom fields, and the plain options that were set."""
+    lines = StdinLines()
+    changes: dict[str, Any] = read_secrets(
+        given["password_stdin"],
+        given["generate"],
+        given["totp_prompt"],
+        given["totp_stdin"],
+        ask_password=ask_password,
+        lines=lines,
+    )
+    fields = read_fields(given["fields"], given["field_prompt"], given["field_stdin"], lines)
+    if fields:
+        changes["fields"] = fields
+    for key, option in (("title", "new_title"), ("username", "username"), ("url", "url")):
+        if given.get(option) is not None:
+            changes[key] = given[option]
+    if given.get("note") is not None:
+        changes["notes"] = given["note"]
+    if given["tags"]:
+        changes["tags"] = sorted(set(given["tags"]))
+    return changes
 
 
 @click.command()
@@ -80,34 +80,10 @@ def add(
 @click.option("--new-password", is_flag=True, help="Ask for a new password at a hidden prompt.")
 @secret_options
 @click.pass_context
-def edit(
-    ctx: click.Context,
-    title: str,
-    new_title: str | None,
-    username: str | None,
-    url: str | None,
-    note: str | None,
-    fields: tuple[str, ...],
-    field_prompt: tuple[str, ...],
-    field_stdin: tuple[str, ...],
-    tags: tuple[str, ...],
-    new_password: bool,
-    password_stdin: bool,
-    generate: int | None,
-    totp_prompt: bool,
-    totp_stdin: bool,
-) -> None:
+def edit(ctx: click.Context, title: str, **given: Any) -> None:
     """Change an item; every current grantee gets the new version."""
-    lines = StdinLines()
-    changes: dict[str, Any] = read_secrets(
-        password_stdin, generate, totp_prompt, totp_stdin, ask_password=new_password, lines=lines
-    )
-    custom = read_fields(fields, field_prompt, field_stdin, lines)
-    for key, value in (("title", new_title), ("username", username), ("url", url), ("notes", note)):
-        if value is not None:
-            changes[key] = value
-    if tags:
-        changes["tags"] = sorted(set(tags))
+    changes = item_input(given, ask_password=given["new_password"])
+    custom = changes.pop("fields", {})
     if not changes and not custom:
         raise UsageError("nothing to change")
     sess = session(ctx)

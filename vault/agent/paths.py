@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import IntegrityError, UserError
@@ -70,17 +71,31 @@ def check_folder(path: Path) -> bool:
     IntegrityError for a symlink, a non-folder, another owner or a mode open to others:
     someone else could then plant or read the socket.
     """
+    info = _checked(
+        path,
+        stat.S_ISDIR,
+        "a folder",
+        link_hint=f"remove it ('rm {path}'); takusu creates the folder itself",
+        open_hint=f"check who could have used it, then run: chmod 700 {path}",
+    )
+    return info is not None
+
+
+def _checked(
+    path: Path, is_kind: Callable[[int], bool], kind: str, link_hint: str, open_hint: str
+) -> os.stat_result | None:
+    """`path`'s lstat if it is `kind`, ours and closed to others; None if it is not there;
+    IntegrityError for anything else (a link, another kind, another owner, an open mode)."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        return False
+        return None
     if stat.S_ISLNK(info.st_mode):
         raise IntegrityError(
-            f"{path} is a symbolic link; takusu does not follow links",
-            hint=f"remove it ('rm {path}'); takusu creates the folder itself",
+            f"{path} is a symbolic link; takusu does not follow links", hint=link_hint
         )
-    if not stat.S_ISDIR(info.st_mode):
-        raise IntegrityError(f"{path} is not a folder", hint=f"remove it: rm {path}")
+    if not is_kind(info.st_mode):
+        raise IntegrityError(f"{path} is not {kind}", hint=f"remove it: rm {path}")
     if info.st_uid != os.geteuid():
         raise IntegrityError(
             f"{path} belongs to another user (uid {info.st_uid}); refusing to use it",
@@ -89,9 +104,9 @@ def check_folder(path: Path) -> bool:
     if info.st_mode & 0o077:
         raise IntegrityError(
             f"{path} is open to other users (mode {oct(info.st_mode & 0o777)}); refusing it",
-            hint=f"check who could have used it, then run: chmod 700 {path}",
+            hint=open_hint,
         )
-    return True
+    return info
 
 
 def ensure_folder(path: Path) -> None:
@@ -113,25 +128,10 @@ def check_socket(path: Path) -> os.stat_result | None:
 
     IntegrityError for anything but a socket of ours closed to others.
     """
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if stat.S_ISLNK(info.st_mode):
-        raise IntegrityError(
-            f"{path} is a symbolic link, not the agent's socket; refusing it",
-            hint=f"remove it: rm {path}",
-        )
-    if not stat.S_ISSOCK(info.st_mode):
-        raise IntegrityError(f"{path} is not a socket", hint=f"remove it: rm {path}")
-    if info.st_uid != os.geteuid():
-        raise IntegrityError(
-            f"{path} belongs to another user (uid {info.st_uid}); refusing to talk to it",
-            hint="check who created it, then remove it",
-        )
-    if info.st_mode & 0o077:
-        raise IntegrityError(
-            f"{path} is open to other users (mode {oct(info.st_mode & 0o777)}); refusing it",
-            hint="run 'takusu lock', then 'takusu unlock' again",
-        )
-    return info
+    return _checked(
+        path,
+        stat.S_ISSOCK,
+        "a socket",
+        link_hint=f"remove it: rm {path}",
+        open_hint="run 'takusu lock', then 'takusu unlock' again",
+    )

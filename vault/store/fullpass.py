@@ -13,7 +13,7 @@ from .copies import MAX_COPIES, bad_copy, fork, read_copy, too_many
 from .folder import VaultFolder
 from .mirror import Mirror, split_complete
 from .problems import Kind, Problem
-from .verify import verified_from_start
+from .verify import verified
 
 
 def verify_folder_log(
@@ -39,8 +39,8 @@ def verify_folder_log(
         problems.append(
             Problem(Kind.TORN, "the log's last line is incomplete", log, len(lines), fatal=False)
         )
-    events = verified_from_start(
-        lines, vault_id=vault_id, log=log, card=card, problems=problems, source=path.name
+    events = list(
+        verified(lines, vault_id=vault_id, log=log, card=card, problems=problems, source=path.name)
     )
     covered = _read_copies(folder, mirror, vault_id, log, card, problems)
     known = mirror.hashes(log)
@@ -58,8 +58,10 @@ def verify_folder_log(
         # what the audit checks against is the whole history the copies hold with the
         # main file: this machine's verified mirror of it
         mirrored = mirror.lines(log)
-        events = verified_from_start(
-            mirrored, vault_id=vault_id, log=log, card=card, problems=[], source="the mirror"
+        events = list(
+            verified(
+                mirrored, vault_id=vault_id, log=log, card=card, problems=[], source="the mirror"
+            )
         )
     else:
         _compare_with_mirror(known, log, events, problems)

@@ -16,7 +16,7 @@ from ..state import State
 from .copies import read_copy
 from .folder import VaultFolder
 from .mirror import Mirror, split_complete
-from .verify import verified_from_start
+from .verify import verified
 
 
 @dataclass
@@ -93,8 +93,8 @@ def _member_card(st: State, log: str) -> Card | None:
 def _is_other_branch(mirror: Mirror, vault_id: str, log: str, card: Card, data: bytes) -> bool:
     """True when `data` is a valid chain by the log's writer that diverges from the mirror."""
     lines, _ = split_complete(data)
-    events = verified_from_start(
-        lines, vault_id=vault_id, log=log, card=card, problems=[], source="folder"
+    events = list(
+        verified(lines, vault_id=vault_id, log=log, card=card, problems=[], source="folder")
     )
     if len(events) != len(lines):
         return False  # damaged somewhere: repair it

@@ -53,18 +53,3 @@ def verified(
             return
         yield event
         prev = event.hash
-
-
-def verified_from_start(
-    lines: list[bytes],
-    *,
-    vault_id: str,
-    log: str,
-    card: Card,
-    problems: list[Problem],
-    source: str,
-) -> list[Event]:
-    """Verify `lines` as a whole log from seq 0; stop (with a problem) at the first bad one."""
-    return list(
-        verified(lines, vault_id=vault_id, log=log, card=card, problems=problems, source=source)
-    )
