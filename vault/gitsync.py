@@ -76,6 +76,31 @@ def _commit_verified(sess: Session, folder: Path, who: tuple[str, ...]) -> bool:
     return True
 
 
+def _commit_and_pull(sess: Session, folder: Path, who: tuple[str, ...], result: SyncResult) -> bool:
+    """Commit my log, then pull --rebase (committing again if someone sharing this work
+    tree appended meanwhile). False when there is no upstream to pull from."""
+    upstream = git(folder, "rev-parse", "--abbrev-ref", "@{upstream}", check=False)
+    for attempt in range(3):
+        result.committed |= _commit_verified(sess, folder, who)
+        if upstream.returncode != 0:
+            result.notes.append("no upstream branch: nothing pulled or pushed")
+            return False
+        pulled = git(folder, *who, "pull", "--rebase", "--quiet", check=False)
+        if pulled.returncode == 0:
+            result.pulled = True
+            return True
+        git(folder, "rebase", "--abort", check=False)
+        # Someone appended to a log in this work tree between our commit and the pull:
+        # commit that too and try again.
+        if "commit or stash" not in pulled.stderr or attempt == 2:
+            raise StorageError(
+                "git pull --rebase failed; nothing was changed locally",
+                hint=(pulled.stderr.strip().splitlines() or [""])[-1],
+            )
+        sess.reload()
+    return False
+
+
 def sync(sess: Session) -> SyncResult:
     """Commit my log, pull --rebase, verify, push. Returns what happened."""
     folder = sess.store.folder.path
@@ -97,25 +122,8 @@ def sync(sess: Session) -> SyncResult:
         "-c",
         f"user.email={sess.me.id[:16]}@takusu.invalid",
     )
-    upstream = git(folder, "rev-parse", "--abbrev-ref", "@{upstream}", check=False)
-    for attempt in range(3):
-        result.committed |= _commit_verified(sess, folder, who)
-        if upstream.returncode != 0:
-            result.notes.append("no upstream branch: nothing pulled or pushed")
-            return result
-        pulled = git(folder, *who, "pull", "--rebase", "--quiet", check=False)
-        if pulled.returncode == 0:
-            break
-        git(folder, "rebase", "--abort", check=False)
-        # Someone appended to a log in this work tree between our commit and the pull:
-        # commit that too and try again.
-        if "commit or stash" not in pulled.stderr or attempt == 2:
-            raise StorageError(
-                "git pull --rebase failed; nothing was changed locally",
-                hint=(pulled.stderr.strip().splitlines() or [""])[-1],
-            )
-        sess.reload()
-    result.pulled = True
+    if not _commit_and_pull(sess, folder, who, result):
+        return result
     sess.reload()  # verify what arrived before publishing anything
     # Only damage in the owner's log or my own blocks a push (as it blocks an append):
     # someone else's damaged log is theirs to mend, and must not stop me publishing mine

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..clock import Clock, system_clock
 from ..errors import AlreadyExists, BadInput, StorageError
 from ..fsutil import fsync_dir, write_new
 from ..item import Payload
@@ -73,15 +74,33 @@ def write_kdbx(
     _write_private(path, data, overwrite)
 
 
-def kdbx_bytes(items: list[Payload], password: str, kdf: KdfParams = STRONG_KDF) -> bytes:
+def kdbx_bytes(
+    items: list[Payload], password: str, kdf: KdfParams = STRONG_KDF, clock: Clock = system_clock
+) -> bytes:
     """The bytes of a KDBX 4 database holding `items`; nothing is written to disk."""
     if not isinstance(password, str) or not password:
         raise BadInput("a KeePass export needs a password")
     if kdf.memory_kib < 8 or kdf.iterations < 1 or not 1 <= kdf.parallelism <= 256:
         raise BadInput("the Argon2 settings are out of range")
     entries = [_entry_strings(item) for item in items]
+    kp = _template(password, kdf)
+    seconds = int((clock() - _EPOCH).total_seconds())
+    now = base64.b64encode(struct.pack("<q", seconds)).decode("ascii")
+    root = kp.tree.find("Root/Group")
+    root.find("UUID").text = _new_uuid()  # the template's is the same in every file
+    root.find("Name").text = "takusu"
+    for stamp in root.find("Times"):
+        if stamp.tag.endswith("Time") or stamp.tag == "LocationChanged":
+            stamp.text = now
+    for strings, tags in entries:
+        root.append(_entry_element(strings, tags, now))
+    buffer = io.BytesIO()
+    kp.save(buffer)
+    return buffer.getvalue()
 
-    from lxml.builder import E
+
+def _template(password: str, kdf: KdfParams) -> Any:
+    """pykeepass's blank KDBX 4 database, switched to Argon2id with `kdf` and `password`."""
     from pykeepass import PyKeePass
     from pykeepass.pykeepass import (
         BLANK_DATABASE_LOCATION,
@@ -102,39 +121,33 @@ def kdbx_bytes(items: list[Payload], password: str, kdf: KdfParams = STRONG_KDF)
     params["P"].value = kdf.parallelism
     kp.password = password
     kp.database_name = "takusu"
+    return kp
 
-    seconds = int((datetime.now(UTC) - _EPOCH).total_seconds())
-    now = base64.b64encode(struct.pack("<q", seconds)).decode("ascii")
-    root = kp.tree.find("Root/Group")
-    root.find("UUID").text = _new_uuid()  # the template's is the same in every file
-    root.find("Name").text = "takusu"
-    for stamp in root.find("Times"):
-        if stamp.tag.endswith("Time") or stamp.tag == "LocationChanged":
-            stamp.text = now
-    for strings, tags in entries:
-        element = E.Entry(
-            E.UUID(_new_uuid()),  # not pykeepass's uuid1, which carries the machine's MAC
-            E.IconID("0"),
-            E.Tags(";".join(tags)),
-            E.Times(
-                E.CreationTime(now),
-                E.LastModificationTime(now),
-                E.LastAccessTime(now),
-                E.ExpiryTime(now),
-                E.Expires("False"),
-                E.UsageCount("0"),
-                E.LocationChanged(now),
-            ),
-        )
-        for key, value, protect in strings:
-            value_node = E.Value(value, Protected="True") if protect else E.Value(value)
-            element.append(E.String(E.Key(key), value_node))
-        element.append(E.AutoType(E.Enabled("True"), E.DataTransferObfuscation("0")))
-        element.append(E.History())
-        root.append(element)
-    buffer = io.BytesIO()
-    kp.save(buffer)
-    return buffer.getvalue()
+
+def _entry_element(strings: list[tuple[str, str, bool]], tags: list[str], now: str) -> Any:
+    """One KeePass entry as XML (what KeePassXC shows: strings, protected where secret)."""
+    from lxml.builder import E
+
+    element = E.Entry(
+        E.UUID(_new_uuid()),  # not pykeepass's uuid1, which carries the machine's MAC
+        E.IconID("0"),
+        E.Tags(";".join(tags)),
+        E.Times(
+            E.CreationTime(now),
+            E.LastModificationTime(now),
+            E.LastAccessTime(now),
+            E.ExpiryTime(now),
+            E.Expires("False"),
+            E.UsageCount("0"),
+            E.LocationChanged(now),
+        ),
+    )
+    for key, value, protect in strings:
+        value_node = E.Value(value, Protected="True") if protect else E.Value(value)
+        element.append(E.String(E.Key(key), value_node))
+    element.append(E.AutoType(E.Enabled("True"), E.DataTransferObfuscation("0")))
+    element.append(E.History())
+    return element
 
 
 def _entry_strings(item: Payload) -> tuple[list[tuple[str, str, bool]], list[str]]:
