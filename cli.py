@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from cli_commands import audit, identity, items, members, sharing, term, vaults
+from cli_commands import audit, identity, items, members, requests, sharing, term, vaults
 from cli_commands.term import say
 from vault.errors import EXIT_USAGE, TakusuError
 
@@ -41,7 +41,7 @@ def cli(ctx: click.Context, vault_sel: str | None, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for _module in (identity, vaults, members, items, sharing, audit):
+for _module in (identity, vaults, members, items, sharing, requests, audit):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -19,7 +19,7 @@ from .common import (
     secret_options,
     session,
 )
-from .term import emit_json, out, out_value
+from .term import emit_json, info, out, out_value
 
 
 @click.command()
@@ -111,6 +111,7 @@ def rm(ctx: click.Context, title: str) -> None:
 @click.pass_context
 def list_items(ctx: click.Context, as_json: bool) -> None:
     """What I can read in this vault."""
+    from vault.clock import parse_time, shown_time
     from vault.views import item_rows
 
     sess = session(ctx)
@@ -126,8 +127,11 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
                 extra += f"  shared with: {', '.join(r['shared_with'])}"
             if r["exposed_to"]:
                 extra += f"  EXPOSED to {', '.join(r['exposed_to'])}: rotate"
-        elif r["expires"]:
-            extra = f"  (until {r['expires']})"
+        else:
+            if r["scope"] != "all of it":
+                extra = f"  (only: {r['scope']})"
+            if r["expires"]:
+                extra += f"  (until {shown_time(parse_time(r['expires']))})"
         out(f"{r['title']}{extra}")
 
 
@@ -155,10 +159,12 @@ def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: st
     if info.get("tags"):
         out(f"{'tags:':<10} {', '.join(info['tags'])}")
     if info.get("shared_with"):
+        scopes = info.get("scopes", {})
         out(
             "shared:    "
             + ", ".join(
-                f"{n}" + (f" (until {e})" if e else "") for n, e in info["shared_with"].items()
+                f"{n} ({scopes.get(n, 'all of it')})" + (f" until {e}" if e else "")
+                for n, e in info["shared_with"].items()
             )
         )
     for who, since in (info.get("exposed") or {}).items():
@@ -186,10 +192,16 @@ def get(ctx: click.Context, title: str, field: str, reason: str | None) -> None:
 @click.option("--reason", help="Why (recorded with the retrieval).")
 @click.pass_context
 def otp(ctx: click.Context, title: str, reason: str | None) -> None:
-    """The current TOTP code and the seconds it has left."""
+    """The current 2FA code (stdout) and the seconds it has left (stderr); with fewer than
+    5 seconds left it waits for the next code."""
     sess = session(ctx)
-    code = sess.otp(sess.find(title), reason)
-    out(f"{code.code} ({code.seconds_left}s left)")
+    code = sess.otp(sess.find(title), reason, wait_below=5, waiting=_waiting)
+    out(code.code)
+    info(f"({code.seconds_left}s left)")
+
+
+def _waiting(seconds: int) -> None:
+    info(f"the current code has {seconds}s left; waiting for the next one")
 
 
 COMMANDS = [add, edit, rm, list_items, show, get, otp]

@@ -43,9 +43,10 @@ def member_list(ctx: click.Context, as_json: bool) -> None:
         emit_json(rows)
         return
     for r in rows:
+        reads = [f"{title} ({scope})" for title, scope in r["scopes"].items()]
         out(
             f"{r['name']:<12} {r['id'][:8]}  {r['safety_code']}  can read: "
-            f"{', '.join(r['items']) or '(nothing)'}"
+            f"{', '.join(reads) or '(nothing)'}"
         )
 
 

@@ -13,25 +13,113 @@ from .common import generate_option, json_option, read_secrets, session
 from .term import emit_json, out, say
 
 
+def share_options(fn: Any) -> Any:
+    """The options of a grant: expiry, a field scope, 2FA code windows (share, approve)."""
+    for option in reversed(
+        [
+            click.option(
+                "--expires", metavar="WHEN", help="7d, 12h, 2w, 3mo, or a date like 2026-12-31."
+            ),
+            click.option(
+                "--fields",
+                metavar="F,F",
+                help="Share only these fields (e.g. password,username); default: all.",
+            ),
+            click.option(
+                "--otp-hours",
+                metavar="HOURS",
+                help='2FA codes for these hours instead of the seed ("Mon-Fri 09:00-18:00").',
+            ),
+            click.option(
+                "--otp-days",
+                type=click.IntRange(1, 31),
+                default=7,
+                show_default=True,
+                help="How many days of codes to deliver ahead.",
+            ),
+            click.option("--tz", metavar="ZONE", help="The zone of the hours (default: yours)."),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def grant_options(
+    expires: str | None, fields: str | None, otp_hours: str | None, otp_days: int, tz: str | None
+) -> tuple[str | None, list[str] | None, dict[str, Any] | None]:
+    """(expiry, fields, code windows) from the share options, checked before anything is
+    unlocked."""
+    from vault.clock import parse_expiry, system_clock
+    from vault.codewindow import local_zone_name, parse_hours, parse_zone
+
+    when = parse_expiry(expires, system_clock()) if expires else None
+    chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields is not None else None
+    if chosen is not None and not chosen:
+        raise UsageError("--fields names at least one field")
+    otp = None
+    if otp_hours is not None:
+        if chosen is not None and "totp" in chosen:
+            raise UsageError("share either the 2FA seed (--fields totp) or 2FA codes (--otp-hours)")
+        zone = tz or local_zone_name()
+        parse_zone(zone)
+        otp = {"hours": parse_hours(otp_hours).to_json(), "zone": zone, "days": otp_days}
+    elif tz is not None:
+        raise UsageError("--tz goes with --otp-hours")
+    return when, chosen, otp
+
+
+def report_share(sess: Any, item_id: str, name: str, done: Any) -> None:
+    """What a share did, in plain words: scope, expiry, code windows, what it replaced."""
+    from vault.clock import parse_time, shown_time
+
+    title = sess.payload(item_id)["title"]
+    what = "all of it" if done.scope is None else ", ".join(done.scope["fields"]) or "the title"
+    until = f" until {shown_time(parse_time(done.expires))}" if done.expires else ""
+    out(f"Shared {title} with {name} ({what}){until}")
+    otp = done.scope.get("otp") if done.scope else None
+    if otp is not None:
+        from vault.codewindow import Hours
+
+        hours = Hours.from_json(otp["hours"]).describe()
+        out(f"  2FA codes for {hours} ({otp['zone']}), {otp['days']} days ahead; no seed")
+        if done.codes_until:
+            say(
+                f"hint: her codes run until {shown_time(parse_time(done.codes_until))}; takusu "
+                "tops them up whenever you run it, and if you do not, her 2FA access ends then"
+            )
+    before = done.before
+    if before is not None:
+        was = "all of it" if "scope" not in before else ", ".join(before["scope"]["fields"])
+        say(f"this replaces the earlier share ({was}, expiry {before['expires'] or 'none'})")
+
+
 @click.command()
 @click.argument("title")
 @click.option("--with", "with_", required=True, metavar="NAME", help="The member to share with.")
-@click.option("--expires", metavar="WHEN", help="7d, 12h, 2w, or a date like 2026-12-31.")
+@share_options
 @click.pass_context
-def share(ctx: click.Context, title: str, with_: str, expires: str | None) -> None:
-    """Share one item with a member."""
-    from vault.clock import parse_expiry, system_clock
+def share(
+    ctx: click.Context,
+    title: str,
+    with_: str,
+    expires: str | None,
+    fields: str | None,
+    otp_hours: str | None,
+    otp_days: int,
+    tz: str | None,
+) -> None:
+    """Share one item with a member: all of it, or only some fields, or 2FA codes for
+    working hours instead of the 2FA seed."""
     from vault.sharing import member_by_name
     from vault.sharing import share as do_share
 
-    when = parse_expiry(expires, system_clock()) if expires else None
+    when, chosen, otp = grant_options(expires, fields, otp_hours, otp_days, tz)
     sess = session(ctx)
     sess.require_owner()
     item_id = sess.find(title)
-    do_share(sess, item_id, member_by_name(sess, with_), when)
-    out(
-        f"Shared {sess.payload(item_id)['title']} with {with_}" + (f" until {when}" if when else "")
-    )
+    member_id = member_by_name(sess, with_)
+    done = do_share(sess, item_id, member_id, when, fields=chosen, otp=otp)  # type: ignore[arg-type]
+    report_share(sess, item_id, with_, done)
 
 
 @click.command()
@@ -47,11 +135,22 @@ def revoke(ctx: click.Context, title: str, from_: str) -> None:
     sess.require_owner()
     item_id = sess.find(title)
     name = sess.payload(item_id)["title"]
-    do_revoke(sess, item_id, member_by_name(sess, from_), "revoked by owner")
+    done = do_revoke(sess, item_id, member_by_name(sess, from_), "revoked by owner")
     out(f"Revoked {from_}'s access to {name}; it was re-keyed.")
     say(
         f"hint: {from_} may already know this secret: change it at the site, then "
         f"record it with: takusu rotate {shlex.quote(name)}"
+    )
+    if "codes_until" in done:
+        say_codes_still_valid(from_, done["codes_until"])
+
+
+def say_codes_still_valid(name: str, until: str) -> None:
+    from vault.clock import parse_time, shown_time
+
+    say(
+        f"hint: the 2FA codes already delivered to {name} stay valid until "
+        f"{shown_time(parse_time(until))}; resetting 2FA at the site ends them sooner"
     )
 
 
@@ -72,17 +171,27 @@ def offboard(ctx: click.Context, name: str, as_json: bool) -> None:
 
 
 def print_checklist(rows: list[dict[str, Any]]) -> None:
+    from vault.audit import FIELD_WORDS
+    from vault.clock import parse_time, shown_time
+
     if not rows:
         return
-    out("Rotate these (most urgent first):")
+    out("Change these (most urgent first):")
     for r in rows:
+        words = ", ".join(FIELD_WORDS.get(f, f) for f in r["fields"] if f != "title")
         seen = (
-            f"retrieved {', '.join(r['fields'])} at {r['last_retrieved']}"
+            f"retrieved {words}, first {shown_time(parse_time(r['first_retrieved']))}, "
+            f"latest {shown_time(parse_time(r['last_retrieved']))}"
             if r["retrieved"]
-            else "never retrieved (per receipts)"
+            else "never retrieved, as far as her takusu reported"
         )
         gone = "  (deleted here; still change it at the site)" if r.get("deleted") else ""
         out(f"  - {r['title']}  {r['url'] or ''}  [{seen}]{gone}")
+        if r.get("seed_seen"):
+            out("      2FA seed seen: she can make codes at will until you reset 2FA at the site")
+        if r.get("codes_until"):
+            until = shown_time(parse_time(r["codes_until"]))
+            out(f"      2FA codes she was given stay valid until {until}")
 
 
 @click.command()
@@ -111,8 +220,17 @@ def rotate(
     sess = session(ctx)
     sess.require_owner()
     item_id = sess.find(title)
-    do_rotate(sess, item_id, changes)
-    out(f"Rotated {sess.payload(item_id)['title']}; the exposed mark is cleared")
+    done = do_rotate(sess, item_id, changes)
+    title = sess.payload(item_id)["title"]
+    if not done.fields:
+        out(f"{title}: this secret is already recorded; nothing changed")
+        return
+    out(f"Rotated {title} ({', '.join(done.fields)}); its mark as seen is cleared")
+    if done.seed_still_seen_by:
+        say(
+            f"hint: {', '.join(done.seed_still_seen_by)} saw the 2FA seed, which was not "
+            f"rotated: reset 2FA at the site, then: takusu rotate {shlex.quote(title)} --totp"
+        )
 
 
 COMMANDS = [share, revoke, offboard, rotate]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import app, json_option
+from .common import app, json_option, session
 from .term import confirm_fn, emit_json, info, interactive, out
 
 
@@ -71,6 +71,39 @@ def vault_use(ctx: click.Context, name: str) -> None:
     """Make NAME the default vault."""
     app(ctx).use_vault(name)
     out(f"Default vault is now {name}")
+
+
+@vault.command("policy")
+@click.option(
+    "--require-reason",
+    type=click.Choice(["on", "off"]),
+    help="Whether every retrieval must give a reason.",
+)
+@click.option(
+    "--hours", metavar="HOURS", help='When retrievals may happen ("Mon-Fri 09:00-18:00"; "off").'
+)
+@click.option("--tz", metavar="ZONE", help="The zone of the hours (default: yours).")
+@click.pass_context
+def vault_policy(
+    ctx: click.Context, require_reason: str | None, hours: str | None, tz: str | None
+) -> None:
+    """Show or set what every retrieval must respect (a reason, working hours).
+
+    Members' own takusu enforces it; a modified client could ignore it, so 'takusu audit
+    verify' reports every retrieval that broke the policy in force when it was made."""
+    from vault.codewindow import parse_hours
+    from vault.delegation import describe_policy, set_policy
+
+    if hours is not None and hours.strip().lower() not in ("off", "any", ""):
+        parse_hours(hours)  # before anything is unlocked
+    sess = session(ctx)
+    if require_reason is None and hours is None:
+        out(describe_policy(sess.state["policy"]))
+        return
+    reason = None if require_reason is None else require_reason == "on"
+    policy = set_policy(sess, reason, hours, tz)
+    out(f"Policy set: {describe_policy(policy)}")
+    info("Members' own takusu keeps it; 'takusu audit verify' reports any retrieval that did not.")
 
 
 COMMANDS = [vault]

@@ -21,7 +21,7 @@ def test_secretary_lists_gets_and_otp_with_receipts(world):
     assert pyotp.TOTP(SEED).verify(code, valid_window=1)
     rows = json.loads(ok(world.c("audit", "--json")).out)
     retrievals = [r for r in rows if r["type"] == "retrieve"]
-    assert [r["fields"] for r in retrievals] == [["password"], ["username"], ["totp"]]
+    assert [r["fields"] for r in retrievals] == [["password"], ["username"], ["otp"]]  # a code
     assert retrievals[0]["reason"] == "monthly invoices"
     assert all(r["actor"] == "aiko" and r["title"] == "GitHub" for r in retrievals)
     assert "OK:" in ok(world.c("audit", "verify")).out

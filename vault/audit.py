@@ -16,11 +16,12 @@ from typing import Any
 
 from . import state as state_mod
 from .clock import is_stamp, parse_time
+from .codewindow import Hours, parse_zone, within
 from .errors import IntegrityError
 from .events import MEMBER_TYPES, Event
 from .identity import Card
 from .session import Session
-from .state import member_event_problem
+from .state import Policy, member_event_problem
 from .store import Kind, Loaded, Problem, Store
 
 _ACTIONS = {
@@ -32,9 +33,17 @@ _ACTIONS = {
     "grant": "shared",
     "revoke": "revoked",
     "retrieve": "retrieved",
-    "request": "requested access to",
+    "request": "asked for access",
     "rollback.accept": "accepted a rollback of the folder",
+    "view": "sealed the shared fields of",
+    "codes": "delivered 2FA codes of",
+    "policy": "set the retrieval policy",
+    "request.deny": "denied a request of",
 }
+
+# How a field a retrieval names reads to people: the seed is permanent 2FA access, a code
+# is one login.
+FIELD_WORDS = {"totp": "the 2FA seed", "otp": "one 2FA code"}
 
 
 def _names(session: Session) -> dict[str, str]:
@@ -128,6 +137,15 @@ def _row(
             row[key] = printable(ev[key])
     if t == "item.put" and ev.get("rotated"):
         row["action"] = "rotated"
+    scope = ev.get("scope")
+    if t == "grant" and isinstance(scope, dict) and isinstance(scope.get("fields"), list):
+        row["scope"] = printable([str(f) for f in scope["fields"]])
+        if scope.get("otp"):
+            row["scope"].append("2FA codes")
+    if t in ("grant", "request.deny") and isinstance(ev.get("request"), str):
+        row["request"] = printable(ev["request"])
+    if t == "request" and isinstance(ev.get("id"), str):
+        row["request"] = printable(ev["id"])
     return row
 
 
@@ -207,7 +225,12 @@ def describe(row: dict[str, Any]) -> str:
     if row.get("expires"):
         line += f" until {row['expires']}"
     if row.get("fields"):
-        line += f" [{', '.join(str(f) for f in row['fields'])}]"
+        words = [FIELD_WORDS.get(str(f), str(f)) for f in row["fields"]]
+        line += f" [{', '.join(words)}]"
+    if row.get("scope"):
+        line += f" (only: {', '.join(row['scope'])})"
+    if row.get("request"):
+        line += f" ({'approving ' if row['type'] == 'grant' else ''}request {row['request']})"
     if row.get("reason"):
         line += f" reason: {row['reason']}"
     if row.get("reported_by"):
@@ -347,6 +370,19 @@ def _check_receipt(st: state_mod.State, seen: Event, receipt: Event) -> list[Pro
                 receipt.seq,
             )
         ]
+    policy = st["policy"]
+    breach = _policy_breach(policy, receipt.fields) if policy is not None else None
+    if breach is not None:
+        return [
+            Problem(
+                Kind.POLICY_BREACH,
+                f"a retrieval of {str(receipt.fields.get('item'))[:8]} at "
+                f"{receipt.fields.get('at')} broke the owner's policy: {breach}",
+                receipt.actor,
+                receipt.seq,
+                fatal=False,
+            )
+        ]
     if grant["expires"] and str(receipt.fields.get("at")) > grant["expires"]:
         # Times are the member's own claim, so this is a warning, not proof.
         return [
@@ -359,3 +395,15 @@ def _check_receipt(st: state_mod.State, seen: Event, receipt: Event) -> list[Pro
             )
         ]
     return []
+
+
+def _policy_breach(policy: Policy, fields: dict[str, Any]) -> str | None:
+    """How a receipt breaks the policy in force when it was written, or None. (Its time is
+    the member's own claim: a breach is reported, never proof of one.)"""
+    if policy["require_reason"] and not fields.get("reason"):
+        return "it gives no reason, and the owner asks for one"
+    if policy["hours"] is not None and policy["zone"] is not None and is_stamp(fields.get("at")):
+        when = parse_time(str(fields["at"]))
+        if not within(Hours.from_json(policy["hours"]), parse_zone(policy["zone"]), when):
+            return "it is dated outside the hours the owner allows"
+    return None

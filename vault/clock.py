@@ -8,8 +8,10 @@ their own; nothing else in takusu calls `datetime.now`.
 from __future__ import annotations
 
 import re
+import unicodedata
+from calendar import monthrange
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from .errors import BadInput, UsageError
 
@@ -53,27 +55,78 @@ def is_expired(expires: str | None, now: datetime) -> bool:
     return bool(expires) and parse_time(str(expires)) <= now
 
 
-_DURATION = re.compile(r"^(\d{1,4})([mhdw])$")
+_UNITS = {
+    "min": "minutes", "分": "minutes",
+    "h": "hours", "時間": "hours",
+    "d": "days", "日": "days",
+    "w": "weeks", "週間": "weeks", "週": "weeks",
+    "mo": "months", "ヶ月": "months", "か月": "months", "カ月": "months", "ケ月": "months",
+    "y": "years", "年": "years",
+}  # fmt: skip
+_DURATION = re.compile(r"^(\d{1,4})\s*(min|mo|[hdwy]|分|時間|日|週間|週|[ヶかカケ]月|年)$")
+
+
+def parse_duration(text: str) -> tuple[int, str]:
+    """A duration typed by a person: `30min`, `12h`, `7d`, `2w`, `3mo`, `1y` or the Japanese
+    `30分`, `12時間`, `7日`, `2週間`, `3ヶ月`, `1年` (full-width digits too) as (count, unit).
+    A bare `3m` is refused: minutes or months?"""
+    cleaned = unicodedata.normalize("NFKC", text).strip().lower()
+    match = _DURATION.match(cleaned)
+    if match is None:
+        if re.fullmatch(r"\d+\s*m", cleaned):
+            raise BadInput(
+                f"{text!r} could mean minutes or months",
+                hint="write 30min for minutes or 3mo for months",
+            )
+        raise BadInput(
+            f"cannot read the duration {text!r}",
+            hint="use 30min, 12h, 7d, 2w, 3mo or 1y (or 7日, 2週間, 3ヶ月)",
+        )
+    return int(match[1]), _UNITS[match[2]]
+
+
+def after(start: datetime, count: int, unit: str) -> datetime:
+    """`start` plus a duration from parse_duration (months and years on the calendar)."""
+    if unit in ("minutes", "hours", "days", "weeks"):
+        return start + timedelta(**{unit: count})
+    months = count * (12 if unit == "years" else 1)
+    year, month = divmod(start.month - 1 + months, 12)
+    target = date(start.year + year, month + 1, 1)
+    day = min(start.day, monthrange(target.year, target.month)[1])
+    return start.replace(year=target.year, month=target.month, day=day)
+
+
+def parse_when(text: str, now: datetime, zone: tzinfo | None = None) -> datetime:
+    """A point in time typed by a person: a duration from now, a date (the end of that day
+    in the local zone: `2026-12-31` or `2026/12/31`) or an RFC 3339 time."""
+    cleaned = unicodedata.normalize("NFKC", text).strip()
+    if re.fullmatch(r"\d{4}[-/]\d{1,2}[-/]\d{1,2}", cleaned):
+        year, month, day = (int(part) for part in re.split(r"[-/]", cleaned))
+        try:
+            start = datetime(year, month, day, tzinfo=zone or local_zone())
+        except ValueError:
+            raise BadInput(f"there is no date {text!r}") from None
+        return (start + timedelta(days=1)).astimezone(UTC)
+    if "T" in cleaned or " " in cleaned:
+        try:
+            when = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadInput(f"cannot read the time {text!r}") from None
+        return when.replace(tzinfo=when.tzinfo or zone or local_zone()).astimezone(UTC)
+    count, unit = parse_duration(cleaned)
+    return after(now, count, unit).astimezone(UTC)
 
 
 def parse_expiry(text: str, now: datetime) -> str:
-    """'7d', '12h', '30m', '2w', a date (valid through that day, UTC) or an RFC 3339 time."""
-    text = text.strip()
-    match = _DURATION.match(text)
-    if match:
-        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
-        when = now + timedelta(**{unit: int(match[1])})
-    else:
-        try:
-            if "T" in text:
-                when = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-            else:
-                when = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
-        except ValueError:
-            raise BadInput(
-                f"cannot read the expiry {text!r}",
-                hint="use a duration like 7d, 12h, 2w or a date like 2026-12-31",
-            ) from None
+    """When a grant ends: a duration (`7d`, `12h`, `30min`, `2w`, `3mo`, `7日` …), a date
+    (valid through that day, local time) or an RFC 3339 time; the stored time string."""
+    try:
+        when = parse_when(text, now)
+    except BadInput as exc:
+        raise BadInput(
+            f"cannot read the expiry {text!r}: {exc.message}",
+            hint=exc.hint or "use a duration like 7d, 12h, 2w or a date like 2026-12-31",
+        ) from None
     if when <= now:
         raise BadInput("the expiry is in the past")
     return stamp(when)
@@ -86,3 +139,16 @@ def parse_since(text: str) -> datetime:
     except ValueError:
         raise UsageError(f"cannot read the date {text!r}") from None
     return when.replace(tzinfo=when.tzinfo or UTC)
+
+
+def local_zone() -> tzinfo:
+    """This machine's zone (TZ, else the system's), for times shown to people."""
+    zone = datetime.now().astimezone().tzinfo
+    return zone if zone is not None else UTC
+
+
+def shown_time(when: datetime, zone: tzinfo | None = None) -> str:
+    """A time as people read it: local, with its offset (`2026-12-01 16:07 (+09:00)`)."""
+    local = when.astimezone(zone or local_zone())
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} ({offset[:3]}:{offset[3:]})"

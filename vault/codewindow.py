@@ -402,3 +402,23 @@ def needs_top_up(have_until: datetime | None, horizon_start: datetime, now: date
     if have_until is None:
         return True
     return (have_until - now) * 2 < have_until - horizon_start
+
+
+def within(hours: Hours, zone: ZoneInfo, when: datetime) -> bool:
+    """True when the zone's clock at `when` reads a time inside `hours`."""
+    local = when.astimezone(zone)
+    minute = local.hour * 60 + local.minute
+    return any(start <= minute < end for start, end in hours.days[local.weekday()])
+
+
+def next_opening(hours: Hours, zone: ZoneInfo, when: datetime) -> datetime | None:
+    """The first moment after `when` at which `hours` open again (None: they never do)."""
+    local = when.astimezone(zone)
+    for offset in range(8):
+        day = (local + timedelta(days=offset)).date()
+        for start, _end in hours.days[day.weekday()]:
+            naive = datetime(day.year, day.month, day.day) + timedelta(minutes=start)
+            candidate = naive.replace(tzinfo=zone)
+            if candidate > when:
+                return candidate
+    return None

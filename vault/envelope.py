@@ -138,3 +138,43 @@ def open_item(vault_id: str, item_id: str, item: dict[str, Any], data_key: bytes
     except DecryptionFailed as exc:
         raise DecryptionFailed(f"item {item_id[:8]} v{item['version']}: {exc.message}") from None
     return decode_payload(plain)
+
+
+# --- sealed to people: views, 2FA codes, access requests ----------------------------------
+
+
+def sealed_parts(label: bytes, *parts: str | int) -> bytes:
+    """The AAD or HPKE info of a record sealed to people: its label and the parts it binds."""
+    return label + _join(*parts)
+
+
+def seal_for(obj: Any, aad: bytes, recipients: list[tuple[Card, bytes]]) -> dict[str, Any]:
+    """`obj` as JSON (padded to 128 bytes) under a fresh key (AEAD with `aad`), the key
+    committed to, and HPKE-wrapped to each (card, info): {"ct", "key_commit", "wraps"}."""
+    key = crypto.random_key()
+    data = dumps(obj)
+    padded = data + b" " * (-len(data) % PAD)
+    return {
+        "ct": b64e(crypto.aead_seal(key, padded, aad)),
+        "key_commit": b64e(crypto.key_commit(key)),
+        "wraps": {
+            card.id: b64e(crypto.hpke_seal(card.suite, card.kem_key, key, info))
+            for card, info in recipients
+        },
+    }
+
+
+def open_sealed(sealed: Any, aad: bytes, info: bytes, me: Identity, what: str) -> Any:
+    """The JSON value of a record sealed to me by `seal_for`; Malformed or DecryptionFailed
+    when it is not one, or not for me."""
+    if not isinstance(sealed, dict) or not isinstance(sealed.get("wraps"), dict):
+        raise Malformed(f"the {what} is malformed")
+    wrap = sealed["wraps"].get(me.id)
+    if not isinstance(wrap, str):
+        raise DecryptionFailed(f"the {what} is not sealed to you")
+    key = crypto.hpke_open(me.kem, b64d(wrap, f"{what} wrap"), info)
+    if len(key) != crypto.KEY_LEN:
+        raise DecryptionFailed(f"the {what} key has the wrong length")
+    crypto.check_key_commit(key, b64d(sealed.get("key_commit"), f"{what} key commitment"))
+    plain = crypto.aead_open(key, b64d(sealed.get("ct"), what), aad, what)
+    return loads(plain, what)

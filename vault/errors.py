@@ -96,6 +96,14 @@ class AccessRevoked(UserError):
     """This member's access was revoked (or changed while being used)."""
 
 
+class PolicyRefused(UserError):
+    """The vault's owner set a policy (a reason, working hours) this retrieval breaks."""
+
+
+class NoCodeNow(UserError):
+    """No 2FA code is delivered for this moment (outside the hours, or the codes ran out)."""
+
+
 class GrantExpired(UserError):
     """This member's access to the item has expired."""
 

@@ -25,6 +25,10 @@ OWNER_TYPES = frozenset(
         "grant",
         "revoke",
         "rollback.accept",
+        "view",
+        "codes",
+        "policy",
+        "request.deny",
     }
 )
 MEMBER_TYPES = frozenset({"retrieve", "request"})

@@ -25,7 +25,7 @@ RECOVERY_AAD = b"takusu/recovery/v1\n"
 RECOVERY_CODE_CHECK = b"takusu/recovery-code/v1\n"
 INDEX_KEY = b"takusu/index-key/v1\n"
 INDEX_AAD = b"takusu/index/v1\n"
-MIRROR_STATE = "takusu/state-cache/v3"
+MIRROR_STATE = "takusu/state-cache/v4"
 
 CARD_ARMOR_BEGIN = "-----BEGIN TAKUSU CARD-----"
 CARD_ARMOR_END = "-----END TAKUSU CARD-----"
@@ -56,3 +56,15 @@ MAX_REASON = 500  # characters of a retrieval's reason
 MAX_RECEIPT_FIELDS = 64  # fields named by one retrieval (the standard ones + MAX_FIELDS)
 MAX_VAULT_NAME = 100
 MAX_GRANTEES = 200  # members one item version is sealed for (keeps item.put under MAX_LINE)
+
+# Sealed to people (one fresh key, AEAD, key commitment, HPKE wraps): views, 2FA codes,
+# access requests. AAD and HPKE info both bind the parts named in docs/format.md.
+VIEW_AAD = b"takusu/view/v1\n"  # vault, item, version, member
+VIEW_WRAP_INFO = b"takusu/view-wrap/v1\n"
+CODES_AAD = b"takusu/codes/v1\n"  # vault, item, member, codes id
+CODES_WRAP_INFO = b"takusu/codes-wrap/v1\n"
+REQUEST_AAD = b"takusu/request/v1\n"  # vault, member, request id
+REQUEST_WRAP_INFO = b"takusu/request-wrap/v1\n"
+
+MAX_CODES_PER_EVENT = 40_000  # codes in one `codes` event (a week of office hours is ~5,400)
+MAX_REQUEST_TEXT = 1000  # characters of an access request's text (and of its reason)

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
-from . import envelope, labels, state, totp
-from .clock import Clock, is_expired, system_clock
+from . import envelope, labels, scoped, state, totp
+from .clock import Clock, is_expired, parse_time, shown_time, system_clock
+from .codebook import CodeBook
+from .codewindow import Hours, next_opening, parse_zone, plan, within
 from .crypto import local_key
 from .errors import (
     AccessRevoked,
@@ -22,15 +26,18 @@ from .errors import (
     BadInput,
     GrantExpired,
     IntegrityError,
+    NoCodeNow,
     NotFound,
     NotOwner,
     NotShared,
+    PolicyRefused,
 )
 from .home import VaultEntry
 from .identity import Card, Identity
 from .index import TitleIndex
 from .item import SECRET_FIELDS, Payload, field_value, receipt_problem, summary, validate
-from .state import Grant, Item, State
+from .scoped import OTP_FIELD
+from .state import Grant, Item, Scope, State
 from .store import Loaded, Store, Writer
 from .store.store import Precheck
 
@@ -143,19 +150,52 @@ class Session:
                 self.vault_id, item_id, sealed or self.material(item_id), self.vault_key()
             )
         grant = self.grant(item_id)
+        if "scope" in grant:
+            raise NotShared("only some fields of this item are shared with you")
         return envelope.grantee_data_key(
             self.vault_id, item_id, item["version"], grant["wrap"], item["key_commit"], self.me
         )
 
     def payload(self, item_id: str) -> Payload:
+        """The current version's fields as I can read them (a scoped grantee: her view)."""
         item = self.state["items"][item_id]
         key = (item_id, item["version"])
         if key not in self._payloads:
-            sealed = self.material(item_id)
-            self._payloads[key] = envelope.open_item(
-                self.vault_id, item_id, sealed, self.data_key(item_id, sealed)
-            )
+            grant = None if self.is_owner else self.grant(item_id)
+            if grant is not None and "scope" in grant:
+                self._payloads[key] = self._view(item_id, grant)
+            else:
+                sealed = self.material(item_id)
+                self._payloads[key] = envelope.open_item(
+                    self.vault_id, item_id, sealed, self.data_key(item_id, sealed)
+                )
         return self._payloads[key]
+
+    def _view(self, item_id: str, grant: Grant) -> Payload:
+        view = grant.get("view")
+        if view is None:
+            raise NotShared("the owner has not sealed your view of this version yet")
+        body = self.store.event_at(self.owner_id, view["ref"])
+        return scoped.open_view(self.vault_id, item_id, grant["version"], self.me, body)
+
+    def scope(self, item_id: str) -> list[str] | None:
+        """The fields of an item shared with me (None: all of them)."""
+        if self.is_owner:
+            return None
+        grant = self.grant(item_id)
+        return list(grant["scope"]["fields"]) if "scope" in grant else None
+
+    def code_book(self, item_id: str) -> CodeBook | None:
+        """The 2FA codes delivered to me for an item (None: it gives me no code windows)."""
+        grant = self.grant(item_id)
+        if "otp" not in grant.get("scope", {}):
+            return None
+        book: CodeBook | None = None
+        for ref in grant.get("codes", []):
+            body = self.store.event_at(self.owner_id, ref["ref"])
+            part = scoped.open_codes(self.vault_id, item_id, self.me, body)
+            book = part if book is None else book.merge(part)
+        return book
 
     def grant(self, item_id: str) -> Grant:
         """My grant on the current version of an item; NotShared or GrantExpired if none."""
@@ -184,6 +224,7 @@ class Session:
             for i, it in items.items()
             if (g := _current_grant(it, self.me.id)) is not None
             and not is_expired(g["expires"], now)
+            and ("scope" not in g or "view" in g)  # a view not sealed yet: nothing to read
         ]
 
     def titles(self) -> dict[str, str]:
@@ -260,7 +301,9 @@ class Session:
             old = rev.get("old")
             if rev["member"] != self.me.id or old is None:
                 continue
-            if self._title_matches(rev["item"], old["version"], old["wrap"], old, query):
+            if self._title_matches(rev["item"], old["version"], old["wrap"], old, query) or (
+                self._view_title_matches(rev, query)
+            ):
                 why = " (the grant expired)" if rev["reason"] == "expired" else ""
                 raise AccessRevoked(
                     f"your access to {query!r} was revoked on {rev['at']} by "
@@ -279,7 +322,55 @@ class Session:
             return False
         return bool(title.casefold().startswith(query.casefold()))
 
+    def _view_title_matches(self, rev: Any, query: str) -> bool:
+        view = rev.get("old_view")
+        if view is None:
+            return False
+        try:
+            body = self.store.event_at(self.owner_id, view["ref"])
+            opened = scoped.open_view(
+                self.vault_id, rev["item"], rev["old"]["version"], self.me, body
+            )
+        except Exception:  # noqa: BLE001 - a view we cannot open simply does not match
+            return False
+        return bool(opened["title"].casefold().startswith(query.casefold()))
+
     # --- reading secrets ----------------------------------------------------------------------
+
+    def check_policy(self, reason: str | None) -> None:
+        """The owner's policy for retrievals (a reason, working hours), before anything is
+        decrypted. Enforced here, by my own client: audit verify reports any breach."""
+        policy = self.state["policy"]
+        if self.is_owner or policy is None:
+            return
+        if policy["require_reason"] and not reason:
+            raise PolicyRefused(
+                f"{self.owner_card.name} asks for a reason with every retrieval",
+                hint='add --reason "what it is for"',
+            )
+        if policy["hours"] is not None and policy["zone"] is not None:
+            hours, zone = Hours.from_json(policy["hours"]), parse_zone(policy["zone"])
+            now = self.clock()
+            if not within(hours, zone, now):
+                opens = next_opening(hours, zone, now)
+                when = f"; they open again at {shown_time(opens)}" if opens else ""
+                raise PolicyRefused(
+                    f"{self.owner_card.name} allows retrievals only {hours.describe()} "
+                    f"({policy['zone']}){when}",
+                    hint="ask the vault's owner if this cannot wait",
+                )
+
+    def _check_scope(self, item_id: str, fields: list[str]) -> None:
+        shared = self.scope(item_id)
+        if shared is None:
+            return
+        for name in fields:
+            if name not in shared and name != "title":
+                listed = ", ".join(shared) or "nothing"
+                raise NotShared(
+                    f"the {name} of this item was not shared with you (shared: {listed})",
+                    hint="ask the vault's owner if you need it",
+                )
 
     def reveal(self, item_id: str, fields: list[str], reason: str | None) -> dict[str, Any]:
         """Decrypt, then (for a member) write the receipt, then return the values asked for."""
@@ -300,8 +391,10 @@ class Session:
         problem = receipt_problem(fields, reason)
         if problem is not None:  # checked before anything is decrypted
             raise BadInput(f"this retrieval cannot be recorded: {problem}")
+        self.check_policy(reason)
+        self._check_scope(item_id, [f for f in fields if f != OTP_FIELD])
         payload = self.payload(item_id)
-        values = {f: field_value(payload, f) for f in fields}
+        values = {f: field_value(payload, f) for f in fields if f != OTP_FIELD}
         if not self.is_owner:
             version = self.state["items"][item_id]["version"]
             body: dict[str, Any] = {"item": item_id, "version": version, "fields": fields}
@@ -310,23 +403,57 @@ class Session:
             self.append("retrieve", body, _still_granted(item_id, self.me.id, version))
         return values
 
-    def otp(self, item_id: str, reason: str | None) -> totp.Code:
-        uri = self.reveal(item_id, ["totp"], reason)["totp"]
-        return totp.current(uri)
+    def otp(
+        self,
+        item_id: str,
+        reason: str | None,
+        *,
+        wait_below: int = 0,
+        waiting: Callable[[int], None] = lambda seconds: None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> totp.Code:
+        """The current 2FA code (a receipt naming one code, not the seed, written first):
+        from the delivered code windows of a scoped grant, else from the seed. With fewer
+        than `wait_below` seconds left, it waits for the next code (told to `waiting`)."""
+        book = None if self.is_owner else self.code_book(item_id)
+        uri = None
+        if book is None:
+            if not self.is_owner:
+                self._check_scope(item_id, ["totp"])
+            uri = field_value(self.payload(item_id), "totp")  # NotFound before any receipt
+
+        def code_at() -> totp.Code | None:
+            if book is not None:
+                return _book_code(book, self.clock())
+            return totp.current(str(uri), self.clock().timestamp())
+
+        first = code_at()
+        if first is None:
+            raise _no_code_now(book, self.clock())  # type: ignore[arg-type]
+        if not self.is_owner:
+            self.reveal(item_id, [OTP_FIELD], reason)
+        code = code_at() or first
+        if code.seconds_left < wait_below:
+            waiting(code.seconds_left)
+            sleep(code.seconds_left + 0.05)
+            code = code_at() or code
+        return code
 
     # --- owner's item operations --------------------------------------------------------------
 
-    def grantee_cards(self, item_id: str | None, exclude: set[str] | None = None) -> list[Card]:
+    def grantees(
+        self, item_id: str | None, exclude: set[str] | None = None
+    ) -> list[tuple[Card, Grant]]:
+        """Who a new version is sealed for: every grantee, but the excluded and the expired
+        (an expired grantee never receives a new version, even before upkeep revokes)."""
         if item_id is None:
             return []
         members = self.state["members"]
         now = self.clock()
         return [
-            Card.from_envelope(members[m]["card"])
+            (Card.from_envelope(members[m]["card"]), grant)
             for m, grant in self.state["items"][item_id]["grants"].items()
-            if m not in (exclude or set())
-            # an expired grantee never receives a new version, even before expire_due runs
-            and not is_expired(grant["expires"], now)
+            if m not in (exclude or set()) and not is_expired(grant["expires"], now)
         ]
 
     def put(
@@ -334,10 +461,11 @@ class Session:
         item_id: str | None,
         payload: Payload,
         *,
-        rotated: bool = False,
+        rotated: bool | list[str] = False,
         exclude: set[str] | None = None,
     ) -> str:
-        """Seal a new version (fresh data key) for the owner and every current grantee."""
+        """Seal a new version (fresh data key) for the owner and every current grantee: the
+        data key to full grantees, a fresh view (and 2FA codes) to scoped ones."""
         self.require_owner()
         payload = validate(payload)
         title = payload["title"]
@@ -347,18 +475,63 @@ class Session:
         new = item_id is None
         item_id = item_id or secrets.token_hex(16)
         version = 1 if new else self.state["items"][item_id]["version"] + 1
+        grantees = self.grantees(None if new else item_id, exclude)
+        full = [card for card, grant in grantees if "scope" not in grant]
         body, _ = envelope.seal_item(
-            self.vault_id,
-            item_id,
-            version,
-            payload,
-            self.vault_key(),
-            self.grantee_cards(None if new else item_id, exclude),
+            self.vault_id, item_id, version, payload, self.vault_key(), full
         )
+        limited = [(card, grant) for card, grant in grantees if "scope" in grant]
+        if limited:
+            body["scoped"] = [card.id for card, _ in limited]
         if rotated:
-            body["rotated"] = True
-        self.append("item.put", body)
+            body["rotated"] = rotated
+        with self.batch():
+            self.append("item.put", body)
+            for card, grant in limited:
+                self.seal_scoped(item_id, card, grant["scope"], payload, fresh_codes=True)
         return item_id
+
+    def seal_scoped(
+        self, item_id: str, card: Card, scope: Scope, payload: Payload, fresh_codes: bool
+    ) -> None:
+        """A scoped grantee's view of the current version, and (with `fresh_codes`, for a
+        grant with code windows) her 2FA codes for the seed this version holds."""
+        version = self.state["items"][item_id]["version"]
+        self.append(
+            "view",
+            scoped.seal_view(self.vault_id, item_id, version, card, payload, scope["fields"]),
+        )
+        if fresh_codes and "otp" in scope and payload.get("totp"):
+            self.deliver_codes(item_id, card, replace=True, payload=payload)
+
+    def deliver_codes(
+        self, item_id: str, card: Card, *, replace: bool, payload: Payload | None = None
+    ) -> bool:
+        """Compute and append the 2FA codes still owed to a code-window grantee (all from now
+        when `replace`, else only the steps after those delivered). True if any were."""
+        grant = self.state["items"][item_id]["grants"][card.id]
+        otp = grant["scope"]["otp"]
+        uri = (payload or self.payload(item_id)).get("totp")
+        if not uri:
+            return False
+        now = self.clock()
+        have = None if replace or "codes_until" not in grant else parse_time(grant["codes_until"])
+        expires = parse_time(grant["expires"]) if grant["expires"] else None
+        period = totp.parameters(uri)[0]
+        span = plan(
+            Hours.from_json(otp["hours"]),
+            parse_zone(otp["zone"]),
+            now,
+            otp["days"],
+            have,
+            expires,
+            period,
+        )
+        if span is None:
+            return False
+        for body in scoped.code_bodies(self.vault_id, item_id, card, uri, dict(otp), span, replace):
+            self.append("codes", body)
+        return True
 
     def add(self, payload: Payload) -> str:
         return self.put(None, payload)
@@ -371,10 +544,11 @@ class Session:
         payload = dict(self.payload(item_id))
         if fields:
             changes = {**changes, "fields": {**self.payload(item_id)["fields"], **fields}}
-        rotated = any(k in changes and changes[k] != payload.get(k) for k in SECRET_FIELDS)
+        changed = [k for k in SECRET_FIELDS if k in changes and changes[k] != payload.get(k)]
         payload.update(changes)
-        exposed = bool(self.state["items"][item_id]["exposed"])
-        self.put(item_id, payload, rotated=rotated and exposed)  # type: ignore[arg-type]
+        item = self.state["items"][item_id]
+        exposed = bool(item["exposed"] or item.get("seed_exposed"))
+        self.put(item_id, payload, rotated=changed if exposed else False)  # type: ignore[arg-type]
 
     def remove(self, item_id: str) -> None:
         self.require_owner()
@@ -407,3 +581,21 @@ def _still_granted(item_id: str, me: str, version: int) -> Precheck:
 
 class _NewVersion(Exception):
     """Raised under the lock when the item moved to a new version I can also read."""
+
+
+def _book_code(book: CodeBook, now: datetime) -> totp.Code | None:
+    found = book.code_at(now)
+    return None if found is None else totp.Code(found[0], found[1], book.period)
+
+
+def _no_code_now(book: CodeBook, now: datetime) -> NoCodeNow:
+    """Why there is no code now: when the next window opens, and when the codes run out."""
+    opens, horizon = book.next_window(now), book.horizon()
+    if opens is None:
+        ended = f" (they ran out at {shown_time(horizon)})" if horizon else ""
+        return NoCodeNow(
+            f"no 2FA codes are left for this item{ended}",
+            hint="the vault's owner delivers more when they next run takusu; ask them",
+        )
+    until = f"; your codes run until {shown_time(horizon)}" if horizon else ""
+    return NoCodeNow(f"no 2FA code now: the next window opens at {shown_time(opens)}{until}")

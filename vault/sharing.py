@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import envelope, labels, state
-from .clock import is_expired
-from .errors import AlreadyExists, BadInput, NotFound, PinMismatch, UserError
+from .clock import is_expired, parse_time
+from .codewindow import needs_top_up
+from .errors import AlreadyExists, BadInput, NotFound, PinMismatch, UsageError, UserError
 from .identity import Card
+from .item import STANDARD_FIELDS, Payload
 from .session import Session
+from .state import Grant, Item, OtpScope, Revocation, Scope
 
 _NAME = re.compile(r"^[\w.@+-]{1,40}$")
 # --- members --------------------------------------------------------------------------------
@@ -104,8 +107,30 @@ def items_granted_to(session: Session, member_id: str) -> list[str]:
 # --- grants ---------------------------------------------------------------------------------
 
 
-def share(session: Session, item_id: str, member_id: str, expires: str | None) -> None:
-    """Wrap the current data key to the member and append a signed grant."""
+@dataclass
+class Shared:
+    """What a share did, and what it replaced (a re-share says what changed)."""
+
+    member: str
+    scope: Scope | None  # None: the whole item
+    expires: str | None
+    before: Grant | None  # the grant it replaced, if any
+    codes_until: str | None = None  # for code windows: when her delivered codes run out
+
+
+def share(
+    session: Session,
+    item_id: str,
+    member_id: str,
+    expires: str | None,
+    *,
+    fields: list[str] | None = None,
+    otp: OtpScope | None = None,
+    request: str | None = None,
+) -> Shared:
+    """Grant one member the item: the whole of it (the data key, wrapped to her), or only
+    `fields` and/or 2FA code windows `otp` (a view sealed for her; the data key and the
+    seed never reach her). All in one write."""
     session.require_owner()
     item = session.state["items"][item_id]
     if member_id not in item["grants"] and len(item["grants"]) >= labels.MAX_GRANTEES:
@@ -114,29 +139,67 @@ def share(session: Session, item_id: str, member_id: str, expires: str | None) -
             hint="every new version is sealed for each of them, in one record",
         )
     card = Card.from_envelope(session.state["members"][member_id]["card"])
-    body: dict[str, Any] = {
-        "item": item_id,
-        "version": item["version"],
-        "member": member_id,
-        "wrap": envelope.wrap_for(
-            session.vault_id, item_id, item["version"], card, session.data_key(item_id)
-        ),
-    }
+    before = item["grants"].get(member_id)
+    body: dict[str, Any] = {"item": item_id, "version": item["version"], "member": member_id}
+    scope = None if fields is None and otp is None else _scope(session, item_id, fields, otp)
+    if scope is None:
+        data_key = session.data_key(item_id)
+        body["wrap"] = envelope.wrap_for(session.vault_id, item_id, item["version"], card, data_key)
+    else:
+        body["scope"] = scope
     if expires:
         body["expires"] = expires
-    session.append("grant", body)
+    if request is not None:
+        body["request"] = request
+    with session.batch():
+        session.append("grant", body)
+        if scope is not None:
+            session.seal_scoped(item_id, card, scope, session.payload(item_id), fresh_codes=True)
+    grant = session.state["items"][item_id]["grants"][member_id]
+    return Shared(member_id, scope, expires, before, grant.get("codes_until"))
 
 
-def revoke(session: Session, item_id: str, member_id: str, reason: str) -> None:
-    """Append `revoke`, then re-key the item for those who remain."""
+def _scope(session: Session, item_id: str, fields: list[str] | None, otp: OtpScope | None) -> Scope:
+    """The scope of a scoped grant, checked against the item: its own field names only,
+    and never the seed together with code windows."""
+    payload = session.payload(item_id)
+    present = [f for f in STANDARD_FIELDS if f != "title" and payload.get(f) not in (None, "")]
+    present += list(payload.get("fields") or {})
+    if payload.get("tags"):
+        present.append("tags")
+    chosen = fields if fields is not None else [f for f in present if f != "totp"]
+    unknown = [f for f in chosen if f not in present]
+    if unknown:
+        raise BadInput(
+            f"this item has no {', '.join(unknown)}",
+            hint=f"its fields: {', '.join(present) or '(none)'}",
+        )
+    if otp is not None and "totp" in chosen:
+        raise UsageError("share either the 2FA seed (--fields totp) or 2FA codes (--otp-hours)")
+    if otp is not None and not payload.get("totp"):
+        raise BadInput("this item has no 2FA seed to make codes from")
+    scope: Scope = {"fields": list(dict.fromkeys(chosen))}
+    if otp is not None:
+        scope["otp"] = otp
+    return scope
+
+
+def revoke(session: Session, item_id: str, member_id: str, reason: str) -> Revocation:
+    """Append `revoke`, then re-key the item for those who remain (one write). Returns the
+    revocation (with until when the member still holds delivered 2FA codes)."""
     session.require_owner()
     if member_id not in session.state["items"][item_id]["grants"]:
-        name = session.member_name(member_id)
-        raise UserError(f"this item is not shared with {name!r}")
+        raise UserError(f"this item is not shared with {session.member_name(member_id)!r}")
     payload = session.payload(item_id)
     with session.batch():
         session.append("revoke", {"item": item_id, "member": member_id, "reason": reason})
         session.put(item_id, payload)
+    revocations: list[Revocation] = session.state["revocations"]
+    for revocation in reversed(revocations):
+        if revocation["member"] == member_id:
+            found: Revocation = revocation
+            return found
+    raise AssertionError("the revoke just written is not in the state")  # pragma: no cover
 
 
 @dataclass
@@ -144,15 +207,45 @@ class Upkeep:
     """What the owner's takusu did on its own when the vault was opened."""
 
     expired: list[tuple[str, str]] = field(default_factory=list)  # (item id, member id)
+    topped_up: list[tuple[str, str]] = field(default_factory=list)  # (item id, member id)
 
 
 def upkeep(session: Session) -> Upkeep:
     """The owner's routine work, run by whoever opens a session for a command (the CLI, the
-    agent): revoke expired grants. Nothing for a member, or while the owner's log is damaged."""
+    agent): revoke expired grants, then top up 2FA code windows that are running low.
+    Nothing for a member, or while the owner's log is damaged."""
     done = Upkeep()
     if not session.is_owner or [p for p in session.loaded.fatal if p.log == session.me.id]:
         return done
     done.expired = expire_due(session)
+    done.topped_up = top_up(session)
+    return done
+
+
+def top_up(session: Session) -> list[tuple[str, str]]:
+    """Deliver the next 2FA codes to every code-window grantee with less than half of her
+    horizon left (only new steps), in one write."""
+    now = session.clock()
+    due = []
+    for item_id, item in state.active_items(session.state).items():
+        for member_id, grant in item["grants"].items():
+            if "otp" not in grant.get("scope", {}) or is_expired(grant["expires"], now):
+                continue
+            until = grant.get("codes_until")
+            start = grant.get("codes_from")
+            if (
+                until is None
+                or start is None
+                or needs_top_up(parse_time(until), parse_time(start), now)
+            ):
+                due.append((item_id, member_id))
+    done = []
+    if due:
+        with session.batch():
+            for item_id, member_id in due:
+                card = Card.from_envelope(session.state["members"][member_id]["card"])
+                if session.deliver_codes(item_id, card, replace=False):
+                    done.append((item_id, member_id))
     return done
 
 
@@ -172,11 +265,36 @@ def expire_due(session: Session) -> list[tuple[str, str]]:
     return due
 
 
-def rotate(session: Session, item_id: str, changes: dict[str, Any]) -> None:
-    """Record a new secret: a new version that clears the exposed mark."""
+@dataclass
+class Rotated:
+    """What a rotation recorded, and the 2FA seed someone saw that it did not change."""
+
+    fields: list[str]
+    seed_still_seen_by: list[str]  # member names
+
+
+def rotate(session: Session, item_id: str, changes: dict[str, Any]) -> Rotated:
+    """Record a new secret: a new version that clears the exposed mark of what changed.
+    Refused for a secret "rotated" to the value it already had."""
     session.require_owner()
     payload = session.payload(item_id)
-    session.put(item_id, {**payload, **changes}, rotated=True)  # type: ignore[typeddict-item]
+    item = session.state["items"][item_id]
+    marks = {"password": item["exposed"], "totp": item.get("seed_exposed", {})}
+    same = [k for k in ("password", "totp") if k in changes and changes[k] == payload.get(k)]
+    if any(marks[k] for k in same):
+        raise BadInput(
+            f"the new {same[0]} is the same as the old one, so it stays marked as seen",
+            hint="change it at the site first, then record the new one",
+        )
+    if same and len(same) == len([k for k in ("password", "totp") if k in changes]):
+        return Rotated([], [])  # already recorded (a retry): nothing to do
+    rotated: list[str] = [k for k in ("password", "totp") if k in changes and k not in same]
+    session.put(item_id, {**payload, **changes}, rotated=rotated)  # type: ignore[typeddict-item]
+    item = session.state["items"][item_id]
+    still = []
+    if "totp" not in rotated and payload.get("totp"):
+        still = [session.member_name(m) for m in item.get("seed_exposed", {})]
+    return Rotated(rotated, still)
 
 
 # --- offboarding ----------------------------------------------------------------------------
@@ -192,32 +310,50 @@ def last_retrievals(session: Session, member_id: str) -> dict[str, Any]:
 
 
 def rotation_checklist(session: Session, member_id: str | None = None) -> list[dict[str, Any]]:
-    """Exposed items (for one member or anyone), most urgent first: retrieved, most recent."""
+    """Exposed items (for one member or anyone), most urgent first: retrieved, most recent.
+    Each row says which fields she retrieved (first and latest time), whether she saw the
+    2FA seed, and until when she still holds delivered 2FA codes."""
     rows = []
     for item_id, item in session.state["items"].items():
-        exposed = item["exposed"]
-        who = [m for m in exposed if member_id in (None, m)]
+        marks = {**item.get("seed_exposed", {}), **item["exposed"]}
+        who = [m for m in marks if member_id in (None, m)]
         if not who:
             continue
         payload = session.payload(item_id)
         for m in who:
-            seen = last_retrievals(session, m).get(item_id)
-            rows.append(
-                {
-                    "item": item_id,
-                    "title": payload["title"],
-                    "url": payload.get("url"),
-                    "member": session.member_name(m),
-                    "exposed_since": exposed[m],
-                    "retrieved": seen is not None,
-                    "first_retrieved": seen["first"] if seen else None,
-                    "last_retrieved": seen["last"] if seen else None,
-                    "fields": seen["fields"] if seen else [],
-                    "deleted": item["deleted"],
-                }
-            )
+            rows.append(_checklist_row(session, item_id, item, payload, m, marks[m]))
     rows.sort(key=lambda r: (r["retrieved"], r["last_retrieved"] or ""), reverse=True)
     return rows
+
+
+def _checklist_row(
+    session: Session, item_id: str, item: Item, payload: Payload, member: str, since: str
+) -> dict[str, Any]:
+    seen = last_retrievals(session, member).get(item_id)
+    fields = seen["fields"] if seen else []
+    seed_seen = bool(payload.get("totp")) and (
+        member in item.get("seed_exposed", {}) or "totp" in fields
+    )
+    codes = [
+        r["codes_until"]
+        for r in session.state["revocations"]
+        if r["item"] == item_id and r["member"] == member and "codes_until" in r
+    ]
+    return {
+        "item": item_id,
+        "title": payload["title"],
+        "url": payload.get("url"),
+        "member": session.member_name(member),
+        "exposed_since": since,
+        "retrieved": seen is not None,
+        "first_retrieved": seen["first"] if seen else None,
+        "last_retrieved": seen["last"] if seen else None,
+        "fields": fields,
+        "seed_seen": seed_seen,
+        "password_exposed": member in item["exposed"],
+        "codes_until": max(codes) if codes else None,
+        "deleted": item["deleted"],
+    }
 
 
 def rotation_asks_password(new_totp: bool, new_password_given: bool) -> bool:

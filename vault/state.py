@@ -7,10 +7,12 @@ a member's log carries besides receipts is kept aside as `rejected` for `audit v
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, NotRequired, TypedDict
 
 from .clock import is_stamp
+from .codewindow import MAX_DAYS, Hours
 from .errors import IntegrityError, Malformed
 from .events import MEMBER_TYPES, OWNER_TYPES, Event
 from .identity import Card
@@ -43,14 +45,47 @@ class Member(TypedDict):
     removed_at: str | None
 
 
+class OtpScope(TypedDict):
+    """2FA code windows: the hours (codewindow.Hours JSON), their zone, days ahead."""
+
+    hours: Any
+    zone: str
+    days: int
+
+
+class Scope(TypedDict):
+    """What a scoped grant covers: some fields (a view), perhaps 2FA code windows."""
+
+    fields: list[str]
+    otp: NotRequired[OtpScope]
+
+
+class ViewRef(TypedDict):
+    ref: list[int] | None  # the `view` event in the mirror
+    key_commit: str
+
+
+class CodesRef(TypedDict):
+    ref: list[int] | None  # a `codes` event in the mirror
+    id: str
+    until: str
+
+
 class Grant(TypedDict):
-    """One member's access to an item: the wrap of the current version's data key."""
+    """One member's access to an item: the wrap of the current version's data key (a full
+    grant), or a scope and the view sealed for this member (a scoped grant)."""
 
     version: int
-    wrap: str
+    wrap: str  # "" for a scoped grant: the member never receives the data key
     expires: str | None
     granted: str
     grant_seq: int
+    scope: NotRequired[Scope]
+    view: NotRequired[ViewRef]  # the scoped grant's view of the current version
+    codes: NotRequired[list[CodesRef]]  # 2FA codes delivered for the current seed
+    codes_from: NotRequired[str]  # when the current code horizon was computed
+    codes_until: NotRequired[str]  # when the last delivered code expires
+    request: NotRequired[str]  # the access request this grant answered
 
 
 class Item(TypedDict):
@@ -66,6 +101,8 @@ class Item(TypedDict):
     updated: str
     put_seq: int
     rotated: NotRequired[str]
+    seed_exposed: NotRequired[dict[str, str]]  # member id -> since they could see the 2FA seed
+    held_full: NotRequired[dict[str, str]]  # member id -> when they first held a full grant
 
 
 class OldVersion(TypedDict):
@@ -84,6 +121,38 @@ class Revocation(TypedDict):
     at: str
     seq: int
     old: NotRequired[OldVersion]
+    codes_until: NotRequired[str]  # delivered 2FA codes stay valid until then
+    scope: NotRequired[Scope]
+    old_view: NotRequired[ViewRef]  # a scoped member's view of the revoked version
+
+
+class Policy(TypedDict):
+    """What the owner asks of retrievals (enforced by members' own clients; audited)."""
+
+    require_reason: bool
+    hours: Any  # codewindow.Hours JSON, or None
+    zone: str | None
+    seq: int
+    at: str
+
+
+class Answer(TypedDict):
+    """The owner's answer to one access request."""
+
+    status: str  # "approved" or "denied"
+    seq: int
+    at: str
+    ref: list[int] | None  # the answering event in the mirror (a denial's sealed reason)
+    item: NotRequired[str]
+
+
+class RequestRecord(TypedDict):
+    """An access request a member signed (its text is sealed: see envelope.seal_for)."""
+
+    at: str
+    seq: int
+    ref: list[int] | None
+    duration: int | None  # --for, in seconds
 
 
 class Retrieval(TypedDict):
@@ -126,6 +195,10 @@ class State(TypedDict):
     heads: dict[str, Head]
     rollbacks: list[Rollback]
     witness: dict[str, Witness]
+    policy: Policy | None
+    policies: list[Policy]  # every policy ever set, oldest first (for audit verify)
+    requests: dict[str, dict[str, RequestRecord]]  # member id -> request id -> request
+    answers: dict[str, dict[str, Answer]]  # member id -> request id -> the owner's answer
 
 
 def empty() -> State:
@@ -145,6 +218,10 @@ def empty() -> State:
         "heads": {},
         "rollbacks": [],
         "witness": {},
+        "policy": None,
+        "policies": [],
+        "requests": {},
+        "answers": {},
     }
 
 
@@ -187,9 +264,9 @@ def check_shape(st: Any) -> State:
     """Malformed unless `st` has the shape this module builds (the cached copy is derived
     data: a damaged one is rebuilt from the verified mirror, never trusted)."""
     _need(isinstance(st, dict) and not set(empty()) - set(st))
-    for key in ("members", "items", "heads", "witness", "retrievals"):
+    for key in ("members", "items", "heads", "witness", "retrievals", "requests", "answers"):
         _need(isinstance(st[key], dict))
-    for key in ("revocations", "rejected", "rollbacks"):
+    for key in ("revocations", "rejected", "rollbacks", "policies"):
         _need(isinstance(st[key], list))
     for head in st["heads"].values():
         _need(
@@ -229,6 +306,9 @@ def check_shape(st: Any) -> State:
 
 
 # --- rules shared by the owner's events -------------------------------------------------------
+
+
+_REQUEST_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def _fail(event: Event, why: str) -> IntegrityError:
@@ -335,16 +415,19 @@ def _item_put(state: State, event: Event) -> None:
     item_id, version, _ct, commit, _owner_wrap, wraps = _need_fields(
         event, "item", "version", "ct", "key_commit", "owner_wrap", "wraps"
     )
+    scoped = event.fields.get("scoped", [])
     if not isinstance(item_id, str) or not isinstance(wraps, dict) or type(version) is not int:
         raise _fail(event, "malformed item.put")
     if not isinstance(commit, str) or not all(isinstance(w, str) for w in wraps.values()):
+        raise _fail(event, "malformed item.put")
+    if not isinstance(scoped, list) or set(scoped) & set(wraps):
         raise _fail(event, "malformed item.put")
     _member_id(event, item_id)  # item ids have the same 32-hex shape
     item = state["items"].get(item_id)
     expected = 1 if item is None else item["version"] + 1
     if version != expected or (item is not None and item["deleted"]):
         raise _fail(event, f"version {version} is not the next version {expected}")
-    for member_id in wraps:
+    for member_id in [*wraps, *scoped]:
         _active_member(state, event, member_id)
     old_grants = item["grants"] if item is not None else {}
     grants: dict[str, Grant] = {}
@@ -357,6 +440,13 @@ def _item_put(state: State, event: Event) -> None:
             "granted": old["granted"] if old else event.at,
             "grant_seq": old["grant_seq"] if old else event.seq,
         }
+    for member_id in scoped:
+        old = old_grants.get(member_id)
+        if old is None or "scope" not in old:
+            raise _fail(event, "a scoped grantee of item.put holds no scoped grant")
+        kept: Grant = {**old, "version": version}
+        kept.pop("view", None)  # sealed again for this version by the `view` event next
+        grants[member_id] = kept
     new: Item = {
         "created": item["created"] if item is not None else event.at,
         "grants": grants,
@@ -370,41 +460,120 @@ def _item_put(state: State, event: Event) -> None:
         "updated": event.at,
         "put_seq": event.seq,
     }
-    if item is not None and "rotated" in item:
-        new["rotated"] = item["rotated"]
-    if event.fields.get("rotated"):
-        new["exposed"] = {}
-        new["rotated"] = event.at
+    for key in ("rotated", "seed_exposed", "held_full"):
+        if item is not None and key in item:
+            new[key] = item[key]
+    _rotate(new, event)
+    for member_id in wraps:
+        new.setdefault("held_full", {}).setdefault(member_id, event.at)
     state["items"][item_id] = new
+
+
+def _rotate(item: Item, event: Event) -> None:
+    """`rotated` records a new secret: true (or a list holding "password") clears the
+    exposed marks; a list holding "totp" (or true) clears the 2FA-seed marks."""
+    rotated = event.fields.get("rotated")
+    if not rotated:
+        return
+    if not (
+        rotated is True or (isinstance(rotated, list) and all(isinstance(r, str) for r in rotated))
+    ):
+        raise _fail(event, "malformed rotated")
+    if rotated is True or "password" in rotated:
+        item["exposed"] = {}
+        item["rotated"] = event.at
+    if rotated is True or "totp" in rotated:
+        item["seed_exposed"] = {}
+
+
+def _expose(item: Item, member_id: str, grant: Grant | None, at: str) -> None:
+    """The member could read this item (and its 2FA seed, if they held it whole or their
+    scope named it): it stays exposed to them until rotated."""
+    item["exposed"][member_id] = at
+    scope_fields = grant.get("scope", {}).get("fields", []) if grant else []
+    if member_id in item.get("held_full", {}) or "totp" in scope_fields:
+        item.setdefault("seed_exposed", {})[member_id] = at
 
 
 def _item_delete(state: State, event: Event) -> None:
     (item_id,) = _need_fields(event, "item")
     item = _item(state, event, item_id)
-    for member_id in item["grants"]:  # they could read it: the secret is still exposed
-        item["exposed"][member_id] = event.at
+    for member_id, grant in item["grants"].items():  # they could read it: still exposed
+        _expose(item, member_id, grant, event.at)
     item["deleted"] = True
     item["updated"] = event.at
     item["grants"] = {}
 
 
+def _scope(event: Event, value: Any) -> Scope:
+    """A grant's scope, checked: field names as receipts name them, optional code windows."""
+    if not isinstance(value, dict) or set(value) - {"fields", "otp"}:
+        raise _fail(event, "malformed scope")
+    fields = value.get("fields")
+    if not isinstance(fields, list) or receipt_problem(fields, None) is not None:
+        raise _fail(event, "malformed scope fields")
+    scope: Scope = {"fields": list(fields)}
+    otp = value.get("otp")
+    if otp is not None:
+        if "totp" in fields or not isinstance(otp, dict) or set(otp) != {"hours", "zone", "days"}:
+            raise _fail(event, "malformed 2FA code windows")
+        try:
+            Hours.from_json(otp["hours"])
+        except Malformed:
+            raise _fail(event, "malformed 2FA code hours") from None
+        zone, days = otp["zone"], otp["days"]
+        if not isinstance(zone, str) or not 0 < len(zone) <= 64:
+            raise _fail(event, "malformed 2FA code zone")
+        if type(days) is not int or not 1 <= days <= MAX_DAYS:
+            raise _fail(event, "malformed 2FA code days")
+        scope["otp"] = {"hours": otp["hours"], "zone": zone, "days": days}
+    return scope
+
+
 def _grant(state: State, event: Event) -> None:
-    item_id, version, member_id, wrap = _need_fields(event, "item", "version", "member", "wrap")
+    item_id, version, member_id = _need_fields(event, "item", "version", "member")
     member_id = _member_id(event, member_id)
     item = _item(state, event, item_id)
     _active_member(state, event, member_id)
     if version != item["version"]:
         raise _fail(event, "grant is not for the current version")
-    expires = event.fields.get("expires")
-    if not isinstance(wrap, str) or not (expires is None or is_stamp(expires)):
-        raise _fail(event, "malformed grant")
-    item["grants"][member_id] = {
+    expires, wrap = event.fields.get("expires"), event.fields.get("wrap")
+    raw_scope = event.fields.get("scope")
+    if not (expires is None or is_stamp(expires)) or (raw_scope is None) != isinstance(wrap, str):
+        raise _fail(event, "malformed grant")  # a full grant has a wrap, a scoped one none
+    grant: Grant = {
         "version": version,
-        "wrap": wrap,
-        "expires": event.fields.get("expires"),
+        "wrap": wrap if isinstance(wrap, str) else "",
+        "expires": expires,
         "granted": event.at,
         "grant_seq": event.seq,
     }
+    old = item["grants"].get(member_id)
+    if raw_scope is not None:
+        grant["scope"] = _scope(event, raw_scope)
+        if old is not None and "scope" not in old:  # she held it whole: it stays exposed
+            _expose(item, member_id, old, event.at)
+    else:
+        item.setdefault("held_full", {}).setdefault(member_id, event.at)
+    request = event.fields.get("request")
+    if request is not None:
+        _answer(state, event, member_id, request, "approved", item_id)
+        grant["request"] = request
+    item["grants"][member_id] = grant
+
+
+def _answer(
+    state: State, event: Event, member_id: str, request: Any, status: str, item: str | None
+) -> None:
+    if not isinstance(request, str) or not _REQUEST_ID.fullmatch(request):
+        raise _fail(event, "malformed request id")
+    answers = state["answers"].setdefault(member_id, {})
+    if request in answers:
+        raise _fail(event, f"request {request} was already {answers[request]['status']}")
+    answer: Answer = {"status": status, "seq": event.seq, "at": event.at, "ref": event.ref}
+    if item is not None:
+        answer["item"] = item
+    answers[request] = answer
 
 
 def _revoke(state: State, event: Event) -> None:
@@ -416,7 +585,7 @@ def _revoke(state: State, event: Event) -> None:
     if member_id not in item["grants"]:
         raise _fail(event, "nothing to revoke")
     grant = item["grants"].pop(member_id)
-    item["exposed"][member_id] = event.at
+    _expose(item, member_id, grant, event.at)
     revocation: Revocation = {
         "item": item_id,
         "member": member_id,
@@ -424,6 +593,10 @@ def _revoke(state: State, event: Event) -> None:
         "at": event.at,
         "seq": event.seq,
     }
+    if "codes_until" in grant:
+        revocation["codes_until"] = grant["codes_until"]
+    if "scope" in grant:
+        revocation["scope"] = grant["scope"]
     if grant["version"] == item["version"]:
         # What the member could already open: kept so their CLI can say "revoked".
         revocation["old"] = {
@@ -432,7 +605,79 @@ def _revoke(state: State, event: Event) -> None:
             "put_ref": item["put_ref"],
             "key_commit": item["key_commit"],
         }
+        if "view" in grant:
+            revocation["old_view"] = grant["view"]
     state["revocations"].append(revocation)
+
+
+def _scoped_grant(state: State, event: Event, needs_otp: bool) -> tuple[str, Grant]:
+    item_id, member_id = _need_fields(event, "item", "member")
+    member_id = _member_id(event, member_id)
+    item = _item(state, event, item_id)
+    grant = item["grants"].get(member_id)
+    if grant is None or "scope" not in grant or (needs_otp and "otp" not in grant["scope"]):
+        raise _fail(event, "the member holds no such scoped grant")
+    for key in ("ct", "key_commit"):
+        if not isinstance(event.fields.get(key), str):
+            raise _fail(event, f"malformed {event.type}")
+    wraps = event.fields.get("wraps")
+    if not isinstance(wraps, dict) or set(wraps) != {member_id}:
+        raise _fail(event, f"{event.type} must be sealed to its member only")
+    return item_id, grant
+
+
+def _view(state: State, event: Event) -> None:
+    item_id, grant = _scoped_grant(state, event, needs_otp=False)
+    if event.fields.get("version") != state["items"][item_id]["version"]:
+        raise _fail(event, "view is not for the current version")
+    grant["view"] = {"ref": event.ref, "key_commit": event.fields["key_commit"]}
+
+
+def _codes(state: State, event: Event) -> None:
+    _item_id, grant = _scoped_grant(state, event, needs_otp=True)
+    codes_id, until = event.fields.get("id"), event.fields.get("until")
+    replace = event.fields.get("replace", False)
+    if not isinstance(codes_id, str) or not _REQUEST_ID.fullmatch(codes_id):
+        raise _fail(event, "malformed codes id")
+    if not isinstance(until, str) or not is_stamp(until) or type(replace) is not bool:
+        raise _fail(event, "malformed codes")
+    ref: CodesRef = {"ref": event.ref, "id": codes_id, "until": until}
+    if replace or "codes" not in grant:
+        grant["codes"] = [ref]
+        grant["codes_from"] = event.at
+    else:
+        grant["codes"].append(ref)
+    grant["codes_until"] = until
+
+
+def _policy(state: State, event: Event) -> None:
+    require, hours, zone = _need_fields(event, "require_reason", "hours", "zone")
+    if type(require) is not bool or (hours is None) != (zone is None):
+        raise _fail(event, "malformed policy")
+    if hours is not None:
+        try:
+            Hours.from_json(hours)
+        except Malformed:
+            raise _fail(event, "malformed policy hours") from None
+        if not isinstance(zone, str) or not 0 < len(zone) <= 64:
+            raise _fail(event, "malformed policy zone")
+    policy: Policy = {
+        "require_reason": require,
+        "hours": hours,
+        "zone": zone,
+        "seq": event.seq,
+        "at": event.at,
+    }
+    state["policy"] = policy
+    state["policies"].append(policy)
+
+
+def _request_deny(state: State, event: Event) -> None:
+    member_id, request = _need_fields(event, "member", "request")
+    member_id = _member_id(event, member_id)
+    if member_id not in state["members"]:
+        raise _fail(event, "unknown member")
+    _answer(state, event, member_id, request, "denied", None)
 
 
 def _rollback_accept(state: State, event: Event) -> None:
@@ -450,6 +695,10 @@ _OWNER_RULES: dict[str, Callable[[State, Event], None]] = {
     "grant": _grant,
     "revoke": _revoke,
     "rollback.accept": _rollback_accept,
+    "view": _view,
+    "codes": _codes,
+    "policy": _policy,
+    "request.deny": _request_deny,
 }
 assert set(_OWNER_RULES) == OWNER_TYPES
 
@@ -484,6 +733,16 @@ def apply_member(state: State, event: Event) -> None:
         state["receipt_count"] += 1
         if event.type == "retrieve":
             _remember_retrieval(state, event)
+        else:
+            requests = state["requests"].setdefault(event.actor, {})
+            duration = event.fields.get("for")
+            record: RequestRecord = {
+                "at": event.at,
+                "seq": event.seq,
+                "ref": event.ref,
+                "duration": duration,
+            }
+            requests.setdefault(event.fields["id"], record)
     else:
         state["rejected"].append(
             {"log": event.actor, "seq": event.seq, "type": event.type, "at": event.at}
@@ -543,17 +802,33 @@ def valid_receipt(f: dict[str, Any]) -> bool:
         isinstance(head, dict)
         and type(head.get("seq")) is int
         and isinstance(head.get("hash"), str)
-        and isinstance(f.get("item"), str)
-        and len(f["item"]) <= 64
     ):
         return False
     if f["type"] == "request":
-        return True
+        return _valid_request(f)
+    if not isinstance(f.get("item"), str) or len(f["item"]) > 64:
+        return False
     fields = f.get("fields")
     return (
         type(f.get("version")) is int
         and isinstance(fields, list)
         and receipt_problem(fields, f.get("reason")) is None
+    )
+
+
+def _valid_request(f: dict[str, Any]) -> bool:
+    """An access request: an id, its text sealed (to the owner and the member), and how
+    long the access is wanted for (seconds, or none)."""
+    sealed = f.get("sealed")
+    duration = f.get("for")
+    return (
+        isinstance(f.get("id"), str)
+        and _REQUEST_ID.fullmatch(f["id"]) is not None
+        and isinstance(sealed, dict)
+        and isinstance(sealed.get("ct"), str)
+        and isinstance(sealed.get("key_commit"), str)
+        and isinstance(sealed.get("wraps"), dict)
+        and (duration is None or (type(duration) is int and 60 <= duration <= 366 * 86400))
     )
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .codewindow import Hours
 from .identity import Card
 from .session import Session
 from .sharing import items_granted_to
+from .state import Grant
 
 
 def _names(sess: Session) -> dict[str, str]:
@@ -34,9 +36,23 @@ def item_rows(sess: Session) -> list[dict[str, Any]]:
                 exposed_to=sorted(names.get(m, m[:8]) for m in item["exposed"]),
             )
         else:
-            row["expires"] = item["grants"][sess.me.id].get("expires")
+            grant = item["grants"][sess.me.id]
+            row["expires"] = grant.get("expires")
+            row["scope"] = scope_words(grant)
         rows.append(row)
     return rows
+
+
+def scope_words(grant: Grant) -> str:
+    """What a grant covers, in plain words: "all of it", or the fields and 2FA codes."""
+    scope = grant.get("scope")
+    if scope is None:
+        return "all of it"
+    parts = list(scope["fields"])
+    otp = scope.get("otp")
+    if otp is not None:
+        parts.append(f"2FA codes {Hours.from_json(otp['hours']).describe()} ({otp['zone']})")
+    return ", ".join(parts) or "the title"
 
 
 def item_details(sess: Session, item_id: str, reveal: bool, reason: str | None) -> dict[str, Any]:
@@ -49,6 +65,9 @@ def item_details(sess: Session, item_id: str, reveal: bool, reason: str | None) 
     present = [f for f in shown if payload.get(f) not in (None, "")]
     if reveal:
         present += [name for name, value in custom.items() if value not in (None, "")]
+    scope = sess.scope(item_id)
+    if scope is not None:  # a view holds only what was shared: name only that
+        present = [f for f in present if f == "title" or f in scope]
     if not sess.is_owner:
         sess.reveal(item_id, present, reason)
     item = sess.state["items"][item_id]
@@ -65,6 +84,7 @@ def item_details(sess: Session, item_id: str, reveal: bool, reason: str | None) 
     info["updated"] = item["updated"]
     if sess.is_owner:
         info["shared_with"] = {names[m]: g.get("expires") for m, g in item["grants"].items()}
+        info["scopes"] = {names[m]: scope_words(g) for m, g in item["grants"].items()}
         info["exposed"] = {names.get(m, m[:8]): since for m, since in item["exposed"].items()}
     return info
 
@@ -84,6 +104,10 @@ def member_rows(sess: Session) -> list[dict[str, Any]]:
                 "card_name": card.name,
                 "safety_code": card.safety_code,
                 "items": [titles.get(i, i[:8]) for i in items_granted_to(sess, member_id)],
+                "scopes": {
+                    titles.get(i, i[:8]): scope_words(sess.state["items"][i]["grants"][member_id])
+                    for i in items_granted_to(sess, member_id)
+                },
             }
         )
     return rows

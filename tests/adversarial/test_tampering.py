@@ -372,7 +372,7 @@ def test_ciphertext_damaged_before_signing_is_an_error_never_garbage(world):
         item["version"] + 1,
         dict(owner.payload(github)),
         owner.vault_key(),
-        owner.grantee_cards(github),
+        [card for card, _ in owner.grantees(github)],
     )
     ct = b64d(body["ct"])
     body["ct"] = b64e(flipped(ct, len(ct) - 1, 0))
@@ -903,7 +903,12 @@ def _put_with_mismatched_commitment(world) -> tuple[str, str]:
     version = owner.state["items"][github]["version"] + 1
     decoy = {**dict(owner.payload(github)), "password": "decoy-password"}
     body, _k2 = envelope.seal_item(
-        owner.vault_id, github, version, decoy, owner.vault_key(), owner.grantee_cards(github)
+        owner.vault_id,
+        github,
+        version,
+        decoy,
+        owner.vault_key(),
+        [card for card, _ in owner.grantees(github)],
     )
     body["key_commit"] = b64e(crypto.key_commit(crypto.random_key()))  # K1's commitment
     owner.append("item.put", body)

@@ -41,6 +41,7 @@ class Kind(StrEnum):
     UNKNOWN_WITNESS = "unknown-witness"
     RECEIPT_WITHOUT_GRANT = "receipt-without-grant"
     RETRIEVED_AFTER_EXPIRY = "retrieved-after-expiry"
+    POLICY_BREACH = "policy-breach"
     # this machine
     CACHE = "cache"
     KEY_FILE_MODE = "key-file-mode"
@@ -68,6 +69,7 @@ SENTENCES: dict[Kind, str] = {
     Kind.UNKNOWN_WITNESS: "A member's record names an owner event this machine has not seen.",
     Kind.RECEIPT_WITHOUT_GRANT: "A retrieval names no access that was valid at that time.",
     Kind.RETRIEVED_AFTER_EXPIRY: "A retrieval is dated after its access expired.",
+    Kind.POLICY_BREACH: "A retrieval broke the owner's policy (no reason, or outside the hours).",
     Kind.CACHE: "This machine's cache was damaged and has been rebuilt.",
     Kind.KEY_FILE_MODE: "This machine's key file is readable by other users.",
 }

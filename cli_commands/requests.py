@@ -1,0 +1,101 @@
+"""Asking and answering: `request` (a member), `requests`, `approve`, `deny` (the owner)."""
+
+from __future__ import annotations
+
+import click
+
+from .common import json_option, session
+from .sharing import grant_options, report_share, share_options
+from .term import emit_json, info, out
+
+
+@click.command()
+@click.argument("text")
+@click.option("--reason", help="Why you need it (the owner sees it with the request).")
+@click.option("--for", "for_", metavar="DURATION", help="How long you need it (e.g. 1d, 2w).")
+@click.pass_context
+def request(ctx: click.Context, text: str, reason: str | None, for_: str | None) -> None:
+    """Ask the vault's owner for access to something, in your own words (sealed: only
+    the owner and you can read it)."""
+    from datetime import timedelta
+
+    from vault.clock import parse_duration
+    from vault.delegation import request as do_request
+
+    duration = None
+    if for_ is not None:
+        count, unit = parse_duration(for_)
+        days = {"months": 30, "years": 365}.get(unit)
+        duration = timedelta(days=count * days) if days else timedelta(**{unit: count})
+    request_id = do_request(session(ctx), text, reason, duration)
+    out(request_id)
+    info("Sent. The owner sees it when they next run takusu; 'takusu requests' shows the answer.")
+
+
+@click.command()
+@json_option
+@click.pass_context
+def requests(ctx: click.Context, as_json: bool) -> None:
+    """Access requests: the owner sees the pending ones, a member hers and their answers."""
+    from vault.clock import parse_time, shown_time
+    from vault.delegation import requests as all_requests
+
+    sess = session(ctx)
+    rows = all_requests(sess)
+    if sess.is_owner and not as_json:
+        rows = [r for r in rows if r.status == "pending"]
+    if as_json:
+        emit_json([r.as_json() for r in rows])
+        return
+    if not rows:
+        info("No pending requests." if sess.is_owner else "You have sent no requests.")
+    for r in rows:
+        when = shown_time(parse_time(r.at))
+        who = f"{r.member}: " if sess.is_owner else ""
+        out(f"{r.id}  {when}  {who}{r.text}  [{r.status}]")
+        if r.reason:
+            out(f"      reason: {r.reason}")
+        if r.answer:
+            out(f"      answer: {r.answer}")
+
+
+@click.command()
+@click.argument("request_id", metavar="ID")
+@click.option("--item", "title", required=True, metavar="TITLE", help="The item to share.")
+@share_options
+@click.pass_context
+def approve(
+    ctx: click.Context,
+    request_id: str,
+    title: str,
+    expires: str | None,
+    fields: str | None,
+    otp_hours: str | None,
+    otp_days: int,
+    tz: str | None,
+) -> None:
+    """Answer a request by sharing an item (the audit shows which request it approved)."""
+    from vault.delegation import approve as do_approve
+
+    when, chosen, otp = grant_options(expires, fields, otp_hours, otp_days, tz)
+    sess = session(ctx)
+    sess.require_owner()
+    item_id = sess.find(title)
+    done = do_approve(sess, request_id, item_id, when, chosen, otp)  # type: ignore[arg-type]
+    report_share(sess, item_id, sess.member_name(done.member), done)
+    info(f"Approved request {request_id}.")
+
+
+@click.command()
+@click.argument("request_id", metavar="ID")
+@click.option("--reason", help="Why not (the member sees it).")
+@click.pass_context
+def deny(ctx: click.Context, request_id: str, reason: str | None) -> None:
+    """Answer a request with no."""
+    from vault.delegation import deny as do_deny
+
+    asked = do_deny(session(ctx), request_id, reason)
+    out(f"Denied request {asked.id} from {asked.member}.")
+
+
+COMMANDS = [request, requests, approve, deny]
