@@ -12,12 +12,14 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from . import sharing
+from . import delegation, sharing
 from .audit import describe, timeline, verify
-from .clock import parse_expiry
-from .errors import AccessRevoked, TakusuError
+from .clock import parse_expiry, parse_time, shown_time
+from .codewindow import parse_hours
+from .errors import AccessRevoked, NoCodeNow, NotShared, TakusuError
 from .identity import Card
 from .item import empty_payload
 from .machine import Machine
@@ -60,7 +62,7 @@ def _story(root: Path, say: Callable[[str], None]) -> None:
         root / "shared-folder" / "acme",
         say,
     )
-    for scene in (_people, _vault, _cards, _retrieval, _audit, _revocation):
+    for scene in (_people, _vault, _cards, _retrieval, _audit, _revocation, _delegation):
         scene(cast)
 
 
@@ -152,3 +154,63 @@ def _revocation(cast: _Cast) -> None:
     sharing.rotate(sess, cast.item_id, {"password": "demo-" + secrets.token_urlsafe(10)})
     cast.say("The client changed the password at the site and recorded it: 'takusu rotate GitHub'.")
     cast.say("The exposed mark is cleared.")
+
+
+def _delegation(cast: _Cast) -> None:
+    _step(cast.say, "7. Trusting less: the password only, and 2FA codes for office hours")
+    monday = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # a Monday, 10:00 in Tokyo
+    cast.client.clock = cast.secretary.clock = lambda: monday
+    sess = cast.client.session("acme")
+    bank = empty_payload()
+    bank["title"] = "Bank"
+    bank["username"] = "acme-corp"
+    bank["password"] = "demo-" + secrets.token_urlsafe(10)
+    bank["totp"] = f"otpauth://totp/Bank:acme?secret={DEMO_SEED}"
+    bank_id = sess.add(bank)
+    hours = {"hours": parse_hours("Mon-Fri 09:00-18:00").to_json(), "zone": "Asia/Tokyo", "days": 7}
+    aiko = sharing.member_by_name(sess, "aiko")
+    done = sharing.share(sess, bank_id, aiko, None, fields=["password"], otp=hours)  # type: ignore[arg-type]
+    cast.say(
+        "'takusu share Bank --with aiko --fields password --otp-hours \"Mon-Fri 09:00-18:00\"'"
+    )
+    cast.say("She gets the password, and a week of 2FA codes for office hours; never the seed.")
+    sec = cast.secretary.session("acme")
+    code = sec.otp(sec.find("Bank"), "bank login")
+    cast.say(f"Monday 10:00 in Tokyo she logs in: 'takusu otp Bank' gives {code.code}.")
+    try:
+        sec.reveal(sec.find("Bank"), ["totp"], None)
+        raise TakusuError("the secretary could read the 2FA seed")
+    except NotShared as exc:
+        cast.say(f"Asking for the seed: {exc.message}")
+    _request_and_approve(cast)
+    later = monday + timedelta(days=8)
+    cast.client.clock = cast.secretary.clock = lambda: later
+    try:
+        sec = cast.secretary.session("acme")
+        sec.otp(sec.find("Bank"), None)
+        raise TakusuError("the codes did not stop")
+    except NoCodeNow as exc:
+        cast.say(f"Eight days on, the client has not run takusu: {exc.message}")
+    ended = shown_time(parse_time(done.codes_until)) if done.codes_until else "at the horizon"
+    cast.say(f"Her 2FA access ended by itself when her codes ran out ({ended}).")
+
+
+def _request_and_approve(cast: _Cast) -> None:
+    sess = cast.client.session("acme")
+    shop = empty_payload()
+    shop["title"] = "Amazon Seller"
+    shop["password"] = "demo-" + secrets.token_urlsafe(10)
+    sess.add(shop)
+    sec = cast.secretary.session("acme")
+    asked = delegation.request(sec, "the Amazon seller login", "monthly report", timedelta(days=2))
+    cast.say(f"She cannot see other titles, so she asks in her own words: request {asked}.")
+    sess = cast.client.session("acme")
+    (pending,) = [r for r in delegation.requests(sess) if r.status == "pending"]
+    cast.say(f"The client reads it: {pending.text!r} ({pending.reason}).")
+    delegation.approve(sess, pending.id, sess.find("Amazon Seller"), None)
+    sec = cast.secretary.session("acme")
+    got = sec.reveal(sec.find("Amazon Seller"), ["password"], "monthly report")
+    cast.say(
+        "'takusu approve' shares it for the two days she asked; she can read it now"
+        + (" (it matches)." if got["password"] == shop["password"] else ".")
+    )

@@ -112,6 +112,14 @@ def receipt_problem(fields: list[str], reason: str | None) -> str | None:
     return None
 
 
+FIELD_WORDS = {"totp": "2FA seed", "otp": "2FA code", "url": "web address", "notes": "note"}
+
+
+def field_words(name: str) -> str:
+    """A field's name as people read it (the seed is "totp" only in the format)."""
+    return FIELD_WORDS.get(name, name)
+
+
 def field_value(payload: Any, field: str) -> Any:
     """One field of an item; custom fields by name. NotFound if the item lacks it."""
     if field in STANDARD_FIELDS:

@@ -35,7 +35,15 @@ from .errors import (
 from .home import VaultEntry
 from .identity import Card, Identity
 from .index import TitleIndex
-from .item import SECRET_FIELDS, Payload, field_value, receipt_problem, summary, validate
+from .item import (
+    SECRET_FIELDS,
+    Payload,
+    field_value,
+    field_words,
+    receipt_problem,
+    summary,
+    validate,
+)
 from .scoped import OTP_FIELD
 from .state import Grant, Item, Scope, State
 from .store import Loaded, Store, Writer
@@ -366,9 +374,10 @@ class Session:
             return
         for name in fields:
             if name not in shared and name != "title":
-                listed = ", ".join(shared) or "nothing"
+                listed = ", ".join(field_words(f) for f in shared) or "nothing"
                 raise NotShared(
-                    f"the {name} of this item was not shared with you (shared: {listed})",
+                    f"the {field_words(name)} of this item was not shared with you "
+                    f"(shared: {listed})",
                     hint="ask the vault's owner if you need it",
                 )
 
