@@ -9,7 +9,10 @@ import click
 
 from vault.errors import UsageError
 
-from .term import hidden, interactive, passphrase, warn
+from .term import PASSPHRASE, hidden, info, interactive, passphrase, warn
+
+# The identity the agent holds, while it runs a command for a caller (agentcli.py).
+PRESET_IDENTITY: list[Any] = []
 
 
 def app(ctx: click.Context) -> Any:
@@ -18,7 +21,11 @@ def app(ctx: click.Context) -> Any:
 
     obj = ctx.find_root().obj
     if "app" not in obj:
-        obj["app"] = Machine(passphrase=passphrase)
+        tries = 3 if interactive() and not PASSPHRASE else 1  # a typo is asked again
+        machine = Machine(passphrase=passphrase, passphrase_tries=tries)
+        if PRESET_IDENTITY:
+            machine._identity = PRESET_IDENTITY[0]  # noqa: SLF001 - the agent's identity
+        obj["app"] = machine
     return obj["app"]
 
 
@@ -26,11 +33,15 @@ def vault_selector(ctx: click.Context) -> str | None:
     return ctx.find_root().obj.get("vault")  # type: ignore[no-any-return]
 
 
-def session(ctx: click.Context) -> Any:
-    """The selected vault, opened; the owner's routine work done; warnings printed."""
+def session(ctx: click.Context, selector: str | None = None) -> Any:
+    """The selected vault, opened; the owner's routine work done; warnings printed; with
+    more than one vault on this machine, which one answered (on stderr)."""
     from vault.sharing import upkeep
 
-    sess = app(ctx).session(vault_selector(ctx))
+    machine = app(ctx)
+    sess = machine.session(selector or vault_selector(ctx))
+    if len(machine.vaults()[1]) > 1:
+        info(f"[{sess.entry['name']}]")
     done = upkeep(sess)
     for message in sess.warnings:
         warn(message)
@@ -38,6 +49,56 @@ def session(ctx: click.Context) -> Any:
         name = sess.member_name(member_id)
         warn(f"{name}'s access to an item expired; it was revoked and the item re-keyed")
     return sess
+
+
+def split_title(ctx: click.Context, title: str) -> tuple[str | None, str]:
+    """`VAULT/TITLE` -> (VAULT, TITLE) when VAULT names a vault registered here; else the
+    vault chosen by --vault / TAKUSU_VAULT / the default, and the title as given."""
+    prefix, sep, rest = title.partition("/")
+    if sep and rest:
+        names = {entry["name"] for entry in app(ctx).vaults()[1].values()}
+        if prefix in names:
+            return prefix, rest
+    return vault_selector(ctx), title
+
+
+def session_for(ctx: click.Context, title: str) -> tuple[Any, str]:
+    """The session of the vault a title belongs to, and the item's id. With more than one
+    vault here, the vault that answered is named on stderr; a title found only in another
+    of my vaults is an error that names that vault."""
+    from vault.errors import NotFound
+
+    selector, wanted = split_title(ctx, title)
+    sess = session(ctx, selector)
+    try:
+        return sess, sess.find(wanted)
+    except NotFound:
+        elsewhere = _found_elsewhere(ctx, sess, wanted)
+        if not elsewhere:
+            raise
+        name = elsewhere[0]
+        raise NotFound(
+            f"no item titled {wanted!r} in {sess.entry['name']}; it is in the vault {name!r}",
+            hint=f"write {name}/{wanted}, or add --vault {name}",
+        ) from None
+
+
+def _found_elsewhere(ctx: click.Context, current: Any, title: str) -> list[str]:
+    """The names of my other vaults where `title` finds an item (their titles only: no
+    receipt is written by looking)."""
+    from vault.errors import TakusuError
+
+    found = []
+    for vault_id, entry in app(ctx).vaults()[1].items():
+        if vault_id == current.vault_id:
+            continue
+        try:
+            other = app(ctx).session(vault_id)
+            other.find(title)
+        except TakusuError:
+            continue
+        found.append(entry["name"])
+    return found
 
 
 class StdinLines:

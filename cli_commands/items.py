@@ -18,6 +18,7 @@ from .common import (
     read_secrets,
     secret_options,
     session,
+    session_for,
 )
 from .term import emit_json, info, out, out_value
 
@@ -119,6 +120,8 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    if not sess.is_owner and not rows:
+        _say_why_nothing(sess)
     for r in rows:
         extra = ""
         if sess.is_owner:
@@ -174,30 +177,76 @@ def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: st
         )
 
 
+clip_option = click.option(
+    "--clip", is_flag=True, help="Copy it to the clipboard (cleared after 45 s) instead."
+)
+
+
 @click.command()
 @click.argument("title")
 @click.argument("field", default="password")
 @click.option("--reason", help="Why (recorded with the retrieval, for the owner to see).")
+@clip_option
 @click.pass_context
-def get(ctx: click.Context, title: str, field: str, reason: str | None) -> None:
-    """Print one field (password by default) to stdout."""
-    sess = session(ctx)
-    item_id = sess.find(title)
+def get(ctx: click.Context, title: str, field: str, reason: str | None, clip: bool) -> None:
+    """Print one field (password by default) to stdout, or copy it (--clip)."""
+    tool = clip_tool() if clip else None  # before a receipt is written for nothing
+    sess, item_id = session_for(ctx, title)
     value = sess.reveal(item_id, [field], reason)[field]
-    out_value(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if tool is not None:
+        copied(text, f"the {field}")
+        return
+    out_value(text)
+
+
+def clip_tool() -> Any:
+    """The clipboard tool that will be used; UserError naming what to install if none."""
+    from vault import cliptools
+
+    return cliptools.choose_tool()
+
+
+def copied(value: str, what: str) -> None:
+    from vault.clipboard import copy
+
+    done = copy(value)
+    when = f"; cleared in {done.seconds} s unless you copy something else" if done.seconds else ""
+    info(f"Copied {what} to the clipboard{when}.")
 
 
 @click.command()
 @click.argument("title")
 @click.option("--reason", help="Why (recorded with the retrieval).")
+@clip_option
 @click.pass_context
-def otp(ctx: click.Context, title: str, reason: str | None) -> None:
-    """The current 2FA code (stdout) and the seconds it has left (stderr); with fewer than
-    5 seconds left it waits for the next code."""
-    sess = session(ctx)
-    code = sess.otp(sess.find(title), reason, wait_below=5, waiting=_waiting)
-    out(code.code)
+def otp(ctx: click.Context, title: str, reason: str | None, clip: bool) -> None:
+    """The current 2FA code (stdout, or the clipboard with --clip) and the seconds it has
+    left (stderr); with fewer than 5 seconds left it waits for the next code."""
+    tool = clip_tool() if clip else None
+    sess, item_id = session_for(ctx, title)
+    code = sess.otp(item_id, reason, wait_below=5, waiting=_waiting)
+    if tool is not None:
+        copied(code.code, "the 2FA code")
+    else:
+        out(code.code)
     info(f"({code.seconds_left}s left)")
+
+
+def _say_why_nothing(sess: Any) -> None:
+    """A member with nothing to list: not added yet, access ended, or nothing shared."""
+    from vault.clock import parse_time, shown_time
+
+    me = sess.state["members"].get(sess.me.id)
+    owner, name = sess.owner_card.name, sess.entry["name"]
+    if me is None:
+        info(f"{owner} has not added you to {name} yet: send them your card (takusu card).")
+    elif me["removed"]:
+        when = shown_time(parse_time(me["removed_at"])) if me["removed_at"] else "earlier"
+        info(f"Your access to {name} ended ({when}).")
+        info(f"'takusu vault forget {name}' removes it from this machine.")
+    else:
+        info(f"{owner} has not shared anything with you in {name} yet.")
 
 
 def _waiting(seconds: int) -> None:

@@ -73,6 +73,17 @@ def vault_use(ctx: click.Context, name: str) -> None:
     out(f"Default vault is now {name}")
 
 
+@vault.command("forget")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Also forget a vault you own.")
+@click.pass_context
+def vault_forget(ctx: click.Context, name: str, yes: bool) -> None:
+    """Drop a vault from this machine (after a contract ends): its entry and its copy
+    here. The shared folder is not touched."""
+    entry = app(ctx).forget_vault(name, force=yes)
+    out(f"Forgot {entry['name']} on this machine (the shared folder is untouched).")
+
+
 @vault.command("policy")
 @click.option(
     "--require-reason",

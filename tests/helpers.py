@@ -115,6 +115,7 @@ def on_tty(home: Path, args: list[str], answers: list[tuple[str, str]], env_extr
     )
     os.close(slave)
     seen, pending, deadline = b"", list(answers), time.monotonic() + 30
+    answered = 0
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 0.2)
@@ -126,7 +127,10 @@ def on_tty(home: Path, args: list[str], answers: list[tuple[str, str]], env_extr
                 if not chunk:
                     break
                 seen += chunk
-            if pending and pending[0][0].encode() in seen:
+            # each answer goes to a prompt that appeared after the previous answer (a
+            # hidden prompt flushes what was typed ahead of it)
+            if pending and pending[0][0].encode() in seen[answered:]:
+                answered = seen.index(pending[0][0].encode(), answered) + len(pending[0][0])
                 os.write(master, pending.pop(0)[1].encode() + b"\n")
             if proc.poll() is not None and not ready:
                 break

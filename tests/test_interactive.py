@@ -34,10 +34,14 @@ def test_passphrase_prompt_hides_input_and_confirms(tmp_path):
     assert code == 0 and "Pat" in out
     code, out = on_tty(home, ["vault", "list"], [("Passphrase:", "wrong passphrase!")])
     assert code == 0  # vault list needs no unlocking
-    code, out = on_tty(
-        home, ["vault", "create", str(tmp_path / "v")], [("Passphrase:", "wrong passphrase!")]
-    )
+    wrong = [("Passphrase:", "wrong passphrase!")] * 3  # asked three times, then it stops
+    code, out = on_tty(home, ["vault", "create", str(tmp_path / "v")], wrong)
     assert code == 1 and "wrong passphrase" in out and "Traceback" not in out
+    assert out.count("Passphrase:") == 3
+    # a typo is asked again instead of losing the command
+    typo = [("Passphrase:", "wrong passphrase!"), ("Passphrase:", "a long passphrase here")]
+    code, out = on_tty(home, ["vault", "create", str(tmp_path / "v2")], typo)
+    assert code == 0 and "Created vault" in out, out
 
 
 def test_member_add_asks_to_compare_the_safety_code(tmp_path):

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from .errors import (
     NotInitialized,
     PassphraseUnavailable,
     PinMismatch,
+    UserError,
+    WrongPassphrase,
 )
 from .home import Home, VaultEntry
 from .identity import Card, Identity
@@ -41,8 +45,10 @@ class Machine:
         keyring_backend: Any = _AUTO,
         disk: fsutil.Disk = fsutil.DEFAULT_DISK,
         clock: Clock = system_clock,
+        passphrase_tries: int = 1,
     ) -> None:
         self.home = Home(home)
+        self.passphrase_tries = passphrase_tries
         self.keystore = KeyStore(self.home.path)
         self._passphrase = passphrase
         self._keyring = keyring_backend
@@ -98,8 +104,15 @@ class Machine:
 
     def identity(self) -> Identity:
         """The unlocked identity (asks for the passphrase at most once per process)."""
-        if self._identity is None:
-            self._identity = self.keystore.unlock(self.backend(self.keystore.mode()))
+        for attempt in range(self.passphrase_tries):
+            if self._identity is not None:
+                break
+            try:
+                self._identity = self.keystore.unlock(self.backend(self.keystore.mode()))
+            except WrongPassphrase:
+                if attempt + 1 == self.passphrase_tries:
+                    raise
+        assert self._identity is not None
         return self._identity
 
     def write_recovery_kit(self, path: Path) -> str:
@@ -199,6 +212,27 @@ class Machine:
             },
         )
         return vault_id, owner
+
+    def forget_vault(self, selector: str, force: bool = False) -> VaultEntry:
+        """Drop a vault from this machine: its registry entry, its verified mirror, its
+        index and cache (the shared folder is not touched). Refuses my own vault unless
+        `force`: its mirror is the copy `doctor --repair` restores from."""
+        vault_id, entry = self.home.resolve(selector)
+        if entry["role"] == "owner" and not force:
+            raise UserError(
+                f"{entry['name']!r} is your own vault; this machine's verified copy of it "
+                "is what repairs restore from",
+                hint="add --yes if you really want to forget it here",
+            )
+        doc = self.home.config()
+        doc["vaults"].pop(vault_id, None)
+        if doc.get("default") == vault_id:
+            doc["default"] = next(iter(doc["vaults"]), None)
+        self.home.save(doc)
+        shutil.rmtree(self.home.path / "vaults" / vault_id, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            (self.home.path / "locks" / f"{vault_id}.lock").unlink()
+        return entry
 
     def vaults(self) -> tuple[str | None, dict[str, VaultEntry]]:
         doc = self.home.config()

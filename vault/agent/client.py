@@ -157,17 +157,25 @@ def _check_agent_user(sock: socket.socket, path: Path) -> None:
 # --- one exchange ----------------------------------------------------------------------------
 
 
-def _exchange(sock: socket.socket, message: dict[str, Any], timeout: float) -> Any:
+def _exchange(
+    sock: socket.socket,
+    message: dict[str, Any],
+    timeout: float | None,
+    fds: list[int] | None = None,
+) -> Any:
     try:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             # an agent that has answered already (a refusal) may have closed: read its reply
             protocol.send(sock, message)
+            if fds:
+                socket.send_fds(sock, [protocol.FDS_MARK], fds)
+        sock.settimeout(timeout)
         return protocol.receive(sock)
     except (protocol.Closed, ConnectionResetError, BrokenPipeError):
         raise AgentStopped(STOPPED) from None
     except TimeoutError:
         raise AgentError(
-            f"the agent did not answer within {timeout:g} s; nothing was returned",
+            f"the agent did not answer within {timeout or 0:g} s; nothing was returned",
             hint="'takusu lock' ends it; then 'takusu unlock' again",
         ) from None
     except OSError as exc:
@@ -228,19 +236,25 @@ def _result(reply: Any) -> Any:
 
 
 def call(
-    home: Path, op: str, args: dict[str, Any] | None = None, *, timeout: float = DEFAULT_TIMEOUT
+    home: Path,
+    op: str,
+    args: dict[str, Any] | None = None,
+    *,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    fds: list[int] | None = None,
 ) -> Any:
-    """Ask the agent to do `op` with `args`; its JSON result.
+    """Ask the agent to do `op` with `args` (and, for an op that runs a command at this
+    terminal, the file descriptors `fds` passed along); its JSON result.
 
     Raises the agent's TakusuError (same class, message, hint, exit code),
     AgentNotRunning if no agent runs, AgentVersionMismatch for an agent of another
     protocol, and AgentError if the agent stops or times out before it answers.
     """
-    sock = connect(home, timeout)
+    sock = connect(home, DEFAULT_TIMEOUT if timeout is None else timeout)
     if sock is None:
         raise AgentNotRunning("no agent is running for this TAKUSU_HOME")
     with sock:
-        return _result(_exchange(sock, protocol.request(op, args), timeout))
+        return _result(_exchange(sock, protocol.request(op, args), timeout, fds))
 
 
 def running(home: Path, *, timeout: float = 5.0) -> Status | None:

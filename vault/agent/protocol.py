@@ -38,6 +38,10 @@ class Closed(AgentError):
     """The other side closed the connection before a whole frame arrived."""
 
 
+FDS_MARK = b"F"  # the one byte that carries passed file descriptors (SCM_RIGHTS)
+FD_OPS = frozenset({"cli"})  # ops whose request is followed by the caller's stdin/out/err
+
+
 def encode(obj: Any) -> bytes:
     """One frame: the length header and the canonical JSON of `obj`; ProtocolError if too big."""
     body = dumps(obj)

@@ -169,15 +169,33 @@ class Agent:
             message = exc
         # Read the request even from a refused peer: closing with unread data would reset
         # the connection, and the peer would never see why it was refused.
+        fds = self._passed_fds(conn, message)
         try:
-            check_peer(uid, os.geteuid())
-        except PeerRefused as exc:
-            protocol.send(conn, protocol.error_from(exc))  # nothing it sent is acted on
-            return
-        if isinstance(message, protocol.ProtocolError):
-            protocol.send(conn, protocol.error_from(message))
-            return
-        conn.sendall(self._encode(self.dispatch(message)))
+            try:
+                check_peer(uid, os.geteuid())
+            except PeerRefused as exc:
+                protocol.send(conn, protocol.error_from(exc))  # nothing it sent is acted on
+                return
+            if isinstance(message, protocol.ProtocolError):
+                protocol.send(conn, protocol.error_from(message))
+                return
+            if fds is not None:
+                message["args"] = {**message.get("args", {}), "_fds": fds}
+            conn.sendall(self._encode(self.dispatch(message)))
+        finally:
+            for fd in fds or []:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def _passed_fds(self, conn: socket.socket, message: Any) -> list[int] | None:
+        """The file descriptors a command op sends after its request (None for other ops)."""
+        if not isinstance(message, dict) or message.get("op") not in protocol.FD_OPS:
+            return None
+        try:
+            _data, fds, _flags, _addr = socket.recv_fds(conn, 1, 3)
+        except OSError:
+            return []
+        return list(fds)
 
     def _encode(self, reply: dict[str, Any]) -> bytes:
         try:
@@ -214,6 +232,8 @@ class Agent:
         return self._handle(op, args)
 
     def _handle(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        if op in protocol.FD_OPS and not args.get("_fds"):
+            return protocol.error("AgentError", f"{op!r} needs the caller's terminal")
         try:
             result = self.handler(op, args, self.identity)
         except TakusuError as exc:
