@@ -1,4 +1,4 @@
-"""Write tests/vectors/events.json and tests/vectors/envelope.json.
+"""Write tests/vectors/events.json, tests/vectors/envelope.json and tests/vectors/sealed.json.
 
     python tests/vectors/make_vectors.py
 
@@ -10,15 +10,20 @@ and HPKE ephemeral key comes from a fixed seed: running this again gives the sam
 
 Each file is a list of cases {"name", "comment", "input", "expect", ...}. `expect` is
 "ok" or the named failure a reader must report; test_vectors.py maps each name to the
-typed error takusu raises.
+typed error takusu raises. A sealed.json case also names the `record` it opens ("view",
+"codes", "request" or "answer"); an ok case holds what it opens to under that key (for
+codes: period, digits, runs, steps, codes, the pack itself and the seed they came from,
+computed here with RFC 6238 over raw HMAC).
 """
 
 from __future__ import annotations
 
 import base64
+import calendar
 import hashlib
 import hmac
 import json
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -712,13 +717,622 @@ def envelope_cases() -> list[dict]:
     ]
 
 
+# --- sealed to people: views, 2FA codes, access requests -----------------------------------
+
+VIEW_AAD = b"takusu/view/v1\n"
+VIEW_WRAP_INFO = b"takusu/view-wrap/v1\n"
+CODES_AAD = b"takusu/codes/v1\n"
+CODES_WRAP_INFO = b"takusu/codes-wrap/v1\n"
+REQUEST_AAD = b"takusu/request/v1\n"
+REQUEST_WRAP_INFO = b"takusu/request-wrap/v1\n"
+
+OWNER = WRITER  # the vault's owner in the request and answer cases
+CODES_ID, OTHER_CODES_ID = "c0de5eed00000001", "c0de5eed00000002"
+REQUEST_ID, OTHER_REQUEST_ID = "5eeda5c000000001", "5eeda5c000000002"
+
+PACK_WIDTH = {6: 20, 7: 24, 8: 27}  # bits per code
+MAX_PACK_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
+SEED = "JBSWY3DPEHPK3PXP"  # PAYLOAD's 2FA seed
+SEED_8 = "KRSXG5CTMVRXEZLUKN2XAZLSKNSWG4TFOQ"
+URI_8 = f"otpauth://totp/Site:alice?secret={SEED_8}&digits=8&period=60&algorithm=SHA256"
+
+
+def pad(data: bytes) -> bytes:
+    return data + b" " * (-len(data) % 128)
+
+
+def stamp(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+
+
+def totp_code(secret: str, step: int, digits: int, digest=hashlib.sha1) -> str:
+    """RFC 6238 (RFC 4226 dynamic truncation) for one time step."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, step.to_bytes(8, "big"), digest).digest()
+    offset = mac[-1] & 0x0F
+    value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
+    return f"{value % 10**digits:0{digits}d}"
+
+
+def varint(value: int) -> bytes:
+    """Unsigned LEB128, minimal length."""
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def pack_header(digits: int, period: int, version: int = 1) -> bytes:
+    return bytes([version, digits]) + period.to_bytes(2, "big")
+
+
+def pack_runs(runs: list[tuple[int, int]]) -> bytes:
+    """The run count, then (start or gap, count) per run, from absolute (start, count)."""
+    out, end = varint(len(runs)), 0
+    for start, count in runs:
+        out += varint(start - end) + varint(count)
+        end = start + count
+    return out
+
+
+def pack_bits(values: list[int], width: int) -> bytes:
+    """Fixed-width fields, big-endian, MSB first, zero bits up to the next byte."""
+    bits = "".join(format(v, f"0{width}b") for v in values)
+    bits += "0" * (-len(bits) % 8)
+    return int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
+
+
+def code_pack(digits: int, period: int, runs: list[tuple[int, int]], codes: list[str]) -> bytes:
+    return (
+        pack_header(digits, period)
+        + pack_runs(runs)
+        + pack_bits([int(c) for c in codes], PACK_WIDTH[digits])
+    )
+
+
+def run_steps(runs: list[tuple[int, int]]) -> list[int]:
+    return [step for start, count in runs for step in range(start, start + count)]
+
+
+def seal_record(
+    plain: bytes,
+    aad: bytes,
+    recipients: list[tuple[str, bytes, bytes]],
+    tag: str,
+    *,
+    key: bytes | None = None,
+    wrapped: bytes | None = None,
+    commit_to: bytes | None = None,
+) -> dict:
+    """{"ct", "key_commit", "wraps"}: `plain` under a key, the key committed to and
+    HPKE-wrapped to each (filed-under member id, public key, info). The overrides make
+    the failures: another key in the wraps, another key committed to."""
+    key = seed(f"{tag} key") if key is None else key
+    wraps = {
+        filed: b64e(hpke_seal(pub, key if wrapped is None else wrapped, info, f"{tag} eph {n}"))
+        for n, (filed, pub, info) in enumerate(recipients)
+    }
+    return {
+        "ct": b64e(seal(key, f"{tag} nonce", plain, aad)),
+        "key_commit": b64e(key_commit(key if commit_to is None else commit_to)),
+        "wraps": wraps,
+    }
+
+
+VIEW_FIELDS = ["username", "url", "customer no."]  # what the scoped grantee may read
+VIEW = {
+    "title": PAYLOAD["title"],
+    "username": PAYLOAD["username"],
+    "password": None,
+    "url": PAYLOAD["url"],
+    "notes": None,
+    "totp": None,
+    "fields": {"customer no.": PAYLOAD["fields"]["customer no."]},
+    "tags": [],
+}
+
+
+def view_parts(label: bytes, member: str, *, vault=VAULT, item=ITEM, version=1) -> bytes:
+    return label + join(vault, item, version, member)
+
+
+def codes_parts(label: bytes, member: str, codes_id: str, *, item=ITEM) -> bytes:
+    return label + join(VAULT, item, member, codes_id)
+
+
+def request_parts(label: bytes, member: str, request_id: str, *more: str) -> bytes:
+    return label + join(VAULT, member, request_id, *more)
+
+
+def view_cases() -> list[dict]:
+    me = SECRETARY
+    aad, info = view_parts(VIEW_AAD, me.id), view_parts(VIEW_WRAP_INFO, me.id)
+    plain = pad(canonical(VIEW))
+
+    def body(tag: str, *, plain=plain, aad=aad, recipients=None, **over) -> dict:
+        recipients = recipients or [(me.id, me.kem_pub, info)]
+        sealed = seal_record(plain, aad, recipients, f"view {tag}", **over)
+        return {"item": ITEM, "version": 1, "member": me.id, **sealed}
+
+    good = body("ok")
+
+    def case(name, comment, expect, sealed_body=good, *, opener=me, **presented):
+        inp = {"vault": VAULT, "item": ITEM, "version": 1, **presented}
+        inp.update(opener=opener.private(), body=sealed_body)
+        out = {"name": name, "comment": comment, "record": "view", "input": inp, "expect": expect}
+        if expect == "ok":
+            out["view"] = VIEW
+        return out
+
+    ct = b64d(good["ct"])
+    return [
+        case("ok_view", "the scoped grantee opens her view of version 1", "ok"),
+        case(
+            "wrong_binding_view_member",
+            "sealed to her key and filed under her id, but made out to another member "
+            "(AAD and info name Other)",
+            "wrong_binding",
+            body(
+                "member",
+                aad=view_parts(VIEW_AAD, OTHER.id),
+                recipients=[(me.id, me.kem_pub, view_parts(VIEW_WRAP_INFO, OTHER.id))],
+            ),
+        ),
+        case(
+            "wrong_binding_view_aad_member",
+            "the wrap is hers, but the ciphertext's AAD names another member",
+            "wrong_binding",
+            body("aad member", aad=view_parts(VIEW_AAD, OTHER.id)),
+        ),
+        case(
+            "wrong_binding_view_version",
+            "the view of version 1 presented as version 2's",
+            "wrong_binding",
+            {**good, "version": 2},
+            version=2,
+        ),
+        case(
+            "wrong_binding_view_item",
+            "presented as another item's view",
+            "wrong_binding",
+            {**good, "item": OTHER_ITEM},
+            item=OTHER_ITEM,
+        ),
+        case(
+            "wrong_binding_view_vault",
+            "presented in another vault",
+            "wrong_binding",
+            vault=OTHER_VAULT,
+        ),
+        case(
+            "wrong_binding_view_label",
+            "sealed with the item labels (takusu/item/v1, takusu/wrap/v1) instead of the "
+            "view labels",
+            "wrong_binding",
+            body(
+                "label",
+                aad=ITEM_AAD + join(VAULT, ITEM, 1),
+                recipients=[(me.id, me.kem_pub, grant_info(ITEM, 1, me.id))],
+            ),
+        ),
+        case(
+            "key_commit_mismatch_view",
+            "the wrap holds another key than the committed one (the ciphertext opens "
+            "under it: only the commitment check refuses it)",
+            "key_commit_mismatch",
+            body("commit", key=seed("other view key"), commit_to=seed("view commit key")),
+        ),
+        case(
+            "not_sealed_to_me_view",
+            "the only wrap is filed under another member's id (a view for someone else)",
+            "not_sealed_to_me",
+            body("someone else", recipients=[(OTHER.id, OTHER.kem_pub, info)]),
+        ),
+        case(
+            "wrong_recipient_view",
+            "filed under her id but sealed to another person's key",
+            "wrong_recipient",
+            body("recipient", recipients=[(me.id, OTHER.kem_pub, info)]),
+        ),
+        case(
+            "bad_ciphertext_view",
+            "one bit of the ciphertext changed",
+            "bad_ciphertext",
+            {**good, "ct": b64e(flip(ct, 40))},
+        ),
+        case(
+            "bad_key_length_view",
+            "the wrap holds a 16-byte key (committed to as it is)",
+            "bad_key_length",
+            body("short key", wrapped=seed("short")[:16], commit_to=seed("short")[:16]),
+        ),
+        case(
+            "bad_shape_view_fields",
+            "decrypts, but the view lacks 'tags'",
+            "bad_shape",
+            body("fields", plain=pad(canonical({k: v for k, v in VIEW.items() if k != "tags"}))),
+        ),
+        case(
+            "bad_shape_view_not_json",
+            "decrypts, but the plaintext is not JSON",
+            "bad_shape",
+            body("not json", plain=pad(b"title=Bank")),
+        ),
+        case(
+            "malformed_record_view_wraps",
+            "'wraps' is a list, not an object",
+            "malformed_record",
+            {**good, "wraps": list(good["wraps"].values())},
+        ),
+        case(
+            "non_canonical_view_key_commit",
+            "the key commitment with base64 '=' padding",
+            "non_canonical",
+            {**good, "key_commit": good["key_commit"] + "="},
+        ),
+    ]
+
+
+def codes_cases() -> list[dict]:
+    me = SECRETARY
+    monday = calendar.timegm((2025, 3, 3, 0, 0, 0)) // 30  # 09:00 in Tokyo
+    runs = [(monday - 1, 3), (monday + 2880 - 1, 2)]  # the first minute of two mornings
+    codes = [totp_code(SEED, step, 6) for step in run_steps(runs)]
+    start_8 = calendar.timegm((2025, 3, 3, 0, 0, 0)) // 60
+    runs_8 = [(start_8, 3)]
+    codes_8 = [totp_code(SEED_8, step, 8, hashlib.sha256) for step in run_steps(runs_8)]
+    last = MAX_PACK_SECONDS // 30 - 1  # the last 30 s step that ends by 9999-12-31T23:59:59Z
+    assert (last + 1) * 30 <= MAX_PACK_SECONDS < (last + 2) * 30
+
+    def body(tag: str, pack: bytes | None, *, until: int, codes_id=CODES_ID, plain=None) -> dict:
+        aad = codes_parts(CODES_AAD, me.id, codes_id)
+        info = codes_parts(CODES_WRAP_INFO, me.id, codes_id)
+        if plain is None:
+            plain = pad(canonical({"v": 1, "pack": b64e(pack)}))
+        sealed = seal_record(plain, aad, [(me.id, me.kem_pub, info)], f"codes {tag}")
+        head = {"item": ITEM, "member": me.id, "id": codes_id, "until": stamp(until)}
+        return {**head, "replace": True, **sealed}
+
+    def case(name, comment, expect, sealed_body, *, item=ITEM, decoded=None):
+        inp = {"vault": VAULT, "item": item, "opener": me.private(), "body": sealed_body}
+        out = {"name": name, "comment": comment, "record": "codes", "input": inp, "expect": expect}
+        if expect == "ok":
+            out["codes"] = decoded
+        return out
+
+    def decoded(digits, period, runs, codes, totp) -> dict:
+        pack = code_pack(digits, period, runs, codes)
+        return {
+            "period": period,
+            "digits": digits,
+            "runs": [list(r) for r in runs],
+            "steps": run_steps(runs),
+            "codes": codes,
+            "pack": b64e(pack),
+            "totp": totp,
+        }
+
+    uri = PAYLOAD["totp"]
+    ok = decoded(6, 30, runs, codes, uri)
+    ok_8 = decoded(8, 60, runs_8, codes_8, URI_8)
+    ok_empty = decoded(6, 30, [], [], uri)
+    ok_last = decoded(6, 30, [(last, 1)], [totp_code(SEED, last, 6)], uri)
+    pack = b64d(ok["pack"])
+    end = (runs[-1][0] + runs[-1][1]) * 30
+    good = body("ok", pack, until=end)
+    header, run_bytes = pack_header(6, 30), pack_runs(runs)
+    bits = pack_bits([int(c) for c in codes], 20)
+    assert pack == header + run_bytes + bits and len(bits) == 13 and run_bytes[0] == 2
+
+    def bad(tag: str, data: bytes) -> dict:
+        return body(tag, data, until=end)
+
+    gap = runs[1][0] - sum(runs[0])
+    return [
+        case("ok_codes", "6 digits every 30 s: two runs (3 and 2 steps)", "ok", good, decoded=ok),
+        case(
+            "ok_codes_8_digits",
+            "8 digits every 60 s (SHA-256 seed): one run of 3 steps, 27-bit fields",
+            "ok",
+            body("8 digits", b64d(ok_8["pack"]), until=(start_8 + 3) * 60),
+            decoded=ok_8,
+        ),
+        case(
+            "ok_codes_empty",
+            "a delivery holding no code (no run)",
+            "ok",
+            body("empty", b64d(ok_empty["pack"]), until=end),
+            decoded=ok_empty,
+        ),
+        case(
+            "ok_codes_last_step",
+            "one code at the last step that ends before the year 10000",
+            "ok",
+            body("last", b64d(ok_last["pack"]), until=(last + 1) * 30),
+            decoded=ok_last,
+        ),
+        case(
+            "wrong_binding_codes_id",
+            "presented with another codes id",
+            "wrong_binding",
+            {**good, "id": OTHER_CODES_ID},
+        ),
+        case(
+            "wrong_binding_codes_item",
+            "presented as another item's codes",
+            "wrong_binding",
+            {**good, "item": OTHER_ITEM},
+            item=OTHER_ITEM,
+        ),
+        case(
+            "malformed_pack_truncated",
+            "the pack's last byte cut",
+            "malformed_pack",
+            bad("truncated", pack[:-1]),
+        ),
+        case(
+            "malformed_pack_too_long",
+            "a zero byte after the last code",
+            "malformed_pack",
+            bad("too long", pack + b"\x00"),
+        ),
+        case(
+            "malformed_pack_version",
+            "pack version 2",
+            "malformed_pack",
+            bad("version", b"\x02" + pack[1:]),
+        ),
+        case(
+            "malformed_pack_digits",
+            "5 digits",
+            "malformed_pack",
+            bad("digits", pack[:1] + b"\x05" + pack[2:]),
+        ),
+        case(
+            "malformed_pack_period",
+            "a period of 301 s",
+            "malformed_pack",
+            bad("period", pack[:2] + (301).to_bytes(2, "big") + pack[4:]),
+        ),
+        case(
+            "malformed_pack_non_minimal_varint",
+            "the run count 2 written in two bytes (82 00)",
+            "malformed_pack",
+            bad("non minimal", header + b"\x82\x00" + run_bytes[1:] + bits),
+        ),
+        case(
+            "malformed_pack_oversized_varint",
+            "a run count of 2^42 in a 7-byte varint (no decoder may allocate for it)",
+            "malformed_pack",
+            bad("oversized", header + b"\x80" * 6 + b"\x01" + run_bytes[1:] + bits),
+        ),
+        case(
+            "malformed_pack_touching_runs",
+            "the second run starts where the first ends (gap 0): not one run of 5",
+            "malformed_pack",
+            bad("touching", header + pack_runs([(runs[0][0], 3), (runs[0][0] + 3, 2)]) + bits),
+        ),
+        case(
+            "malformed_pack_empty_run",
+            "a third run of 0 steps",
+            "malformed_pack",
+            bad("empty run", header + b"\x03" + run_bytes[1:] + varint(gap) + b"\x00" + bits),
+        ),
+        case(
+            "malformed_pack_padding_bits",
+            "a 1 in the zero bits after the last code",
+            "malformed_pack",
+            bad("padding", pack[:-1] + bytes([pack[-1] | 1])),
+        ),
+        case(
+            "malformed_pack_code_too_large",
+            "a 6-digit code field holding 1000000",
+            "malformed_pack",
+            bad("large", header + pack_runs([(monday, 1)]) + pack_bits([10**6], 20)),
+        ),
+        case(
+            "malformed_pack_late_step",
+            "a step that ends after 9999-12-31T23:59:59Z",
+            "malformed_pack",
+            bad("late", header + pack_runs([(last + 1, 1)]) + pack_bits([123456], 20)),
+        ),
+        case(
+            "bad_shape_codes_version",
+            'decrypts, but the sealed JSON says "v": 2',
+            "bad_shape",
+            body("v2", None, until=end, plain=pad(canonical({"v": 2, "pack": ok["pack"]}))),
+        ),
+        case(
+            "bad_shape_codes_version_true",
+            'decrypts, but the sealed JSON says "v": true (not the integer 1)',
+            "bad_shape",
+            body("vtrue", None, until=end, plain=pad(canonical({"v": True, "pack": ok["pack"]}))),
+        ),
+        case(
+            "bad_shape_codes_pack_base64",
+            "decrypts, but the pack is in the standard base64 alphabet with padding",
+            "bad_shape",
+            body(
+                "b64",
+                None,
+                until=end,
+                plain=pad(canonical({"v": 1, "pack": base64.b64encode(pack).decode()})),
+            ),
+        ),
+    ]
+
+
+REQUEST = {"text": "請求書をダウンロードする銀行のログイン", "reason": "month-end close"}
+REQUEST_NO_REASON = {"text": "the Wi-Fi password of the office", "reason": None}
+ANSWER = {"reason": "経理の田中さんに聞いてください"}
+
+
+def request_cases() -> list[dict]:
+    member = SECRETARY
+
+    def sealed(plain_obj, tag: str, *more: str, request_id=REQUEST_ID) -> dict:
+        aad = request_parts(REQUEST_AAD, member.id, request_id, *more)
+        info = request_parts(REQUEST_WRAP_INFO, member.id, request_id, *more)
+        people = [OWNER, member] if not more else [member, OWNER]
+        recipients = [(p.id, p.kem_pub, info) for p in people]
+        return seal_record(pad(canonical(plain_obj)), aad, recipients, tag)
+
+    request = sealed(REQUEST, "request")
+    no_reason = sealed(REQUEST_NO_REASON, "request 2", request_id=OTHER_REQUEST_ID)
+    answer = sealed(ANSWER, "answer", "answer")
+
+    def case(
+        name,
+        comment,
+        record,
+        expect,
+        sealed_record,
+        opener,
+        *,
+        member_id=member.id,
+        request_id=REQUEST_ID,
+        result=None,
+    ):
+        inp = {"vault": VAULT, "member": member_id, "request": request_id}
+        inp.update(opener=opener.private(), sealed=sealed_record)
+        out = {"name": name, "comment": comment, "record": record, "input": inp, "expect": expect}
+        if expect == "ok":
+            out[record] = result
+        return out
+
+    return [
+        case(
+            "ok_request_by_member",
+            "the member opens her own request",
+            "request",
+            "ok",
+            request,
+            member,
+            result=REQUEST,
+        ),
+        case(
+            "ok_request_by_owner",
+            "the owner opens it",
+            "request",
+            "ok",
+            request,
+            OWNER,
+            result=REQUEST,
+        ),
+        case(
+            "ok_request_without_reason",
+            "a request with no reason (null), opened by the owner",
+            "request",
+            "ok",
+            no_reason,
+            OWNER,
+            request_id=OTHER_REQUEST_ID,
+            result=REQUEST_NO_REASON,
+        ),
+        case(
+            "wrong_binding_request_member",
+            "presented as another member's request",
+            "request",
+            "wrong_binding",
+            request,
+            OWNER,
+            member_id=OTHER.id,
+        ),
+        case(
+            "wrong_binding_request_id",
+            "presented with another request id",
+            "request",
+            "wrong_binding",
+            request,
+            OWNER,
+            request_id=OTHER_REQUEST_ID,
+        ),
+        case(
+            "not_sealed_to_me_request",
+            "a third member cannot open it",
+            "request",
+            "not_sealed_to_me",
+            request,
+            OTHER,
+        ),
+        case(
+            "wrong_binding_request_as_answer",
+            "the request's record presented as the owner's answer to it",
+            "answer",
+            "wrong_binding",
+            request,
+            member,
+        ),
+        case(
+            "bad_shape_request_extra_key",
+            "decrypts, but the request holds a key besides text and reason",
+            "request",
+            "bad_shape",
+            sealed({**REQUEST, "item": ITEM}, "request extra"),
+            OWNER,
+        ),
+        case(
+            "ok_answer_by_member",
+            "the member opens the owner's reason for a denial",
+            "answer",
+            "ok",
+            answer,
+            member,
+            result=ANSWER,
+        ),
+        case(
+            "ok_answer_by_owner",
+            "the owner opens her own answer",
+            "answer",
+            "ok",
+            answer,
+            OWNER,
+            result=ANSWER,
+        ),
+        case(
+            "wrong_binding_answer_as_request",
+            "the answer's record presented as the request",
+            "request",
+            "wrong_binding",
+            answer,
+            member,
+        ),
+        case(
+            "bad_shape_answer_reason",
+            "decrypts, but the answer's reason is null",
+            "answer",
+            "bad_shape",
+            sealed({"reason": None}, "answer null", "answer"),
+            member,
+        ),
+        case(
+            "bad_shape_answer_extra_key",
+            "decrypts, but the answer holds a key besides the reason",
+            "answer",
+            "bad_shape",
+            sealed({**ANSWER, "text": "no"}, "answer extra", "answer"),
+            member,
+        ),
+    ]
+
+
+def sealed_cases() -> list[dict]:
+    return view_cases() + codes_cases() + request_cases()
+
+
 def render(cases: list[dict]) -> str:
     return json.dumps(cases, indent=1, ensure_ascii=False) + "\n"
 
 
 def build() -> dict[str, str]:
     """File name -> the exact text this script writes."""
-    return {"events.json": render(event_cases()), "envelope.json": render(envelope_cases())}
+    return {
+        "events.json": render(event_cases()),
+        "envelope.json": render(envelope_cases()),
+        "sealed.json": render(sealed_cases()),
+    }
 
 
 def main() -> None:
