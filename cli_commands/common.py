@@ -248,3 +248,56 @@ def secret_options(fn: Any) -> Any:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+# --- shell completion: never prompts, never unlocks, never writes a receipt -------------------
+
+
+def complete_vaults(ctx: click.Context, param: Any, incomplete: str) -> list[str]:
+    """Vault names registered on this machine (config.json: nothing to unlock)."""
+    from vault.errors import TakusuError
+    from vault.home import Home
+
+    try:
+        names = [entry["name"] for entry in Home().config()["vaults"].values()]
+    except TakusuError:
+        return []
+    return sorted(n for n in names if n.startswith(incomplete))
+
+
+def complete_members(ctx: click.Context, param: Any, incomplete: str) -> list[str]:
+    """Member names of the selected vault, from this machine's verified state cache."""
+    from vault.errors import TakusuError
+    from vault.home import Home
+    from vault.state import empty
+    from vault.store.mirror import Mirror
+
+    try:
+        home = Home()
+        vault_id, _ = home.resolve(vault_selector(ctx) if ctx.find_root().obj else None)
+        st = Mirror(home.path / "vaults" / vault_id).load_state(empty())
+    except (TakusuError, OSError):
+        return []
+    names = [m["name"] for m in st["members"].values() if not m["removed"]]
+    return sorted(n for n in names if n.startswith(incomplete))
+
+
+def complete_titles(ctx: click.Context, param: Any, incomplete: str) -> list[str]:
+    """Titles, only while the agent runs (it reads its encrypted index: no receipt)."""
+    from vault import __version__
+    from vault.agent import client
+    from vault.errors import TakusuError
+    from vault.home import default_home
+
+    root = ctx.find_root()
+    selector = root.params.get("vault_sel") if root.params else None
+    try:
+        titles = client.call(
+            default_home().absolute(),
+            "titles",
+            {"vault": selector, "version": __version__},
+            timeout=5,
+        )
+    except TakusuError:
+        return []
+    return sorted(t for t in titles if isinstance(t, str) and t.startswith(incomplete))

@@ -12,6 +12,7 @@ from vault.errors import UsageError
 
 from .common import (
     StdinLines,
+    complete_titles,
     field_options,
     json_option,
     read_fields,
@@ -24,7 +25,7 @@ from .term import emit_json, info, out, out_value
 
 
 @click.command()
-@click.argument("title")
+@click.argument("title", shell_complete=complete_titles)
 @click.option("--username", help="Login name (not secret).")
 @click.option("--url", help="Where to log in.")
 @click.option("--note", help="A note (not for secrets: use stdin options for those).")
@@ -71,7 +72,7 @@ def item_input(given: dict[str, Any], ask_password: bool) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("title")
+@click.argument("title", shell_complete=complete_titles)
 @click.option("--title", "new_title", help="Rename the item.")
 @click.option("--username")
 @click.option("--url")
@@ -95,7 +96,7 @@ def edit(ctx: click.Context, title: str, **given: Any) -> None:
 
 
 @click.command()
-@click.argument("title")
+@click.argument("title", shell_complete=complete_titles)
 @click.pass_context
 def rm(ctx: click.Context, title: str) -> None:
     """Delete an item (its history stays in the signed log)."""
@@ -139,7 +140,7 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("title")
+@click.argument("title", shell_complete=complete_titles)
 @click.option("--reveal", is_flag=True, help="Show the password and TOTP seed too.")
 @json_option
 @click.option("--reason", help="Why (recorded with the retrieval, for the owner to see).")
@@ -183,7 +184,7 @@ clip_option = click.option(
 
 
 @click.command()
-@click.argument("title")
+@click.argument("title", shell_complete=complete_titles)
 @click.argument("field", default="password")
 @click.option("--reason", help="Why (recorded with the retrieval, for the owner to see).")
 @clip_option
@@ -216,7 +217,7 @@ def copied(value: str, what: str) -> None:
 
 
 @click.command()
-@click.argument("title")
+@click.argument("title", shell_complete=complete_titles)
 @click.option("--reason", help="Why (recorded with the retrieval).")
 @clip_option
 @click.pass_context

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .common import json_option, session
+from .common import complete_members, json_option, session
 from .sharing import print_checklist
 from .term import confirm_fn, emit_json, info, out
 
@@ -51,7 +51,7 @@ def member_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @member.command("remove")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_members)
 @click.option("--revoke-all", is_flag=True, help="Revoke everything they can read first.")
 @click.pass_context
 def member_remove(ctx: click.Context, name: str, revoke_all: bool) -> None:

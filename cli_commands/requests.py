@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import json_option, session
+from .common import complete_titles, json_option, session
 from .sharing import grant_options, report_share, share_options
 from .term import emit_json, info, out
 
@@ -61,7 +61,14 @@ def requests(ctx: click.Context, as_json: bool) -> None:
 
 @click.command()
 @click.argument("request_id", metavar="ID")
-@click.option("--item", "title", required=True, metavar="TITLE", help="The item to share.")
+@click.option(
+    "--item",
+    "title",
+    required=True,
+    metavar="TITLE",
+    help="The item to share.",
+    shell_complete=complete_titles,
+)
 @share_options
 @click.pass_context
 def approve(

@@ -14,6 +14,7 @@ import click
 from vault.errors import EXIT_USAGE, TakusuError
 
 from . import audit, day, identity, items, members, requests, sharing, term, vaults
+from .common import complete_vaults
 from .term import say
 
 
@@ -24,6 +25,7 @@ from .term import say
     metavar="NAME|PATH",
     default=None,
     help="Vault to use (default: TAKUSU_VAULT, then the default vault).",
+    shell_complete=complete_vaults,
 )
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
 @click.version_option(package_name="takusu")

@@ -9,7 +9,14 @@ import click
 
 from vault.errors import UsageError
 
-from .common import generate_option, json_option, read_secrets, session
+from .common import (
+    complete_members,
+    complete_titles,
+    generate_option,
+    json_option,
+    read_secrets,
+    session,
+)
 from .term import emit_json, out, say
 
 
@@ -94,8 +101,15 @@ def report_share(sess: Any, item_id: str, name: str, done: Any) -> None:
 
 
 @click.command()
-@click.argument("title")
-@click.option("--with", "with_", required=True, metavar="NAME", help="The member to share with.")
+@click.argument("title", shell_complete=complete_titles)
+@click.option(
+    "--with",
+    "with_",
+    required=True,
+    metavar="NAME",
+    help="The member to share with.",
+    shell_complete=complete_members,
+)
 @share_options
 @click.pass_context
 def share(
@@ -123,8 +137,15 @@ def share(
 
 
 @click.command()
-@click.argument("title")
-@click.option("--from", "from_", required=True, metavar="NAME", help="The member to revoke.")
+@click.argument("title", shell_complete=complete_titles)
+@click.option(
+    "--from",
+    "from_",
+    required=True,
+    metavar="NAME",
+    help="The member to revoke.",
+    shell_complete=complete_members,
+)
 @click.pass_context
 def revoke(ctx: click.Context, title: str, from_: str) -> None:
     """Take one item back from a member (re-keys it; marks it exposed)."""
@@ -155,7 +176,7 @@ def say_codes_still_valid(name: str, until: str) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_members)
 @json_option
 @click.pass_context
 def offboard(ctx: click.Context, name: str, as_json: bool) -> None:
@@ -195,7 +216,7 @@ def print_checklist(rows: list[dict[str, Any]]) -> None:
 
 
 @click.command()
-@click.argument("title")
+@click.argument("title", shell_complete=complete_titles)
 @click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
 @generate_option("Generate the new password.")
 @click.option("--totp", "totp_prompt", is_flag=True, help="Also a new TOTP seed (prompt).")

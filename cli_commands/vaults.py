@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import app, json_option, session
+from .common import app, complete_vaults, json_option, session
 from .term import confirm_fn, emit_json, info, interactive, out
 
 
@@ -65,7 +65,7 @@ def vault_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @vault.command("use")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_vaults)
 @click.pass_context
 def vault_use(ctx: click.Context, name: str) -> None:
     """Make NAME the default vault."""
@@ -74,7 +74,7 @@ def vault_use(ctx: click.Context, name: str) -> None:
 
 
 @vault.command("forget")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_vaults)
 @click.option("--yes", is_flag=True, help="Also forget a vault you own.")
 @click.pass_context
 def vault_forget(ctx: click.Context, name: str, yes: bool) -> None:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+from collections.abc import Iterator
 
 import keyring
 import pytest
@@ -68,3 +71,23 @@ def secret_service_env():
 def secret_service(secret_service_env, monkeypatch):
     for key, value in secret_service_env.items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.fixture(scope="session")
+def display() -> Iterator[str]:
+    """A private X display (`:N`); Xvfb picks a free N and tells us once it accepts clients."""
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as numbers:
+        number = numbers.readline().strip().decode()  # written when the server is ready
+    assert number.isdigit(), "Xvfb did not start"
+    yield f":{number}"
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=10)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,26 +22,6 @@ from vault import clipboard, cliptools
 from vault.errors import BadInput, UserError
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def display() -> Iterator[str]:
-    """A private X display (`:N`); Xvfb picks a free N and tells us once it accepts clients."""
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as numbers:
-        number = numbers.readline().strip().decode()  # written when the server is ready
-    assert number.isdigit(), "Xvfb did not start"
-    yield f":{number}"
-    server.send_signal(signal.SIGTERM)
-    server.wait(timeout=10)
 
 
 @pytest.fixture(autouse=True)

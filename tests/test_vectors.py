@@ -485,16 +485,7 @@ RECORDS = {"view", "codes", "request", "answer"}
 
 # Where takusu disagrees with docs/format.md (§6.9, §6.11) and with its other decoders: the
 # independent decoder refuses these cases, takusu's own does not (yet).
-KNOWN_DISAGREEMENTS = {
-    "bad_shape_codes_version_true": (
-        "scoped.open_codes checks `opened.get('v') != 1`, and JSON true == 1 in Python: "
-        'a codes record with "v": true is read as v1 (labels.is_current exists for this)'
-    ),
-    "bad_shape_answer_extra_key": (
-        "scoped.open_answer checks only that 'reason' is a string, not that the answer "
-        "holds exactly {'reason'} (open_view, open_codes and open_request require exact keys)"
-    ),
-}
+KNOWN_DISAGREEMENTS: dict[str, str] = {}  # case name -> why takusu disagrees (none now)
 
 
 def ids(cases: list[dict]) -> list[str]:
@@ -744,15 +735,9 @@ def test_a_codes_pack_is_what_its_own_encoder_writes():
         assert codebook.unpack(strict_b64(c["pack"])) == book
 
 
-# --- disagreements found while writing the sealed vectors (vault/ left as it is) -------------
+# --- disagreements found while writing the sealed vectors (fixed in vault/) ----------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="state._valid_request accepts a request whose sealed record has no wrap for the "
-    "owner, and delegation.requests opens every request in one pass: one such request makes "
-    "the owner's `requests` (and so approve and deny) fail with exit 3 for all of them",
-)
 def test_a_request_the_owner_cannot_open_does_not_hide_the_others(world):
     from tests.logs import append_raw, next_event
 
@@ -776,12 +761,6 @@ def test_a_request_the_owner_cannot_open_does_not_hide_the_others(world):
     assert world.c("deny", genuine).code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sharing 2FA code windows of an item holding only a title and a seed writes a grant "
-    "whose scope names no field, and state._scope requires 1-64 fields (receipt_problem): the "
-    "owner's own fold refuses her grant with an integrity error",
-)
 def test_code_windows_of_an_item_with_only_a_seed_can_be_shared(world):
     from vault.item import empty_payload
 

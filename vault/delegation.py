@@ -16,7 +16,7 @@ from typing import Any
 from . import labels
 from .clock import stamp
 from .codewindow import Hours, local_zone_name, parse_hours, parse_zone
-from .errors import BadInput, NotFound, NotOwner, UsageError
+from .errors import BadInput, NotFound, NotOwner, TakusuError, UsageError
 from .identity import Card
 from .scoped import open_answer, open_request, seal_answer, seal_request
 from .session import Session
@@ -80,9 +80,12 @@ def requests(session: Session) -> list[Request]:
         answers = session.state["answers"].get(member_id, {})
         for request_id, record in mine.items():
             body = session.store.event_at(member_id, record["ref"])
-            text, reason = open_request(
-                session.vault_id, member_id, request_id, session.me, body.get("sealed")
-            )
+            try:
+                text, reason = open_request(
+                    session.vault_id, member_id, request_id, session.me, body.get("sealed")
+                )
+            except TakusuError:  # one that is not sealed to me (a hostile member) hides no other
+                text, reason = "(this request cannot be read: it was not sealed to you)", None
             answer = answers.get(request_id)
             said = _answer_reason(session, member_id, request_id, answer)
             out.append(

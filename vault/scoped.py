@@ -126,7 +126,11 @@ def open_codes(vault_id: str, item_id: str, me: Identity, body: Any) -> CodeBook
     aad = _codes_parts(labels.CODES_AAD, vault_id, item_id, me.id, codes_id)
     info = _codes_parts(labels.CODES_WRAP_INFO, vault_id, item_id, me.id, codes_id)
     opened = open_sealed(body, aad, info, me, "2FA codes")
-    if not isinstance(opened, dict) or opened.get("v") != 1 or set(opened) != {"v", "pack"}:
+    if (
+        not isinstance(opened, dict)
+        or set(opened) != {"v", "pack"}
+        or not labels.is_current(opened["v"])
+    ):
         raise Malformed("2FA codes have the wrong shape")
     return unpack(b64d(opened["pack"], "2FA codes"))
 
@@ -162,7 +166,11 @@ def open_answer(vault_id: str, member_id: str, request_id: str, me: Identity, se
     aad = _request_parts(labels.REQUEST_AAD, vault_id, member_id, request_id, "answer")
     info = _request_parts(labels.REQUEST_WRAP_INFO, vault_id, member_id, request_id, "answer")
     opened = open_sealed(sealed, aad, info, me, "answer")
-    if not isinstance(opened, dict) or not isinstance(opened.get("reason"), str):
+    if (
+        not isinstance(opened, dict)
+        or set(opened) != {"reason"}
+        or not isinstance(opened["reason"], str)
+    ):
         raise Malformed("an answer has the wrong shape")
     return str(opened["reason"])
 

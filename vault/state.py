@@ -489,8 +489,12 @@ def _rotate(item: Item, event: Event) -> None:
 def _expose(item: Item, member_id: str, grant: Grant | None, at: str) -> None:
     """The member could read this item (and its 2FA seed, if they held it whole or their
     scope named it): it stays exposed to them until rotated."""
-    item["exposed"][member_id] = at
-    scope_fields = grant.get("scope", {}).get("fields", []) if grant else []
+    scope = grant.get("scope") if grant else None
+    scope_fields = scope["fields"] if scope else []
+    # a view of only the username, URL, notes, title or tags exposes no secret to rotate
+    harmless = {"title", "username", "url", "notes", "tags"}
+    if scope is None or set(scope_fields) - harmless:
+        item["exposed"][member_id] = at
     if member_id in item.get("held_full", {}) or "totp" in scope_fields:
         item.setdefault("seed_exposed", {})[member_id] = at
 
@@ -510,8 +514,11 @@ def _scope(event: Event, value: Any) -> Scope:
     if not isinstance(value, dict) or set(value) - {"fields", "otp"}:
         raise _fail(event, "malformed scope")
     fields = value.get("fields")
-    if not isinstance(fields, list) or receipt_problem(fields, None) is not None:
+    # the fields a receipt could name (none at all is fine for code windows alone)
+    if not isinstance(fields, list) or (fields and receipt_problem(fields, None) is not None):
         raise _fail(event, "malformed scope fields")
+    if not fields and value.get("otp") is None:
+        raise _fail(event, "a scope shares nothing")
     scope: Scope = {"fields": list(fields)}
     otp = value.get("otp")
     if otp is not None:
