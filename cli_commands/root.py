@@ -13,7 +13,7 @@ import click
 
 from vault.errors import EXIT_USAGE, TakusuError
 
-from . import audit, day, identity, items, members, requests, sharing, term, vaults
+from . import audit, day, identity, items, members, moving, requests, sharing, term, vaults
 from .common import complete_vaults
 from .term import say
 
@@ -41,7 +41,7 @@ def cli(ctx: click.Context, vault_sel: str | None, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for _module in (identity, vaults, members, items, sharing, requests, audit, day):
+for _module in (identity, vaults, members, items, sharing, requests, audit, day, moving):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -20,6 +20,7 @@ from .codewindow import Hours, parse_zone, within
 from .errors import IntegrityError
 from .events import MEMBER_TYPES, Event
 from .identity import Card
+from .moving import FORMAT_NAMES
 from .session import Session
 from .state import Policy, member_event_problem
 from .store import Kind, Loaded, Problem, Store
@@ -39,6 +40,8 @@ _ACTIONS = {
     "codes": "delivered 2FA codes of",
     "policy": "set the retrieval policy",
     "request.deny": "denied a request of",
+    "import": "imported items",
+    "export": "exported every item",
 }
 
 # How a field a retrieval names reads to people: the seed is permanent 2FA access, a code
@@ -146,6 +149,16 @@ def _row(
         row["request"] = printable(ev["request"])
     if t == "request" and isinstance(ev.get("id"), str):
         row["request"] = printable(ev["id"])
+    if t == "import":
+        source = FORMAT_NAMES.get(str(ev.get("format")), "another tool")
+        row["action"] = f"imported {ev.get('added')} items from {source}"
+        if ev.get("updated"):
+            row["action"] += f" ({ev.get('updated')} updated)"
+    if t == "export":
+        kind = (
+            "an encrypted KeePass file" if ev.get("format") == "kdbx" else "a plain-text CSV file"
+        )
+        row["action"] = f"exported {ev.get('items')} items to {kind}"
     return row
 
 

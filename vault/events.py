@@ -29,6 +29,8 @@ OWNER_TYPES = frozenset(
         "codes",
         "policy",
         "request.deny",
+        "import",
+        "export",
     }
 )
 MEMBER_TYPES = frozenset({"retrieve", "request"})

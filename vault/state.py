@@ -679,6 +679,22 @@ def _policy(state: State, event: Event) -> None:
     state["policies"].append(policy)
 
 
+def _import_note(state: State, event: Event) -> None:
+    """A record that items came from another tool (the items are their own item.puts)."""
+    fmt, *counts = _need_fields(event, "format", "added", "updated", "skipped", "refused")
+    if not isinstance(fmt, str) or not 0 < len(fmt) <= 32:
+        raise _fail(event, "malformed import")
+    if not all(type(n) is int and n >= 0 for n in counts):
+        raise _fail(event, "malformed import")
+
+
+def _export_note(state: State, event: Event) -> None:
+    """A record that the vault's items left in another tool's format."""
+    fmt, items = _need_fields(event, "format", "items")
+    if fmt not in ("kdbx", "csv") or type(items) is not int or items < 0:
+        raise _fail(event, "malformed export")
+
+
 def _request_deny(state: State, event: Event) -> None:
     member_id, request = _need_fields(event, "member", "request")
     member_id = _member_id(event, member_id)
@@ -706,6 +722,8 @@ _OWNER_RULES: dict[str, Callable[[State, Event], None]] = {
     "codes": _codes,
     "policy": _policy,
     "request.deny": _request_deny,
+    "import": _import_note,
+    "export": _export_note,
 }
 assert set(_OWNER_RULES) == OWNER_TYPES
 

@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, quote, urlparse
 
 from ..errors import BadImport, BadInput, TakusuError, UsageError
 from ..totp import normalize
+from .common import require_kdbx
 from .record import ReadOptions, ReadResult, Record, Refusal
 
 MAX_FILE = 128 << 20  # the .kdbx or .xml file itself
@@ -171,6 +172,7 @@ def _refuse_dtd(tree: Any, path: Path) -> None:
 def _open_kdbx(data: bytes, path: Path, options: ReadOptions) -> Any:
     """Decrypt a .kdbx in memory and return the root of its XML."""
     header = _kdbx_header(data, path)
+    require_kdbx()
     if options.password is None:
         raise UsageError("reading a .kdbx needs its password")
     password = options.password()
