@@ -154,7 +154,7 @@ def export(ctx: click.Context, file: Path, password_stdin: bool, plain: bool, ye
     if file.exists():
         raise UsageError(f"{file} exists already; choose a new file name")
     if kind == ".kdbx":
-        from vault.transfer.common import require_kdbx
+        from vault.transfer.keepass import require_kdbx
 
         require_kdbx()
     password = _export_password(password_stdin) if kind == ".kdbx" else None

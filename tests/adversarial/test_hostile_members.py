@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import ok
-from tests.logs import append_raw, next_event, read_lines, read_log
+from tests.logs import append_raw, next_event, payload, read_lines, read_log
 from tests.world import World, build, git
 from vault import labels
 from vault.errors import BadInput, GrantExpired, StorageError
@@ -434,6 +434,28 @@ def test_an_expired_grant_blocks_only_its_own_item(world):
     assert sec.reveal(sec.find("Bank"), ["password"], None)["password"] == "bank-secret-canary"
     with pytest.raises(GrantExpired):
         sec.find("GitHub")
+
+
+def test_a_member_damaging_her_own_log_does_not_keep_an_expired_grant_alive(world):
+    """A member cannot stop the owner's expiry sweep (or get the next version wrapped to
+    her) by breaking her own log: the owner's upkeep runs unless the owner's log is hurt."""
+    from vault import sharing
+    from vault.clock import parse_expiry, system_clock
+
+    sess = world.client_session()
+    sharing.share(sess, world.items["GitHub"], world.member_id, parse_expiry("1h", sess.clock()))
+    ok(world.s("get", "GitHub"))  # her log has a receipt
+    append_raw(world.member_log, b'{"v":1,"p":"garbage","s":"x"}')
+    owner = world.machine(world.client)
+    owner.clock = lambda: system_clock() + timedelta(hours=2)
+    later = owner.session("acme")
+    assert later.loaded.fatal  # her damaged log is reported ...
+    done = sharing.upkeep(later)
+    assert done.expired == [(world.items["GitHub"], world.member_id)]  # ... and expiry ran
+    assert world.member_id not in later.grantees(world.items["GitHub"])
+    later.edit(world.items["GitHub"], {"password": "after-expiry-canary"})
+    put = payload(read_lines(world.owner_log)[-1])
+    assert put["type"] == "item.put" and world.member_id not in put["wraps"]
 
 
 # --- 11. a cache that does not read back cleanly is rebuilt ----------------------------------

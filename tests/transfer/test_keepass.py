@@ -686,6 +686,19 @@ def test_random_damage_to_a_kdbx_only_raises_takusu_errors(small_kdbx, fuzz_dir,
     assert_no_secret(caught.value)
 
 
+@pytest.mark.parametrize("key", [b"M", b"I", b"P"])
+def test_a_kdf_parameter_of_the_wrong_type_is_damage_not_a_crash(small_kdbx, tmp_path, key):
+    """Found by the fuzz test above: an Argon2 parameter stored as bytes, not an integer."""
+    data = bytearray(small_kdbx.read_bytes())
+    at = data.index(b"\x01\x00\x00\x00" + key) - 1  # the entry's type byte, then its name
+    assert data[at] in (0x04, 0x05)  # UInt32 or UInt64
+    data[at] = 0x42  # a byte array
+    path = tmp_path / "typed.kdbx"
+    path.write_bytes(bytes(data))
+    with pytest.raises(BadImport, match="its key derivation settings are unreadable"):
+        keepass.read(path, "kdbx", opts())
+
+
 def test_a_doctype_in_a_utf16_document_is_refused_too(tmp_path):
     body = (
         '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE KeePassFile [<!ENTITY x "CANARY">]>'

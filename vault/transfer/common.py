@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import BadImport, BadInput, UsageError, UserError
+from ..errors import BadImport, BadInput, UsageError
 from ..item import STANDARD_FIELDS
 from ..totp import normalize
 from .record import ReadOptions
@@ -39,18 +39,6 @@ _BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
 # -- reading -------------------------------------------------------------------------
-
-
-def require_kdbx() -> None:
-    """KeePass files need pykeepass, the optional `kdbx` extra: say how to install it,
-    before any password is asked."""
-    try:
-        import pykeepass  # noqa: F401 - only to see that it is there
-    except ImportError:
-        raise UserError(
-            "reading or writing KeePass files needs the optional pykeepass library",
-            hint="install it with: pip install 'takusu[kdbx]' (in takusu's own environment)",
-        ) from None
 
 
 def read_bytes(path: Path, limit: int = MAX_SOURCE, head: int | None = None) -> bytes:

@@ -34,9 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlparse
 
-from ..errors import BadImport, BadInput, TakusuError, UsageError
+from ..errors import BadImport, BadInput, TakusuError, UsageError, UserError
 from ..totp import normalize
-from .common import require_kdbx
 from .record import ReadOptions, ReadResult, Record, Refusal
 
 MAX_FILE = 128 << 20  # the .kdbx or .xml file itself
@@ -169,6 +168,18 @@ def _refuse_dtd(tree: Any, path: Path) -> None:
 # ---------------------------------------------------------------- the .kdbx database
 
 
+def require_kdbx() -> None:
+    """KeePass files need pykeepass, the optional `kdbx` extra: say how to install it,
+    before any password is asked."""
+    try:
+        import pykeepass  # noqa: F401 - only to see that it is there
+    except ImportError:
+        raise UserError(
+            "reading or writing KeePass files needs the optional pykeepass library",
+            hint="install it with: pip install 'takusu[kdbx]' (in takusu's own environment)",
+        ) from None
+
+
 def _open_kdbx(data: bytes, path: Path, options: ReadOptions) -> Any:
     """Decrypt a .kdbx in memory and return the root of its XML."""
     header = _kdbx_header(data, path)
@@ -282,11 +293,17 @@ def _kdf_parameters(blob: bytes) -> dict[str, Any]:
         items[key] = struct.unpack(ints[kind], raw)[0] if kind in ints else raw
     uuid = items["$UUID"]
     if uuid == _KDF_AES:
-        return {"kdf": "aes", "seed": items["S"], "rounds": items["R"]}
-    if uuid in (_KDF_ARGON2D, _KDF_ARGON2ID):
+        found = {"kdf": "aes", "seed": items["S"], "rounds": items["R"]}
+        kinds = {"seed": bytes, "rounds": int}
+    elif uuid in (_KDF_ARGON2D, _KDF_ARGON2ID):
         name = "argon2id" if uuid == _KDF_ARGON2ID else "argon2d"
-        return {"kdf": name, "memory": items["M"], "iterations": items["I"], "lanes": items["P"]}
-    return {"kdf": "unknown"}
+        found = {"kdf": name, "memory": items["M"], "iterations": items["I"], "lanes": items["P"]}
+        kinds = {"memory": int, "iterations": int, "lanes": int}
+    else:
+        return {"kdf": "unknown"}
+    if not all(isinstance(found[key], kind) for key, kind in kinds.items()):
+        raise IndexError  # a parameter of the wrong type: damaged
+    return found
 
 
 def _check_kdf_cost(kdf: dict[str, Any], path: Path) -> None:
