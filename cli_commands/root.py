@@ -11,11 +11,14 @@ import sys
 
 import click
 
+from vault import i18n
 from vault.errors import EXIT_USAGE, TakusuError
+from vault.i18n import _
 
 from . import audit, day, identity, items, members, moving, requests, sharing, term, vaults
 from .common import complete_vaults
-from .term import say
+from .term import error, hint
+from .translate import translate_click, translate_tree
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,12 +47,15 @@ def cli(ctx: click.Context, vault_sel: str | None, debug: bool) -> None:
 for _module in (identity, vaults, members, items, sharing, requests, audit, day, moving):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
+translate_tree(cli)
+translate_click()
 
 
 def run(argv: list[str] | None = None) -> None:
     """Run one command in this process: hygiene first, then the group, errors mapped to
     exit codes (always ends in SystemExit)."""
     os.umask(0o077)
+    i18n.use(i18n.language())
     given = os.environ.pop("TAKUSU_PASSPHRASE", None)
     term.PASSPHRASE[:] = [given] if given is not None else []
     _no_core_dumps()
@@ -89,30 +95,34 @@ def _run(argv: list[str] | None, debug: bool) -> None:
             import traceback
 
             traceback.print_exc()
-        say(f"error: {exc.message}")
+        error(exc.message)
         if exc.hint:
-            say(f"hint: {exc.hint}")
+            hint(exc.hint)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        say("error: aborted; nothing was changed")
+        error(_("stopped; nothing was changed"))
         sys.exit(1)
     except click.UsageError as exc:
-        say(f"error: {exc.format_message()}")
+        error(exc.format_message())
         command = exc.ctx.command_path if exc.ctx else "takusu"
-        say(f"hint: see '{command} --help'")
+        hint(_("see '{command} --help'").format(command=command))
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
-        say(f"error: {exc.format_message()}")
+        error(exc.format_message())
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        say("error: interrupted")
+        error(_("interrupted"))
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - a bug: no traceback (it could hold data) unless --debug
         if debug:
             raise
-        say(f"error: internal error ({type(exc).__name__}); run with --debug for details")
+        error(
+            _("internal error ({kind}); run with --debug for details").format(
+                kind=type(exc).__name__
+            )
+        )
         sys.exit(1)
     sys.exit(0)
 

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from vault.errors import PassphraseUnavailable
+from vault.i18n import _
 from vault.text import escape, json_text
 
 # TAKUSU_PASSPHRASE, read once by cli.main() and removed from the environment
@@ -27,11 +28,23 @@ def out(*lines: str) -> None:
 
 
 def say(message: str) -> None:
+    """A message from takusu on stderr: `takusu: MESSAGE`."""
     click.echo(f"takusu: {escape(message)}", err=True)
 
 
+def error(message: str) -> None:
+    """`takusu: error: MESSAGE` (the label in the language in use)."""
+    say(_("error: {message}").format(message=message))
+
+
+def hint(message: str) -> None:
+    """`takusu: hint: MESSAGE`: what to do next."""
+    say(_("hint: {message}").format(message=message))
+
+
 def warn(message: str) -> None:
-    click.echo(f"takusu: warning: {escape(message)}", err=True)
+    """`takusu: warning: MESSAGE`."""
+    say(_("warning: {message}").format(message=message))
 
 
 def info(message: str) -> None:

@@ -27,6 +27,10 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.delenv("TAKUSU_PASSPHRASE", raising=False)
     monkeypatch.delenv("TAKUSU_VAULT", raising=False)
     monkeypatch.setenv("TAKUSU_HOME", str(tmp_path / "default-home"))
+    monkeypatch.setenv("TAKUSU_LANG", "en")  # whatever this machine's locale; ja is asked for
+    from vault import i18n
+
+    i18n.use("en")  # library calls speak English unless a test asks otherwise
 
 
 @pytest.fixture
