@@ -15,7 +15,7 @@ from vault import i18n
 from vault.errors import EXIT_USAGE, TakusuError
 from vault.i18n import _
 
-from . import audit, day, identity, items, members, moving, requests, sharing, term, vaults
+from . import audit, day, identity, items, members, moving, report, requests, sharing, term, vaults
 from .common import complete_vaults
 from .term import error, hint
 from .translate import translate_click, translate_tree
@@ -44,7 +44,7 @@ def cli(ctx: click.Context, vault_sel: str | None, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for _module in (identity, vaults, members, items, sharing, requests, audit, day, moving):
+for _module in (identity, vaults, members, items, sharing, requests, audit, report, day, moving):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 translate_tree(cli)

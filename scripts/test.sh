@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 
 # Each package is used by real tests, not mocks: the Secret Service keyring (gnome-keyring
 # on its own D-Bus), git sync, the clipboard under Xvfb, KeePassXC's own CLI to open what
-# we export, pass/gpg stores to import, and Chromium to render the report.
-PACKAGES=(gnome-keyring dbus-daemon dbus-bin git xvfb xclip xsel keepassxc pass gnupg chromium)
+# we export, pass/gpg stores to import, and Chromium to render the report (with a Japanese
+# font, IPA Gothic, so a screenshot of a Japanese page shows its text).
+PACKAGES=(gnome-keyring dbus-daemon dbus-bin git xvfb xclip xsel keepassxc pass gnupg chromium
+  fonts-ipafont-gothic)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
