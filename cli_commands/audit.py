@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from vault.errors import UsageError
+
 from .common import app, json_option, session, vault_selector
 from .term import emit_json, out, say, warn
 
@@ -13,7 +15,12 @@ from .term import emit_json, out, say, warn
 @click.option("--member", "member_", metavar="NAME")
 @click.option("--since", metavar="DATE", help="YYYY-MM-DD or an RFC 3339 time.")
 @json_option
-@click.option("--csv", "as_csv", is_flag=True)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV for a spreadsheet (times in UTC).")
+@click.option(
+    "--excel",
+    is_flag=True,
+    help="With --csv: start with a byte-order mark, so Japanese Excel reads it as UTF-8.",
+)
 @click.pass_context
 def audit(
     ctx: click.Context,
@@ -22,6 +29,7 @@ def audit(
     since: str | None,
     as_json: bool,
     as_csv: bool,
+    excel: bool,
 ) -> None:
     """The timeline of who did what, merged from every log; 'audit verify' checks it."""
     if ctx.invoked_subcommand is not None:
@@ -30,13 +38,18 @@ def audit(
     from vault.clock import parse_since
     from vault.sharing import member_by_name
 
+    if excel and not as_csv:
+        raise UsageError("--excel goes with --csv")
+    start = parse_since(since) if since else None  # checked before the vault is opened
     sess = session(ctx)
     item_id = sess.find(item) if item else None
     member_id = member_by_name(sess, member_, include_removed=True) if member_ else None
-    rows = timeline(sess, item_id, member_id, parse_since(since) if since else None)
+    rows = timeline(sess, item_id, member_id, start)
     if as_json:
         emit_json(rows)
     elif as_csv:
+        if excel:
+            click.echo("\ufeff", nl=False)  # the BOM, which out() would show escaped
         out(*csv_text(rows).splitlines())
     else:
         for r in rows:

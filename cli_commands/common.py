@@ -122,6 +122,7 @@ def read_secrets(
     totp_stdin: bool,
     ask_password: bool,
     lines: StdinLines | None = None,
+    for_title: str | None = None,
 ) -> dict[str, Any]:
     """Collect password/TOTP from stdin, generator or hidden prompts (never argv)."""
     from vault.item import generate_password
@@ -129,6 +130,9 @@ def read_secrets(
 
     if password_stdin and generate is not None:
         raise UsageError("use either --password-stdin or --generate, not both")
+    choice = generator_choice()
+    if generate is None and (not choice["symbols"] or choice["chars"]):
+        raise UsageError("--no-symbols and --chars go with --generate")
     if totp_prompt and totp_stdin:
         raise UsageError("use either --totp or --totp-stdin, not both")
     values: dict[str, Any] = {}
@@ -136,15 +140,17 @@ def read_secrets(
     if password_stdin:
         values["password"] = lines.next("password")
     elif generate is not None:
-        values["password"] = generate_password(generate)
+        values["password"] = generate_password(generate, **choice)
     elif ask_password and interactive():
-        values["password"] = hidden("Password", confirm=True)
+        prompt = f"Password for {for_title}" if for_title else "Password"
+        values["password"] = hidden(prompt, confirm=True)
     if totp_stdin:
         values["totp"] = normalize(lines.next("TOTP seed or otpauth:// URI"))
     elif totp_prompt:
         if not interactive():
             raise UsageError("--totp asks at a prompt and there is no terminal; use --totp-stdin")
-        values["totp"] = normalize(hidden("TOTP seed or otpauth:// URI"))
+        what = f"2FA seed for {for_title}" if for_title else "2FA seed"
+        values["totp"] = normalize(hidden(f"{what} (the secret key or otpauth:// link)"))
     return values
 
 
@@ -211,17 +217,59 @@ def field_options(fn: Any) -> Any:
     return fn
 
 
+def _remember_generator(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """--no-symbols and --chars go to ctx.meta, where `read_secrets` finds them (so the
+    commands that generate passwords need no extra parameters)."""
+    if value:
+        ctx.meta[f"takusu.generate.{param.name}"] = value
+
+
+def generator_choice() -> dict[str, Any]:
+    """The --no-symbols / --chars of the running command, as generate_password's options."""
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    no_symbols = bool(meta.get("takusu.generate.no_symbols"))
+    chars = meta.get("takusu.generate.chars")
+    if no_symbols and chars:
+        raise UsageError("use either --no-symbols or --chars, not both")
+    return {"symbols": not no_symbols, "chars": chars}
+
+
 def generate_option(help_text: str) -> Any:
-    """--generate [LEN]: a random password from `secrets`, 24 characters unless LEN."""
-    return click.option(
-        "--generate",
-        type=click.IntRange(8, 256),
-        is_flag=False,
-        flag_value=24,
-        default=None,
-        metavar="[LEN]",
-        help=help_text,
-    )
+    """--generate [LEN] (a random password from `secrets`, 24 characters unless LEN), with
+    --no-symbols and --chars SET for sites that refuse some characters."""
+    options = [
+        click.option(
+            "--generate",
+            type=click.IntRange(8, 256),
+            is_flag=False,
+            flag_value=24,
+            default=None,
+            metavar="[LEN]",
+            help=help_text,
+        ),
+        click.option(
+            "--no-symbols",
+            is_flag=True,
+            expose_value=False,
+            callback=_remember_generator,
+            help="With --generate: letters and digits only (for sites that refuse symbols).",
+        ),
+        click.option(
+            "--chars",
+            metavar="SET",
+            expose_value=False,
+            callback=_remember_generator,
+            help="With --generate: only these characters (e.g. the symbols a site allows).",
+        ),
+    ]
+
+    def apply(fn: Any) -> Any:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return apply
 
 
 _secret_options = [
@@ -248,6 +296,7 @@ def secret_options(fn: Any) -> Any:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+yes_option = click.option("--yes", is_flag=True, help="Do not ask first (for scripts).")
 
 
 # --- shell completion: never prompts, never unlocks, never writes a receipt -------------------

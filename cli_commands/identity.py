@@ -84,12 +84,10 @@ def whoami(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json(me)
     else:
-        out(
-            card.name,
-            f"  id:          {card.id}",
-            f"  safety code: {card.safety_code}",
-            f"  suite:       {card.suite}",
-        )
+        lines = [card.name, f"  id:          {card.id}", f"  safety code: {card.safety_code}"]
+        if ctx.obj.get("debug"):  # cipher names are for engineers: doctor, --debug, the docs
+            lines.append(f"  suite:       {card.suite}")
+        out(*lines)
     if not me["recovery_kit"]:
         say("hint: you have no recovery kit yet: 'takusu recovery-kit FILE'")
 

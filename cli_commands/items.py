@@ -20,8 +20,9 @@ from .common import (
     secret_options,
     session,
     session_for,
+    yes_option,
 )
-from .term import emit_json, info, out, out_value
+from .term import confirm_destructive, emit_json, info, interactive, out, out_value, table
 
 
 @click.command()
@@ -37,7 +38,10 @@ def add(ctx: click.Context, title: str, **given: Any) -> None:
     """Add a credential. The password comes from a prompt, stdin or --generate."""
     from vault.item import empty_payload, validate
 
-    changes = item_input(given, ask_password=True)
+    plain = empty_payload()
+    plain.update(title=title, username=given["username"], url=given["url"], notes=given["note"])
+    validate(plain)  # a bad title is said before any password is asked
+    changes = item_input(given, ask_password=True, title=title)
     payload = empty_payload()
     payload.update(title=title, **changes)  # type: ignore[typeddict-item]
     payload = validate(payload)  # before the passphrase is asked: nothing secret needed
@@ -46,7 +50,9 @@ def add(ctx: click.Context, title: str, **given: Any) -> None:
     out(f"Added {title}" + (" (password generated)" if given["generate"] is not None else ""))
 
 
-def item_input(given: dict[str, Any], ask_password: bool) -> dict[str, Any]:
+def item_input(
+    given: dict[str, Any], ask_password: bool, title: str | None = None
+) -> dict[str, Any]:
     """The item fields `add` and `edit` were given: secrets from stdin, the generator or
     hidden prompts, custom fields, and the plain options that were set."""
     lines = StdinLines()
@@ -57,6 +63,7 @@ def item_input(given: dict[str, Any], ask_password: bool) -> dict[str, Any]:
         given["totp_stdin"],
         ask_password=ask_password,
         lines=lines,
+        for_title=title,
     )
     fields = read_fields(given["fields"], given["field_prompt"], given["field_stdin"], lines)
     if fields:
@@ -84,7 +91,7 @@ def item_input(given: dict[str, Any], ask_password: bool) -> dict[str, Any]:
 @click.pass_context
 def edit(ctx: click.Context, title: str, **given: Any) -> None:
     """Change an item; every current grantee gets the new version."""
-    changes = item_input(given, ask_password=given["new_password"])
+    changes = item_input(given, ask_password=given["new_password"], title=title)
     custom = changes.pop("fields", {})
     if not changes and not custom:
         raise UsageError("nothing to change")
@@ -97,13 +104,21 @@ def edit(ctx: click.Context, title: str, **given: Any) -> None:
 
 @click.command()
 @click.argument("title", shell_complete=complete_titles)
+@yes_option
 @click.pass_context
-def rm(ctx: click.Context, title: str) -> None:
-    """Delete an item (its history stays in the signed log)."""
+def rm(ctx: click.Context, title: str, yes: bool) -> None:
+    """Delete an item (its history stays in the signed log). Asks first on a terminal."""
+    import unicodedata
+
     sess = session(ctx)
     sess.require_owner()
     item_id = sess.find(title)
     name = sess.payload(item_id)["title"]
+    exact = unicodedata.normalize("NFC", title).casefold() == name.casefold()
+    if not exact and not yes and not interactive():
+        raise UsageError(f"{title!r} is only the start of {name!r}: give the whole title, or --yes")
+    question = f"Delete {name!r}?" if exact else f"Delete {name!r} (the title starting {title!r})?"
+    confirm_destructive(question, yes)
     sess.remove(item_id)
     out(f"Deleted {name}")
 
@@ -123,20 +138,22 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
         return
     if not sess.is_owner and not rows:
         _say_why_nothing(sess)
+    lines = []
     for r in rows:
-        extra = ""
+        notes = []
         if sess.is_owner:
-            extra = f"  {r['username'] or ''}"
             if r["shared_with"]:
-                extra += f"  shared with: {', '.join(r['shared_with'])}"
+                notes.append(f"shared with: {', '.join(r['shared_with'])}")
             if r["exposed_to"]:
-                extra += f"  EXPOSED to {', '.join(r['exposed_to'])}: rotate"
+                notes.append(f"EXPOSED to {', '.join(r['exposed_to'])}: rotate")
+            lines.append([r["title"], r["username"] or "", "  ".join(notes)])
         else:
             if r["scope"] != "all of it":
-                extra = f"  (only: {r['scope']})"
+                notes.append(f"(only: {r['scope']})")
             if r["expires"]:
-                extra += f"  (until {shown_time(parse_time(r['expires']))})"
-        out(f"{r['title']}{extra}")
+                notes.append(f"(until {shown_time(parse_time(r['expires']))})")
+            lines.append([r["title"], "  ".join(notes)])
+    table(lines)
 
 
 @click.command()
@@ -155,6 +172,10 @@ def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: st
     if as_json:
         emit_json(info)
         return
+    if info.get("updated"):
+        from vault.clock import parse_time, shown_time
+
+        info["updated"] = shown_time(parse_time(info["updated"]))
     for key in ("title", "username", "url", "password", "totp", "notes", "version", "updated"):
         if info.get(key) not in (None, ""):
             out(f"{key + ':':<10} {info[key]}")

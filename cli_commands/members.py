@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from .common import complete_members, json_option, session
+from .common import complete_members, json_option, session, yes_option
 from .sharing import print_checklist
-from .term import confirm_fn, emit_json, info, out
+from .term import confirm_destructive, confirm_fn, emit_json, info, interactive, out, table
 
 
 @click.group()
@@ -26,6 +26,8 @@ def member_add(ctx: click.Context, cardfile: Any, name: str, safety_code: str | 
     from vault.identity import Card
     from vault.trust import trust_new_member
 
+    if getattr(cardfile, "name", "") in ("-", "<stdin>") and interactive():
+        info("Paste the card, then press Ctrl-D on a new line:")
     new = Card.from_armor(cardfile.read(64 << 10).decode("utf-8", errors="replace"))
     trust_new_member(session(ctx), new, name, safety_code, confirm_fn(), info)
     out(f"Added {name} ({new.id[:8]}); safety code {new.safety_code}")
@@ -42,23 +44,40 @@ def member_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    lines = []
     for r in rows:
         reads = [f"{title} ({scope})" for title, scope in r["scopes"].items()]
-        out(
-            f"{r['name']:<12} {r['id'][:8]}  {r['safety_code']}  can read: "
-            f"{', '.join(reads) or '(nothing)'}"
+        lines.append(
+            [
+                r["name"],
+                r["id"][:8],
+                r["safety_code"],
+                f"can read: {', '.join(reads) or '(nothing)'}",
+            ]
         )
+    table(lines)
 
 
 @member.command("remove")
 @click.argument("name", shell_complete=complete_members)
 @click.option("--revoke-all", is_flag=True, help="Revoke everything they can read first.")
+@yes_option
 @click.pass_context
-def member_remove(ctx: click.Context, name: str, revoke_all: bool) -> None:
-    """Remove a member (refused while they still have grants, unless --revoke-all)."""
-    from vault.sharing import remove_member
+def member_remove(ctx: click.Context, name: str, revoke_all: bool, yes: bool) -> None:
+    """Remove a member (refused while they still have grants, unless --revoke-all). Asks
+    first on a terminal."""
+    from vault.sharing import member_by_name, remove_member
 
-    rows = remove_member(session(ctx), name, revoke_all)
+    sess = session(ctx)
+    sess.require_owner()
+    member_by_name(sess, name)
+    question = (
+        f"Take back everything from {name} and remove them?"
+        if revoke_all
+        else f"Remove {name} from this vault?"
+    )
+    confirm_destructive(question, yes)
+    rows = remove_member(sess, name, revoke_all)
     out(f"Removed {name}")
     print_checklist(rows)
 

@@ -30,15 +30,19 @@ from .translate import translate_click, translate_tree
     help="Vault to use (default: TAKUSU_VAULT, then the default vault).",
     shell_complete=complete_vaults,
 )
+@click.option("--utc", is_flag=True, help="Show times in UTC instead of the local time zone.")
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
 @click.version_option(package_name="takusu")
 @click.pass_context
-def cli(ctx: click.Context, vault_sel: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, vault_sel: str | None, utc: bool, debug: bool) -> None:
     """Entrust IDs, passwords and 2FA seeds to a remote secretary, one item at a time.
 
     Every retrieval is recorded in a signed audit trail; access can be revoked.
     TAKUSU_HOME sets this machine's data dir; TAKUSU_VAULT the vault to use.
     """
+    from vault.clock import show_utc
+
+    show_utc(utc)
     ctx.ensure_object(dict)
     ctx.obj["vault"] = vault_sel
     ctx.obj["debug"] = debug
@@ -56,6 +60,7 @@ def run(argv: list[str] | None = None) -> None:
     exit codes (always ends in SystemExit)."""
     os.umask(0o077)
     i18n.use(i18n.language())
+    _show_local_times()
     given = os.environ.pop("TAKUSU_PASSPHRASE", None)
     term.PASSPHRASE[:] = [given] if given is not None else []
     _no_core_dumps()
@@ -65,9 +70,15 @@ def run(argv: list[str] | None = None) -> None:
         term.PASSPHRASE.clear()  # in-process callers (tests, scripts) keep no copy around
 
 
+def _show_local_times() -> None:
+    from vault.clock import show_utc
+
+    show_utc(False)  # until --utc says otherwise (the agent runs many commands)
+
+
 def vault_first(argv: list[str]) -> list[str]:
-    """`takusu get X --vault acme` as `takusu --vault acme get X`: --vault is accepted after
-    the command too (not after a `--`, where `run`'s command begins)."""
+    """`takusu get X --vault acme` as `takusu --vault acme get X`: --vault (and --utc) is
+    accepted after the command too (not after a `--`, where `run`'s command begins)."""
     out, moved, i = [], [], 0
     while i < len(argv):
         word = argv[i]
@@ -78,7 +89,7 @@ def vault_first(argv: list[str]) -> list[str]:
             moved += argv[i : i + 2]
             i += 2
             continue
-        if word.startswith("--vault=") and out:
+        if (word.startswith("--vault=") or word == "--utc") and out:
             moved.append(word)
         else:
             out.append(word)
@@ -89,7 +100,7 @@ def vault_first(argv: list[str]) -> list[str]:
 def _run(argv: list[str] | None, debug: bool) -> None:
     try:
         args = vault_first(list(sys.argv[1:] if argv is None else argv))
-        cli.main(args=args, prog_name="takusu", standalone_mode=False)
+        cli.main(args=args or ["--help"], prog_name="takusu", standalone_mode=False)
     except TakusuError as exc:
         if debug:
             import traceback
@@ -99,7 +110,10 @@ def _run(argv: list[str] | None, debug: bool) -> None:
         if exc.hint:
             hint(exc.hint)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C at a prompt
+            error(_("interrupted"))
+            sys.exit(130)
         error(_("stopped; nothing was changed"))
         sys.exit(1)
     except click.UsageError as exc:

@@ -16,8 +16,9 @@ from .common import (
     json_option,
     read_secrets,
     session,
+    yes_option,
 )
-from .term import emit_json, out, say
+from .term import confirm_destructive, emit_json, out, say
 
 
 def share_options(fn: Any) -> Any:
@@ -178,12 +179,19 @@ def say_codes_still_valid(name: str, until: str) -> None:
 @click.command()
 @click.argument("name", shell_complete=complete_members)
 @json_option
+@yes_option
 @click.pass_context
-def offboard(ctx: click.Context, name: str, as_json: bool) -> None:
-    """Revoke everything from a member, remove them, and print what to rotate."""
+def offboard(ctx: click.Context, name: str, as_json: bool, yes: bool) -> None:
+    """Revoke everything from a member, remove them, and print what to rotate. Asks first
+    on a terminal."""
+    from vault.sharing import member_by_name
     from vault.sharing import offboard as do_offboard
 
-    rows = do_offboard(session(ctx), name)
+    sess = session(ctx)
+    sess.require_owner()
+    member_by_name(sess, name)  # a name that is not a member is said before asking
+    confirm_destructive(f"Take back everything from {name} and remove them?", yes)
+    rows = do_offboard(sess, name)
     if as_json:
         emit_json(rows)
         return
@@ -235,7 +243,9 @@ def rotate(
     from vault.sharing import rotation_asks_password
 
     asks = rotation_asks_password(totp_prompt or totp_stdin, password_stdin or generate is not None)
-    changes = read_secrets(password_stdin, generate, totp_prompt, totp_stdin, ask_password=asks)
+    changes = read_secrets(
+        password_stdin, generate, totp_prompt, totp_stdin, ask_password=asks, for_title=title
+    )
     if not changes:
         raise UsageError("give the new secret: --generate, --password-stdin, --totp or a terminal")
     sess = session(ctx)

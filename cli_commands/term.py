@@ -8,14 +8,16 @@ stdout holds only what was asked for; messages go to stderr as `takusu: error: â
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
-from vault.errors import PassphraseUnavailable
+from vault.errors import BadInput, PassphraseUnavailable
 from vault.i18n import _
-from vault.text import escape, json_text
+from vault.text import escape, json_text, pad, width
 
 # TAKUSU_PASSPHRASE, read once by cli.main() and removed from the environment
 PASSPHRASE: list[str] = []
@@ -52,6 +54,21 @@ def info(message: str) -> None:
     click.echo(escape(message), err=True)
 
 
+def table(rows: list[list[str]], gap: str = "  ") -> None:
+    """Rows as aligned columns on stdout: each cell escaped, then padded by display width
+    (a Japanese character takes two columns); the last column is not padded."""
+    shown = [[escape(cell) for cell in row] for row in rows]
+    widths: list[int] = []
+    for row in shown:
+        for n, cell in enumerate(row[:-1]):
+            if n == len(widths):
+                widths.append(0)
+            widths[n] = max(widths[n], width(cell))
+    for row in shown:
+        cells = [pad(cell, widths[n]) for n, cell in enumerate(row[:-1])] + row[-1:]
+        click.echo(gap.join(cells).rstrip())
+
+
 def emit_json(obj: Any) -> None:
     click.echo(json_text(obj))
 
@@ -75,24 +92,76 @@ def passphrase(confirm: bool) -> str:
     """TAKUSU_PASSPHRASE if it was set, else a hidden prompt; never an echoing fallback."""
     if PASSPHRASE:
         return PASSPHRASE[0]
+    if not interactive() and not confirm:
+        typed = _from_terminal("takusu passphrase")  # stdin is busy (a pasted card, a pipe)
+        if typed is not None:
+            return typed
     if not interactive():
         raise PassphraseUnavailable(
             "a passphrase is needed but there is no terminal to ask it on",
             hint="run in a terminal, or set TAKUSU_PASSPHRASE for automation",
         )
-    value: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
-    return value
+    if not confirm:
+        return hidden("takusu passphrase")
+    from vault.keystore import MIN_PASSPHRASE
+
+    def long_enough(value: str) -> str | None:
+        if len(value) >= MIN_PASSPHRASE:
+            return None
+        return (
+            f"a passphrase needs at least {MIN_PASSPHRASE} characters; a few unrelated "
+            "words are easy to type and hard to guess"
+        )
+
+    return hidden("New takusu passphrase", confirm=True, check=long_enough)
 
 
-def hidden(prompt: str, confirm: bool = False) -> str:
-    """A value typed at a hidden prompt."""
-    value: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
-    return value
+def _from_terminal(prompt: str) -> str | None:
+    """A hidden answer typed at this process's terminal (/dev/tty) when stdin is not it
+    but a person is watching (stderr is a terminal); None otherwise."""
+    import getpass
+
+    if not sys.stderr.isatty():
+        return None
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return None
+    return getpass.getpass(f"{prompt}: ")
+
+
+def hidden(
+    prompt: str, confirm: bool = False, check: Callable[[str], str | None] | None = None
+) -> str:
+    """A value typed at a hidden prompt. `check` (checked before any confirmation) says
+    what is wrong with a value, or None; with `confirm`, it is typed twice. Three tries."""
+    for _attempt in range(3):
+        value: str = click.prompt(prompt, hide_input=True, err=True)
+        problem = check(value) if check else None
+        if problem:
+            warn(problem)
+            continue
+        if not confirm:
+            return value
+        again: str = click.prompt("Type it again to confirm", hide_input=True, err=True)
+        if again == value:
+            return value
+        warn("the two entries differ; please type it again")
+    raise BadInput("three tries without a usable value; nothing was changed")
 
 
 def ask(prompt: str) -> str:
     value: str = click.prompt(prompt, err=True)
     return value
+
+
+def confirm_destructive(question: str, yes: bool) -> None:
+    """On a terminal, ask `question` (default no) before something that cannot be undone;
+    Abort if the answer is no. `--yes`, or no terminal (a script), goes on."""
+    if yes or not interactive():
+        return
+    if not click.confirm(question, default=False, err=True):
+        raise click.exceptions.Abort()
 
 
 def confirm_code(who: str, code: str) -> bool:

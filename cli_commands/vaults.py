@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .common import app, complete_vaults, json_option, session
-from .term import confirm_fn, emit_json, info, interactive, out
+from .term import confirm_fn, emit_json, info, interactive, out, table
 
 
 @click.group()
@@ -59,9 +59,13 @@ def vault_list(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    for r in rows:
-        mark = "*" if r["default"] else " "
-        out(f"{mark} {r['name']:<16} {r['role']:<7} owner: {r['owner']:<20} {r['path']}")
+    table(
+        [
+            ["*" if r["default"] else " ", r["name"], r["role"], f"owner: {r['owner']}", r["path"]]
+            for r in rows
+        ],
+        gap=" ",
+    )
 
 
 @vault.command("use")

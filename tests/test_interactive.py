@@ -24,22 +24,25 @@ def test_passphrase_prompt_hides_input_and_confirms(tmp_path):
         home,
         ["init", "--name", "Pat", "--passphrase"],
         [
-            ("Passphrase:", "a long passphrase here"),
-            ("Repeat for confirmation:", "a long passphrase here"),
+            ("New takusu passphrase:", "a long passphrase here"),
+            ("Type it again to confirm:", "a long passphrase here"),
         ],
     )
     assert code == 0, out
     assert "a long passphrase here" not in out  # never echoed
-    code, out = on_tty(home, ["whoami"], [("Passphrase:", "a long passphrase here")])
+    code, out = on_tty(home, ["whoami"], [("takusu passphrase:", "a long passphrase here")])
     assert code == 0 and "Pat" in out
-    code, out = on_tty(home, ["vault", "list"], [("Passphrase:", "wrong passphrase!")])
+    code, out = on_tty(home, ["vault", "list"], [("takusu passphrase:", "wrong passphrase!")])
     assert code == 0  # vault list needs no unlocking
-    wrong = [("Passphrase:", "wrong passphrase!")] * 3  # asked three times, then it stops
+    wrong = [("takusu passphrase:", "wrong passphrase!")] * 3  # asked three times, then it stops
     code, out = on_tty(home, ["vault", "create", str(tmp_path / "v")], wrong)
     assert code == 1 and "wrong passphrase" in out and "Traceback" not in out
-    assert out.count("Passphrase:") == 3
+    assert out.count("takusu passphrase:") == 3
     # a typo is asked again instead of losing the command
-    typo = [("Passphrase:", "wrong passphrase!"), ("Passphrase:", "a long passphrase here")]
+    typo = [
+        ("takusu passphrase:", "wrong passphrase!"),
+        ("takusu passphrase:", "a long passphrase here"),
+    ]
     code, out = on_tty(home, ["vault", "create", str(tmp_path / "v2")], typo)
     assert code == 0 and "Created vault" in out, out
 
@@ -78,9 +81,9 @@ def test_add_asks_for_the_password_twice_without_echo(tmp_path):
         client,
         ["add", "Shop", "--totp"],
         [
-            ("Password:", "typed-secret-1"),
-            ("Repeat for confirmation:", "typed-secret-1"),
-            ("TOTP seed", "JBSWY3DPEHPK3PXP"),
+            ("Password for Shop:", "typed-secret-1"),
+            ("Type it again to confirm:", "typed-secret-1"),
+            ("2FA seed for Shop", "JBSWY3DPEHPK3PXP"),
         ],
         env,
     )

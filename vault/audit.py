@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from . import state as state_mod
-from .clock import is_stamp, parse_time
+from .clock import is_stamp, parse_time, shown_time
 from .codewindow import Hours, parse_zone, within
 from .errors import IntegrityError
 from .events import MEMBER_TYPES, Event
@@ -228,15 +228,20 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def _when(stamp: Any) -> str:
+    """A recorded time as people read it (local, with the offset); as it is if unreadable."""
+    return shown_time(parse_time(stamp)) if is_stamp(stamp) else str(stamp)
+
+
 def describe(row: dict[str, Any]) -> str:
     """One timeline row as a line of text."""
-    line = f"{row['at']}  {row['actor']}  {row['action']}"
+    line = f"{_when(row['at'])}  {row['actor']}  {row['action']}"
     if row.get("title"):
         line += f" {row['title']}"
     if row.get("member") and row["type"] != "retrieve":
         line += {"grant": " with", "revoke": " from"}.get(row["type"], "") + f" {row['member']}"
     if row.get("expires"):
-        line += f" until {row['expires']}"
+        line += f" until {_when(row['expires'])}"
     if row.get("fields"):
         words = [FIELD_WORDS.get(str(f), str(f)) for f in row["fields"]]
         line += f" [{', '.join(words)}]"

@@ -7,11 +7,13 @@ their own; nothing else in takusu calls `datetime.now`.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from calendar import monthrange
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import BadInput, UsageError
 
@@ -106,7 +108,7 @@ def parse_when(text: str, now: datetime, zone: tzinfo | None = None) -> datetime
             start = datetime(year, month, day, tzinfo=zone or local_zone())
         except ValueError:
             raise BadInput(f"there is no date {text!r}") from None
-        return (start + timedelta(days=1)).astimezone(UTC)
+        return (start + timedelta(days=1, seconds=-1)).astimezone(UTC)  # through 23:59:59
     if "T" in cleaned or " " in cleaned:
         try:
             when = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
@@ -132,19 +134,53 @@ def parse_expiry(text: str, now: datetime) -> str:
     return stamp(when)
 
 
-def parse_since(text: str) -> datetime:
-    """A `--since` value: a date (`2026-12-01`) or an RFC 3339 time; UTC when no zone."""
+def parse_since(text: str, zone: tzinfo | None = None) -> datetime:
+    """A `--since` value: a date (`2026-12-01` or `2026/12/01`: the start of that day in the
+    local zone) or an RFC 3339 time (local time when it names no zone)."""
+    cleaned = unicodedata.normalize("NFKC", text).strip()
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if re.fullmatch(r"\d{4}[-/]\d{1,2}[-/]\d{1,2}", cleaned):
+            year, month, day = (int(part) for part in re.split(r"[-/]", cleaned))
+            return datetime(year, month, day, tzinfo=zone or local_zone()).astimezone(UTC)
+        when = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"cannot read the date {text!r}") from None
-    return when.replace(tzinfo=when.tzinfo or UTC)
+        raise UsageError(
+            f"cannot read the date {text!r}", hint="write it like 2026-12-01 or 2026/12/01"
+        ) from None
+    return when.replace(tzinfo=when.tzinfo or zone or local_zone()).astimezone(UTC)
+
+
+_SHOWN = {"utc": False}  # `takusu --utc`: times shown in UTC for this command
+
+
+def show_utc(flag: bool) -> None:
+    """Show times in UTC (`--utc`) or in the local zone (the default), for this command."""
+    _SHOWN["utc"] = flag
 
 
 def local_zone() -> tzinfo:
-    """This machine's zone (TZ, else the system's), for times shown to people."""
+    """The zone times are shown in: UTC with --utc, else TZ, else the system's zone (by
+    name where it can be found, so a date in summer time gets its own offset)."""
+    if _SHOWN["utc"]:
+        return UTC
+    for name in (os.environ.get("TZ", "").lstrip(":"), _system_zone_name()):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ValueError, OSError, ZoneInfoNotFoundError):
+                continue
     zone = datetime.now().astimezone().tzinfo
     return zone if zone is not None else UTC
+
+
+def _system_zone_name() -> str:
+    """The system zone's IANA name from /etc/localtime's link, or "" if it has none."""
+    try:
+        target = os.readlink("/etc/localtime")
+    except OSError:
+        return ""
+    _, sep, name = target.partition("zoneinfo/")
+    return name if sep else ""
 
 
 def shown_time(when: datetime, zone: tzinfo | None = None) -> str:

@@ -152,6 +152,13 @@ class BadCard(IntegrityError):
     """A card that does not verify or carries an unacceptable key."""
 
 
+class NoCard(BadCard):
+    """The text holds no card at all (a wrong file, a truncated paste): the person's mistake,
+    not tampering, so exit 1 like other bad input."""
+
+    exit_code = EXIT_USER
+
+
 class BadSignature(IntegrityError):
     """An event's signature does not verify under its writer's key."""
 

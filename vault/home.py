@@ -7,6 +7,7 @@ fingerprint pinned when each was created or opened. It holds no secrets.
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -77,6 +78,7 @@ class Home:
     def register(self, vault_id: str, entry: VaultEntry) -> None:
         """Remember a vault; the first one becomes the default."""
         doc = self.config()
+        entry = {**entry, "name": unicodedata.normalize("NFC", entry["name"])}
         doc["vaults"][vault_id] = entry
         if not doc.get("default"):
             doc["default"] = vault_id
@@ -92,7 +94,9 @@ class Home:
             if doc.get("default") in vaults:
                 return doc["default"], vaults[doc["default"]]
             raise NoVault("no vault selected and no default vault on this machine")
-        by_name = [k for k, v in vaults.items() if v.get("name") == selector]
+        by_name = [k for k, v in vaults.items() if v.get("name") == selector] or [
+            k for k, v in vaults.items() if _fold(str(v.get("name"))) == _fold(selector)
+        ]
         if len(by_name) == 1:
             return by_name[0], vaults[by_name[0]]
         if len(by_name) > 1:
@@ -117,3 +121,8 @@ class Home:
             f"no vault named {selector!r} on this machine",
             hint="'takusu vault list' shows the vaults this machine knows",
         )
+
+
+def _fold(name: str) -> str:
+    """Vault names compare like titles: composed Unicode form, case ignored."""
+    return unicodedata.normalize("NFC", name).casefold()

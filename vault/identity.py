@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import textwrap
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from . import crypto, labels
 from .clock import now_utc
 from .encoding import b64d, b64e, dumps, loads
-from .errors import BadCard, Malformed, UnknownVersion
+from .errors import BadCard, Malformed, NoCard, UnknownVersion
 
 SAFETY_GROUPS = 6
 
@@ -52,8 +53,10 @@ def valid_name(name: object) -> bool:
 
 
 def normalize_code(code: str) -> str:
-    """Digits only, so '12345 67890' and '1234567890' compare equal."""
-    return "".join(ch for ch in code if ch.isdigit())
+    """ASCII digits only, so '12345 67890' and '1234567890' compare equal; NFKC first, so
+    the full-width digits and spaces of a Japanese input method ('１２３４５　６７８９０')
+    are the same code."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", code) if ch in "0123456789")
 
 
 @dataclass(frozen=True)
@@ -133,8 +136,12 @@ class Card:
         try:
             start = lines.index(labels.CARD_ARMOR_BEGIN)
             end = lines.index(labels.CARD_ARMOR_END, start)
-        except ValueError as exc:
-            raise BadCard("no takusu card found in the text") from exc
+        except ValueError:
+            raise NoCard(
+                "no takusu card found in the text",
+                hint="a card is the text from '-----BEGIN TAKUSU CARD-----' to its END line: "
+                "ask the sender to run 'takusu card' and send it again",
+            ) from None
         body = "".join(
             line for line in lines[start + 1 : end] if line and ":" not in line and " " not in line
         )

@@ -4,8 +4,10 @@ password generation. Pure data rules; how an item version is sealed is in envelo
 
 from __future__ import annotations
 
+import math
 import secrets
 import string
+import unicodedata
 from typing import Any, TypedDict
 
 from . import labels
@@ -141,16 +143,42 @@ GEN_ALPHABET = string.ascii_letters + string.digits + GEN_SYMBOLS
 GEN_DEFAULT = 24
 
 
-def generate_password(length: int = GEN_DEFAULT) -> str:
-    """A random password from `secrets`: letters, digits and symbols, at least one of each."""
+GEN_MIN_BITS = 64  # what a generated password must carry, whatever its characters
+
+
+def generate_password(
+    length: int = GEN_DEFAULT, *, symbols: bool = True, chars: str | None = None
+) -> str:
+    """A random password from `secrets`. By default letters, digits and symbols, at least
+    one of each; `symbols=False` for the many sites that refuse symbols (letters and
+    digits, at least one of each); `chars` for a site's own set (any of them). Whatever the
+    set, the password carries at least GEN_MIN_BITS bits."""
     if not 8 <= length <= 256:
         raise BadInput("a generated password is 8 to 256 characters long")
+    if chars is not None:
+        alphabet = "".join(sorted(set(unicodedata.normalize("NFC", chars))))
+        bad = [c for c in alphabet if not c.isprintable() or c.isspace()]
+        if bad:
+            raise BadInput(f"--chars holds a space or control character ({bad[0]!r})")
+        if len(alphabet) < 2:
+            raise BadInput("--chars needs at least two different characters")
+    else:
+        alphabet = GEN_ALPHABET if symbols else string.ascii_letters + string.digits
+    bits = length * math.log2(len(alphabet))
+    if bits < GEN_MIN_BITS:
+        need = math.ceil(GEN_MIN_BITS / math.log2(len(alphabet)))
+        raise BadInput(
+            f"{length} characters from a set of {len(alphabet)} is too easy to guess; "
+            f"use at least {need}"
+        )
     while True:
-        pw = "".join(secrets.choice(GEN_ALPHABET) for _ in range(length))
-        if (
-            any(c.islower() for c in pw)
-            and any(c.isupper() for c in pw)
-            and any(c.isdigit() for c in pw)
-            and any(not c.isalnum() for c in pw)
-        ):
+        pw = "".join(secrets.choice(alphabet) for _ in range(length))
+        if chars is not None or _has_every_kind(pw, symbols):
             return pw
+
+
+def _has_every_kind(pw: str, symbols: bool) -> bool:
+    kinds = [str.islower, str.isupper, str.isdigit]
+    return all(any(k(c) for c in pw) for k in kinds) and (
+        not symbols or any(not c.isalnum() for c in pw)
+    )

@@ -12,6 +12,7 @@ import base64
 import os
 import secrets
 import textwrap
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -321,7 +322,8 @@ def new_recovery_code() -> str:
 def normalize_recovery_code(code: str) -> str:
     """Upper-case, drop separators, map look-alikes; BadRecoveryCode if the checksum fails."""
     table = str.maketrans({"O": "0", "I": "1", "L": "1"})
-    cleaned = "".join(ch for ch in code.upper() if ch.isalnum()).translate(table)
+    wide = unicodedata.normalize("NFKC", code).upper()  # full-width letters and digits too
+    cleaned = "".join(ch for ch in wide if ch.isascii() and ch.isalnum()).translate(table)
     if len(cleaned) != _CODE_CHARS + _CHECK_CHARS or any(ch not in _ALPHABET for ch in cleaned):
         raise BadRecoveryCode(
             f"a recovery code has {_CODE_CHARS + _CHECK_CHARS} letters and digits"

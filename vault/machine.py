@@ -138,7 +138,7 @@ class Machine:
 
     def create_vault(self, path: Path, name: str | None) -> str:
         me = self.identity()
-        folder = path.expanduser().absolute()
+        folder = path.expanduser().resolve()  # a link the user gives is followed once, here
         name = self._check_vault_name(name or folder.name)
         vault_id = os.urandom(16).hex()
         vault_key = crypto.random_key()
@@ -186,7 +186,7 @@ class Machine:
         the owner's safety code, verify the owner's log, then pin the owner."""
         if not self.keystore.exists():
             raise NotInitialized("no identity on this machine yet")
-        folder = path.expanduser().absolute()
+        folder = path.expanduser().resolve()  # a link the user gives is followed once, here
         meta, owner = self.inspect_vault(folder)
         if show is not None:
             show(f"This vault belongs to {owner.name}.")

@@ -9,8 +9,10 @@ runs from the layer above (sharing.upkeep), never from here.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -265,7 +267,9 @@ class Session:
         return out
 
     def find(self, query: str) -> str:
-        """Item id for a title: exact, then case-insensitive, then unambiguous prefix."""
+        """Item id for a title: exact, then case-insensitive, then unambiguous prefix (in
+        Unicode's composed form, so カ+゛ finds ガ)."""
+        query = unicodedata.normalize("NFC", query)
         titles = self.titles()
         folded = query.casefold()
         matchers: tuple[Callable[[str], bool], ...] = (
@@ -284,7 +288,8 @@ class Session:
                 )
         self._explain_missing(query)
         raise NotFound(
-            f"no item titled {query!r}" + ("" if self.is_owner else " is shared with you")
+            f"no item titled {query!r}" + ("" if self.is_owner else " is shared with you"),
+            hint=_did_you_mean(query, list(titles.values())),
         )
 
     def _explain_missing(self, query: str) -> None:
@@ -302,7 +307,8 @@ class Session:
             if grant and grant["version"] == item["version"] and is_expired(grant["expires"], now):
                 if self._title_matches(item_id, item["version"], grant["wrap"], item, query):
                     raise GrantExpired(
-                        f"your access to {query!r} expired on {grant['expires']}",
+                        f"your access to {query!r} expired on "
+                        f"{shown_time(parse_time(grant['expires'] or ''))}",
                         hint="ask the vault's owner to share it again",
                     )
         for rev in reversed(self.state["revocations"]):
@@ -314,7 +320,8 @@ class Session:
             ):
                 why = " (the grant expired)" if rev["reason"] == "expired" else ""
                 raise AccessRevoked(
-                    f"your access to {query!r} was revoked on {rev['at']} by "
+                    f"your access to {query!r} was revoked on "
+                    f"{shown_time(parse_time(rev['at']))} by "
                     f"{self.owner_card.name}{why}",
                     hint="ask the vault's owner if you still need it",
                 )
@@ -608,3 +615,13 @@ def _no_code_now(book: CodeBook, now: datetime) -> NoCodeNow:
         )
     until = f"; your codes run until {shown_time(horizon)}" if horizon else ""
     return NoCodeNow(f"no 2FA code now: the next window opens at {shown_time(opens)}{until}")
+
+
+def _did_you_mean(query: str, titles: list[str]) -> str:
+    """A hint naming the titles closest to a mistyped one, and `takusu list`."""
+    folded = {t.casefold(): t for t in titles}
+    close = difflib.get_close_matches(query.casefold(), list(folded), n=3, cutoff=0.6)
+    if not close:
+        return "'takusu list' shows the items you can read"
+    names = " or ".join(repr(folded[c]) for c in close)
+    return f"did you mean {names}? ('takusu list' shows the items you can read)"

@@ -8,6 +8,7 @@ under a fresh data key, wrapped only for those who remain) and marks the item
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,11 +25,22 @@ _NAME = re.compile(r"^[\w.@+-]{1,40}$")
 # --- members --------------------------------------------------------------------------------
 
 
+def same_name(a: str, b: str) -> bool:
+    """Member names compare like titles: in composed Unicode form, ignoring case."""
+    return _fold(a) == _fold(b)
+
+
+def _fold(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def member_by_name(session: Session, name: str, *, include_removed: bool = False) -> str:
     members = session.state["members"]
-    for member_id, member in members.items():
-        if member["name"] == name and (include_removed or not member["removed"]):
-            return member_id
+    for exact in (True, False):  # an exact match first: two old names may differ by case
+        for member_id, member in members.items():
+            hit = member["name"] == name if exact else same_name(member["name"], name)
+            if hit and (include_removed or not member["removed"]):
+                return member_id
     hits = [
         m
         for m, v in members.items()
@@ -42,6 +54,7 @@ def member_by_name(session: Session, name: str, *, include_removed: bool = False
 def check_new_member(session: Session, card: Card, name: str) -> None:
     """Refuse a card that collides with what this vault already pinned."""
     session.require_owner()
+    name = unicodedata.normalize("NFC", name)
     if not _NAME.match(name):
         raise BadInput("a member name is 1 to 40 letters, digits or . _ @ + -")
     if card.id == session.me.id:
@@ -51,7 +64,7 @@ def check_new_member(session: Session, card: Card, name: str) -> None:
         raise AlreadyExists(f"this card is already member {members[card.id]['name']!r}")
     for member_id, member in members.items():
         known = Card.from_envelope(member["card"])
-        if member["name"] == name and member_id != card.id:
+        if same_name(member["name"], name) and member_id != card.id:
             if known.hybrid and not card.hybrid:
                 raise PinMismatch(
                     f"{name!r} had a post-quantum (hybrid) key and this card drops to "
@@ -77,6 +90,7 @@ def check_new_member(session: Session, card: Card, name: str) -> None:
 
 def add_member(session: Session, card: Card, name: str) -> str:
     """Append `member.add` for a card whose safety code the owner confirmed (see trust.py)."""
+    name = unicodedata.normalize("NFC", name)
     check_new_member(session, card, name)
     session.append("member.add", {"member": card.id, "name": name, "card": card.envelope})
     return card.id

@@ -650,7 +650,7 @@ def test_unlocked_process_has_core_dumps_off_and_prompts_without_echo(
         cmdline = Path(f"/proc/{term.pid}/cmdline").read_bytes()
         assert not found(cmdline, (typed, CLIENT_PASS, PASSWORD))
         os.write(term.master, typed.encode() + b"\n")
-        term.read_until(b"confirmation")
+        term.read_until(b"again to confirm")
         os.write(term.master, typed.encode() + b"\n")
         assert term.wait() == 0, bytes(term.seen)
     finally:
