@@ -228,7 +228,7 @@ def test_data_key_not_matching_the_key_commit_is_integrityerror():
 
 def test_malformed_item_fields_are_malformed():
     body, key = sealed()
-    with pytest.raises(Malformed, match="unknown AEAD"):
+    with pytest.raises(Malformed, match="unknown kind of encryption"):
         envelope.open_item(VAULT, ITEM, {**body, "aead": "AES_256_GCM"}, key)
     with pytest.raises(Malformed):
         envelope.open_item(VAULT, ITEM, {**body, "ct": body["ct"] + "="}, key)

@@ -247,7 +247,7 @@ def test_armor_with_damaged_base64_is_refused():
     text = person("Alice").card.armor()
     lines = text.splitlines()
     lines[5] = lines[5][:10] + "*" + lines[5][11:]
-    with pytest.raises(BadCard, match="bad base64"):
+    with pytest.raises(BadCard, match="characters that do not belong"):
         Card.from_armor("\n".join(lines))
 
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from . import labels
 from .errors import BadCard, BadSignature, DecryptionFailed, IntegrityError, UserError
+from .i18n import _
 
 KEY_LEN = 32
 NONCE_LEN = 12
@@ -79,27 +80,27 @@ def check_ed25519_public(raw: bytes) -> None:
     verifies a forged signature on every message; we refuse them before use.
     """
     if len(raw) != 32:
-        raise BadCard("signing key has the wrong length")
+        raise BadCard(_("signing key has the wrong length"))
     y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
     if y >= _P:
-        raise BadCard("signing key is not canonically encoded")
+        raise BadCard(_("signing key is not canonically encoded"))
     if y in _ED_SMALL_ORDER_Y:
-        raise BadCard("signing key is a small-order point (it would verify any signature)")
+        raise BadCard(_("signing key is a small-order point (it would verify any signature)"))
     try:
         Ed25519PublicKey.from_public_bytes(raw)
     except ValueError as exc:
-        raise BadCard("signing key is not a valid Ed25519 point") from exc
+        raise BadCard(_("signing key is not a valid key")) from exc
 
 
 def check_x25519_public(raw: bytes) -> None:
     """Raise BadCard unless `raw` is a canonical X25519 key outside the low-order set."""
     if len(raw) != 32:
-        raise BadCard("X25519 key has the wrong length")
+        raise BadCard(_("encryption key has the wrong length"))
     u = int.from_bytes(raw, "little")
     if u >= _P:
-        raise BadCard("X25519 key is not canonically encoded")
+        raise BadCard(_("encryption key is not canonically encoded"))
     if u in _X_LOW_ORDER_U:
-        raise BadCard("X25519 key is a low-order point")
+        raise BadCard(_("encryption key is a low-order point"))
 
 
 class SigningKey:
@@ -131,11 +132,11 @@ def verify(public_raw: bytes, label: bytes, message: bytes, signature: bytes) ->
     """Raise BadSignature unless `signature` is valid for label+message under the key."""
     check_ed25519_public(public_raw)
     if len(signature) != 64:
-        raise BadSignature("signature has the wrong length")
+        raise BadSignature(_("signature has the wrong length"))
     try:
         Ed25519PublicKey.from_public_bytes(public_raw).verify(signature, label + message)
     except InvalidSignature as exc:
-        raise BadSignature("signature does not verify") from exc
+        raise BadSignature(_("signature does not verify")) from exc
 
 
 # --- HPKE -----------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def _suite(name: str) -> hpke.Suite:
     elif name == labels.SUITE_CLASSIC:
         kem = hpke.KEM.X25519
     else:
-        raise BadCard(f"unknown HPKE suite {name!r}")
+        raise BadCard(_("unknown kind of key {suite!r}").format(suite=name))
     return hpke.Suite(kem, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
 
 
@@ -166,11 +167,11 @@ def check_kem_public(suite: str, raw: bytes) -> None:
     _suite(suite)
     if suite == labels.SUITE_HYBRID:
         if len(raw) != MLKEM768_PUB_LEN + 32:
-            raise BadCard("hybrid HPKE key has the wrong length")
+            raise BadCard(_("hybrid encryption key has the wrong length"))
         try:
             mlkem.MLKEM768PublicKey.from_public_bytes(raw[:MLKEM768_PUB_LEN])
         except ValueError as exc:
-            raise BadCard("ML-KEM key is malformed") from exc
+            raise BadCard(_("post-quantum encryption key is malformed")) from exc
         check_x25519_public(raw[MLKEM768_PUB_LEN:])
     else:
         check_x25519_public(raw)
@@ -228,7 +229,7 @@ def hpke_open(key: KemKey, sealed: bytes, info: bytes) -> bytes:
     try:
         return _suite(key.suite).decrypt(sealed, key._private(), info=info)
     except (InvalidTag, ValueError) as exc:
-        raise DecryptionFailed("a key wrap does not open for this person and item") from exc
+        raise DecryptionFailed(_("a key wrap does not open for this person and item")) from exc
 
 
 # --- AEAD and key commitment ----------------------------------------------------------------
@@ -240,16 +241,20 @@ def aead_seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     return nonce + ChaCha20Poly1305(key).encrypt(nonce, plaintext, aad)
 
 
-def aead_open(key: bytes, sealed: bytes, aad: bytes, what: str = "ciphertext") -> bytes:
-    """Inverse of aead_seal; DecryptionFailed when anything was changed."""
+def aead_open(key: bytes, sealed: bytes, aad: bytes, what: str | None = None) -> bytes:
+    """Inverse of aead_seal; DecryptionFailed when anything was changed. `what` names the
+    ciphertext for people (already in their language)."""
+    what = _("ciphertext") if what is None else what
     if len(key) != KEY_LEN:
-        raise DecryptionFailed(f"{what}: key has the wrong length")
+        raise DecryptionFailed(_("{what}: key has the wrong length").format(what=what))
     if len(sealed) < NONCE_LEN + 16:
-        raise DecryptionFailed(f"{what} is too short")
+        raise DecryptionFailed(_("{what} is too short").format(what=what))
     try:
         return ChaCha20Poly1305(key).decrypt(sealed[:NONCE_LEN], sealed[NONCE_LEN:], aad)
     except InvalidTag as exc:
-        raise DecryptionFailed(f"{what} does not decrypt (changed or wrong key)") from exc
+        raise DecryptionFailed(
+            _("{what} does not decrypt (changed or wrong key)").format(what=what)
+        ) from exc
 
 
 def key_commit(data_key: bytes) -> bytes:
@@ -264,7 +269,7 @@ def local_key(secret: bytes, context: str) -> bytes:
 
 def check_key_commit(data_key: bytes, commitment: bytes) -> None:
     if not hmac.compare_digest(key_commit(data_key), commitment):
-        raise IntegrityError("data key does not match the item's key commitment")
+        raise IntegrityError(_("data key does not match the item's key commitment"))
 
 
 # --- Argon2id -------------------------------------------------------------------------------
@@ -277,24 +282,34 @@ KDF_CEILING = {"memory_kib": 4 * 1024 * 1024, "iterations": 64, "lanes": 64}
 def check_kdf_params(params: object) -> None:
     """Refuse parameters outside [floor, ceiling] before any work is done."""
     if not isinstance(params, dict) or params.get("alg") != "argon2id":
-        raise IntegrityError("key file names an unknown KDF")
+        raise IntegrityError(_("key file names an unknown KDF"))
     for name in ("memory_kib", "iterations", "lanes"):
         value = params.get(name)
         if type(value) is not int:
-            raise IntegrityError(f"key file KDF parameter {name} is not an integer")
+            raise IntegrityError(
+                _("key file KDF parameter {name} is not an integer").format(name=name)
+            )
         if value < KDF_FLOOR[name]:
-            raise IntegrityError(f"key file KDF parameter {name}={value} is below the floor")
+            raise IntegrityError(
+                _("key file KDF parameter {name}={value} is below the floor").format(
+                    name=name, value=value
+                )
+            )
         if value > KDF_CEILING[name]:
-            raise IntegrityError(f"key file KDF parameter {name}={value} is above the ceiling")
+            raise IntegrityError(
+                _("key file KDF parameter {name}={value} is above the ceiling").format(
+                    name=name, value=value
+                )
+            )
     if params["memory_kib"] < 8 * params["lanes"]:
-        raise IntegrityError("key file KDF memory is too small for its lanes")
+        raise IntegrityError(_("key file KDF memory is too small for its lanes"))
 
 
 def argon2id(secret: bytes, salt: bytes, params: dict[str, Any]) -> bytes:
     """Derive a 256-bit key with Argon2id after checking the parameters."""
     check_kdf_params(params)
     if len(salt) < 16:
-        raise IntegrityError("key file salt is too short")
+        raise IntegrityError(_("key file salt is too short"))
     try:
         return Argon2id(
             salt=salt,
@@ -304,4 +319,4 @@ def argon2id(secret: bytes, salt: bytes, params: dict[str, Any]) -> bytes:
             memory_cost=params["memory_kib"],
         ).derive(secret)
     except MemoryError as exc:  # pragma: no cover - depends on the machine
-        raise UserError("not enough memory for the passphrase KDF") from exc
+        raise UserError(_("not enough memory to check the passphrase")) from exc

@@ -17,6 +17,7 @@ from . import labels
 from .clock import stamp
 from .codewindow import Hours, local_zone_name, parse_hours, parse_zone
 from .errors import BadInput, NotFound, NotOwner, TakusuError, UsageError
+from .i18n import _
 from .identity import Card
 from .scoped import open_answer, open_request, seal_answer, seal_request
 from .session import Session
@@ -57,13 +58,13 @@ class Request:
 def request(session: Session, text: str, reason: str | None, duration: timedelta | None) -> str:
     """A member asks for access in her own words; returns the request's id."""
     if session.is_owner:
-        raise UsageError("the vault's owner shares directly: 'takusu share TITLE --with NAME'")
-    text = checked(text, "the request", max_len=labels.MAX_REQUEST_TEXT)
+        raise UsageError(_("the vault's owner shares directly: 'takusu share TITLE --with NAME'"))
+    text = checked(text, _("the request"), max_len=labels.MAX_REQUEST_TEXT)
     if reason is not None:
-        reason = checked(reason, "the reason", max_len=labels.MAX_REQUEST_TEXT)
+        reason = checked(reason, _("the reason"), max_len=labels.MAX_REQUEST_TEXT)
     seconds = None if duration is None else int(duration.total_seconds())
     if seconds is not None and not 60 <= seconds <= 366 * 86400:
-        raise BadInput("a request asks for a minute to a year of access")
+        raise BadInput(_("a request asks for a minute to a year of access"))
     request_id, sealed = seal_request(
         session.vault_id, session.me.card, session.owner_card, text, reason
     )
@@ -85,7 +86,8 @@ def requests(session: Session) -> list[Request]:
                     session.vault_id, member_id, request_id, session.me, body.get("sealed")
                 )
             except TakusuError:  # one that is not sealed to me (a hostile member) hides no other
-                text, reason = "(this request cannot be read: it was not sealed to you)", None
+                text = _("(this request cannot be read: it was not sealed to you)")
+                reason = None
             answer = answers.get(request_id)
             said = _answer_reason(session, member_id, request_id, answer)
             out.append(
@@ -120,9 +122,14 @@ def _pending(session: Session, request_id: str) -> Request:
     session.require_owner()
     found = [r for r in requests(session) if r.id == request_id.strip().lower()]
     if not found:
-        raise NotFound(f"no request {request_id!r}", hint="'takusu requests' lists them")
+        raise NotFound(
+            _("no request {request!r}").format(request=request_id),
+            hint=_("'takusu requests' lists them"),
+        )
+    if found[0].status == "approved":
+        raise BadInput(_("request {request} was already approved").format(request=found[0].id))
     if found[0].status != "pending":
-        raise BadInput(f"request {found[0].id} was already {found[0].status}")
+        raise BadInput(_("request {request} was already denied").format(request=found[0].id))
     return found[0]
 
 
@@ -137,7 +144,7 @@ def approve(
     """Share an item with the member who asked, linked to her request (her `--for` is the
     default expiry)."""
     if not session.is_owner:
-        raise NotOwner("only the vault's owner answers requests")
+        raise NotOwner(_("only the vault's owner answers requests"))
     asked = _pending(session, request_id)
     if expires is None and asked.duration is not None:
         expires = stamp(session.clock() + timedelta(seconds=asked.duration))
@@ -149,11 +156,11 @@ def approve(
 def deny(session: Session, request_id: str, reason: str | None) -> Request:
     """Answer a request with no: an owner event the member sees (with the owner's reason)."""
     if not session.is_owner:
-        raise NotOwner("only the vault's owner answers requests")
+        raise NotOwner(_("only the vault's owner answers requests"))
     asked = _pending(session, request_id)
     body: dict[str, Any] = {"member": asked.member_id, "request": asked.id}
     if reason is not None:
-        reason = checked(reason, "the reason", max_len=labels.MAX_REQUEST_TEXT)
+        reason = checked(reason, _("the reason"), max_len=labels.MAX_REQUEST_TEXT)
         card = Card.from_envelope(session.state["members"][asked.member_id]["card"])
         body["sealed"] = seal_answer(session.vault_id, card, session.me.card, asked.id, reason)
     session.append("request.deny", body)
@@ -190,12 +197,12 @@ def set_policy(
 def describe_policy(policy: Policy | None) -> str:
     """The policy in plain words."""
     if policy is None or (not policy["require_reason"] and policy["hours"] is None):
-        return "no policy: retrievals need no reason and may happen at any time"
-    parts = []
+        return _("no policy: retrievals need no reason and may happen at any time")
+    if policy["hours"] is None:
+        return _("every retrieval needs a reason")
+    hours = Hours.from_json(policy["hours"]).describe()
     if policy["require_reason"]:
-        parts.append("every retrieval needs a reason")
-    if policy["hours"] is not None:
-        parts.append(
-            f"retrievals only {Hours.from_json(policy['hours']).describe()} ({policy['zone']})"
-        )
-    return "; ".join(parts)
+        said = _("every retrieval needs a reason; retrievals only {hours} ({zone})")
+    else:
+        said = _("retrievals only {hours} ({zone})")
+    return said.format(hours=hours, zone=policy["zone"])

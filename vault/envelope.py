@@ -12,6 +12,7 @@ from typing import Any
 from . import crypto, labels
 from .encoding import b64d, b64e, dumps, loads
 from .errors import DecryptionFailed, IntegrityError, Malformed
+from .i18n import _
 from .identity import Card, Identity
 from .item import ITEM_FIELDS, Payload
 
@@ -45,10 +46,10 @@ def wrap_vault_key(vault_id: str, owner: Card, vault_key: bytes) -> str:
 
 def open_vault_key(vault_id: str, owner: Identity, wrap: str) -> bytes:
     key = crypto.hpke_open(
-        owner.kem, b64d(wrap, "vault key wrap"), vault_key_info(vault_id, owner.id)
+        owner.kem, b64d(wrap, _("vault key wrap")), vault_key_info(vault_id, owner.id)
     )
     if len(key) != crypto.KEY_LEN:
-        raise IntegrityError("vault key has the wrong length")
+        raise IntegrityError(_("vault key has the wrong length"))
     return key
 
 
@@ -62,9 +63,9 @@ def encode_payload(payload: Payload) -> bytes:
 
 
 def decode_payload(data: bytes) -> Payload:
-    obj = loads(data, "item")
+    obj = loads(data, _("item"))
     if not isinstance(obj, dict) or set(obj) != set(ITEM_FIELDS):
-        raise Malformed("item payload has the wrong fields")
+        raise Malformed(_("item payload has the wrong fields"))
     payload: Payload = obj  # type: ignore[assignment]  # shape checked just above
     return payload
 
@@ -106,37 +107,44 @@ def seal_item(
 
 def owner_data_key(vault_id: str, item_id: str, item: dict[str, Any], vault_key: bytes) -> bytes:
     version = item["version"]
+    what = _("owner wrap")
     key = crypto.aead_open(
         vault_key,
-        b64d(item["owner_wrap"], "owner wrap"),
+        b64d(item["owner_wrap"], what),
         labels.OWNER_WRAP_AAD + _join(vault_id, item_id, version),
-        "owner wrap",
+        what,
     )
-    crypto.check_key_commit(key, b64d(item["key_commit"], "key commitment"))
+    crypto.check_key_commit(key, b64d(item["key_commit"], _("key commitment")))
     return key
 
 
 def grantee_data_key(
     vault_id: str, item_id: str, version: int, wrap: str, key_commit: str, me: Identity
 ) -> bytes:
-    key = crypto.hpke_open(me.kem, b64d(wrap, "wrap"), wrap_info(vault_id, item_id, version, me.id))
-    crypto.check_key_commit(key, b64d(key_commit, "key commitment"))
+    key = crypto.hpke_open(
+        me.kem, b64d(wrap, _("key wrap")), wrap_info(vault_id, item_id, version, me.id)
+    )
+    crypto.check_key_commit(key, b64d(key_commit, _("key commitment")))
     return key
 
 
 def open_item(vault_id: str, item_id: str, item: dict[str, Any], data_key: bytes) -> Payload:
     """Decrypt the current version with a data key already checked against its commitment."""
     if item.get("aead", labels.ITEM_AEAD) != labels.ITEM_AEAD:
-        raise Malformed("item uses an unknown AEAD")
+        raise Malformed(_("item uses an unknown kind of encryption"))
     try:
         plain = crypto.aead_open(
             data_key,
-            b64d(item["ct"], "item ciphertext"),
+            b64d(item["ct"], _("item ciphertext")),
             item_aad(vault_id, item_id, item["version"]),
-            "item",
+            _("item"),
         )
     except DecryptionFailed as exc:
-        raise DecryptionFailed(f"item {item_id[:8]} v{item['version']}: {exc.message}") from None
+        raise DecryptionFailed(
+            _("item {item} v{version}: {problem}").format(
+                item=item_id[:8], version=item["version"], problem=exc.message
+            )
+        ) from None
     return decode_payload(plain)
 
 
@@ -168,13 +176,14 @@ def open_sealed(sealed: Any, aad: bytes, info: bytes, me: Identity, what: str) -
     """The JSON value of a record sealed to me by `seal_for`; Malformed or DecryptionFailed
     when it is not one, or not for me."""
     if not isinstance(sealed, dict) or not isinstance(sealed.get("wraps"), dict):
-        raise Malformed(f"the {what} is malformed")
+        raise Malformed(_("the {what} is malformed").format(what=what))
     wrap = sealed["wraps"].get(me.id)
     if not isinstance(wrap, str):
-        raise DecryptionFailed(f"the {what} is not sealed to you")
-    key = crypto.hpke_open(me.kem, b64d(wrap, f"{what} wrap"), info)
+        raise DecryptionFailed(_("the {what} is not sealed to you").format(what=what))
+    key = crypto.hpke_open(me.kem, b64d(wrap, _("{what} wrap").format(what=what)), info)
     if len(key) != crypto.KEY_LEN:
-        raise DecryptionFailed(f"the {what} key has the wrong length")
-    crypto.check_key_commit(key, b64d(sealed.get("key_commit"), f"{what} key commitment"))
+        raise DecryptionFailed(_("the {what} key has the wrong length").format(what=what))
+    commitment = b64d(sealed.get("key_commit"), _("{what} key commitment").format(what=what))
+    crypto.check_key_commit(key, commitment)
     plain = crypto.aead_open(key, b64d(sealed.get("ct"), what), aad, what)
     return loads(plain, what)

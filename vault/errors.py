@@ -7,6 +7,9 @@ Error messages never contain secret values.
 
 from __future__ import annotations
 
+from . import i18n
+from .i18n import N_, _
+
 EXIT_OK = 0
 EXIT_USER = 1
 EXIT_USAGE = 2
@@ -22,7 +25,9 @@ class TakusuError(Exception):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint if hint is not None else self.default_hint
+        if hint is None and self.default_hint is not None:
+            hint = i18n._(self.default_hint)  # marked with N_ below, shown in the reader's language
+        self.hint = hint
 
     def __str__(self) -> str:
         return self.message
@@ -41,7 +46,7 @@ class UsageError(TakusuError):
 class NotInitialized(UserError):
     """No identity on this machine yet (before `takusu init`)."""
 
-    default_hint = "run 'takusu init --name YOUR NAME' first"
+    default_hint = N_("run 'takusu init --name YOUR NAME' first")
 
 
 class AlreadyExists(UserError):
@@ -59,7 +64,7 @@ class Ambiguous(UserError):
 class NoVault(UserError):
     """No vault selected, registered, or present at a path."""
 
-    default_hint = "create one with 'takusu vault create PATH' or pass --vault NAME|PATH"
+    default_hint = N_("create one with 'takusu vault create PATH' or pass --vault NAME|PATH")
 
 
 class WrongPassphrase(UserError):
@@ -85,7 +90,7 @@ class BadInput(UserError):
 class NotOwner(UserError):
     """A member asked for something only the vault's owner may do."""
 
-    default_hint = "only the vault's owner can change it"
+    default_hint = N_("only the vault's owner can change it")
 
 
 class NotShared(UserError):
@@ -111,7 +116,7 @@ class GrantExpired(UserError):
 class SafetyCodeMismatch(UserError):
     """The safety code given does not match the card's."""
 
-    default_hint = "do not add this card: ask the sender for their code by phone or video"
+    default_hint = N_("do not add this card: ask the sender for their code by phone or video")
 
 
 class NotConfirmed(UserError):
@@ -139,10 +144,12 @@ class IntegrityError(TakusuError):
         log: str | None = None,
         seq: int | None = None,
     ) -> None:
-        place = ""
-        if log is not None:
-            place = f" (log {log}" + (f", seq {seq})" if seq is not None else ")")
-        super().__init__(message + place, hint)
+        shown = message
+        if log is not None and seq is not None:
+            shown = _("{message} (log {log}, seq {seq})").format(message=message, log=log, seq=seq)
+        elif log is not None:
+            shown = _("{message} (log {log})").format(message=message, log=log)
+        super().__init__(shown, hint)
         self.reason = message
         self.log = log
         self.seq = seq
@@ -182,7 +189,7 @@ class DecryptionFailed(IntegrityError):
 class PinMismatch(IntegrityError):
     """A key or owner confirmed earlier has changed: a hard stop."""
 
-    default_hint = (
+    default_hint = N_(
         "a key you confirmed earlier has changed: do not trust this until you re-verify in person"
     )
 

@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 from . import fsutil, labels
 from .encoding import dumps, loads
 from .errors import Ambiguous, Malformed, NoVault, UnknownVersion
+from .i18n import _
 
 
 class VaultEntry(TypedDict):
@@ -58,7 +59,7 @@ class Home:
             return {"v": labels.FORMAT_VERSION, "default": None, "vaults": {}, "recovery_kit": None}
         doc = loads(raw, "config.json")
         if not isinstance(doc, dict) or not labels.is_current(doc.get("v")):
-            raise UnknownVersion(f"{self.config_path} has an unknown version")
+            raise UnknownVersion(_("{file} has an unknown version").format(file=self.config_path))
         vaults = doc.get("vaults")
         if (
             not isinstance(vaults, dict)
@@ -66,8 +67,8 @@ class Home:
             or not isinstance(doc.get("default"), str | None)
         ):
             raise Malformed(
-                f"{self.config_path} is malformed",
-                hint="fix or remove it, then 'takusu vault open PATH' again",
+                _("{file} is malformed").format(file=self.config_path),
+                hint=_("fix or remove it, then 'takusu vault open PATH' again"),
             )
         return doc
 
@@ -93,7 +94,7 @@ class Home:
         if not selector:
             if doc.get("default") in vaults:
                 return doc["default"], vaults[doc["default"]]
-            raise NoVault("no vault selected and no default vault on this machine")
+            raise NoVault(_("no vault selected and no default vault on this machine"))
         by_name = [k for k, v in vaults.items() if v.get("name") == selector] or [
             k for k, v in vaults.items() if _fold(str(v.get("name"))) == _fold(selector)
         ]
@@ -101,8 +102,8 @@ class Home:
             return by_name[0], vaults[by_name[0]]
         if len(by_name) > 1:
             raise Ambiguous(
-                f"several vaults are named {selector!r}",
-                hint="pass the folder path with --vault instead",
+                _("several vaults are named {name!r}").format(name=selector),
+                hint=_("pass the folder path with --vault instead"),
             )
         target = Path(selector).expanduser()
         if target.exists():
@@ -111,15 +112,15 @@ class Home:
                 if Path(entry["path"]).resolve() == resolved:
                     return key, entry
             raise NoVault(
-                f"{selector} is not registered on this machine",
-                hint="run 'takusu vault open PATH' first",
+                _("{folder} is not registered on this machine").format(folder=selector),
+                hint=_("run 'takusu vault open PATH' first"),
             )
         prefixed = [k for k in vaults if k.startswith(selector.lower())]
         if len(prefixed) == 1:
             return prefixed[0], vaults[prefixed[0]]
         raise NoVault(
-            f"no vault named {selector!r} on this machine",
-            hint="'takusu vault list' shows the vaults this machine knows",
+            _("no vault named {name!r} on this machine").format(name=selector),
+            hint=_("'takusu vault list' shows the vaults this machine knows"),
         )
 
 

@@ -17,6 +17,7 @@ from . import crypto, labels
 from .clock import now_utc
 from .encoding import b64d, b64e, dumps, loads
 from .errors import BadCard, Malformed, NoCard, UnknownVersion
+from .i18n import _
 
 SAFETY_GROUPS = 6
 
@@ -93,54 +94,60 @@ class Card:
     def from_envelope(cls, envelope: object) -> Card:
         """Verify a card envelope {"v","p","s"} and return the card, or raise BadCard."""
         if not isinstance(envelope, dict) or set(envelope) != {"v", "p", "s"}:
-            raise BadCard("card is malformed")
+            raise BadCard(_("card is malformed"))
         if not labels.is_current(envelope["v"]):
-            raise UnknownVersion(f"card has unknown version {envelope['v']!r}")
+            raise UnknownVersion(
+                _("card has unknown version {version!r}").format(version=envelope["v"])
+            )
         try:
-            payload_bytes = b64d(envelope["p"], "card payload")
-            sig = b64d(envelope["s"], "card signature")
-            payload = loads(payload_bytes, "card payload")
+            payload_bytes = b64d(envelope["p"], _("card payload"))
+            sig = b64d(envelope["s"], _("card signature"))
+            payload = loads(payload_bytes, _("card payload"))
         except Malformed as exc:
-            raise BadCard(f"card is malformed: {exc.message}") from exc
+            raise BadCard(_("card is malformed: {problem}").format(problem=exc.message)) from exc
         fields = {"v", "type", "name", "sign", "kem", "suite", "created"}
         if not isinstance(payload, dict) or set(payload) != fields or payload["type"] != "card":
-            raise BadCard("card payload has the wrong fields")
+            raise BadCard(_("card payload has the wrong fields"))
         if not labels.is_current(payload["v"]):
-            raise UnknownVersion(f"card payload has unknown version {payload['v']!r}")
+            raise UnknownVersion(
+                _("card payload has unknown version {version!r}").format(version=payload["v"])
+            )
         name = payload["name"]
         if not valid_name(name):
-            raise BadCard("card name must be 1 to 100 printable characters")
+            raise BadCard(_("card name must be 1 to 100 printable characters"))
         if payload["suite"] not in labels.SUITES:
-            raise BadCard(f"card names an unknown suite {payload['suite']!r}")
+            raise BadCard(_("card names an unknown suite {suite!r}").format(suite=payload["suite"]))
         try:
-            sign_key = b64d(payload["sign"], "card signing key")
-            kem_key = b64d(payload["kem"], "card HPKE key")
+            sign_key = b64d(payload["sign"], _("card signing key"))
+            kem_key = b64d(payload["kem"], _("card encryption key"))
         except Malformed as exc:
-            raise BadCard(f"card is malformed: {exc.message}") from exc
+            raise BadCard(_("card is malformed: {problem}").format(problem=exc.message)) from exc
         crypto.check_ed25519_public(sign_key)
         crypto.check_kem_public(payload["suite"], kem_key)
         try:
             crypto.verify(sign_key, labels.CARD_SIG, payload_bytes, sig)
         except Exception as exc:
-            raise BadCard("card signature does not verify") from exc
+            raise BadCard(_("card signature does not verify")) from exc
         if not isinstance(payload["created"], str):
-            raise BadCard("card creation time is malformed")
+            raise BadCard(_("card creation time is malformed"))
         return cls(name, sign_key, kem_key, payload["suite"], payload["created"], dict(envelope))
 
     @classmethod
     def from_armor(cls, text: str) -> Card:
         """Parse the armored text `takusu card` prints (quoted or re-wrapped by mail is fine)."""
         if len(text) > labels.MAX_CARD:
-            raise BadCard("card text is too large")
+            raise BadCard(_("card text is too large"))
         lines = [_unquote(line) for line in text.splitlines()]
         try:
             start = lines.index(labels.CARD_ARMOR_BEGIN)
             end = lines.index(labels.CARD_ARMOR_END, start)
         except ValueError:
             raise NoCard(
-                "no takusu card found in the text",
-                hint="a card is the text from '-----BEGIN TAKUSU CARD-----' to its END line: "
-                "ask the sender to run 'takusu card' and send it again",
+                _("no takusu card found in the text"),
+                hint=_(
+                    "a card is the text from '-----BEGIN TAKUSU CARD-----' to its END line: "
+                    "ask the sender to run 'takusu card' and send it again"
+                ),
             ) from None
         body = "".join(
             line for line in lines[start + 1 : end] if line and ":" not in line and " " not in line
@@ -148,11 +155,13 @@ class Card:
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise BadCard("card text is damaged (bad base64)") from exc
+            raise BadCard(
+                _("card text is damaged (characters that do not belong in a card)")
+            ) from exc
         try:
-            envelope = loads(raw, "card")
+            envelope = loads(raw, _("card"))
         except Malformed as exc:
-            raise BadCard(f"card text is damaged: {exc.message}") from exc
+            raise BadCard(_("card text is damaged: {problem}").format(problem=exc.message)) from exc
         return cls.from_envelope(envelope)
 
     def armor(self) -> str:
@@ -183,7 +192,7 @@ class Identity:
     def generate(cls, name: str, suite: str | None = None) -> Identity:
         name = name.strip()
         if not valid_name(name):
-            raise BadCard("a name must be 1 to 100 printable characters")
+            raise BadCard(_("a name must be 1 to 100 printable characters"))
         if suite is None:
             suite = labels.SUITE_HYBRID if crypto.hybrid_available() else labels.SUITE_CLASSIC
         signing = crypto.SigningKey.generate()
@@ -222,16 +231,18 @@ class Identity:
 
     @classmethod
     def from_private_bytes(cls, data: bytes) -> Identity:
-        obj = loads(data, "identity")
+        obj = loads(data, _("identity"))
         if not isinstance(obj, dict) or not labels.is_current(obj.get("v")):
-            raise UnknownVersion("identity has an unknown version")
+            raise UnknownVersion(_("identity has an unknown version"))
         card = Card.from_envelope(obj["card"])
-        signing = crypto.SigningKey(b64d(obj["sign"], "identity signing key"))
+        signing = crypto.SigningKey(b64d(obj["sign"], _("identity signing key")))
         kem = crypto.KemKey(
-            obj["suite"], b64d(obj["x25519"], "identity key"), b64d(obj["mlkem_seed"], "seed")
+            obj["suite"],
+            b64d(obj["x25519"], _("identity key")),
+            b64d(obj["mlkem_seed"], _("identity key")),
         )
         if signing.public_raw() != card.sign_key or kem.public_raw() != card.kem_key:
-            raise BadCard("private keys do not match the identity's card")
+            raise BadCard(_("private keys do not match the identity's card"))
         return cls(signing, kem, card)
 
     def __repr__(self) -> str:

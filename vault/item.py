@@ -10,9 +10,10 @@ import string
 import unicodedata
 from typing import Any, TypedDict
 
-from . import labels
+from . import i18n, labels
 from .encoding import dumps
 from .errors import BadInput, NotFound
+from .i18n import N_, _
 from .text import checked, unsafe
 
 # The payload of one item version, sealed as one AEAD message (docs/format.md).
@@ -54,34 +55,41 @@ def validate(payload: Payload) -> Payload:
     """The payload with its text checked (NFC; no control characters where a line is
     expected) and within every limit readers enforce; BadInput naming what is wrong."""
     out: Payload = dict(payload)  # type: ignore[assignment]
-    out["title"] = checked(payload.get("title") or "", "the title", max_len=labels.MAX_TITLE)
-    for key, what in (("username", "the username"), ("url", "the URL")):
+    out["title"] = checked(payload.get("title") or "", _("the title"), max_len=labels.MAX_TITLE)
+    for key, what in (("username", _("the username")), ("url", _("the web address"))):
         value = payload.get(key)
         line = checked(str(value), what, max_len=labels.MAX_TEXT) if value else None
         out[key] = line  # type: ignore[literal-required]
     if payload.get("notes"):
         out["notes"] = checked(
-            str(payload["notes"]), "the note", max_len=labels.MAX_ITEM, newlines=True
+            str(payload["notes"]), _("the note"), max_len=labels.MAX_ITEM, newlines=True
         )
     fields = payload.get("fields") or {}
     if len(fields) > labels.MAX_FIELDS:
-        raise BadInput(f"an item has at most {labels.MAX_FIELDS} custom fields")
+        raise BadInput(
+            _("an item has at most {limit} custom fields").format(limit=labels.MAX_FIELDS)
+        )
     out["fields"] = {
         check_field_name(name): checked(
-            value, f"the field {name!r}", max_len=labels.MAX_ITEM, newlines=True
+            value,
+            _("the field {name!r}").format(name=name),
+            max_len=labels.MAX_ITEM,
+            newlines=True,
         )
         for name, value in fields.items()
     }
     tags = payload.get("tags") or []
     if len(tags) > labels.MAX_TAGS:
-        raise BadInput(f"an item has at most {labels.MAX_TAGS} tags")
-    out["tags"] = sorted({checked(t, "a tag", max_len=labels.MAX_FIELD_NAME) for t in tags})
+        raise BadInput(_("an item has at most {limit} tags").format(limit=labels.MAX_TAGS))
+    out["tags"] = sorted({checked(t, _("a tag"), max_len=labels.MAX_FIELD_NAME) for t in tags})
     size = len(dumps({k: out.get(k) for k in ITEM_FIELDS}))
     if size > labels.MAX_ITEM:
         raise BadInput(
-            f"this item is too large: {size:,} bytes, and an item holds at most "
-            f"{labels.MAX_ITEM:,} (notes and custom fields included)",
-            hint="keep long documents elsewhere; takusu is for logins and their secrets",
+            _(
+                "this item is too large: {size} bytes, and an item holds at most "
+                "{limit} (notes and custom fields included)"
+            ).format(size=f"{size:,}", limit=f"{labels.MAX_ITEM:,}"),
+            hint=_("keep long documents elsewhere; takusu is for logins and their secrets"),
         )
     return out
 
@@ -89,9 +97,13 @@ def validate(payload: Payload) -> Payload:
 def check_field_name(name: str) -> str:
     """A field name as receipts can name it: NFC, no control characters, 1-64 characters,
     and not one of the standard fields."""
-    name = checked(name, "a field name", max_len=labels.MAX_FIELD_NAME)
+    name = checked(name, _("a field name"), max_len=labels.MAX_FIELD_NAME)
     if name in STANDARD_FIELDS:
-        raise BadInput(f"{name!r} is a standard field; choose another name for a custom field")
+        raise BadInput(
+            _("{name!r} is a standard field; choose another name for a custom field").format(
+                name=name
+            )
+        )
     return name
 
 
@@ -100,26 +112,37 @@ def receipt_problem(fields: list[str], reason: str | None) -> str | None:
     owner's takusu applies to receipts), or None. The member's takusu asks this before
     decrypting anything, and the owner's uses the same rule to accept a receipt."""
     if not 0 < len(fields) <= labels.MAX_RECEIPT_FIELDS:
-        return f"a retrieval names 1 to {labels.MAX_RECEIPT_FIELDS} fields"
+        return _("a retrieval names 1 to {limit} fields").format(limit=labels.MAX_RECEIPT_FIELDS)
     for name in fields:
         if not isinstance(name, str) or not 0 < len(name) <= labels.MAX_FIELD_NAME:
-            return f"a field name is 1 to {labels.MAX_FIELD_NAME} characters"
+            return _("a field name is 1 to {limit} characters").format(limit=labels.MAX_FIELD_NAME)
         if any(unsafe(ch) for ch in name):
-            return "a field name holds a control character"
+            return _("a field name holds a control character")
     if reason is not None:
         if not isinstance(reason, str) or len(reason) > labels.MAX_REASON:
-            return f"a reason is at most {labels.MAX_REASON} characters"
+            return _("a reason is at most {limit} characters").format(limit=labels.MAX_REASON)
         if any(unsafe(ch) for ch in reason):
-            return "a reason holds a control character"
+            return _("a reason holds a control character")
     return None
 
 
-FIELD_WORDS = {"totp": "2FA seed", "otp": "2FA code", "url": "web address", "notes": "note"}
+FIELD_WORDS = {
+    "title": N_("title"),
+    "username": N_("username"),
+    "password": N_("password"),
+    "totp": N_("2FA seed"),
+    "otp": N_("2FA code"),
+    "url": N_("web address"),
+    "notes": N_("note"),
+    "tags": N_("tags"),
+}
 
 
 def field_words(name: str) -> str:
-    """A field's name as people read it (the seed is "totp" only in the format)."""
-    return FIELD_WORDS.get(name, name)
+    """A field's name as people read it, in their language (the seed is "totp" only in the
+    format); a custom field's name as it is."""
+    words = FIELD_WORDS.get(name)
+    return name if words is None else i18n._(words)
 
 
 def field_value(payload: Any, field: str) -> Any:
@@ -129,7 +152,7 @@ def field_value(payload: Any, field: str) -> Any:
     else:
         value = (payload.get("fields") or {}).get(field)
     if value in (None, ""):
-        raise NotFound(f"this item has no {field}")
+        raise NotFound(_("this item has no {field}").format(field=field_words(field)))
     return value
 
 
@@ -154,25 +177,29 @@ def generate_password(
     digits, at least one of each); `chars` for a site's own set (any of them). Whatever the
     set, the password carries at least GEN_MIN_BITS bits."""
     if not 8 <= length <= 256:
-        raise BadInput("a generated password is 8 to 256 characters long")
+        raise BadInput(_("a generated password is 8 to 256 characters long"))
     if chars is not None:
         alphabet = "".join(sorted(set(unicodedata.normalize("NFC", chars))))
         bad = [c for c in alphabet if not c.isprintable() or c.isspace()]
         if bad:
-            raise BadInput(f"--chars holds a space or control character ({bad[0]!r})")
+            raise BadInput(
+                _("--chars holds a space or control character ({char!r})").format(char=bad[0])
+            )
         if len(alphabet) < 2:
-            raise BadInput("--chars needs at least two different characters")
+            raise BadInput(_("--chars needs at least two different characters"))
     else:
         alphabet = GEN_ALPHABET if symbols else string.ascii_letters + string.digits
     bits = length * math.log2(len(alphabet))
     if bits < GEN_MIN_BITS:
         need = math.ceil(GEN_MIN_BITS / math.log2(len(alphabet)))
         raise BadInput(
-            f"{length} characters from a set of {len(alphabet)} is too easy to guess; "
-            f"use at least {need}"
+            _(
+                "{length} characters from a set of {size} is too easy to guess; "
+                "use at least {need}"
+            ).format(length=length, size=len(alphabet), need=need)
         )
     while True:
-        pw = "".join(secrets.choice(alphabet) for _ in range(length))
+        pw = "".join(secrets.choice(alphabet) for _n in range(length))
         if chars is not None or _has_every_kind(pw, symbols):
             return pw
 

@@ -31,6 +31,7 @@ from .errors import (
     UnknownVersion,
     WrongPassphrase,
 )
+from .i18n import _
 from .identity import Card, Identity
 
 KEYRING_SERVICE = "takusu"
@@ -88,8 +89,10 @@ class KeyringKek:
     def __init__(self, backend: Any) -> None:
         if not is_secure_backend(backend):
             raise KeyringUnavailable(
-                f"refusing the insecure keyring backend {type(backend).__module__}",
-                hint="use 'takusu init --passphrase' instead",
+                _("refusing the insecure keyring backend {backend}").format(
+                    backend=type(backend).__module__
+                ),
+                hint=_("use 'takusu init --passphrase' instead"),
             )
         self.backend = backend
 
@@ -99,7 +102,9 @@ class KeyringKek:
             self.backend.set_password(KEYRING_SERVICE, account, b64e(kek))
         except Exception as exc:  # noqa: BLE001 - keyring raises many types
             raise KeyringUnavailable(
-                f"the OS keyring refused to store the key: {type(exc).__name__}"
+                _("the OS keyring refused to store the key: {error}").format(
+                    error=type(exc).__name__
+                )
             ) from exc
         return kek, {"service": KEYRING_SERVICE, "account": account}
 
@@ -108,14 +113,14 @@ class KeyringKek:
             stored = self.backend.get_password(params["service"], params["account"])
         except Exception as exc:  # noqa: BLE001
             raise KeyringUnavailable(
-                f"the OS keyring cannot be read: {type(exc).__name__}"
+                _("the OS keyring cannot be read: {error}").format(error=type(exc).__name__)
             ) from exc
         if stored is None:
             raise KeyringUnavailable(
-                "this identity's key is missing from the OS keyring",
-                hint="restore it from your recovery kit: takusu init --restore FILE",
+                _("this identity's key is missing from the OS keyring"),
+                hint=_("restore it from your recovery kit: takusu init --restore FILE"),
             )
-        return b64d(stored, "keyring entry")
+        return b64d(stored, _("keyring entry"))
 
     def forget(self, params: dict[str, Any]) -> None:
         try:
@@ -140,8 +145,8 @@ class PassphraseKek:
         secret = self.passphrase(True)
         if len(secret) < MIN_PASSPHRASE:
             raise BadInput(
-                f"a passphrase needs at least {MIN_PASSPHRASE} characters",
-                hint="a few unrelated words are easy to type and hard to guess",
+                _("a passphrase needs at least {n} characters").format(n=MIN_PASSPHRASE),
+                hint=_("a few unrelated words are easy to type and hard to guess"),
             )
         salt = os.urandom(16)
         return crypto.argon2id(secret.encode(), salt, self.kdf), {
@@ -152,9 +157,9 @@ class PassphraseKek:
     def unlock(self, params: dict[str, Any]) -> bytes:
         kdf = params.get("kdf")
         if not isinstance(kdf, dict):
-            raise IntegrityError("key file has no KDF parameters")
+            raise IntegrityError(_("key file has no KDF parameters"))
         crypto.check_kdf_params(kdf)  # before asking for anything
-        salt = b64d(params.get("salt"), "key file salt")
+        salt = b64d(params.get("salt"), _("key file salt"))
         return crypto.argon2id(self.passphrase(False).encode(), salt, kdf)
 
     def forget(self, params: dict[str, Any]) -> None:
@@ -181,11 +186,11 @@ class KeyStore:
 
     def _read(self) -> dict[str, Any]:
         if not self.exists():
-            raise NotInitialized("no identity on this machine yet")
+            raise NotInitialized(_("no identity on this machine yet"))
         fsutil.check_private(self.path)
-        obj = loads(fsutil.read_bytes(self.path, labels.MAX_SMALL_FILE), "key file")
+        obj = loads(fsutil.read_bytes(self.path, labels.MAX_SMALL_FILE), _("key file"))
         if not isinstance(obj, dict) or not labels.is_current(obj.get("v")):
-            raise UnknownVersion(f"key file {self.path} has an unknown version")
+            raise UnknownVersion(_("key file {file} has an unknown version").format(file=self.path))
         if (
             obj.get("mode") not in ("keyring", "passphrase")
             or not isinstance(obj.get("params"), dict)
@@ -193,11 +198,11 @@ class KeyStore:
             or not isinstance(obj.get("card"), dict)
             or not isinstance(obj.get("sealed"), str)
         ):
-            raise Malformed(f"key file {self.path} is malformed")
+            raise Malformed(_("key file {file} is malformed").format(file=self.path))
         if obj["mode"] == "keyring" and not all(
             isinstance(obj["params"].get(k), str) for k in ("service", "account")
         ):
-            raise Malformed(f"key file {self.path} is malformed")
+            raise Malformed(_("key file {file} is malformed").format(file=self.path))
         return obj
 
     def mode(self) -> str:
@@ -210,8 +215,8 @@ class KeyStore:
     def create(self, identity: Identity, backend: KekBackend) -> None:
         if self.exists():
             raise AlreadyExists(
-                f"an identity already exists in {self.home}",
-                hint="use another TAKUSU_HOME, or remove it only if you have a recovery kit",
+                _("an identity already exists in {folder}").format(folder=self.home),
+                hint=_("use another TAKUSU_HOME, or remove it only if you have a recovery kit"),
             )
         fsutil.ensure_dir(self.home)
         kek, params = backend.create(self.account(identity.id))
@@ -240,18 +245,23 @@ class KeyStore:
         """Open the identity; WrongPassphrase / KeyringUnavailable when the KEK is wrong or gone."""
         doc = self._read()
         if doc["mode"] != backend.mode:
-            raise IntegrityError(f"key file mode {doc['mode']!r} does not match the unlock method")
+            raise IntegrityError(
+                _("key file mode {mode!r} does not match the unlock method").format(
+                    mode=doc["mode"]
+                )
+            )
         kek = backend.unlock(doc["params"])
         aad = labels.KEYFILE_AAD + str(doc["id"]).encode()
+        what = _("key file")
         try:
-            plain = crypto.aead_open(kek, b64d(doc["sealed"], "key file"), aad, "key file")
+            plain = crypto.aead_open(kek, b64d(doc["sealed"], what), aad, what)
         except DecryptionFailed as exc:
             if backend.mode == "passphrase":
-                raise WrongPassphrase("wrong passphrase (nothing was changed)") from exc
-            raise IntegrityError("the key in the OS keyring does not open the key file") from exc
+                raise WrongPassphrase(_("wrong passphrase (nothing was changed)")) from exc
+            raise IntegrityError(_("the key in the OS keyring does not open the key file")) from exc
         identity = Identity.from_private_bytes(plain)
         if identity.id != doc["id"]:
-            raise IntegrityError("key file id does not match its contents")
+            raise IntegrityError(_("key file id does not match its contents"))
         return identity
 
     def forget(self, backend: KekBackend) -> None:
@@ -294,7 +304,9 @@ class KeyStore:
     def restore(self, kit_path: Path, code: str, backend: KekBackend) -> Identity:
         """Bring an identity back from a kit and its code; store it under `backend`."""
         if self.exists():
-            raise AlreadyExists(f"an identity already exists in {self.home}")
+            raise AlreadyExists(
+                _("an identity already exists in {folder}").format(folder=self.home)
+            )
         identity = open_recovery_kit(kit_path, code)
         fsutil.ensure_dir(self.home)
         kek, params = backend.create(self.account(identity.id))
@@ -314,7 +326,7 @@ def _checksum(body: str) -> str:
 
 
 def new_recovery_code() -> str:
-    body = "".join(secrets.choice(_ALPHABET) for _ in range(_CODE_CHARS))
+    body = "".join(secrets.choice(_ALPHABET) for _n in range(_CODE_CHARS))
     full = body + _checksum(body)
     return "-".join(full[i : i + 4] for i in range(0, len(full), 4))
 
@@ -326,11 +338,11 @@ def normalize_recovery_code(code: str) -> str:
     cleaned = "".join(ch for ch in wide if ch.isascii() and ch.isalnum()).translate(table)
     if len(cleaned) != _CODE_CHARS + _CHECK_CHARS or any(ch not in _ALPHABET for ch in cleaned):
         raise BadRecoveryCode(
-            f"a recovery code has {_CODE_CHARS + _CHECK_CHARS} letters and digits"
+            _("a recovery code has {n} letters and digits").format(n=_CODE_CHARS + _CHECK_CHARS)
         )
     body, check = cleaned[:_CODE_CHARS], cleaned[_CODE_CHARS:]
     if not crypto.equal(_checksum(body), check):
-        raise BadRecoveryCode("the recovery code has a typo (its checksum does not match)")
+        raise BadRecoveryCode(_("the recovery code has a typo (its checksum does not match)"))
     return body
 
 
@@ -343,31 +355,32 @@ def open_recovery_kit(kit_path: Path, code: str) -> Identity:
     try:
         text = fsutil.read_bytes(kit_path, labels.MAX_SMALL_FILE).decode("utf-8")
     except FileNotFoundError:
-        raise BadRecoveryCode(f"no recovery kit at {kit_path}") from None
+        raise BadRecoveryCode(_("no recovery kit at {file}").format(file=kit_path)) from None
     except UnicodeDecodeError as exc:
-        raise Malformed(f"{kit_path} is not a takusu recovery kit") from exc
+        raise Malformed(_("{file} is not a takusu recovery kit").format(file=kit_path)) from exc
     lines = [line.strip() for line in text.splitlines()]
     try:
         start = lines.index(labels.KIT_ARMOR_BEGIN)
         end = lines.index(labels.KIT_ARMOR_END, start)
     except ValueError:
-        raise Malformed(f"{kit_path} is not a takusu recovery kit") from None
+        raise Malformed(_("{file} is not a takusu recovery kit").format(file=kit_path)) from None
     body = "".join(
         line for line in lines[start + 1 : end] if line and ":" not in line and " " not in line
     )
     try:
-        doc = loads(base64.b64decode(body, validate=True), "recovery kit")
+        doc = loads(base64.b64decode(body, validate=True), _("recovery kit"))
     except ValueError as exc:
-        raise Malformed(f"{kit_path} is damaged") from exc
+        raise Malformed(_("{file} is damaged").format(file=kit_path)) from exc
     if not isinstance(doc, dict) or not labels.is_current(doc.get("v")):
-        raise UnknownVersion("recovery kit has an unknown version")
-    kek = crypto.argon2id(secret, b64d(doc.get("salt"), "kit salt"), doc.get("kdf") or {})
+        raise UnknownVersion(_("recovery kit has an unknown version"))
+    kek = crypto.argon2id(secret, b64d(doc.get("salt"), _("kit salt")), doc.get("kdf") or {})
     aad = labels.RECOVERY_AAD + str(doc.get("id")).encode()
+    what = _("recovery kit")
     try:
-        plain = crypto.aead_open(kek, b64d(doc.get("sealed"), "kit"), aad, "recovery kit")
+        plain = crypto.aead_open(kek, b64d(doc.get("sealed"), what), aad, what)
     except DecryptionFailed:
-        raise BadRecoveryCode("this recovery code does not open this kit") from None
+        raise BadRecoveryCode(_("this recovery code does not open this kit")) from None
     identity = Identity.from_private_bytes(plain)
     if identity.id != doc.get("id"):
-        raise IntegrityError("recovery kit id does not match its contents")
+        raise IntegrityError(_("recovery kit id does not match its contents"))
     return identity

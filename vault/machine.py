@@ -25,6 +25,7 @@ from .errors import (
     WrongPassphrase,
 )
 from .home import Home, VaultEntry
+from .i18n import _
 from .identity import Card, Identity
 from .keystore import KekBackend, KeyringKek, KeyStore, PassphraseFn, PassphraseKek, secure_keyring
 from .session import Session
@@ -68,7 +69,7 @@ class Machine:
         if self._passphrase is None:
 
             def missing(confirm: bool) -> str:
-                raise PassphraseUnavailable("a passphrase is needed and none was given")
+                raise PassphraseUnavailable(_("a passphrase is needed and none was given"))
 
             return missing
         return self._passphrase
@@ -78,9 +79,13 @@ class Machine:
             backend = self.keyring_backend()
             if backend is None:
                 raise KeyringUnavailable(
-                    "this identity's key is in the OS keyring, and no secure keyring is available",
-                    hint="unlock your desktop keyring, or restore with "
-                    "'takusu init --restore FILE'",
+                    _(
+                        "this identity's key is in the OS keyring, and no secure keyring "
+                        "is available"
+                    ),
+                    hint=_(
+                        "unlock your desktop keyring, or restore with 'takusu init --restore FILE'"
+                    ),
                 )
             return KeyringKek(backend)
         return PassphraseKek(self._passphrase_fn())
@@ -91,7 +96,8 @@ class Machine:
         """Create this machine's identity; returns it and the KEK mode used."""
         if self.keystore.exists():
             raise AlreadyExists(
-                f"an identity already exists in {self.home.path}", hint="'takusu whoami' shows it"
+                _("an identity already exists in {folder}").format(folder=self.home.path),
+                hint=_("'takusu whoami' shows it"),
             )
         identity = Identity.generate(name)
         mode = "passphrase" if use_passphrase or self.keyring_backend() is None else "keyring"
@@ -162,10 +168,11 @@ class Machine:
 
     def _check_vault_name(self, name: str) -> str:
         """The name checked as text (NFC, no control characters) and unused here."""
-        name = checked(name, "the vault name", max_len=labels.MAX_VAULT_NAME)
+        name = checked(name, _("the vault name"), max_len=labels.MAX_VAULT_NAME)
         if any(v.get("name") == name for v in self.home.config()["vaults"].values()):
             raise AlreadyExists(
-                f"a vault named {name!r} is already registered here", hint="choose another --name"
+                _("a vault named {name!r} is already registered here").format(name=name),
+                hint=_("choose another --name"),
             )
         return name
 
@@ -185,17 +192,19 @@ class Machine:
         """Register a vault someone shared with me (`vault open`): show whose it is, compare
         the owner's safety code, verify the owner's log, then pin the owner."""
         if not self.keystore.exists():
-            raise NotInitialized("no identity on this machine yet")
+            raise NotInitialized(_("no identity on this machine yet"))
         folder = path.expanduser().resolve()  # a link the user gives is followed once, here
         meta, owner = self.inspect_vault(folder)
         if show is not None:
-            show(f"This vault belongs to {owner.name}.")
+            show(_("This vault belongs to {owner}.").format(owner=owner.name))
         vault_id = meta["vault"]
         known = self.home.config()["vaults"].get(vault_id)
         if known:
             if Card.from_envelope(known["owner"]).id != owner.id:
-                raise PinMismatch("this vault's owner is not the one you confirmed before")
-            raise AlreadyExists(f"this vault is already registered as {known['name']!r}")
+                raise PinMismatch(_("this vault's owner is not the one you confirmed before"))
+            raise AlreadyExists(
+                _("this vault is already registered as {name!r}").format(name=known["name"])
+            )
         name = self._check_vault_name(name or meta.get("name") or folder.name)
         check_safety_code(owner, safety_code, confirm, owner.name)
         store = Store(folder, self.home.path, vault_id, owner, self.disk, self.clock)
@@ -220,9 +229,11 @@ class Machine:
         vault_id, entry = self.home.resolve(selector)
         if entry["role"] == "owner" and not force:
             raise UserError(
-                f"{entry['name']!r} is your own vault; this machine's verified copy of it "
-                "is what repairs restore from",
-                hint="add --yes if you really want to forget it here",
+                _(
+                    "{name!r} is your own vault; this machine's verified copy of it "
+                    "is what repairs restore from"
+                ).format(name=entry["name"]),
+                hint=_("add --yes if you really want to forget it here"),
             )
         doc = self.home.config()
         doc["vaults"].pop(vault_id, None)
@@ -239,7 +250,7 @@ class Machine:
         return doc.get("default"), doc["vaults"]
 
     def use_vault(self, selector: str) -> str:
-        vault_id, _ = self.home.resolve(selector)
+        vault_id, _entry = self.home.resolve(selector)
         doc = self.home.config()
         doc["default"] = vault_id
         self.home.save(doc)
@@ -253,8 +264,10 @@ class Machine:
         folder = Path(entry["path"])
         meta, owner = self.inspect_vault(folder)
         if meta["vault"] != vault_id:
-            raise PinMismatch(f"{folder} now holds another vault than the one registered")
+            raise PinMismatch(
+                _("{folder} now holds another vault than the one registered").format(folder=folder)
+            )
         if owner.id != pinned.id:
-            raise PinMismatch("the vault's owner has changed since you confirmed it; refusing")
+            raise PinMismatch(_("the vault's owner has changed since you confirmed it; refusing"))
         store = Store(folder, self.home.path, vault_id, pinned, self.disk, self.clock)
         return Session(self.identity(), store, entry, self.clock)

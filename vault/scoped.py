@@ -21,6 +21,7 @@ from .codewindow import Hours, book_for, parse_zone
 from .encoding import b64d, b64e
 from .envelope import open_sealed, seal_for, sealed_parts
 from .errors import Malformed
+from .i18n import _
 from .identity import Card, Identity
 from .item import ITEM_FIELDS, STANDARD_FIELDS, Payload, empty_payload
 
@@ -68,9 +69,9 @@ def open_view(vault_id: str, item_id: str, version: int, me: Identity, body: Any
     """My view of an item version from its `view` event body."""
     aad = _view_parts(labels.VIEW_AAD, vault_id, item_id, version, me.id)
     info = _view_parts(labels.VIEW_WRAP_INFO, vault_id, item_id, version, me.id)
-    view = open_sealed(body, aad, info, me, "view")
+    view = open_sealed(body, aad, info, me, _("shared view"))
     if not isinstance(view, dict) or set(view) != set(ITEM_FIELDS):
-        raise Malformed("a view has the wrong fields")
+        raise Malformed(_("a shared view has the wrong fields"))
     opened: Payload = view  # type: ignore[assignment]  # shape checked just above
     return opened
 
@@ -125,14 +126,15 @@ def open_codes(vault_id: str, item_id: str, me: Identity, body: Any) -> CodeBook
     codes_id = str(body.get("id")) if isinstance(body, dict) else ""
     aad = _codes_parts(labels.CODES_AAD, vault_id, item_id, me.id, codes_id)
     info = _codes_parts(labels.CODES_WRAP_INFO, vault_id, item_id, me.id, codes_id)
-    opened = open_sealed(body, aad, info, me, "2FA codes")
+    what = _("2FA codes")
+    opened = open_sealed(body, aad, info, me, what)
     if (
         not isinstance(opened, dict)
         or set(opened) != {"v", "pack"}
         or not labels.is_current(opened["v"])
     ):
-        raise Malformed("2FA codes have the wrong shape")
-    return unpack(b64d(opened["pack"], "2FA codes"))
+        raise Malformed(_("2FA codes have the wrong shape"))
+    return unpack(b64d(opened["pack"], what))
 
 
 # --- access requests ---------------------------------------------------------------------------
@@ -165,13 +167,13 @@ def seal_answer(
 def open_answer(vault_id: str, member_id: str, request_id: str, me: Identity, sealed: Any) -> str:
     aad = _request_parts(labels.REQUEST_AAD, vault_id, member_id, request_id, "answer")
     info = _request_parts(labels.REQUEST_WRAP_INFO, vault_id, member_id, request_id, "answer")
-    opened = open_sealed(sealed, aad, info, me, "answer")
+    opened = open_sealed(sealed, aad, info, me, _("answer"))
     if (
         not isinstance(opened, dict)
         or set(opened) != {"reason"}
         or not isinstance(opened["reason"], str)
     ):
-        raise Malformed("an answer has the wrong shape")
+        raise Malformed(_("an answer has the wrong shape"))
     return str(opened["reason"])
 
 
@@ -181,12 +183,12 @@ def open_request(
     """(text, reason) of a request, for its owner or its member."""
     aad = _request_parts(labels.REQUEST_AAD, vault_id, member_id, request_id)
     info = _request_parts(labels.REQUEST_WRAP_INFO, vault_id, member_id, request_id)
-    opened = open_sealed(sealed, aad, info, me, "request")
+    opened = open_sealed(sealed, aad, info, me, _("request"))
     if (
         not isinstance(opened, dict)
         or set(opened) != {"text", "reason"}
         or not isinstance(opened["text"], str)
         or not isinstance(opened["reason"], str | None)
     ):
-        raise Malformed("a request has the wrong shape")
+        raise Malformed(_("a request has the wrong shape"))
     return opened["text"], opened["reason"]

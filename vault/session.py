@@ -35,6 +35,7 @@ from .errors import (
     PolicyRefused,
 )
 from .home import VaultEntry
+from .i18n import _
 from .identity import Card, Identity
 from .index import TitleIndex
 from .item import (
@@ -104,7 +105,9 @@ class Session:
 
     def require_owner(self) -> None:
         if not self.is_owner:
-            raise NotOwner(f"only the vault's owner ({self.owner_card.name}) can do that")
+            raise NotOwner(
+                _("only the vault's owner ({owner}) can do that").format(owner=self.owner_card.name)
+            )
 
     def append(self, type_: str, body: dict[str, Any], precheck: Precheck | None = None) -> None:
         """Append one event to my log (inside `batch()`, add it to the batch's one write)."""
@@ -140,7 +143,7 @@ class Session:
         if self._vault_key is None:
             wrap = self.state["vault_key_wrap"]
             if wrap is None:
-                raise IntegrityError("the vault has no key for its owner")
+                raise IntegrityError(_("the vault has no key for its owner"))
             self._vault_key = envelope.open_vault_key(self.vault_id, self.me, wrap)
         return self._vault_key
 
@@ -150,7 +153,7 @@ class Session:
         item = self.state["items"][item_id]
         put = self.store.event_at(owner, put_ref or item["put_ref"])
         if put.get("type") != "item.put" or put.get("item") != item_id:
-            raise IntegrityError("state cache points at the wrong event", log=owner)
+            raise IntegrityError(_("the state cache points at the wrong event"), log=owner)
         return {k: put.get(k) for k in ("version", "ct", "owner_wrap", "key_commit", "aead")}
 
     def data_key(self, item_id: str, sealed: dict[str, Any] | None = None) -> bytes:
@@ -161,7 +164,7 @@ class Session:
             )
         grant = self.grant(item_id)
         if "scope" in grant:
-            raise NotShared("only some fields of this item are shared with you")
+            raise NotShared(_("only some fields of this item are shared with you"))
         return envelope.grantee_data_key(
             self.vault_id, item_id, item["version"], grant["wrap"], item["key_commit"], self.me
         )
@@ -184,7 +187,7 @@ class Session:
     def _view(self, item_id: str, grant: Grant) -> Payload:
         view = grant.get("view")
         if view is None:
-            raise NotShared("the owner has not sealed your view of this version yet")
+            raise NotShared(_("the owner has not prepared your copy of this version yet"))
         body = self.store.event_at(self.owner_id, view["ref"])
         return scoped.open_view(self.vault_id, item_id, grant["version"], self.me, body)
 
@@ -212,11 +215,11 @@ class Session:
         item = self.state["items"][item_id]
         grant = item["grants"].get(self.me.id)
         if grant is None or grant["version"] != item["version"]:
-            raise NotShared("this item is not shared with you")
+            raise NotShared(_("this item is not shared with you"))
         if is_expired(grant["expires"], self.clock()):
             raise GrantExpired(
-                f"your access to this item expired on {grant['expires']}",
-                hint="ask the vault's owner to share it again",
+                _("your access to this item expired on {when}").format(when=grant["expires"]),
+                hint=_("ask the vault's owner to share it again"),
             )
         return grant
 
@@ -284,11 +287,16 @@ class Session:
             if len(hits) > 1:
                 names = ", ".join(sorted(repr(titles[h]) for h in hits))
                 raise Ambiguous(
-                    f"{query!r} matches several items: {names}", hint="give the full title"
+                    _("{query!r} matches several items: {titles}").format(
+                        query=query, titles=names
+                    ),
+                    hint=_("give the full title"),
                 )
         self._explain_missing(query)
         raise NotFound(
-            f"no item titled {query!r}" + ("" if self.is_owner else " is shared with you"),
+            _("no item titled {title!r}").format(title=query)
+            if self.is_owner
+            else _("no item titled {title!r} is shared with you").format(title=query),
             hint=_did_you_mean(query, list(titles.values())),
         )
 
@@ -300,16 +308,17 @@ class Session:
         if query.lower() in items or (
             len(query) >= 8 and any(i.startswith(query.lower()) for i in items)
         ):
-            raise NotShared("this item is not shared with you")
+            raise NotShared(_("this item is not shared with you"))
         now = self.clock()
         for item_id, item in items.items():
             grant = item["grants"].get(self.me.id)
             if grant and grant["version"] == item["version"] and is_expired(grant["expires"], now):
                 if self._title_matches(item_id, item["version"], grant["wrap"], item, query):
                     raise GrantExpired(
-                        f"your access to {query!r} expired on "
-                        f"{shown_time(parse_time(grant['expires'] or ''))}",
-                        hint="ask the vault's owner to share it again",
+                        _("your access to {title!r} expired on {when}").format(
+                            title=query, when=shown_time(parse_time(grant["expires"] or ""))
+                        ),
+                        hint=_("ask the vault's owner to share it again"),
                     )
         for rev in reversed(self.state["revocations"]):
             old = rev.get("old")
@@ -318,12 +327,20 @@ class Session:
             if self._title_matches(rev["item"], old["version"], old["wrap"], old, query) or (
                 self._view_title_matches(rev, query)
             ):
-                why = " (the grant expired)" if rev["reason"] == "expired" else ""
+                if rev["reason"] == "expired":
+                    said = _(
+                        "your access to {title!r} was revoked on {when} by {owner} "
+                        "(the share expired)"
+                    )
+                else:
+                    said = _("your access to {title!r} was revoked on {when} by {owner}")
                 raise AccessRevoked(
-                    f"your access to {query!r} was revoked on "
-                    f"{shown_time(parse_time(rev['at']))} by "
-                    f"{self.owner_card.name}{why}",
-                    hint="ask the vault's owner if you still need it",
+                    said.format(
+                        title=query,
+                        when=shown_time(parse_time(rev["at"])),
+                        owner=self.owner_card.name,
+                    ),
+                    hint=_("ask the vault's owner if you still need it"),
                 )
 
     def _title_matches(self, item_id: str, version: int, wrap: str, item: Any, query: str) -> bool:
@@ -360,19 +377,30 @@ class Session:
             return
         if policy["require_reason"] and not reason:
             raise PolicyRefused(
-                f"{self.owner_card.name} asks for a reason with every retrieval",
-                hint='add --reason "what it is for"',
+                _("{owner} asks for a reason with every retrieval").format(
+                    owner=self.owner_card.name
+                ),
+                hint=_('add --reason "what it is for"'),
             )
         if policy["hours"] is not None and policy["zone"] is not None:
             hours, zone = Hours.from_json(policy["hours"]), parse_zone(policy["zone"])
             now = self.clock()
             if not within(hours, zone, now):
                 opens = next_opening(hours, zone, now)
-                when = f"; they open again at {shown_time(opens)}" if opens else ""
+                if opens:
+                    said = _(
+                        "{owner} allows retrievals only {hours} ({zone}); they open again at {when}"
+                    )
+                else:
+                    said = _("{owner} allows retrievals only {hours} ({zone})")
                 raise PolicyRefused(
-                    f"{self.owner_card.name} allows retrievals only {hours.describe()} "
-                    f"({policy['zone']}){when}",
-                    hint="ask the vault's owner if this cannot wait",
+                    said.format(
+                        owner=self.owner_card.name,
+                        hours=hours.describe(),
+                        zone=policy["zone"],
+                        when=shown_time(opens) if opens else "",
+                    ),
+                    hint=_("ask the vault's owner if this cannot wait"),
                 )
 
     def _check_scope(self, item_id: str, fields: list[str]) -> None:
@@ -381,11 +409,14 @@ class Session:
             return
         for name in fields:
             if name not in shared and name != "title":
-                listed = ", ".join(field_words(f) for f in shared) or "nothing"
+                listed = ", ".join(field_words(f) for f in shared)
+                if listed:
+                    said = _("the {field} of this item was not shared with you (shared: {shared})")
+                else:
+                    said = _("the {field} of this item was not shared with you (shared: nothing)")
                 raise NotShared(
-                    f"the {field_words(name)} of this item was not shared with you "
-                    f"(shared: {listed})",
-                    hint="ask the vault's owner if you need it",
+                    said.format(field=field_words(name), shared=listed),
+                    hint=_("ask the vault's owner if you need it"),
                 )
 
     def reveal(self, item_id: str, fields: list[str], reason: str | None) -> dict[str, Any]:
@@ -399,14 +430,16 @@ class Session:
                 self.reload()
                 self.grant(item_id)
         raise AccessRevoked(
-            "the item kept changing while it was being retrieved; nothing was revealed",
-            hint="run the command again",
+            _("the item kept changing while it was being retrieved; nothing was revealed"),
+            hint=_("run the command again"),
         )
 
     def _reveal_once(self, item_id: str, fields: list[str], reason: str | None) -> dict[str, Any]:
         problem = receipt_problem(fields, reason)
         if problem is not None:  # checked before anything is decrypted
-            raise BadInput(f"this retrieval cannot be recorded: {problem}")
+            raise BadInput(
+                _("this retrieval cannot be recorded: {problem}").format(problem=problem)
+            )
         self.check_policy(reason)
         self._check_scope(item_id, [f for f in fields if f != OTP_FIELD])
         payload = self.payload(item_id)
@@ -487,18 +520,18 @@ class Session:
         title = payload["title"]
         clash = [i for i, t in self.titles().items() if t == title and i != item_id]
         if clash:
-            raise BadInput(f"an item titled {title!r} already exists")
+            raise BadInput(_("an item titled {title!r} already exists").format(title=title))
         new = item_id is None
         item_id = item_id or secrets.token_hex(16)
         version = 1 if new else self.state["items"][item_id]["version"] + 1
         grantees = self.grantees(None if new else item_id, exclude)
         full = [card for card, grant in grantees if "scope" not in grant]
-        body, _ = envelope.seal_item(
+        body, _key = envelope.seal_item(
             self.vault_id, item_id, version, payload, self.vault_key(), full
         )
         limited = [(card, grant) for card, grant in grantees if "scope" in grant]
         if limited:
-            body["scoped"] = [card.id for card, _ in limited]
+            body["scoped"] = [card.id for card, _grant in limited]
         if rotated:
             body["rotated"] = rotated
         with self.batch():
@@ -587,9 +620,11 @@ def _still_granted(item_id: str, me: str, version: int) -> Precheck:
             raise _NewVersion()
         if not item or item["version"] != version or not grant or grant["version"] != version:
             raise AccessRevoked(
-                "your access to this item changed while it was being retrieved "
-                "(revoked or rotated); nothing was revealed",
-                hint="run the command again",
+                _(
+                    "your access to this item changed while it was being retrieved "
+                    "(revoked or rotated); nothing was revealed"
+                ),
+                hint=_("run the command again"),
             )
 
     return check
@@ -607,14 +642,25 @@ def _book_code(book: CodeBook, now: datetime) -> totp.Code | None:
 def _no_code_now(book: CodeBook, now: datetime) -> NoCodeNow:
     """Why there is no code now: when the next window opens, and when the codes run out."""
     opens, horizon = book.next_window(now), book.horizon()
-    if opens is None:
-        ended = f" (they ran out at {shown_time(horizon)})" if horizon else ""
+    hint = _("the vault's owner delivers more when they next run takusu; ask them")
+    if opens is None and horizon:
         return NoCodeNow(
-            f"no 2FA codes are left for this item{ended}",
-            hint="the vault's owner delivers more when they next run takusu; ask them",
+            _("no 2FA codes are left for this item (they ran out at {when})").format(
+                when=shown_time(horizon)
+            ),
+            hint=hint,
         )
-    until = f"; your codes run until {shown_time(horizon)}" if horizon else ""
-    return NoCodeNow(f"no 2FA code now: the next window opens at {shown_time(opens)}{until}")
+    if opens is None:
+        return NoCodeNow(_("no 2FA codes are left for this item"), hint=hint)
+    if horizon:
+        return NoCodeNow(
+            _(
+                "no 2FA code now: the next window opens at {opens}; your codes run until {until}"
+            ).format(opens=shown_time(opens), until=shown_time(horizon))
+        )
+    return NoCodeNow(
+        _("no 2FA code now: the next window opens at {opens}").format(opens=shown_time(opens))
+    )
 
 
 def _did_you_mean(query: str, titles: list[str]) -> str:
@@ -622,6 +668,8 @@ def _did_you_mean(query: str, titles: list[str]) -> str:
     folded = {t.casefold(): t for t in titles}
     close = difflib.get_close_matches(query.casefold(), list(folded), n=3, cutoff=0.6)
     if not close:
-        return "'takusu list' shows the items you can read"
-    names = " or ".join(repr(folded[c]) for c in close)
-    return f"did you mean {names}? ('takusu list' shows the items you can read)"
+        return _("'takusu list' shows the items you can read")
+    names = _(" or ").join(repr(folded[c]) for c in close)
+    return _("did you mean {titles}? ('takusu list' shows the items you can read)").format(
+        titles=names
+    )

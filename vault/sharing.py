@@ -16,8 +16,9 @@ from . import envelope, labels, state
 from .clock import is_expired, parse_time
 from .codewindow import needs_top_up
 from .errors import AlreadyExists, BadInput, NotFound, PinMismatch, UsageError, UserError
+from .i18n import _, ngettext
 from .identity import Card
-from .item import STANDARD_FIELDS, Payload
+from .item import STANDARD_FIELDS, Payload, field_words
 from .session import Session
 from .state import Grant, Item, OtpScope, Revocation, Scope
 
@@ -48,7 +49,10 @@ def member_by_name(session: Session, name: str, *, include_removed: bool = False
     ]
     if len(hits) == 1:
         return hits[0]
-    raise NotFound(f"no member named {name!r}", hint="'takusu member list' shows them")
+    raise NotFound(
+        _("no member named {name!r}").format(name=name),
+        hint=_("'takusu member list' shows them"),
+    )
 
 
 def check_new_member(session: Session, card: Card, name: str) -> None:
@@ -56,35 +60,45 @@ def check_new_member(session: Session, card: Card, name: str) -> None:
     session.require_owner()
     name = unicodedata.normalize("NFC", name)
     if not _NAME.match(name):
-        raise BadInput("a member name is 1 to 40 letters, digits or . _ @ + -")
+        raise BadInput(_("a member name is 1 to 40 letters, digits or . _ @ + -"))
     if card.id == session.me.id:
-        raise BadInput("that is your own card")
+        raise BadInput(_("that is your own card"))
     members = session.state["members"]
     if card.id in members and not members[card.id]["removed"]:
-        raise AlreadyExists(f"this card is already member {members[card.id]['name']!r}")
+        raise AlreadyExists(
+            _("this card is already member {name!r}").format(name=members[card.id]["name"])
+        )
     for member_id, member in members.items():
         known = Card.from_envelope(member["card"])
         if same_name(member["name"], name) and member_id != card.id:
             if known.hybrid and not card.hybrid:
                 raise PinMismatch(
-                    f"{name!r} had a post-quantum (hybrid) key and this card drops to "
-                    "classical X25519: refused as a downgrade"
+                    _(
+                        "{name!r} had a post-quantum (hybrid) key and this card has only "
+                        "a classical one: refused as a downgrade"
+                    ).format(name=name)
                 )
             if not member["removed"]:
                 raise PinMismatch(
-                    f"{name!r} is already a member with different keys",
-                    hint="if they really have a new machine, remove the old "
-                    "member first, after checking with them in person",
+                    _("{name!r} is already a member with different keys").format(name=name),
+                    hint=_(
+                        "if they really have a new machine, remove the old "
+                        "member first, after checking with them in person"
+                    ),
                 )
         if known.name == card.name and member_id != card.id and not member["removed"]:
             if known.hybrid and not card.hybrid:
                 raise PinMismatch(
-                    f"this card claims to be {card.name!r} but drops from hybrid to "
-                    "classical keys: refused as a downgrade"
+                    _(
+                        "this card claims to be {name!r} but drops from hybrid to "
+                        "classical keys: refused as a downgrade"
+                    ).format(name=card.name)
                 )
             raise PinMismatch(
-                f"another member ({member['name']!r}) already uses the display name "
-                f"{card.name!r} with different keys"
+                _(
+                    "another member ({member!r}) already uses the display name "
+                    "{name!r} with different keys"
+                ).format(member=member["name"], name=card.name)
             )
 
 
@@ -102,8 +116,12 @@ def remove_member(session: Session, name: str, revoke_all: bool = False) -> list
     held = items_granted_to(session, member_id)
     if held and not revoke_all:
         raise UserError(
-            f"{name!r} still has access to {len(held)} item(s)",
-            hint="revoke them first, or use --revoke-all (or 'takusu offboard')",
+            ngettext(
+                "{name!r} still has access to {n} item",
+                "{name!r} still has access to {n} items",
+                len(held),
+            ).format(name=name, n=len(held)),
+            hint=_("revoke them first, or use --revoke-all (or 'takusu offboard')"),
         )
     with session.batch():
         for item_id in held:
@@ -149,8 +167,10 @@ def share(
     item = session.state["items"][item_id]
     if member_id not in item["grants"] and len(item["grants"]) >= labels.MAX_GRANTEES:
         raise BadInput(
-            f"an item can be shared with at most {labels.MAX_GRANTEES} members",
-            hint="every new version is sealed for each of them, in one record",
+            _("an item can be shared with at most {limit} members").format(
+                limit=labels.MAX_GRANTEES
+            ),
+            hint=_("every new version is sealed for each of them, in one record"),
         )
     card = Card.from_envelope(session.state["members"][member_id]["card"])
     before = item["grants"].get(member_id)
@@ -184,14 +204,15 @@ def _scope(session: Session, item_id: str, fields: list[str] | None, otp: OtpSco
     chosen = fields if fields is not None else [f for f in present if f != "totp"]
     unknown = [f for f in chosen if f not in present]
     if unknown:
+        its = ", ".join(present)
         raise BadInput(
-            f"this item has no {', '.join(unknown)}",
-            hint=f"its fields: {', '.join(present) or '(none)'}",
+            _("this item has no {fields}").format(fields=", ".join(unknown)),
+            hint=_("its fields: {fields}").format(fields=its) if its else _("it has no fields"),
         )
     if otp is not None and "totp" in chosen:
-        raise UsageError("share either the 2FA seed (--fields totp) or 2FA codes (--otp-hours)")
+        raise UsageError(_("share either the 2FA seed (--fields totp) or 2FA codes (--otp-hours)"))
     if otp is not None and not payload.get("totp"):
-        raise BadInput("this item has no 2FA seed to make codes from")
+        raise BadInput(_("this item has no 2FA seed to make codes from"))
     scope: Scope = {"fields": list(dict.fromkeys(chosen))}
     if otp is not None:
         scope["otp"] = otp
@@ -203,7 +224,9 @@ def revoke(session: Session, item_id: str, member_id: str, reason: str) -> Revoc
     revocation (with until when the member still holds delivered 2FA codes)."""
     session.require_owner()
     if member_id not in session.state["items"][item_id]["grants"]:
-        raise UserError(f"this item is not shared with {session.member_name(member_id)!r}")
+        raise UserError(
+            _("this item is not shared with {name!r}").format(name=session.member_name(member_id))
+        )
     payload = session.payload(item_id)
     with session.batch():
         session.append("revoke", {"item": item_id, "member": member_id, "reason": reason})
@@ -297,8 +320,10 @@ def rotate(session: Session, item_id: str, changes: dict[str, Any]) -> Rotated:
     same = [k for k in ("password", "totp") if k in changes and changes[k] == payload.get(k)]
     if any(marks[k] for k in same):
         raise BadInput(
-            f"the new {same[0]} is the same as the old one, so it stays marked as seen",
-            hint="change it at the site first, then record the new one",
+            _("the new {field} is the same as the old one, so it stays marked as seen").format(
+                field=field_words(same[0])
+            ),
+            hint=_("change it at the site first, then record the new one"),
         )
     if same and len(same) == len([k for k in ("password", "totp") if k in changes]):
         return Rotated([], [])  # already recorded (a retry): nothing to do

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from . import crypto
 from .errors import NotConfirmed, SafetyCodeMismatch
+from .i18n import _
 from .identity import Card, normalize_code
 from .session import Session
 from .sharing import add_member, check_new_member
@@ -24,16 +25,19 @@ def check_safety_code(card: Card, given: str | None, confirm: Confirm | None, wh
     """Go on only if the person confirmed the code, or `given` equals it. Never skipped."""
     if given is not None:
         if not crypto.equal(normalize_code(given), normalize_code(card.safety_code)):
-            raise SafetyCodeMismatch(f"the safety code given does not match {who}'s card")
+            raise SafetyCodeMismatch(
+                _("the safety code given does not match the card of {name}").format(name=who)
+            )
         return
     if confirm is None:
         raise NotConfirmed(
-            f"{who}'s safety code was not confirmed",
-            hint="compare it by phone or video, then pass --safety-code CODE "
-            "(or run in a terminal)",
+            _("the safety code of {name} was not confirmed").format(name=who),
+            hint=_(
+                "compare it by phone or video, then pass --safety-code CODE (or run in a terminal)"
+            ),
         )
     if not confirm(who, card.safety_code):
-        raise NotConfirmed("not confirmed; nothing was changed")
+        raise NotConfirmed(_("not confirmed; nothing was changed"))
 
 
 def trust_new_member(
@@ -48,6 +52,6 @@ def trust_new_member(
     is unlocked): check it against the vault's pins, show whose it is, compare the safety
     code, and only then add (pin) the member."""
     check_new_member(session, card, name)
-    show(f"Card of {card.name!r}, to be added as {name!r}.")
+    show(_("Card of {card!r}, to be added as {name!r}.").format(card=card.name, name=name))
     check_safety_code(card, given, confirm, card.name)
     add_member(session, card, name)
