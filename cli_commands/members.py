@@ -6,7 +6,11 @@ from typing import Any
 
 import click
 
-from .common import complete_members, json_option, session
+from vault.i18n import _
+from vault.text import pad
+
+from .common import ReadableFile, complete_members, json_option, session
+from .items import shown
 from .sharing import print_checklist
 from .term import confirm_fn, emit_json, info, out
 
@@ -17,7 +21,7 @@ def member() -> None:
 
 
 @member.command("add")
-@click.argument("cardfile", type=click.File("rb"))
+@click.argument("cardfile", type=ReadableFile("rb"))
 @click.option("--name", required=True, help="Short name to use for them (e.g. aiko).")
 @click.option("--safety-code", metavar="CODE", help="The code they read you; must match.")
 @click.pass_context
@@ -28,7 +32,11 @@ def member_add(ctx: click.Context, cardfile: Any, name: str, safety_code: str | 
 
     new = Card.from_armor(cardfile.read(64 << 10).decode("utf-8", errors="replace"))
     trust_new_member(session(ctx), new, name, safety_code, confirm_fn(), info)
-    out(f"Added {name} ({new.id[:8]}); safety code {new.safety_code}")
+    out(
+        _("Added {name} ({id}); safety code {code}").format(
+            name=name, id=new.id[:8], code=new.safety_code
+        )
+    )
 
 
 @member.command("list")
@@ -43,11 +51,12 @@ def member_list(ctx: click.Context, as_json: bool) -> None:
         emit_json(rows)
         return
     for r in rows:
-        reads = [f"{title} ({scope})" for title, scope in r["scopes"].items()]
-        out(
-            f"{r['name']:<12} {r['id'][:8]}  {r['safety_code']}  can read: "
-            f"{', '.join(reads) or '(nothing)'}"
+        reads = ", ".join(
+            _("{name} ({scope})").format(name=title, scope=shown(scope))
+            for title, scope in r["scopes"].items()
         )
+        can_read = _("can read: {items}").format(items=reads) if reads else _("can read nothing")
+        out(f"{pad(r['name'], 12)} {r['id'][:8]}  {r['safety_code']}  {can_read}")
 
 
 @member.command("remove")
@@ -59,7 +68,7 @@ def member_remove(ctx: click.Context, name: str, revoke_all: bool) -> None:
     from vault.sharing import remove_member
 
     rows = remove_member(session(ctx), name, revoke_all)
-    out(f"Removed {name}")
+    out(_("Removed {name}").format(name=name))
     print_checklist(rows)
 
 

@@ -15,7 +15,7 @@ import click
 
 from vault.errors import PassphraseUnavailable
 from vault.i18n import _
-from vault.text import escape, json_text
+from vault.text import escape, json_text, pad, width
 
 # TAKUSU_PASSPHRASE, read once by cli.main() and removed from the environment
 PASSPHRASE: list[str] = []
@@ -52,6 +52,12 @@ def info(message: str) -> None:
     click.echo(escape(message), err=True)
 
 
+def labelled(rows: list[tuple[str, str]], indent: str = "") -> list[str]:
+    """`LABEL: VALUE` lines with the values aligned (translated labels differ in width)."""
+    columns = max((width(label) for label, _value in rows), default=0) + 1
+    return [f"{indent}{pad(label + ':', columns)} {value}" for label, value in rows]
+
+
 def emit_json(obj: Any) -> None:
     click.echo(json_text(obj))
 
@@ -61,7 +67,12 @@ def out_value(value: str) -> None:
     warning) if it holds control characters, which could otherwise drive the terminal."""
     shown = escape(value)
     if shown != value and sys.stdout.isatty():
-        warn("the value holds control characters and is shown escaped; pipe it to get it exactly")
+        warn(
+            _(
+                "the value holds control characters and is shown escaped; "
+                "pipe it to a file or another program to get it exactly"
+            )
+        )
         click.echo(shown)
         return
     click.echo(value, color=True)  # color=True: click would strip ANSI sequences from a pipe
@@ -77,28 +88,34 @@ def passphrase(confirm: bool) -> str:
         return PASSPHRASE[0]
     if not interactive():
         raise PassphraseUnavailable(
-            "a passphrase is needed but there is no terminal to ask it on",
-            hint="run in a terminal, or set TAKUSU_PASSPHRASE for automation",
+            _("a passphrase is needed but there is no terminal to ask it on"),
+            hint=_("run in a terminal, or set TAKUSU_PASSPHRASE for automation"),
         )
-    value: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    if confirm:
+        prompt = _("Choose a takusu passphrase (typing is not shown)")
+    else:
+        prompt = _("Your takusu passphrase (typing is not shown)")
+    value: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
     return value
 
 
 def hidden(prompt: str, confirm: bool = False) -> str:
-    """A value typed at a hidden prompt."""
+    """A value typed at a hidden prompt (`prompt` is already translated)."""
     value: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
     return value
 
 
 def ask(prompt: str) -> str:
+    """A value typed at a prompt that shows it (`prompt` is already translated)."""
     value: str = click.prompt(prompt, err=True)
     return value
 
 
 def confirm_code(who: str, code: str) -> bool:
-    info(f"{who}'s safety code: {code}")
-    info("Compare it by phone or video with the code they read you.")
-    return bool(click.confirm("Does it match exactly?", default=False, err=True))
+    info(_("The safety code of {name}: {code}").format(name=who, code=code))
+    info(_("Compare it by phone or video with the code {name} reads to you.").format(name=who))
+    question = _("Does it match the code {name} read to you, digit for digit?")
+    return bool(click.confirm(question.format(name=who), default=False, err=True))
 
 
 def confirm_fn() -> Any:

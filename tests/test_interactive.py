@@ -24,22 +24,25 @@ def test_passphrase_prompt_hides_input_and_confirms(tmp_path):
         home,
         ["init", "--name", "Pat", "--passphrase"],
         [
-            ("Passphrase:", "a long passphrase here"),
+            ("takusu passphrase", "a long passphrase here"),
             ("Repeat for confirmation:", "a long passphrase here"),
         ],
     )
     assert code == 0, out
     assert "a long passphrase here" not in out  # never echoed
-    code, out = on_tty(home, ["whoami"], [("Passphrase:", "a long passphrase here")])
+    code, out = on_tty(home, ["whoami"], [("takusu passphrase", "a long passphrase here")])
     assert code == 0 and "Pat" in out
-    code, out = on_tty(home, ["vault", "list"], [("Passphrase:", "wrong passphrase!")])
+    code, out = on_tty(home, ["vault", "list"], [("takusu passphrase", "wrong passphrase!")])
     assert code == 0  # vault list needs no unlocking
-    wrong = [("Passphrase:", "wrong passphrase!")] * 3  # asked three times, then it stops
+    wrong = [("takusu passphrase", "wrong passphrase!")] * 3  # asked three times, then it stops
     code, out = on_tty(home, ["vault", "create", str(tmp_path / "v")], wrong)
     assert code == 1 and "wrong passphrase" in out and "Traceback" not in out
-    assert out.count("Passphrase:") == 3
+    assert out.count("takusu passphrase") == 3
     # a typo is asked again instead of losing the command
-    typo = [("Passphrase:", "wrong passphrase!"), ("Passphrase:", "a long passphrase here")]
+    typo = [
+        ("takusu passphrase", "wrong passphrase!"),
+        ("takusu passphrase", "a long passphrase here"),
+    ]
     code, out = on_tty(home, ["vault", "create", str(tmp_path / "v2")], typo)
     assert code == 0 and "Created vault" in out, out
 
@@ -51,9 +54,9 @@ def test_member_add_asks_to_compare_the_safety_code(tmp_path):
     code, out = on_tty(secretary, ["card"], [], env)
     card.write_text(out[out.index("-----BEGIN") :])
     add = ["member", "add", str(card), "--name", "aiko"]
-    code, out = on_tty(client, add, [("Does it match exactly?", "n")], env)
+    code, out = on_tty(client, add, [("digit for digit?", "n")], env)
     assert code == 1 and "not confirmed" in out
-    code, out = on_tty(client, add, [("Does it match exactly?", "y")], env)
+    code, out = on_tty(client, add, [("digit for digit?", "y")], env)
     assert code == 0 and "Added aiko" in out
     assert "safety code" in out.lower()
 
@@ -61,13 +64,9 @@ def test_member_add_asks_to_compare_the_safety_code(tmp_path):
 def test_vault_open_shows_the_owner_and_asks(tmp_path):
     client, secretary, folder = setup_pair(tmp_path)
     env = {"TAKUSU_PASSPHRASE": PASSPHRASE}
-    code, out = on_tty(
-        secretary, ["vault", "open", str(folder)], [("Does it match exactly?", "n")], env
-    )
+    code, out = on_tty(secretary, ["vault", "open", str(folder)], [("digit for digit?", "n")], env)
     assert code == 1 and "Client" in out and "not confirmed" in out
-    code, out = on_tty(
-        secretary, ["vault", "open", str(folder)], [("Does it match exactly?", "y")], env
-    )
+    code, out = on_tty(secretary, ["vault", "open", str(folder)], [("digit for digit?", "y")], env)
     assert code == 0 and "owned by Client" in out
 
 
@@ -78,9 +77,9 @@ def test_add_asks_for_the_password_twice_without_echo(tmp_path):
         client,
         ["add", "Shop", "--totp"],
         [
-            ("Password:", "typed-secret-1"),
+            ("Password of this login", "typed-secret-1"),
             ("Repeat for confirmation:", "typed-secret-1"),
-            ("TOTP seed", "JBSWY3DPEHPK3PXP"),
+            ("2FA seed", "JBSWY3DPEHPK3PXP"),
         ],
         env,
     )

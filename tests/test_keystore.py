@@ -391,7 +391,7 @@ def test_no_passphrase_and_no_terminal_is_a_clear_error(passphrase_home, tmp_pat
     assert r.out == ""
     assert "no terminal" in _one_error_line(r.err)
     assert "TAKUSU_PASSPHRASE" in r.err  # the hint says how to automate
-    assert "Passphrase:" not in r.err
+    assert "takusu passphrase" not in r.err
     assert piped not in r.err
     assert _snapshot(passphrase_home) == before
 
