@@ -17,7 +17,9 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from vault import i18n
 from vault.errors import UsageError
+from vault.i18n import _
 
 if TYPE_CHECKING:
     from vault.identity import Identity
@@ -32,7 +34,7 @@ def handle(op: str, args: dict[str, Any], identity: Identity) -> Any:
         return _reveal(args, identity)
     if op == "titles":
         return _titles(args, identity)
-    raise UsageError(f"the agent does not know {op!r}")
+    raise UsageError(_("the unlocked takusu cannot do {operation}").format(operation=repr(op)))
 
 
 def _check_version(args: dict[str, Any]) -> None:
@@ -41,13 +43,17 @@ def _check_version(args: dict[str, Any]) -> None:
 
     if args.get("version") != __version__:
         raise AgentVersionMismatch(
-            f"this agent runs takusu {__version__}, the command {args.get('version')!r}"
+            _("takusu {version} is unlocked, and this command is takusu {other}").format(
+                version=__version__, other=repr(args.get("version"))
+            )
         )
 
 
 def _run_command(args: dict[str, Any], identity: Identity) -> int:
-    _check_version(args)
     argv, cwd, env, fds = args.get("argv"), args.get("cwd"), args.get("env"), args.get("_fds")
+    if isinstance(env, dict):  # the caller's language, for the errors before the command runs
+        i18n.use(i18n.language({k: v for k, v in env.items() if isinstance(v, str)}))
+    _check_version(args)
     if not (
         isinstance(argv, list)
         and all(isinstance(a, str) for a in argv)
@@ -56,7 +62,7 @@ def _run_command(args: dict[str, Any], identity: Identity) -> int:
         and isinstance(fds, list)
         and len(fds) == 3
     ):
-        raise UsageError("a malformed command reached the agent")
+        raise UsageError(_("the unlocked takusu received a malformed command"))
     from . import common
     from .root import run
 
@@ -120,7 +126,9 @@ def _folder(cwd: str) -> Iterator[None]:
     try:
         os.chdir(cwd)
     except OSError:
-        raise UsageError(f"the agent cannot enter the folder {cwd}") from None
+        raise UsageError(
+            _("the unlocked takusu cannot open the folder {folder}").format(folder=cwd)
+        ) from None
     try:
         yield
     finally:
@@ -140,7 +148,7 @@ def _reveal(args: dict[str, Any], identity: Identity) -> dict[str, Any]:
     _check_version(args)
     vault, title, field, reason = (args.get(k) for k in ("vault", "title", "field", "reason"))
     if not (isinstance(title, str) and isinstance(field, str)):
-        raise UsageError("a malformed request reached the agent")
+        raise UsageError(_("the unlocked takusu received a malformed request"))
     from vault.sharing import upkeep
 
     sess = _machine(identity).session(vault if isinstance(vault, str) else None)

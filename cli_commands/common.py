@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import click
 
 from vault.errors import UsageError
+from vault.i18n import _
 
 from .term import PASSPHRASE, hidden, info, interactive, passphrase, warn
 
@@ -47,7 +49,12 @@ def session(ctx: click.Context, selector: str | None = None) -> Any:
         warn(message)
     for _item_id, member_id in done.expired:
         name = sess.member_name(member_id)
-        warn(f"{name}'s access to an item expired; it was revoked and the item re-keyed")
+        warn(
+            _(
+                "the access of {name} to an item expired: it was taken back and the item "
+                "was locked again with a new key"
+            ).format(name=name)
+        )
     return sess
 
 
@@ -78,8 +85,12 @@ def session_for(ctx: click.Context, title: str) -> tuple[Any, str]:
             raise
         name = elsewhere[0]
         raise NotFound(
-            f"no item titled {wanted!r} in {sess.entry['name']}; it is in the vault {name!r}",
-            hint=f"write {name}/{wanted}, or add --vault {name}",
+            _("no item titled {title} in {vault}; it is in the vault {other}").format(
+                title=repr(wanted), vault=sess.entry["name"], other=repr(name)
+            ),
+            hint=_("write {vault}/{title}, or add --vault {vault}").format(
+                vault=name, title=wanted
+            ),
         ) from None
 
 
@@ -107,11 +118,15 @@ class StdinLines:
     def __init__(self) -> None:
         self._lines: list[str] | None = None
 
-    def next(self, what: str) -> str:
+    def next(self, what: str, missing: str | None = None) -> str:
+        """The next line. With none left, UsageError: `missing` (a whole translated
+        sentence) if given, else "expected WHAT on stdin"."""
         if self._lines is None:
             self._lines = sys.stdin.read(1 << 16).splitlines()
         if not self._lines:
-            raise UsageError(f"expected the {what} on stdin, found nothing")
+            if missing is None:
+                missing = _("expected {what} on stdin, found nothing").format(what=what)
+            raise UsageError(missing)
         return self._lines.pop(0)
 
 
@@ -129,28 +144,41 @@ def read_secrets(
     from vault.totp import normalize
 
     if password_stdin and generate is not None:
-        raise UsageError("use either --password-stdin or --generate, not both")
+        raise UsageError(_("use either --password-stdin or --generate, not both"))
     choice = generator_choice()
     if generate is None and (not choice["symbols"] or choice["chars"]):
-        raise UsageError("--no-symbols and --chars go with --generate")
+        raise UsageError(_("--no-symbols and --chars go with --generate"))
     if totp_prompt and totp_stdin:
-        raise UsageError("use either --totp or --totp-stdin, not both")
+        raise UsageError(_("use either --totp or --totp-stdin, not both"))
     values: dict[str, Any] = {}
     lines = lines or StdinLines()
     if password_stdin:
-        values["password"] = lines.next("password")
+        values["password"] = lines.next(
+            "password", _("expected the password on stdin, found nothing")
+        )
     elif generate is not None:
         values["password"] = generate_password(generate, **choice)
     elif ask_password and interactive():
-        prompt = f"Password for {for_title}" if for_title else "Password"
+        if for_title:
+            prompt = _("Password for {title} (typing is not shown)").format(title=for_title)
+        else:
+            prompt = _("Password of this login (typing is not shown)")
         values["password"] = hidden(prompt, confirm=True)
     if totp_stdin:
-        values["totp"] = normalize(lines.next("TOTP seed or otpauth:// URI"))
+        missing = _("expected the 2FA seed or otpauth:// link on stdin, found nothing")
+        values["totp"] = normalize(lines.next("2FA seed", missing))
     elif totp_prompt:
         if not interactive():
-            raise UsageError("--totp asks at a prompt and there is no terminal; use --totp-stdin")
-        what = f"2FA seed for {for_title}" if for_title else "2FA seed"
-        values["totp"] = normalize(hidden(f"{what} (the secret key or otpauth:// link)"))
+            raise UsageError(
+                _("--totp asks at a prompt and there is no terminal; use --totp-stdin")
+            )
+        if for_title:
+            prompt = _(
+                "2FA seed for {title} (the secret key or otpauth:// link; typing is not shown)"
+            ).format(title=for_title)
+        else:
+            prompt = _("2FA seed or otpauth:// link of this login (typing is not shown)")
+        values["totp"] = normalize(hidden(prompt))
     return values
 
 
@@ -159,7 +187,7 @@ def parse_fields(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise UsageError(f"--field takes NAME=VALUE, got {pair!r}")
+            raise UsageError(_("--field takes NAME=VALUE, got {given}").format(given=repr(pair)))
         fields[name] = value
     return fields
 
@@ -175,14 +203,34 @@ def read_fields(
     TOTP lines), never on argv."""
     fields = parse_fields(pairs)
     for name in piped:
-        fields[name] = lines.next(f"value of the field {name!r}")
+        missing = _("expected the value of the field {name} on stdin, found nothing")
+        fields[name] = lines.next(name, missing.format(name=repr(name)))
     for name in prompted:
         if not interactive():
             raise UsageError(
-                "--field-prompt asks at a prompt and there is no terminal; use --field-stdin"
+                _("--field-prompt asks at a prompt and there is no terminal; use --field-stdin")
             )
-        fields[name] = hidden(f"Value of {name}")
+        prompt = _("Value of the field {name} (typing is not shown)")
+        fields[name] = hidden(prompt.format(name=name))
     return fields
+
+
+class ReadableFile(click.File):
+    """click.File (for reading) whose failure says why in the reader's language: click's
+    own message carries the system's reason, in English."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            path = os.fsdecode(value) if isinstance(value, str | bytes | os.PathLike) else value
+            if isinstance(path, str) and not os.path.lexists(path):
+                message = _("there is no file {file}")
+            elif isinstance(path, str) and os.path.isdir(path):
+                message = _("{file} is a folder, not a file")
+            else:
+                message = _("cannot read the file {file}")
+            self.fail(message.format(file=repr(path)), param, ctx)
 
 
 _field_options = [
@@ -323,7 +371,7 @@ def complete_members(ctx: click.Context, param: Any, incomplete: str) -> list[st
 
     try:
         home = Home()
-        vault_id, _ = home.resolve(vault_selector(ctx) if ctx.find_root().obj else None)
+        vault_id, _entry = home.resolve(vault_selector(ctx) if ctx.find_root().obj else None)
         st = Mirror(home.path / "vaults" / vault_id).load_state(empty())
     except (TakusuError, OSError):
         return []

@@ -14,6 +14,9 @@ import os
 import sys
 from pathlib import Path
 
+from vault import i18n
+from vault.i18n import _
+
 # What the command may read from the environment; nothing else reaches the agent.
 PASSED_ENV = (
     "TAKUSU_VAULT",
@@ -75,6 +78,7 @@ def forward(argv: list[str]) -> int | None:
             return None  # the common case without an agent: one stat, nothing imported
     except TakusuError:
         return None
+    i18n.use(i18n.language())  # the client's own errors and hints, in the reader's language
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
     args = {"argv": argv, "cwd": os.getcwd(), "env": env, "version": _version()}
     try:
@@ -86,8 +90,12 @@ def forward(argv: list[str]) -> int | None:
     except AgentVersionMismatch:
         client.stop(home)
         _say(
-            "hint: the agent running was another version of takusu; it was stopped: run "
-            "'takusu unlock' again"
+            _("hint: {message}").format(
+                message=_(
+                    "takusu was unlocked by another version of takusu and is now locked; "
+                    "run 'takusu unlock' again"
+                )
+            )
         )
         return None
     except TakusuError as exc:
@@ -119,9 +127,9 @@ def _say(message: str) -> None:
 
 def _fail(exc: object) -> int:
     message = getattr(exc, "message", str(exc))
-    _say(f"error: {message}")
+    _say(_("error: {message}").format(message=message))
     hint = getattr(exc, "hint", None)
     if hint:
-        _say(f"hint: {hint}")
+        _say(_("hint: {message}").format(message=i18n._(hint)))
     code = getattr(exc, "exit_code", 1)
     return code if type(code) is int else 1

@@ -8,9 +8,15 @@ from pathlib import Path
 import click
 
 from vault.errors import UsageError
+from vault.i18n import _
 
 from .common import app, json_option
-from .term import ask, emit_json, hidden, info, interactive, out, say
+from .term import ask, emit_json, hidden, hint, info, interactive, labelled, out, say
+
+
+def _key_held_by(mode: str) -> str:
+    """Where the key of this machine's identity is kept, in plain words."""
+    return _("the keyring of this computer") if mode == "keyring" else _("your passphrase")
 
 
 @click.command()
@@ -35,22 +41,31 @@ def init(ctx: click.Context, name: str | None, use_passphrase: bool, restore: Pa
         if not interactive():
             code = sys.stdin.readline().strip()
         else:
-            code = hidden("Recovery code")
+            code = hidden(_("The recovery code you wrote down (typing is not shown)"))
         identity = takusu.restore(restore, code, use_passphrase)
-        say(f"restored {identity.card.name} ({identity.id[:8]}) on this machine")
+        say(
+            _("restored {name} ({id}) on this machine").format(
+                name=identity.card.name, id=identity.id[:8]
+            )
+        )
         return
     if not name:
         if not interactive():
-            raise UsageError("--name is required when there is no terminal")
-        name = ask("Your name")
+            raise UsageError(_("--name is required when there is no terminal"))
+        name = ask(_("Your name, as others will see it"))
     identity, mode = takusu.init(name, use_passphrase)
-    out(f"Created identity for {identity.card.name}")
-    out(f"  id:          {identity.id}")
-    out(f"  safety code: {identity.card.safety_code}")
-    out(f"  key held by: {'the OS keyring' if mode == 'keyring' else 'your passphrase (Argon2id)'}")
-    say(
-        "hint: without a recovery kit, a lost machine means a lost vault: "
-        "run 'takusu recovery-kit FILE' and keep the file and the code apart"
+    out(_("Created identity for {name}").format(name=identity.card.name))
+    rows = [
+        (_("id"), identity.id),
+        (_("safety code"), identity.card.safety_code),
+        (_("key held by"), _key_held_by(mode)),
+    ]
+    out(*labelled(rows, indent="  "))
+    hint(
+        _(
+            "without a recovery kit, a lost machine means a lost vault: "
+            "run 'takusu recovery-kit FILE' and keep the file and the code apart"
+        )
     )
 
 
@@ -60,10 +75,10 @@ def init(ctx: click.Context, name: str | None, use_passphrase: bool, restore: Pa
 def recovery_kit(ctx: click.Context, file: Path) -> None:
     """Write my private keys, encrypted under a new recovery code, to FILE."""
     code = app(ctx).write_recovery_kit(file)
-    info(f"Recovery kit written to {file}.")
-    info("Write this recovery code down now; it is shown only once:")
+    info(_("Recovery kit written to {file}.").format(file=file))
+    info(_("Write this recovery code down now; it is shown only once:"))
     out(code)
-    info("Keep the code and the file in different places.")
+    info(_("Keep the code and the file in different places."))
 
 
 @click.command()
@@ -84,12 +99,16 @@ def whoami(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json(me)
     else:
-        lines = [card.name, f"  id:          {card.id}", f"  safety code: {card.safety_code}"]
+        rows = [
+            (_("id"), card.id),
+            (_("safety code"), card.safety_code),
+            (_("key held by"), _key_held_by(me["key_mode"])),
+        ]
         if ctx.obj.get("debug"):  # cipher names are for engineers: doctor, --debug, the docs
-            lines.append(f"  suite:       {card.suite}")
-        out(*lines)
+            rows.append((_("suite"), card.suite))
+        out(card.name, *labelled(rows, indent="  "))
     if not me["recovery_kit"]:
-        say("hint: you have no recovery kit yet: 'takusu recovery-kit FILE'")
+        hint(_("you have no recovery kit yet: 'takusu recovery-kit FILE'"))
 
 
 @click.command()

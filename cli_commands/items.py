@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
+from vault import i18n
 from vault.errors import UsageError
+from vault.i18n import N_, _
 
 from .common import (
     StdinLines,
@@ -22,7 +24,27 @@ from .common import (
     session_for,
     yes_option,
 )
-from .term import confirm_destructive, emit_json, info, interactive, out, out_value, table
+from .term import confirm_destructive, emit_json, info, interactive, labelled, out, out_value, table
+
+# What `show` calls an item's fields (custom fields keep their own names).
+LABELS = {
+    "title": N_("title"),
+    "username": N_("username"),
+    "url": N_("web address"),
+    "password": N_("password"),
+    "totp": N_("2FA seed"),
+    "notes": N_("notes"),
+    "version": N_("version"),
+    "updated": N_("updated"),
+    "tags": N_("tags"),
+}
+# What vault.views puts for a value it does not show, and for a whole-item grant.
+MARKERS = {"(hidden)": N_("(hidden)"), "(set)": N_("(set)"), "all of it": N_("all of it")}
+
+
+def _say(msgid: str) -> str:
+    """An already marked msgid (a table's), in the reader's language."""
+    return i18n._(msgid)
 
 
 @click.command()
@@ -47,7 +69,10 @@ def add(ctx: click.Context, title: str, **given: Any) -> None:
     payload = validate(payload)  # before the passphrase is asked: nothing secret needed
     sess = session(ctx)
     sess.add(payload)
-    out(f"Added {title}" + (" (password generated)" if given["generate"] is not None else ""))
+    if given["generate"] is not None:
+        out(_("Added {title} (password generated)").format(title=title))
+    else:
+        out(_("Added {title}").format(title=title))
 
 
 def item_input(
@@ -94,12 +119,12 @@ def edit(ctx: click.Context, title: str, **given: Any) -> None:
     changes = item_input(given, ask_password=given["new_password"], title=title)
     custom = changes.pop("fields", {})
     if not changes and not custom:
-        raise UsageError("nothing to change")
+        raise UsageError(_("nothing to change"))
     sess = session(ctx)
     sess.require_owner()
     item_id = sess.find(title)
     sess.edit(item_id, changes, custom)
-    out(f"Updated {changes.get('title', sess.payload(item_id)['title'])}")
+    out(_("Updated {title}").format(title=changes.get("title", sess.payload(item_id)["title"])))
 
 
 @click.command()
@@ -120,7 +145,7 @@ def rm(ctx: click.Context, title: str, yes: bool) -> None:
     question = f"Delete {name!r}?" if exact else f"Delete {name!r} (the title starting {title!r})?"
     confirm_destructive(question, yes)
     sess.remove(item_id)
-    out(f"Deleted {name}")
+    out(_("Deleted {title}").format(title=name))
 
 
 @click.command("list")
@@ -140,19 +165,26 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
         _say_why_nothing(sess)
     lines = []
     for r in rows:
-        notes = []
+        cells = [r["title"]]
         if sess.is_owner:
+            notes = []
             if r["shared_with"]:
-                notes.append(f"shared with: {', '.join(r['shared_with'])}")
+                names = ", ".join(r["shared_with"])
+                notes.append(_("shared with: {names}").format(names=names))
             if r["exposed_to"]:
-                notes.append(f"EXPOSED to {', '.join(r['exposed_to'])}: rotate")
-            lines.append([r["title"], r["username"] or "", "  ".join(notes)])
+                names = ", ".join(r["exposed_to"])
+                notes.append(_("EXPOSED to {names}: rotate").format(names=names))
+            cells += [r["username"] or "", "  ".join(notes)]
         else:
-            if r["scope"] != "all of it":
-                notes.append(f"(only: {r['scope']})")
+            notes = []
+            grant = sess.state["items"][r["id"]]["grants"][sess.me.id]
+            if grant.get("scope") is not None:  # a part of the item only
+                notes.append(_("(only: {scope})").format(scope=r["scope"]))
             if r["expires"]:
-                notes.append(f"(until {shown_time(parse_time(r['expires']))})")
-            lines.append([r["title"], "  ".join(notes)])
+                until = shown_time(parse_time(r["expires"]))
+                notes.append(_("(until {time})").format(time=until))
+            cells.append("  ".join(notes))
+        lines.append(cells)
     table(lines)
 
 
@@ -176,27 +208,37 @@ def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: st
         from vault.clock import parse_time, shown_time
 
         info["updated"] = shown_time(parse_time(info["updated"]))
+    rows: list[tuple[str, str]] = []
     for key in ("title", "username", "url", "password", "totp", "notes", "version", "updated"):
         if info.get(key) not in (None, ""):
-            out(f"{key + ':':<10} {info[key]}")
+            rows.append((_say(LABELS[key]), shown(info[key])))
     for key, value in info["fields"].items():
-        out(f"{key + ':':<10} {value}")
+        rows.append((key, shown(value)))
     if info.get("tags"):
-        out(f"{'tags:':<10} {', '.join(info['tags'])}")
+        rows.append((_say(LABELS["tags"]), ", ".join(info["tags"])))
     if info.get("shared_with"):
         scopes = info.get("scopes", {})
-        out(
-            "shared:    "
-            + ", ".join(
-                f"{n} ({scopes.get(n, 'all of it')})" + (f" until {e}" if e else "")
-                for n, e in info["shared_with"].items()
-            )
-        )
+        shared = []
+        for name, until in info["shared_with"].items():
+            scope = shown(scopes.get(name) or "all of it")
+            if until:
+                shared.append(
+                    _("{name} ({scope}) until {time}").format(name=name, scope=scope, time=until)
+                )
+            else:
+                shared.append(_("{name} ({scope})").format(name=name, scope=scope))
+        rows.append((_("shared with"), ", ".join(shared)))
+    rotate = f"takusu rotate {shlex.quote(info['title'])}"
     for who, since in (info.get("exposed") or {}).items():
-        out(
-            f"EXPOSED:   {who} could read it until {since}; "
-            f"rotate it: takusu rotate {shlex.quote(info['title'])}"
-        )
+        exposed = _("{name} could read it until {time}; change it at the site, then: {command}")
+        rows.append((_("EXPOSED"), exposed.format(name=who, time=since, command=rotate)))
+    out(*labelled(rows))
+
+
+def shown(value: object) -> str:
+    """A value from vault.views: its English markers ("(hidden)", "all of it") translated."""
+    text = str(value)
+    return _say(MARKERS[text]) if text in MARKERS else text
 
 
 clip_option = click.option(
@@ -217,7 +259,11 @@ def get(ctx: click.Context, title: str, field: str, reason: str | None, clip: bo
     value = sess.reveal(item_id, [field], reason)[field]
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if tool is not None:
-        copied(text, f"the {field}")
+        if field == "password":
+            copied(text, _("Copied the password to the clipboard."))
+        else:
+            message = _("Copied the field {field} to the clipboard.")
+            copied(text, message.format(field=_say(LABELS[field]) if field in LABELS else field))
         return
     out_value(text)
 
@@ -229,12 +275,18 @@ def clip_tool() -> Any:
     return cliptools.choose_tool()
 
 
-def copied(value: str, what: str) -> None:
+def copied(value: str, message: str) -> None:
+    """Copy `value`; `message` (translated) says what was copied, then when it is cleared."""
     from vault.clipboard import copy
 
     done = copy(value)
-    when = f"; cleared in {done.seconds} s unless you copy something else" if done.seconds else ""
-    info(f"Copied {what} to the clipboard{when}.")
+    info(message)
+    if done.seconds:
+        info(
+            _("It is cleared in {seconds} s, unless you copy something else before.").format(
+                seconds=done.seconds
+            )
+        )
 
 
 @click.command()
@@ -249,10 +301,10 @@ def otp(ctx: click.Context, title: str, reason: str | None, clip: bool) -> None:
     sess, item_id = session_for(ctx, title)
     code = sess.otp(item_id, reason, wait_below=5, waiting=_waiting)
     if tool is not None:
-        copied(code.code, "the 2FA code")
+        copied(code.code, _("Copied the 2FA code to the clipboard."))
     else:
         out(code.code)
-    info(f"({code.seconds_left}s left)")
+    info(_("({seconds} s left)").format(seconds=code.seconds_left))
 
 
 def _say_why_nothing(sess: Any) -> None:
@@ -262,17 +314,30 @@ def _say_why_nothing(sess: Any) -> None:
     me = sess.state["members"].get(sess.me.id)
     owner, name = sess.owner_card.name, sess.entry["name"]
     if me is None:
-        info(f"{owner} has not added you to {name} yet: send them your card (takusu card).")
+        info(
+            _(
+                "{owner} has not added you to {vault} yet: send them your card (takusu card)."
+            ).format(owner=owner, vault=name)
+        )
     elif me["removed"]:
-        when = shown_time(parse_time(me["removed_at"])) if me["removed_at"] else "earlier"
-        info(f"Your access to {name} ended ({when}).")
-        info(f"'takusu vault forget {name}' removes it from this machine.")
+        if me["removed_at"]:
+            when = shown_time(parse_time(me["removed_at"]))
+            info(_("Your access to {vault} ended ({time}).").format(vault=name, time=when))
+        else:
+            info(_("Your access to {vault} ended.").format(vault=name))
+        info(_("'takusu vault forget {vault}' removes it from this machine.").format(vault=name))
     else:
-        info(f"{owner} has not shared anything with you in {name} yet.")
+        info(
+            _("{owner} has not shared anything with you in {vault} yet.").format(
+                owner=owner, vault=name
+            )
+        )
 
 
 def _waiting(seconds: int) -> None:
-    info(f"the current code has {seconds}s left; waiting for the next one")
+    info(
+        _("the current code has {seconds} s left; waiting for the next one").format(seconds=seconds)
+    )
 
 
 COMMANDS = [add, edit, rm, list_items, show, get, otp]

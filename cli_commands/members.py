@@ -6,7 +6,10 @@ from typing import Any
 
 import click
 
-from .common import complete_members, json_option, session, yes_option
+from vault.i18n import _
+
+from .common import ReadableFile, complete_members, json_option, session, yes_option
+from .items import shown
 from .sharing import print_checklist
 from .term import confirm_destructive, confirm_fn, emit_json, info, interactive, out, table
 
@@ -17,7 +20,7 @@ def member() -> None:
 
 
 @member.command("add")
-@click.argument("cardfile", type=click.File("rb"))
+@click.argument("cardfile", type=ReadableFile("rb"))
 @click.option("--name", required=True, help="Short name to use for them (e.g. aiko).")
 @click.option("--safety-code", metavar="CODE", help="The code they read you; must match.")
 @click.pass_context
@@ -30,7 +33,11 @@ def member_add(ctx: click.Context, cardfile: Any, name: str, safety_code: str | 
         info("Paste the card, then press Ctrl-D on a new line:")
     new = Card.from_armor(cardfile.read(64 << 10).decode("utf-8", errors="replace"))
     trust_new_member(session(ctx), new, name, safety_code, confirm_fn(), info)
-    out(f"Added {name} ({new.id[:8]}); safety code {new.safety_code}")
+    out(
+        _("Added {name} ({id}); safety code {code}").format(
+            name=name, id=new.id[:8], code=new.safety_code
+        )
+    )
 
 
 @member.command("list")
@@ -46,15 +53,12 @@ def member_list(ctx: click.Context, as_json: bool) -> None:
         return
     lines = []
     for r in rows:
-        reads = [f"{title} ({scope})" for title, scope in r["scopes"].items()]
-        lines.append(
-            [
-                r["name"],
-                r["id"][:8],
-                r["safety_code"],
-                f"can read: {', '.join(reads) or '(nothing)'}",
-            ]
+        reads = ", ".join(
+            _("{name} ({scope})").format(name=title, scope=shown(scope))
+            for title, scope in r["scopes"].items()
         )
+        can_read = _("can read: {items}").format(items=reads) if reads else _("can read nothing")
+        lines.append([r["name"], r["id"][:8], r["safety_code"], can_read])
     table(lines)
 
 
@@ -71,14 +75,13 @@ def member_remove(ctx: click.Context, name: str, revoke_all: bool, yes: bool) ->
     sess = session(ctx)
     sess.require_owner()
     member_by_name(sess, name)
-    question = (
-        f"Take back everything from {name} and remove them?"
-        if revoke_all
-        else f"Remove {name} from this vault?"
-    )
+    if revoke_all:
+        question = _("Take back everything from {name} and remove them?").format(name=name)
+    else:
+        question = _("Remove {name} from this vault?").format(name=name)
     confirm_destructive(question, yes)
     rows = remove_member(sess, name, revoke_all)
-    out(f"Removed {name}")
+    out(_("Removed {name}").format(name=name))
     print_checklist(rows)
 
 

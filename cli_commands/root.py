@@ -108,7 +108,7 @@ def _run(argv: list[str] | None, debug: bool) -> None:
             traceback.print_exc()
         error(exc.message)
         if exc.hint:
-            hint(exc.hint)
+            hint(i18n._(exc.hint))  # a class's default hint is stored in English (N_)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C at a prompt

@@ -69,6 +69,12 @@ def table(rows: list[list[str]], gap: str = "  ") -> None:
         click.echo(gap.join(cells).rstrip())
 
 
+def labelled(rows: list[tuple[str, str]], indent: str = "") -> list[str]:
+    """`LABEL: VALUE` lines with the values aligned (translated labels differ in width)."""
+    columns = max((width(label) for label, _value in rows), default=0) + 1
+    return [f"{indent}{pad(label + ':', columns)} {value}" for label, value in rows]
+
+
 def emit_json(obj: Any) -> None:
     click.echo(json_text(obj))
 
@@ -78,7 +84,12 @@ def out_value(value: str) -> None:
     warning) if it holds control characters, which could otherwise drive the terminal."""
     shown = escape(value)
     if shown != value and sys.stdout.isatty():
-        warn("the value holds control characters and is shown escaped; pipe it to get it exactly")
+        warn(
+            _(
+                "the value holds control characters and is shown escaped; "
+                "pipe it to a file or another program to get it exactly"
+            )
+        )
         click.echo(shown)
         return
     click.echo(value, color=True)  # color=True: click would strip ANSI sequences from a pipe
@@ -93,27 +104,27 @@ def passphrase(confirm: bool) -> str:
     if PASSPHRASE:
         return PASSPHRASE[0]
     if not interactive() and not confirm:
-        typed = _from_terminal("takusu passphrase")  # stdin is busy (a pasted card, a pipe)
+        typed = _from_terminal(_("takusu passphrase"))  # stdin is busy (a pasted card, a pipe)
         if typed is not None:
             return typed
     if not interactive():
         raise PassphraseUnavailable(
-            "a passphrase is needed but there is no terminal to ask it on",
-            hint="run in a terminal, or set TAKUSU_PASSPHRASE for automation",
+            _("a passphrase is needed but there is no terminal to ask it on"),
+            hint=_("run in a terminal, or set TAKUSU_PASSPHRASE for automation"),
         )
     if not confirm:
-        return hidden("takusu passphrase")
+        return hidden(_("takusu passphrase"))
     from vault.keystore import MIN_PASSPHRASE
 
     def long_enough(value: str) -> str | None:
         if len(value) >= MIN_PASSPHRASE:
             return None
-        return (
-            f"a passphrase needs at least {MIN_PASSPHRASE} characters; a few unrelated "
+        return _(
+            "a passphrase needs at least {count} characters; a few unrelated "
             "words are easy to type and hard to guess"
-        )
+        ).format(count=MIN_PASSPHRASE)
 
-    return hidden("New takusu passphrase", confirm=True, check=long_enough)
+    return hidden(_("New takusu passphrase"), confirm=True, check=long_enough)
 
 
 def _from_terminal(prompt: str) -> str | None:
@@ -133,8 +144,9 @@ def _from_terminal(prompt: str) -> str | None:
 def hidden(
     prompt: str, confirm: bool = False, check: Callable[[str], str | None] | None = None
 ) -> str:
-    """A value typed at a hidden prompt. `check` (checked before any confirmation) says
-    what is wrong with a value, or None; with `confirm`, it is typed twice. Three tries."""
+    """A value typed at a hidden prompt (`prompt` is already translated). `check` (checked
+    before any confirmation) says what is wrong with a value, or None; with `confirm`, it
+    is typed twice. Three tries."""
     for _attempt in range(3):
         value: str = click.prompt(prompt, hide_input=True, err=True)
         problem = check(value) if check else None
@@ -143,14 +155,15 @@ def hidden(
             continue
         if not confirm:
             return value
-        again: str = click.prompt("Type it again to confirm", hide_input=True, err=True)
+        again: str = click.prompt(_("Type it again to confirm"), hide_input=True, err=True)
         if again == value:
             return value
-        warn("the two entries differ; please type it again")
-    raise BadInput("three tries without a usable value; nothing was changed")
+        warn(_("the two entries differ; please type it again"))
+    raise BadInput(_("three tries without a usable value; nothing was changed"))
 
 
 def ask(prompt: str) -> str:
+    """A value typed at a prompt that shows it (`prompt` is already translated)."""
     value: str = click.prompt(prompt, err=True)
     return value
 
@@ -165,9 +178,10 @@ def confirm_destructive(question: str, yes: bool) -> None:
 
 
 def confirm_code(who: str, code: str) -> bool:
-    info(f"{who}'s safety code: {code}")
-    info("Compare it by phone or video with the code they read you.")
-    return bool(click.confirm("Does it match exactly?", default=False, err=True))
+    info(_("The safety code of {name}: {code}").format(name=who, code=code))
+    info(_("Compare it by phone or video with the code {name} reads to you.").format(name=who))
+    question = _("Does it match the code {name} read to you, digit for digit?")
+    return bool(click.confirm(question.format(name=who), default=False, err=True))
 
 
 def confirm_fn() -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from vault.i18n import _, ngettext
+from vault.text import width
 
 
 def translate_click() -> None:
@@ -32,6 +33,19 @@ def translate_click() -> None:
             module._ = _  # type: ignore[attr-defined]
         if getattr(module, "ngettext", None) is gettext.ngettext:
             module.ngettext = ngettext  # type: ignore[attr-defined]
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` cut to `limit` terminal columns ("..." at the end when cut): a wide character
+    takes two."""
+    if width(text) <= limit:
+        return text
+    kept = ""
+    for ch in text:
+        if width(kept + ch) > limit - 3:
+            break
+        kept += ch
+    return kept.rstrip() + "..."
 
 
 def help_msgid(command: click.Command) -> str | None:
@@ -59,6 +73,13 @@ class _Translated:
                 formatter.write_text(_(text))
 
     def get_short_help_str(self, limit: int = 45) -> str:
+        # A command list asks for the width it has (the terminal's), but the msgid extracted
+        # is the short help at click's default limit: its translation is a summary written
+        # to fit a list, so it is shown at any width (cut if it is wider).
+        summary = short_help_msgid(self)  # type: ignore[arg-type]
+        translated = _(summary)
+        if translated != summary:
+            return fit(translated, limit)
         return _(short_help_msgid(self, limit))  # type: ignore[arg-type]
 
 

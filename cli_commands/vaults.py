@@ -6,8 +6,16 @@ from pathlib import Path
 
 import click
 
+from vault.i18n import _
+from vault.text import pad
+
 from .common import app, complete_vaults, json_option, session
 from .term import confirm_fn, emit_json, info, interactive, out, table
+
+
+def _role(role: str) -> str:
+    """A vault's role on this machine, in the reader's language."""
+    return _("owner") if role == "owner" else _("member")
 
 
 @click.group()
@@ -22,7 +30,11 @@ def vault() -> None:
 def vault_create(ctx: click.Context, path: Path, name: str | None) -> None:
     """I own a new vault in PATH (any folder; a synced one to share)."""
     vault_id = app(ctx).create_vault(path, name)
-    out(f"Created vault {name or path.name} ({vault_id[:8]}) in {path}")
+    out(
+        _("Created vault {name} ({id}) in {path}").format(
+            name=name or path.name, id=vault_id[:8], path=path
+        )
+    )
 
 
 @vault.command("open")
@@ -36,7 +48,11 @@ def vault_open(ctx: click.Context, path: Path, name: str | None, safety_code: st
     show = info if safety_code is None and interactive() else None
     vault_id, owner = takusu.add_shared_vault(path, name, safety_code, confirm_fn(), show)
     registered = takusu.vaults()[1][vault_id]["name"]
-    out(f"Opened vault {registered} owned by {owner.name} (safety code confirmed)")
+    out(
+        _("Opened vault {name} owned by {owner} (safety code confirmed)").format(
+            name=registered, owner=owner.name
+        )
+    )
 
 
 @vault.command("list")
@@ -61,7 +77,13 @@ def vault_list(ctx: click.Context, as_json: bool) -> None:
         return
     table(
         [
-            ["*" if r["default"] else " ", r["name"], r["role"], f"owner: {r['owner']}", r["path"]]
+            [
+                "*" if r["default"] else " ",
+                r["name"],
+                _role(r["role"]),
+                _("owner: {name}").format(name=r["owner"]),
+                r["path"],
+            ]
             for r in rows
         ],
         gap=" ",
@@ -74,7 +96,7 @@ def vault_list(ctx: click.Context, as_json: bool) -> None:
 def vault_use(ctx: click.Context, name: str) -> None:
     """Make NAME the default vault."""
     app(ctx).use_vault(name)
-    out(f"Default vault is now {name}")
+    out(_("Default vault is now {name}").format(name=name))
 
 
 @vault.command("forget")
@@ -85,7 +107,11 @@ def vault_forget(ctx: click.Context, name: str, yes: bool) -> None:
     """Drop a vault from this machine (after a contract ends): its entry and its copy
     here. The shared folder is not touched."""
     entry = app(ctx).forget_vault(name, force=yes)
-    out(f"Forgot {entry['name']} on this machine (the shared folder is untouched).")
+    out(
+        _("Forgot {name} on this machine (the shared folder is untouched).").format(
+            name=entry["name"]
+        )
+    )
 
 
 @vault.command("policy")
@@ -117,8 +143,13 @@ def vault_policy(
         return
     reason = None if require_reason is None else require_reason == "on"
     policy = set_policy(sess, reason, hours, tz)
-    out(f"Policy set: {describe_policy(policy)}")
-    info("Members' own takusu keeps it; 'takusu audit verify' reports any retrieval that did not.")
+    out(_("Policy set: {policy}").format(policy=describe_policy(policy)))
+    info(
+        _(
+            "The takusu of each member keeps it; 'takusu audit verify' reports any "
+            "retrieval that did not."
+        )
+    )
 
 
 COMMANDS = [vault]

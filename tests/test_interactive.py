@@ -54,9 +54,9 @@ def test_member_add_asks_to_compare_the_safety_code(tmp_path):
     code, out = on_tty(secretary, ["card"], [], env)
     card.write_text(out[out.index("-----BEGIN") :])
     add = ["member", "add", str(card), "--name", "aiko"]
-    code, out = on_tty(client, add, [("Does it match exactly?", "n")], env)
+    code, out = on_tty(client, add, [("digit for digit?", "n")], env)
     assert code == 1 and "not confirmed" in out
-    code, out = on_tty(client, add, [("Does it match exactly?", "y")], env)
+    code, out = on_tty(client, add, [("digit for digit?", "y")], env)
     assert code == 0 and "Added aiko" in out
     assert "safety code" in out.lower()
 
@@ -64,13 +64,9 @@ def test_member_add_asks_to_compare_the_safety_code(tmp_path):
 def test_vault_open_shows_the_owner_and_asks(tmp_path):
     client, secretary, folder = setup_pair(tmp_path)
     env = {"TAKUSU_PASSPHRASE": PASSPHRASE}
-    code, out = on_tty(
-        secretary, ["vault", "open", str(folder)], [("Does it match exactly?", "n")], env
-    )
+    code, out = on_tty(secretary, ["vault", "open", str(folder)], [("digit for digit?", "n")], env)
     assert code == 1 and "Client" in out and "not confirmed" in out
-    code, out = on_tty(
-        secretary, ["vault", "open", str(folder)], [("Does it match exactly?", "y")], env
-    )
+    code, out = on_tty(secretary, ["vault", "open", str(folder)], [("digit for digit?", "y")], env)
     assert code == 0 and "owned by Client" in out
 
 
@@ -81,7 +77,7 @@ def test_add_asks_for_the_password_twice_without_echo(tmp_path):
         client,
         ["add", "Shop", "--totp"],
         [
-            ("Password for Shop:", "typed-secret-1"),
+            ("Password for Shop", "typed-secret-1"),
             ("Type it again to confirm:", "typed-secret-1"),
             ("2FA seed for Shop", "JBSWY3DPEHPK3PXP"),
         ],

@@ -215,7 +215,7 @@ def test_prompts_say_what_they_ask_and_check_before_confirming(tmp_path):
         home,
         ["add", "Shop", "--totp"],
         [
-            ("Password for Shop:", "typed-secret-1"),
+            ("Password for Shop", "typed-secret-1"),
             ("Type it again to confirm:", "typed-secret-1"),
             ("2FA seed for Shop", "JBSWY3DPEHPK3PXP"),
         ],
