@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from vault.i18n import _
-from vault.text import pad
 
 from .common import app, complete_vaults, json_option, session
 from .term import confirm_fn, emit_json, info, interactive, out, table
