@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from vault import i18n
 from vault.errors import UsageError
+from vault.i18n import N_, _
 
 from .common import app, json_option, session, vault_selector
-from .term import emit_json, out, say, warn
+from .term import emit_json, hint, out, say, warn
 
 
 @click.group(invoke_without_command=True)
@@ -59,21 +63,32 @@ def audit(
 @audit.command("verify")
 @click.pass_context
 def audit_verify(ctx: click.Context) -> None:
-    """Verify every signature, chain link, witness and receipt; exit 3 on tampering."""
+    """Verify every signature, chain link, witness and retrieval; exit 3 on tampering."""
     from vault.audit import verify
     from vault.errors import IntegrityError
 
     sess = session(ctx)
     report = verify(sess.store, sess.loaded)
     for problem in report.problems:
-        (warn if not problem.fatal else say)(
-            ("" if not problem.fatal else "problem: ") + str(problem)
-        )
+        _say_problem(problem)
     events = sum(report.logs.values())
     if not report.ok:
         first = next(p for p in report.problems if p.fatal)
-        raise IntegrityError(f"audit verify failed: {first}")
-    out(f"OK: {len(report.logs)} logs, {events} events, {report.receipts} receipts verified")
+        raise IntegrityError(_("audit verify failed: {problem}").format(problem=first))
+    out(
+        _(
+            "OK: everything verified (logs: {logs}, events: {events}, "
+            "records of retrievals: {retrievals})"
+        ).format(logs=len(report.logs), events=events, retrievals=report.receipts)
+    )
+
+
+def _say_problem(problem: Any) -> None:
+    """A problem found: a warning, or (when it is tampering or damage) `problem: …`."""
+    if problem.fatal:
+        say(_("problem: {problem}").format(problem=problem))
+    else:
+        warn(str(problem))
 
 
 @click.command()
@@ -94,28 +109,51 @@ def doctor(ctx: click.Context, repair: bool, accept_rollback: bool) -> None:
         sess = takusu.session(vault_selector(ctx))
         done = doc.accept_rollback(sess) if accept_rollback else doc.repair(sess)
         for log in done.fixed:
-            say(f"restored log {log[:12]} in the folder from this machine's verified mirror")
+            say(
+                _("restored log {log} in the folder from this machine's verified mirror").format(
+                    log=log[:12]
+                )
+            )
         for log in done.forks_kept:
             warn(
-                f"log {log[:12]} in the folder is a different valid branch by its own writer "
-                "(a fork); it was not overwritten: see docs/security.md, 'Forks'"
+                _(
+                    "log {log} in the folder is a different valid branch by its own writer "
+                    "(a fork); it was not overwritten: see docs/security.md, 'Forks'"
+                ).format(log=log[:12])
             )
         for name in done.copies_moved:
-            say(f"moved the sync-conflict copy {name} out of the folder (kept in quarantine)")
+            say(
+                _(
+                    "moved the sync-conflict copy {name} out of the folder (kept in quarantine)"
+                ).format(name=name)
+            )
         if accept_rollback:
-            say("recorded the rollback in the vault's signed log")
+            say(_("recorded the rollback in the vault's signed log"))
     health = doc.check(takusu, vault_selector(ctx))
     for line in health.lines:
         out(line)
     for problem in health.problems:
-        (say if problem.fatal else warn)(("problem: " if problem.fatal else "") + str(problem))
-    for hint in health.hints:
-        say(f"hint: {hint}")
+        _say_problem(problem)
+    for text in health.hints:
+        hint(text)
     if not health.ok:
         raise IntegrityError(
-            "the vault folder has problems (see above)",
-            hint="'takusu doctor --repair' restores logs from this machine's mirror",
+            _("the vault folder has problems (see above)"),
+            hint=_("'takusu doctor --repair' restores logs from this machine's mirror"),
         )
+
+
+# What `sync` did, by (committed, pulled, pushed).
+SYNCED = {
+    (False, False, False): N_("sync: nothing to do"),
+    (True, False, False): N_("sync: committed"),
+    (False, True, False): N_("sync: pulled"),
+    (False, False, True): N_("sync: pushed"),
+    (True, True, False): N_("sync: committed, pulled"),
+    (True, False, True): N_("sync: committed, pushed"),
+    (False, True, True): N_("sync: pulled, pushed"),
+    (True, True, True): N_("sync: committed, pulled, pushed"),
+}
 
 
 @click.command()
@@ -125,16 +163,8 @@ def sync(ctx: click.Context) -> None:
     from vault.gitsync import sync as do_sync
 
     result = do_sync(session(ctx))
-    done = [
-        w
-        for w, flag in (
-            ("committed", result.committed),
-            ("pulled", result.pulled),
-            ("pushed", result.pushed),
-        )
-        if flag
-    ]
-    out("sync: " + (", ".join(done) if done else "nothing to do"))
+    done = SYNCED[bool(result.committed), bool(result.pulled), bool(result.pushed)]
+    out(i18n._(done))
     for note in result.notes:
         warn(note)
 

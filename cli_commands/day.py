@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from vault.errors import UsageError
+from vault.i18n import _
 
 from .common import app, vault_selector
 from .term import info, out, warn
@@ -18,7 +19,7 @@ from .term import info, out, warn
 HANDLER = "cli_commands.agentcli:handle"
 
 
-def _duration(text: str, what: str) -> Any:
+def _duration(text: str, option: str) -> Any:
     from datetime import timedelta
 
     from vault.clock import parse_duration
@@ -27,7 +28,7 @@ def _duration(text: str, what: str) -> Any:
     days = {"months": 30, "years": 365}.get(unit)
     span = timedelta(days=count * days) if days else timedelta(**{unit: count})
     if span <= timedelta(0):
-        raise UsageError(f"{what} must be longer than nothing")
+        raise UsageError(_("{option} must be longer than nothing").format(option=option))
     return span
 
 
@@ -38,25 +39,28 @@ def _duration(text: str, what: str) -> Any:
 def unlock(ctx: click.Context, idle: str, max_: str) -> None:
     """Type the passphrase once: an agent holds the unlocked key until it locks itself."""
     from vault.agent import launch
+    from vault.clock import shown_time
 
     idle_for, max_for = _duration(idle, "--idle"), _duration(max_, "--max")
     machine = app(ctx)
     identity = machine.identity()
     status = launch.start(machine.home.path, identity, idle_for, max_for, handler=HANDLER)
-    out(f"Unlocked for {status.name}; locks itself {_until(status)}")
-    info("Commands ask no passphrase until then; 'takusu lock' ends it sooner.")
-
-
-def _until(status: Any) -> str:
-    from vault.clock import shown_time
-
-    latest = shown_time(status.max_deadline)
-    return f"at {shown_time(status.until)} (after {_idle_words(status)} unused; by {latest})"
+    out(
+        _("Unlocked for {name}; locks itself at {until} (after {idle} unused; by {latest})").format(
+            name=status.name,
+            until=shown_time(status.until),
+            idle=_idle_words(status),
+            latest=shown_time(status.max_deadline),
+        )
+    )
+    info(_("Commands ask no passphrase until then; 'takusu lock' ends it sooner."))
 
 
 def _idle_words(status: Any) -> str:
     minutes = round((status.idle_deadline - status.started).total_seconds() / 60)
-    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+    if minutes < 120:
+        return _("{n} min").format(n=minutes)
+    return _("{n} h").format(n=minutes // 60)
 
 
 @click.command()
@@ -66,9 +70,9 @@ def lock(ctx: click.Context) -> None:
     from vault.agent import client
 
     if client.stop(_home(ctx)):
-        out("Locked.")
+        out(_("Locked."))
     else:
-        out("Nothing to lock: no agent was running.")
+        out(_("Nothing to lock: no agent was running."))
 
 
 @click.command()
@@ -81,10 +85,17 @@ def status(ctx: click.Context) -> None:
 
     running = client.running(_home(ctx))
     if running is None:
-        out("Locked: no agent runs; commands ask for the passphrase (or use the keyring).")
+        out(_("Locked: no agent runs; commands ask for the passphrase (or use the keyring)."))
         return
-    out(f"Unlocked for {running.name} ({running.id[:8]}) until {shown_time(running.until)}")
-    out(f"  locks at the latest {shown_time(running.max_deadline)}; agent pid {running.pid}")
+    out(
+        _("Unlocked for {name} ({id}) until {until}").format(
+            name=running.name, id=running.id[:8], until=shown_time(running.until)
+        )
+    )
+    latest = _("locks at the latest {latest}; agent pid {pid}").format(
+        latest=shown_time(running.max_deadline), pid=running.pid
+    )
+    out(f"  {latest}")
 
 
 def _home(ctx: click.Context) -> Path:
@@ -117,15 +128,15 @@ def run(
 ) -> None:
     """Run COMMAND with secrets in its environment (never on its command line).
 
-    Variables already set to takusu://[VAULT/]TITLE[/FIELD] are resolved too. Each secret
-    is retrieved with a receipt first; they are masked in the command's output unless
+    Variables already set to takusu://[VAULT/]TITLE[/FIELD] are resolved too. Each
+    retrieval is recorded first; the secrets are masked in the command's output unless
     --no-masking; the command's exit code is takusu's."""
     from vault.runner import parse_spec, references
     from vault.runner import run as run_child
 
     argv = [c for c in command if c != "--"] if command[:1] == ("--",) else list(command)
     if not argv:
-        raise UsageError("give the command to run after --")
+        raise UsageError(_("give the command to run after --"))
     wanted = dict(references(os.environ))
     for spec in specs:
         name, ref = parse_spec(spec)
@@ -134,7 +145,7 @@ def run(
     secrets_ = {name: _fetch(ctx, ref, why) for name, ref in wanted.items()}
     done = run_child(argv, secrets_, mask=not no_masking)
     for name in done.unmasked:
-        warn(f"the value of {name} is too short to mask in the output")
+        warn(_("the value of {name} is too short to mask in the output").format(name=name))
     sys.exit(done.exit_code)
 
 

@@ -10,10 +10,12 @@ from typing import Any
 
 import click
 
+from vault import i18n
 from vault.errors import UsageError
+from vault.i18n import N_, _, ngettext
 
 from .common import StdinLines, session
-from .term import hidden, info, interactive, out, say
+from .term import hidden, hint, info, interactive, out
 
 
 def _source_password(password_stdin: bool, lines: StdinLines) -> Any:
@@ -21,10 +23,10 @@ def _source_password(password_stdin: bool, lines: StdinLines) -> Any:
 
     def ask() -> str:
         if password_stdin:
-            return lines.next("KeePass database password")
+            return lines.next(_("password of the KeePass database"))
         if not interactive():
-            raise UsageError("the KeePass database needs its password: use --password-stdin")
-        return hidden("Password of the KeePass database")
+            raise UsageError(_("the KeePass database needs its password: use --password-stdin"))
+        return hidden(_("Password of the KeePass database"))
 
     return ask
 
@@ -34,7 +36,7 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         column, sep, target = pair.partition("=")
         if not sep or not column.strip() or not target.strip():
-            raise UsageError(f"--map takes COLUMN=FIELD, got {pair!r}")
+            raise UsageError(_("--map takes COLUMN=FIELD, not {given}").format(given=repr(pair)))
         mapping[column.strip()] = target.strip()
     return mapping
 
@@ -88,26 +90,49 @@ def import_(
         return
     _apply(sess, the_plan)
     if the_plan.format not in ("kdbx", "pass"):  # a file of plain text
-        say(
-            f"hint: {file} holds your passwords in plain text: delete it now "
-            "(and empty the trash), since they are in the vault"
+        hint(
+            _(
+                "{file} holds your passwords in plain text: delete it now "
+                "(and empty the trash), since they are in the vault"
+            ).format(file=file)
         )
+
+
+# What happens to one row, by (what, whether there is a reason): {place}, {title}, {why}.
+ACTIONS = {
+    ("add", False): N_("{place}: add {title}"),
+    ("add", True): N_("{place}: add {title} ({why})"),
+    ("update", False): N_("{place}: update {title}"),
+    ("update", True): N_("{place}: update {title} ({why})"),
+    ("skip", False): N_("{place}: skip {title}"),
+    ("skip", True): N_("{place}: skip {title} ({why})"),
+    ("refuse", False): N_("{place}: refuse {title}"),
+    ("refuse", True): N_("{place}: refuse {title} ({why})"),
+}
+
+
+def _say(msgid: str) -> str:
+    """A sentence of a table above, in the reader's language."""
+    return i18n._(msgid)
 
 
 def _show_plan(the_plan: Any, dry_run: bool) -> None:
     lines: list[tuple[str, str]] = []
     for action in the_plan.actions:
         if action.what != "add" or dry_run or action.why:
-            detail = f" ({action.why})" if action.why else ""
-            lines.append((action.record.place, f"{action.what} {action.record.title!r}{detail}"))
-    lines += [(place, f"refuse ({reason})") for place, reason in the_plan.refused]
-    lines += [(place, f"skip ({reason})") for place, reason in the_plan.skipped]
-    for place, line in sorted(lines, key=lambda pair: _place_order(pair[0])):
-        out(f"{place}: {line}")
+            place, title, why = action.record.place, repr(action.record.title), action.why
+            line = _say(ACTIONS[action.what, bool(why)]).format(place=place, title=title, why=why)
+            lines.append((place, line))
+    refuse = _("{place}: refuse ({why})")
+    skip = _("{place}: skip ({why})")
+    lines += [(place, refuse.format(place=place, why=why)) for place, why in the_plan.refused]
+    lines += [(place, skip.format(place=place, why=why)) for place, why in the_plan.skipped]
+    for _place, line in sorted(lines, key=lambda pair: _place_order(pair[0])):
+        out(line)
     for notice in the_plan.notices:
         info(notice)
     if dry_run and not the_plan.compared:
-        info("(not compared with the vault's items: logins already in it are skipped on import)")
+        info(_("(not compared with the vault's items: logins already in it are skipped on import)"))
 
 
 def _place_order(place: str) -> tuple[int, ...]:
@@ -120,16 +145,24 @@ def _apply(sess: Any, the_plan: Any) -> None:
 
     total = len(the_plan.actions)
     if total > 50 and sys.stderr.isatty():
-        with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
+        with click.progressbar(length=total, label=_("Importing"), file=sys.stderr) as bar:
             apply(sess, the_plan, lambda n: bar.update(1))
     else:
         apply(sess, the_plan)
     refused = the_plan.count("refuse") + len(the_plan.refused)
     skipped = the_plan.count("skip") + len(the_plan.skipped)
+    source = FORMAT_NAMES.get(the_plan.format)
     out(
-        f"Imported from {FORMAT_NAMES.get(the_plan.format, the_plan.format)}: "
-        f"{the_plan.count('add')} added, {the_plan.count('update')} updated, "
-        f"{skipped} skipped, {refused} refused"
+        _(
+            "Imported from {source}: {added} added, {updated} updated, "
+            "{skipped} skipped, {refused} refused"
+        ).format(
+            source=i18n._(source) if source else the_plan.format,
+            added=the_plan.count("add"),
+            updated=the_plan.count("update"),
+            skipped=skipped,
+            refused=refused,
+        )
     )
 
 
@@ -146,13 +179,13 @@ def export(ctx: click.Context, file: Path, password_stdin: bool, plain: bool, ye
 
     kind = file.suffix.lower()
     if kind not in (".kdbx", ".csv"):
-        raise UsageError("export writes FILE.kdbx (encrypted) or FILE.csv (with --plain)")
+        raise UsageError(_("export writes FILE.kdbx (encrypted) or FILE.csv (with --plain)"))
     if kind == ".csv" and not plain:
-        raise UsageError("a CSV file holds every password in plain text: add --plain to say so")
+        raise UsageError(_("a CSV file holds every password in plain text: add --plain to say so"))
     if kind == ".kdbx" and plain:
-        raise UsageError("--plain is for FILE.csv; a .kdbx file is always encrypted")
+        raise UsageError(_("--plain is for FILE.csv; a .kdbx file is always encrypted"))
     if file.exists():
-        raise UsageError(f"{file} exists already; choose a new file name")
+        raise UsageError(_("{file} exists already; choose a new file name").format(file=file))
     if kind == ".kdbx":
         from vault.transfer.keepass import require_kdbx
 
@@ -172,25 +205,30 @@ def export(ctx: click.Context, file: Path, password_stdin: bool, plain: bool, ye
 
         write_plain_csv(file, items)
     record_export(sess, file, kind[1:], len(items))
-    out(f"Exported {len(items)} items to {file}")
+    count = len(items)
+    out(
+        ngettext("Exported {n} item to {file}", "Exported {n} items to {file}", count).format(
+            n=count, file=file
+        )
+    )
 
 
 def _export_password(password_stdin: bool) -> str:
     if password_stdin:
-        return StdinLines().next("password for the KeePass file")
+        return StdinLines().next(_("password for the KeePass file"))
     if not interactive():
-        raise UsageError("the KeePass file needs a password: use --password-stdin or a terminal")
-    return hidden("Password for the new KeePass file", confirm=True)
+        raise UsageError(_("the KeePass file needs a password: use --password-stdin or a terminal"))
+    return hidden(_("Password for the new KeePass file"), confirm=True)
 
 
 def _confirm_plain(file: Path, yes: bool) -> None:
     if yes:
         return
     if not interactive():
-        raise UsageError("a plain-text export asks first: add --yes in a script")
-    info(f"{file} will hold every password of this vault in plain text.")
-    info("Anyone who can read the file can use them. Delete it as soon as you are done.")
-    if not click.confirm("Write it?", default=False, err=True):
+        raise UsageError(_("a plain-text export asks first: add --yes in a script"))
+    info(_("{file} will hold every password of this vault in plain text.").format(file=file))
+    info(_("Anyone who can read the file can use them. Delete it as soon as you are done."))
+    if not click.confirm(_("Write it?"), default=False, err=True):
         raise click.exceptions.Abort()
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from vault import i18n
+from vault.i18n import N_, _
+
 from .common import complete_titles, json_option, session
 from .sharing import grant_options, report_share, share_options
 from .term import emit_json, info, out
@@ -29,7 +32,17 @@ def request(ctx: click.Context, text: str, reason: str | None, for_: str | None)
         duration = timedelta(days=count * days) if days else timedelta(**{unit: count})
     request_id = do_request(session(ctx), text, reason, duration)
     out(request_id)
-    info("Sent. The owner sees it when they next run takusu; 'takusu requests' shows the answer.")
+    info(
+        _("Sent. The owner sees it when they next run takusu; 'takusu requests' shows the answer.")
+    )
+
+
+# A request's status as people read it (the --json output keeps the word itself).
+STATUS = {"pending": N_("pending"), "approved": N_("approved"), "denied": N_("denied")}
+
+
+def _status(status: str) -> str:
+    return i18n._(STATUS[status]) if status in STATUS else status
 
 
 @click.command()
@@ -48,15 +61,17 @@ def requests(ctx: click.Context, as_json: bool) -> None:
         emit_json([r.as_json() for r in rows])
         return
     if not rows:
-        info("No pending requests." if sess.is_owner else "You have sent no requests.")
+        info(_("No pending requests.") if sess.is_owner else _("You have sent no requests."))
     for r in rows:
         when = shown_time(parse_time(r.at))
         who = f"{r.member}: " if sess.is_owner else ""
-        out(f"{r.id}  {when}  {who}{r.text}  [{r.status}]")
+        out(f"{r.id}  {when}  {who}{r.text}  [{_status(r.status)}]")
         if r.reason:
-            out(f"      reason: {r.reason}")
+            reason = _("reason: {reason}").format(reason=r.reason)
+            out(f"      {reason}")
         if r.answer:
-            out(f"      answer: {r.answer}")
+            answer = _("answer: {answer}").format(answer=r.answer)
+            out(f"      {answer}")
 
 
 @click.command()
@@ -90,7 +105,7 @@ def approve(
     item_id = sess.find(title)
     done = do_approve(sess, request_id, item_id, when, chosen, otp)  # type: ignore[arg-type]
     report_share(sess, item_id, sess.member_name(done.member), done)
-    info(f"Approved request {request_id}.")
+    info(_("Approved request {id}.").format(id=request_id))
 
 
 @click.command()
@@ -102,7 +117,7 @@ def deny(ctx: click.Context, request_id: str, reason: str | None) -> None:
     from vault.delegation import deny as do_deny
 
     asked = do_deny(session(ctx), request_id, reason)
-    out(f"Denied request {asked.id} from {asked.member}.")
+    out(_("Denied request {id} from {member}.").format(id=asked.id, member=asked.member))
 
 
 COMMANDS = [request, requests, approve, deny]

@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
+from vault import i18n
 from vault.errors import UsageError
+from vault.i18n import N_, _, ngettext
 
 from .common import (
     complete_members,
@@ -18,7 +20,7 @@ from .common import (
     session,
     yes_option,
 )
-from .term import confirm_destructive, emit_json, out, say
+from .term import confirm_destructive, emit_json, hint, out, say
 
 
 def share_options(fn: Any) -> Any:
@@ -63,17 +65,52 @@ def grant_options(
     when = parse_expiry(expires, system_clock()) if expires else None
     chosen = [f.strip() for f in fields.split(",") if f.strip()] if fields is not None else None
     if chosen is not None and not chosen:
-        raise UsageError("--fields names at least one field")
+        raise UsageError(_("--fields names at least one field"))
     otp = None
     if otp_hours is not None:
         if chosen is not None and "totp" in chosen:
-            raise UsageError("share either the 2FA seed (--fields totp) or 2FA codes (--otp-hours)")
+            raise UsageError(
+                _("share either the 2FA seed (--fields totp) or 2FA codes (--otp-hours)")
+            )
         zone = tz or local_zone_name()
         parse_zone(zone)
         otp = {"hours": parse_hours(otp_hours).to_json(), "zone": zone, "days": otp_days}
     elif tz is not None:
-        raise UsageError("--tz goes with --otp-hours")
+        raise UsageError(_("--tz goes with --otp-hours"))
     return when, chosen, otp
+
+
+# What a share covers, with and without an expiry: {member}, {title}, {fields}, {until}.
+SHARED = {
+    ("all", False): N_("Shared {title} with {member} (all of it)"),
+    ("all", True): N_("Shared {title} with {member} (all of it) until {until}"),
+    ("fields", False): N_("Shared {title} with {member} ({fields})"),
+    ("fields", True): N_("Shared {title} with {member} ({fields}) until {until}"),
+    ("title", False): N_("Shared {title} with {member} (only the title)"),
+    ("title", True): N_("Shared {title} with {member} (only the title) until {until}"),
+}
+# The share a new one replaced: {fields}, {until}.
+REPLACED = {
+    ("all", False): N_("this replaces the earlier share (all of it, no expiry)"),
+    ("all", True): N_("this replaces the earlier share (all of it, until {until})"),
+    ("fields", False): N_("this replaces the earlier share ({fields}, no expiry)"),
+    ("fields", True): N_("this replaces the earlier share ({fields}, until {until})"),
+    ("title", False): N_("this replaces the earlier share (only the title, no expiry)"),
+    ("title", True): N_("this replaces the earlier share (only the title, until {until})"),
+}
+
+
+def _say(msgid: str) -> str:
+    """A sentence of a table above, in the reader's language."""
+    return i18n._(msgid)
+
+
+def _scope_kind(scope: dict[str, Any] | None) -> tuple[str, str]:
+    """("all" | "fields" | "title", the fields as a list for people)."""
+    if scope is None:
+        return "all", ""
+    fields = ", ".join(scope["fields"])
+    return ("fields", fields) if fields else ("title", "")
 
 
 def report_share(sess: Any, item_id: str, name: str, done: Any) -> None:
@@ -81,24 +118,38 @@ def report_share(sess: Any, item_id: str, name: str, done: Any) -> None:
     from vault.clock import parse_time, shown_time
 
     title = sess.payload(item_id)["title"]
-    what = "all of it" if done.scope is None else ", ".join(done.scope["fields"]) or "the title"
-    until = f" until {shown_time(parse_time(done.expires))}" if done.expires else ""
-    out(f"Shared {title} with {name} ({what}){until}")
+    kind, fields = _scope_kind(done.scope)
+    until = shown_time(parse_time(done.expires)) if done.expires else ""
+    out(
+        _say(SHARED[kind, bool(done.expires)]).format(
+            title=title, member=name, fields=fields, until=until
+        )
+    )
     otp = done.scope.get("otp") if done.scope else None
     if otp is not None:
         from vault.codewindow import Hours
 
         hours = Hours.from_json(otp["hours"]).describe()
-        out(f"  2FA codes for {hours} ({otp['zone']}), {otp['days']} days ahead; no seed")
+        days = otp["days"]
+        line = ngettext(
+            "2FA codes for {hours} ({zone}), {n} day ahead; no seed",
+            "2FA codes for {hours} ({zone}), {n} days ahead; no seed",
+            days,
+        ).format(hours=hours, zone=otp["zone"], n=days)
+        out(f"  {line}")
         if done.codes_until:
-            say(
-                f"hint: her codes run until {shown_time(parse_time(done.codes_until))}; takusu "
-                "tops them up whenever you run it, and if you do not, her 2FA access ends then"
+            hint(
+                _(
+                    "her codes run until {until}; takusu tops them up whenever you run it, "
+                    "and if you do not, her 2FA access ends then"
+                ).format(until=shown_time(parse_time(done.codes_until)))
             )
     before = done.before
     if before is not None:
-        was = "all of it" if "scope" not in before else ", ".join(before["scope"]["fields"])
-        say(f"this replaces the earlier share ({was}, expiry {before['expires'] or 'none'})")
+        kind, fields = _scope_kind(before["scope"] if "scope" in before else None)
+        expires = before["expires"]
+        until = shown_time(parse_time(expires)) if expires else ""
+        say(_say(REPLACED[kind, bool(expires)]).format(fields=fields, until=until))
 
 
 @click.command()
@@ -149,7 +200,7 @@ def share(
 )
 @click.pass_context
 def revoke(ctx: click.Context, title: str, from_: str) -> None:
-    """Take one item back from a member (re-keys it; marks it exposed)."""
+    """Take one item back from a member (new key; marks it exposed)."""
     from vault.sharing import member_by_name
     from vault.sharing import revoke as do_revoke
 
@@ -158,10 +209,16 @@ def revoke(ctx: click.Context, title: str, from_: str) -> None:
     item_id = sess.find(title)
     name = sess.payload(item_id)["title"]
     done = do_revoke(sess, item_id, member_by_name(sess, from_), "revoked by owner")
-    out(f"Revoked {from_}'s access to {name}; it was re-keyed.")
-    say(
-        f"hint: {from_} may already know this secret: change it at the site, then "
-        f"record it with: takusu rotate {shlex.quote(name)}"
+    out(
+        _("Revoked the access of {member} to {title}; it is locked again with a new key.").format(
+            member=from_, title=name
+        )
+    )
+    hint(
+        _(
+            "{member} may already know this secret: change it at the site, then "
+            "record it with: {command}"
+        ).format(member=from_, command=f"takusu rotate {shlex.quote(name)}")
     )
     if "codes_until" in done:
         say_codes_still_valid(from_, done["codes_until"])
@@ -170,9 +227,11 @@ def revoke(ctx: click.Context, title: str, from_: str) -> None:
 def say_codes_still_valid(name: str, until: str) -> None:
     from vault.clock import parse_time, shown_time
 
-    say(
-        f"hint: the 2FA codes already delivered to {name} stay valid until "
-        f"{shown_time(parse_time(until))}; resetting 2FA at the site ends them sooner"
+    hint(
+        _(
+            "the 2FA codes already delivered to {member} stay valid until {until}; "
+            "resetting 2FA at the site ends them sooner"
+        ).format(member=name, until=shown_time(parse_time(until)))
     )
 
 
@@ -195,32 +254,61 @@ def offboard(ctx: click.Context, name: str, as_json: bool, yes: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    out(f"Offboarded {name}: all access revoked, member removed.")
+    out(_("Offboarded {member}: all access revoked, member removed.").format(member=name))
     print_checklist(rows)
 
 
-def print_checklist(rows: list[dict[str, Any]]) -> None:
+# A line of the offboarding checklist, by whether it is deleted here.
+SEEN = {
+    False: N_("- {title}  {url}  [retrieved {fields}, first {first}, latest {latest}]"),
+    True: N_(
+        "- {title}  {url}  [retrieved {fields}, first {first}, latest {latest}]"
+        "  (deleted here; still change it at the site)"
+    ),
+}
+NOT_SEEN = {
+    False: N_("- {title}  {url}  [never retrieved, as far as her takusu reported]"),
+    True: N_(
+        "- {title}  {url}  [never retrieved, as far as her takusu reported]"
+        "  (deleted here; still change it at the site)"
+    ),
+}
+
+
+def _field_word(field: str) -> str:
+    """A field as the checklist names it: "the 2FA seed" for totp; other names as they are."""
     from vault.audit import FIELD_WORDS
+
+    return i18n._(FIELD_WORDS[field]) if field in FIELD_WORDS else field
+
+
+def print_checklist(rows: list[dict[str, Any]]) -> None:
     from vault.clock import parse_time, shown_time
 
     if not rows:
         return
-    out("Change these (most urgent first):")
+    out(_("Change these (most urgent first):"))
     for r in rows:
-        words = ", ".join(FIELD_WORDS.get(f, f) for f in r["fields"] if f != "title")
-        seen = (
-            f"retrieved {words}, first {shown_time(parse_time(r['first_retrieved']))}, "
-            f"latest {shown_time(parse_time(r['last_retrieved']))}"
-            if r["retrieved"]
-            else "never retrieved, as far as her takusu reported"
-        )
-        gone = "  (deleted here; still change it at the site)" if r.get("deleted") else ""
-        out(f"  - {r['title']}  {r['url'] or ''}  [{seen}]{gone}")
+        words = ", ".join(_field_word(f) for f in r["fields"] if f != "title")
+        url = r["url"] or ""
+        if r["retrieved"]:
+            line = _say(SEEN[bool(r.get("deleted"))]).format(
+                title=r["title"],
+                url=url,
+                fields=words,
+                first=shown_time(parse_time(r["first_retrieved"])),
+                latest=shown_time(parse_time(r["last_retrieved"])),
+            )
+        else:
+            line = _say(NOT_SEEN[bool(r.get("deleted"))]).format(title=r["title"], url=url)
+        out(f"  {line}")
         if r.get("seed_seen"):
-            out("      2FA seed seen: she can make codes at will until you reset 2FA at the site")
+            seed = _("2FA seed seen: she can make codes at will until you reset 2FA at the site")
+            out(f"      {seed}")
         if r.get("codes_until"):
             until = shown_time(parse_time(r["codes_until"]))
-            out(f"      2FA codes she was given stay valid until {until}")
+            codes = _("2FA codes she was given stay valid until {until}").format(until=until)
+            out(f"      {codes}")
 
 
 @click.command()
@@ -247,20 +335,31 @@ def rotate(
         password_stdin, generate, totp_prompt, totp_stdin, ask_password=asks, for_title=title
     )
     if not changes:
-        raise UsageError("give the new secret: --generate, --password-stdin, --totp or a terminal")
+        raise UsageError(
+            _("give the new secret: --generate, --password-stdin, --totp or a terminal")
+        )
     sess = session(ctx)
     sess.require_owner()
     item_id = sess.find(title)
     done = do_rotate(sess, item_id, changes)
     title = sess.payload(item_id)["title"]
     if not done.fields:
-        out(f"{title}: this secret is already recorded; nothing changed")
+        out(_("{title}: this secret is already recorded; nothing changed").format(title=title))
         return
-    out(f"Rotated {title} ({', '.join(done.fields)}); its mark as seen is cleared")
+    out(
+        _("Rotated {title} ({fields}); its mark as seen is cleared").format(
+            title=title, fields=", ".join(done.fields)
+        )
+    )
     if done.seed_still_seen_by:
-        say(
-            f"hint: {', '.join(done.seed_still_seen_by)} saw the 2FA seed, which was not "
-            f"rotated: reset 2FA at the site, then: takusu rotate {shlex.quote(title)} --totp"
+        hint(
+            _(
+                "{members} saw the 2FA seed, which was not rotated: reset 2FA at the site, "
+                "then: {command}"
+            ).format(
+                members=", ".join(done.seed_still_seen_by),
+                command=f"takusu rotate {shlex.quote(title)} --totp",
+            )
         )
 
 
