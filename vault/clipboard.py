@@ -28,6 +28,7 @@ from . import cliptools, fsutil
 from .clock import Clock, system_clock
 from .errors import BadInput, StorageError, TakusuError, UserError
 from .home import default_home
+from .i18n import _
 
 DEFAULT_SECONDS = 45
 SECONDS_ENV = "TAKUSU_CLIP_SECONDS"
@@ -82,10 +83,14 @@ def clear_delay(seconds: int | None = None) -> int:
         if not raw:
             return DEFAULT_SECONDS
         if not raw.isdigit():
-            raise BadInput(f"{SECONDS_ENV} must be a whole number of seconds (0 = never clear)")
+            raise BadInput(
+                _("{name} must be a whole number of seconds (0 = never clear)").format(
+                    name=SECONDS_ENV
+                )
+            )
         seconds = int(raw)
     if seconds < 0:
-        raise BadInput("the clipboard delay cannot be negative")
+        raise BadInput(_("the clipboard delay cannot be negative"))
     return seconds
 
 
@@ -103,7 +108,7 @@ def _next_generation() -> tuple[str, Path]:
     fsutil.ensure_dir(folder)
     info = folder.stat()
     if info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise StorageError(f"{folder} is not a private folder of this user")
+        raise StorageError(_("{folder} is not a private folder of this user").format(folder=folder))
     token = secrets.token_hex(16)
     path = folder / GENERATION_FILE
     fsutil.atomic_write(path, token.encode("ascii"))
@@ -181,7 +186,7 @@ def _start_clearer(job: _Job, env: dict[str, str]) -> None:
         proc.wait()
         code = -1
     if code != 0:
-        raise UserError("could not start the clipboard timer; the clipboard was cleared again")
+        raise UserError(_("could not start the clipboard timer; the clipboard was cleared again"))
 
 
 # ---- the clearer process (python -m vault.clipboard --clear) ----

@@ -18,7 +18,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from . import i18n
 from .errors import BadInput, UserError
+from .i18n import N_, _
 
 TOOL_ENV = "TAKUSU_CLIPBOARD_TOOL"
 
@@ -113,9 +115,16 @@ def _forced_tool(name: str, env: Mapping[str, str]) -> Tool:
         raise _no_tool(env)
     tool = TOOLS.get(name)
     if tool is None:
-        raise BadInput(f"{TOOL_ENV} must be one of: {', '.join(TOOLS)}, none")
+        raise BadInput(
+            _("{name} must be one of: {tools}").format(
+                name=TOOL_ENV, tools=", ".join([*TOOLS, "none"])
+            )
+        )
     if not _which(tool.copy[0], env):
-        raise UserError(f"clipboard tool not found: {tool.copy[0]}", hint=_INSTALL[name])
+        raise UserError(
+            _("clipboard tool not found: {tool}").format(tool=tool.copy[0]),
+            hint=i18n._(_INSTALL[name]),
+        )
     return tool
 
 
@@ -133,27 +142,30 @@ def _candidates(env: Mapping[str, str]) -> list[str]:
 
 
 _INSTALL = {
-    "wl-copy": "install wl-clipboard",
-    "xclip": "install xclip",
-    "xsel": "install xsel",
-    "pbcopy": "pbcopy comes with macOS; check your PATH",
-    "clip.exe": "clip.exe comes with Windows; check that WSL interop is enabled",
+    "wl-copy": N_("install wl-clipboard"),
+    "xclip": N_("install xclip"),
+    "xsel": N_("install xsel"),
+    "pbcopy": N_("pbcopy comes with macOS; check your PATH"),
+    "clip.exe": N_("clip.exe comes with Windows; check that WSL interop is enabled"),
 }
 
 
 def _no_tool(env: Mapping[str, str]) -> UserError:
-    hint = "or print the value instead of copying it"
+    hint = _("or print the value instead of copying it")
     if env.get("WAYLAND_DISPLAY"):
-        return UserError("no clipboard tool found: install wl-clipboard (Wayland)", hint=hint)
+        return UserError(_("no clipboard tool found: install wl-clipboard (Wayland)"), hint=hint)
     if env.get("DISPLAY"):
-        return UserError("no clipboard tool found: install xclip or xsel (X11)", hint=hint)
+        return UserError(_("no clipboard tool found: install xclip or xsel (X11)"), hint=hint)
     if sys.platform == "darwin":
-        return UserError("no clipboard tool found: pbcopy is not on PATH", hint=hint)
+        return UserError(_("no clipboard tool found: pbcopy is not on PATH"), hint=hint)
     if _is_wsl():
-        return UserError("no clipboard tool found: clip.exe is not on PATH", hint=hint)
+        return UserError(_("no clipboard tool found: clip.exe is not on PATH"), hint=hint)
     return UserError(
-        "no clipboard tool found: install xclip (X11) or wl-clipboard (Wayland)",
-        hint="there is no display here (DISPLAY and WAYLAND_DISPLAY are unset); " + hint,
+        _("no clipboard tool found: install xclip (X11) or wl-clipboard (Wayland)"),
+        hint=_(
+            "there is no display here (DISPLAY and WAYLAND_DISPLAY are unset); "
+            "or print the value instead of copying it"
+        ),
     )
 
 
@@ -173,7 +185,7 @@ def _resolve(argv: tuple[str, ...], env: Mapping[str, str]) -> list[str]:
     """argv with its program as an absolute path; UserError if it is not installed."""
     path = _which(argv[0], env)
     if path is None:
-        raise UserError(f"clipboard tool not found: {argv[0]}")
+        raise UserError(_("clipboard tool not found: {tool}").format(tool=argv[0]))
     return [path, *argv[1:]]
 
 
@@ -224,12 +236,16 @@ def _feed(argv: list[str], data: bytes, env: dict[str, str], name: str) -> None:
             return
         if code != 0:
             err.seek(0)
-            raise UserError(f"{name} could not copy: {_first_line(err.read(2000), code)}")
+            raise UserError(
+                _("{tool} could not copy: {reason}").format(
+                    tool=name, reason=_first_line(err.read(2000), code)
+                )
+            )
 
 
 def _first_line(raw: bytes, code: int) -> str:
     lines = [ln.strip() for ln in raw.decode("utf-8", "replace").splitlines() if ln.strip()]
-    text = lines[0] if lines else f"exit status {code}"
+    text = lines[0] if lines else _("exit status {code}").format(code=code)
     return "".join(c if c.isprintable() else "?" for c in text)[:200]
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import BadInput, UsageError
+from .i18n import _
 
 Clock = Callable[[], datetime]
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
@@ -77,12 +78,12 @@ def parse_duration(text: str) -> tuple[int, str]:
     if match is None:
         if re.fullmatch(r"\d+\s*m", cleaned):
             raise BadInput(
-                f"{text!r} could mean minutes or months",
-                hint="write 30min for minutes or 3mo for months",
+                _("{text} could mean minutes or months").format(text=repr(text)),
+                hint=_("write 30min for minutes or 3mo for months"),
             )
         raise BadInput(
-            f"cannot read the duration {text!r}",
-            hint="use 30min, 12h, 7d, 2w, 3mo or 1y (or 7日, 2週間, 3ヶ月)",
+            _("cannot read the duration {text}").format(text=repr(text)),
+            hint=_("use 30min, 12h, 7d, 2w, 3mo or 1y (or 7日, 2週間, 3ヶ月)"),
         )
     return int(match[1]), _UNITS[match[2]]
 
@@ -107,13 +108,13 @@ def parse_when(text: str, now: datetime, zone: tzinfo | None = None) -> datetime
         try:
             start = datetime(year, month, day, tzinfo=zone or local_zone())
         except ValueError:
-            raise BadInput(f"there is no date {text!r}") from None
+            raise BadInput(_("there is no date {text}").format(text=repr(text))) from None
         return (start + timedelta(days=1, seconds=-1)).astimezone(UTC)  # through 23:59:59
     if "T" in cleaned or " " in cleaned:
         try:
             when = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
         except ValueError:
-            raise BadInput(f"cannot read the time {text!r}") from None
+            raise BadInput(_("cannot read the time {text}").format(text=repr(text))) from None
         return when.replace(tzinfo=when.tzinfo or zone or local_zone()).astimezone(UTC)
     count, unit = parse_duration(cleaned)
     return after(now, count, unit).astimezone(UTC)
@@ -126,11 +127,13 @@ def parse_expiry(text: str, now: datetime) -> str:
         when = parse_when(text, now)
     except BadInput as exc:
         raise BadInput(
-            f"cannot read the expiry {text!r}: {exc.message}",
-            hint=exc.hint or "use a duration like 7d, 12h, 2w or a date like 2026-12-31",
+            _("cannot read the expiry {text}: {reason}").format(
+                text=repr(text), reason=exc.message
+            ),
+            hint=exc.hint or _("use a duration like 7d, 12h, 2w or a date like 2026-12-31"),
         ) from None
     if when <= now:
-        raise BadInput("the expiry is in the past")
+        raise BadInput(_("the expiry is in the past"))
     return stamp(when)
 
 
@@ -145,7 +148,8 @@ def parse_since(text: str, zone: tzinfo | None = None) -> datetime:
         when = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
-            f"cannot read the date {text!r}", hint="write it like 2026-12-01 or 2026/12/01"
+            _("cannot read the date {text}").format(text=repr(text)),
+            hint=_("write it like 2026-12-01 or 2026/12/01"),
         ) from None
     return when.replace(tzinfo=when.tzinfo or zone or local_zone()).astimezone(UTC)
 

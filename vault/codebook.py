@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from .errors import BadInput, Malformed
+from .i18n import _
 
 PACK_VERSION = 1
 # 31 days of 10 s steps, plus edge and margin steps. Packed, that maximum is 904 KB at 8
@@ -44,8 +45,8 @@ class CodeBook:
     ):
         # callers have checked everything: use from_steps or unpack
         self.period, self.digits = period, digits
-        self._starts = [start for start, _ in runs]
-        self._counts = [count for _, count in runs]
+        self._starts = [start for start, _count in runs]
+        self._counts = [count for _start, count in runs]
         self._offsets = [0] * len(runs)
         for index in range(1, len(runs)):
             self._offsets[index] = self._offsets[index - 1] + self._counts[index - 1]
@@ -123,11 +124,11 @@ class CodeBook:
     def merge(self, other: CodeBook) -> CodeBook:
         """This book with `other`'s steps added (a top-up); Malformed if they disagree."""
         if (self.period, self.digits) != (other.period, other.digits):
-            raise Malformed("a 2FA code top-up has another period or number of digits")
+            raise Malformed(_("a 2FA code top-up has another period or number of digits"))
         by_step = dict(zip(self.steps(), self._codes, strict=True))
         for step, code in zip(other.steps(), other._codes, strict=True):
             if by_step.setdefault(step, code) != code:
-                raise Malformed("a 2FA code top-up disagrees with the codes already held")
+                raise Malformed(_("a 2FA code top-up disagrees with the codes already held"))
         steps = sorted(by_step)
         codes = array("L", (by_step[step] for step in steps))
         return CodeBook(self.period, self.digits, _runs(steps), codes)
@@ -174,7 +175,9 @@ def _at(second: int) -> datetime:
 def pack(book: CodeBook) -> bytes:
     """The book in pack format v1 (see the module docstring); BadInput beyond MAX_CODES."""
     if len(book) > MAX_CODES:
-        raise BadInput(f"too many 2FA codes for one delivery (at most {MAX_CODES})")
+        raise BadInput(
+            _("too many 2FA codes for one delivery (at most {count})").format(count=MAX_CODES)
+        )
     out = bytearray([PACK_VERSION, book.digits]) + book.period.to_bytes(2, "big")
     runs = book.runs()
     out += _varint(len(runs))
@@ -213,7 +216,7 @@ class _Reader:
 
     def take(self, size: int) -> bytes:
         if self.at + size > len(self.data):
-            raise Malformed("the 2FA code pack is truncated")
+            raise Malformed(_("the 2FA code pack is truncated"))
         chunk = self.data[self.at : self.at + size]
         self.at += size
         return chunk
@@ -225,49 +228,51 @@ class _Reader:
             value |= (byte & 0x7F) << (7 * index)
             if not byte & 0x80:
                 if byte == 0 and index:
-                    raise Malformed("the 2FA code pack has a non-minimal varint")
+                    raise Malformed(_("the 2FA code pack has a non-minimal number"))
                 return value
-        raise Malformed("the 2FA code pack has an oversized varint")
+        raise Malformed(_("the 2FA code pack has an oversized number"))
 
 
 def unpack(data: bytes) -> CodeBook:
     """The book packed in `data`; Malformed for anything `pack` would not have written."""
     if not isinstance(data, bytes | bytearray):
-        raise Malformed("the 2FA code pack is not bytes")
+        raise Malformed(_("the 2FA code pack is not bytes"))
     reader = _Reader(bytes(data))
     version = reader.take(1)[0]
     if version != PACK_VERSION:
-        raise Malformed(f"unknown 2FA code pack version {version}")
+        raise Malformed(_("unknown 2FA code pack version {version}").format(version=version))
     digits, period = reader.take(1)[0], int.from_bytes(reader.take(2), "big")
     if digits not in WIDTH or not 10 <= period <= 300:
-        raise Malformed("the 2FA code pack has unsupported digits or period")
+        raise Malformed(_("the 2FA code pack has unsupported digits or period"))
     runs = _read_runs(reader, period)
-    total = sum(count for _, count in runs)
+    total = sum(count for _start, count in runs)
     width = WIDTH[digits]
     rest = len(reader.data) - reader.at
     expected = (total * width + 7) // 8
-    if rest != expected:
-        raise Malformed(f"the 2FA code pack is {'truncated' if rest < expected else 'too long'}")
+    if rest < expected:
+        raise Malformed(_("the 2FA code pack is truncated"))
+    if rest > expected:
+        raise Malformed(_("the 2FA code pack is too long"))
     codes = _unpack_codes(reader.take(rest), total, width)
     if any(code >= 10**digits for code in codes):
-        raise Malformed("the 2FA code pack holds a code with too many digits")
+        raise Malformed(_("the 2FA code pack holds a code with too many digits"))
     return CodeBook(period, digits, runs, codes)
 
 
 def _read_runs(reader: _Reader, period: int) -> list[tuple[int, int]]:
     count_runs = reader.varint()
     if count_runs > MAX_CODES:
-        raise Malformed("the 2FA code pack holds too many runs")
+        raise Malformed(_("the 2FA code pack holds too many runs"))
     runs: list[tuple[int, int]] = []
     end = total = 0
     for index in range(count_runs):
         gap, count = reader.varint(), reader.varint()
         if (index and gap == 0) or count == 0:
-            raise Malformed("the 2FA code pack has an empty run or touching runs")
+            raise Malformed(_("the 2FA code pack has an empty run or touching runs"))
         start = end + gap
         end, total = start + count, total + count
         if total > MAX_CODES or end * period > MAX_SECONDS:
-            raise Malformed("the 2FA code pack holds too many codes or too late a step")
+            raise Malformed(_("the 2FA code pack holds too many codes or too late a step"))
         runs.append((start, count))
     return runs
 
@@ -281,6 +286,6 @@ def _unpack_codes(data: bytes, total: int, width: int) -> array[int]:
         codes.extend((value >> width * (7 - slot)) & mask for slot in range(8))
     # past the last code only the zero bits up to the byte boundary (and our zero fill)
     if any(codes[total:]):
-        raise Malformed("the 2FA code pack has non-zero padding bits")
+        raise Malformed(_("the 2FA code pack has non-zero padding bits"))
     del codes[total:]
     return codes

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import totp
+from . import i18n, totp
 from .codebook import CodeBook
 from .errors import BadInput, Malformed
+from .i18n import N_, _
 
 MAX_DAYS = 31  # the longest horizon one delivery may cover
 MAX_MARGIN = 10  # steps of clock-skew margin either side of a window
@@ -36,7 +37,12 @@ DAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _JA_DAYS = "月火水木金土日"
 _DAY_MINUTES = 24 * 60
-_HINT = 'write days and times like "Mon-Fri 09:00-18:00" or "月-金 09:00-12:00, 13:00-18:00"'
+_HINT = N_('write days and times like "Mon-Fri 09:00-18:00" or "月-金 09:00-12:00, 13:00-18:00"')
+
+
+def _hint() -> str:
+    return i18n._(_HINT)
+
 
 # After NFKC: full-width digits, colons, commas, tildes and spaces are already ASCII.
 _SEPARATORS = str.maketrans({"、": ",", "・": ",", "〜": "-", "~": "-", "–": "-", "—": "-"})
@@ -66,7 +72,7 @@ class Hours:
                 entries.append(((0, 0, span[0]), text))
             else:
                 entries.append(((1, members[0], span[0]), f"{_day_spec(members)} {text}"))
-        return ", ".join(text for _, text in sorted(entries))
+        return ", ".join(text for _key, text in sorted(entries))
 
     def to_json(self) -> list[list[list[int]]]:
         """Seven lists (Monday first) of [start, end] minutes: the signed-event form."""
@@ -76,25 +82,25 @@ class Hours:
     def from_json(cls, obj: object) -> Hours:
         """Hours from `to_json`'s form; Malformed unless it is exactly such a value."""
         if not isinstance(obj, list) or len(obj) != 7:
-            raise Malformed("the window hours are not a list of seven days")
+            raise Malformed(_("the window hours are not a list of seven days"))
         days = tuple(_json_day(day) for day in obj)
         if not any(days):
-            raise Malformed("the window hours hold no time at all")
+            raise Malformed(_("the window hours hold no time at all"))
         return cls(days)
 
 
 def _json_day(day: object) -> tuple[Span, ...]:
     if not isinstance(day, list) or len(day) > MAX_SPANS:
-        raise Malformed("a day of the window hours is not a short list of spans")
+        raise Malformed(_("a day of the window hours is not a short list of spans"))
     spans: list[Span] = []
     previous_end = -1
     for span in day:
         if not (isinstance(span, list) and len(span) == 2 and all(type(v) is int for v in span)):
-            raise Malformed("a span of the window hours is not two integers")
+            raise Malformed(_("a span of the window hours is not two integers"))
         start, end = span
         # touching or overlapping spans would have been merged: refuse the non-canonical form
         if not previous_end < start < end <= _DAY_MINUTES:
-            raise Malformed("the window hours' spans are out of range or out of order")
+            raise Malformed(_("the window hours' spans are out of range or out of order"))
         spans.append((start, end))
         previous_end = end
     return tuple(spans)
@@ -128,10 +134,12 @@ def parse_hours(text: str) -> Hours:
     """
     clean = unicodedata.normalize("NFKC", text).translate(_SEPARATORS).strip()
     if not clean:
-        raise BadInput("the hours are empty", hint=_HINT)
+        raise BadInput(_("the hours are empty"), hint=_hint())
     if len(clean) > MAX_HOURS_TEXT:
-        raise BadInput(f"the hours are too long (at most {MAX_HOURS_TEXT} characters)")
-    spans: list[list[Span]] = [[] for _ in range(7)]
+        raise BadInput(
+            _("the hours are too long (at most {count} characters)").format(count=MAX_HOURS_TEXT)
+        )
+    spans: list[list[Span]] = [[] for _day in range(7)]
     listed: list[int] = []  # days of entries without a range yet: "Mon" in "Mon,Wed 09:00-12:00"
     current = list(range(7))
     for part in (piece.strip() for piece in clean.split(",")):
@@ -147,25 +155,41 @@ def parse_hours(text: str) -> Hours:
         for clock in re.finditer(_RANGE, match[2]):
             start, end = _minute(clock[1], clock[2], part), _minute(clock[3], clock[4], part)
             if end <= start:
-                raise BadInput(f"in the hours {part!r} the end is not after the start", hint=_HINT)
+                raise BadInput(
+                    _("in the hours {part} the end is not after the start").format(part=repr(part)),
+                    hint=_hint(),
+                )
             for day in current:
                 spans[day].append((start, end))
     if listed:
-        raise BadInput(f"the hours {clean!r} end with days but no times", hint=_HINT)
+        raise BadInput(
+            _("the hours {hours} end with days but no times").format(hours=repr(clean)),
+            hint=_hint(),
+        )
     days = tuple(_merge(day) for day in spans)
     if not any(days):
-        raise BadInput(f"the hours {clean!r} name no time", hint=_HINT)
+        raise BadInput(_("the hours {hours} name no time").format(hours=repr(clean)), hint=_hint())
     if max(len(day) for day in days) > MAX_SPANS:
-        raise BadInput(f"the hours have more than {MAX_SPANS} ranges in one day")
+        raise BadInput(
+            _("the hours have more than {count} ranges in one day").format(count=MAX_SPANS)
+        )
     return Hours(days)
 
 
 def _minute(hours: str, minutes: str, part: str) -> int:
     hour, minute = int(hours), int(minutes)
     if minute > 59:
-        raise BadInput(f"in the hours {part!r} the minutes must be 00-59", hint=_HINT)
+        raise BadInput(
+            _("in the hours {part} the minutes must be 00-59").format(part=repr(part)),
+            hint=_hint(),
+        )
     if hour > 24 or (hour == 24 and minute):
-        raise BadInput(f"in the hours {part!r} {hours}:{minutes} is beyond 24:00", hint=_HINT)
+        raise BadInput(
+            _("in the hours {part} {time} is beyond 24:00").format(
+                part=repr(part), time=f"{hours}:{minutes}"
+            ),
+            hint=_hint(),
+        )
     return hour * 60 + minute
 
 
@@ -178,10 +202,18 @@ def _parse_days(text: str, part: str) -> list[int]:
     if len(ends) == 1:
         return [_day(ends[0], part)]
     if len(ends) != 2:
-        raise BadInput(f"cannot read the days {text!r} in the hours {part!r}", hint=_HINT)
+        raise BadInput(
+            _("cannot read the days {days} in the hours {part}").format(
+                days=repr(text), part=repr(part)
+            ),
+            hint=_hint(),
+        )
     first, last = _day(ends[0], part), _day(ends[1], part)
     if first == last:
-        raise BadInput(f"the days {text!r} start and end on the same day", hint=_HINT)
+        raise BadInput(
+            _("the days {days} start and end on the same day").format(days=repr(text)),
+            hint=_hint(),
+        )
     return [(first + offset) % 7 for offset in range((last - first) % 7 + 1)]
 
 
@@ -193,7 +225,10 @@ def _day(name: str, part: str) -> int:
         # "Mo", "Tues", "thu", "Saturday": any prefix of two letters or more is unambiguous
         if len(lower) >= 2 and full.startswith(lower):
             return index
-    raise BadInput(f"cannot read the day {name!r} in the hours {part!r}", hint=_HINT)
+    raise BadInput(
+        _("cannot read the day {day} in the hours {part}").format(day=repr(name), part=repr(part)),
+        hint=_hint(),
+    )
 
 
 def _merge(spans: list[Span]) -> tuple[Span, ...]:
@@ -212,13 +247,13 @@ def _merge(spans: list[Span]) -> tuple[Span, ...]:
 def parse_zone(name: str) -> ZoneInfo:
     """The IANA zone called `name` (e.g. "Asia/Tokyo"); BadInput for an unknown one."""
     name = name.strip()
-    hint = "use an IANA zone name such as Asia/Tokyo, Europe/Berlin or America/New_York"
+    hint = _("use a time zone name such as Asia/Tokyo, Europe/Berlin or America/New_York")
     if not name or len(name) > 64:
-        raise BadInput("the time zone name is empty or too long", hint=hint)
+        raise BadInput(_("the time zone name is empty or too long"), hint=hint)
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise BadInput(f"unknown time zone {name!r}", hint=hint) from None
+        raise BadInput(_("unknown time zone {zone}").format(zone=repr(name)), hint=hint) from None
 
 
 def local_zone_name(
@@ -252,7 +287,7 @@ def _zone_path_name(path: str) -> str:
     """ "Europe/Berlin" from "/usr/share/zoneinfo/Europe/Berlin"; a bare name unchanged."""
     if not path.startswith("/"):
         return path
-    _, found, name = path.rpartition("zoneinfo/")
+    _head, found, name = path.rpartition("zoneinfo/")
     for prefix in ("posix/", "right/"):
         name = name.removeprefix(prefix)
     return name if found else ""
@@ -337,7 +372,9 @@ def steps_in_windows(
     # the first step running at `start` and the last one that begins before `end`
     first, last = _floor_seconds(start) // period, -(-_ceil_seconds(end) // period) - 1
     if end - start > timedelta(days=MAX_DAYS):
-        raise BadInput(f"2FA code windows cover at most {MAX_DAYS} days at a time")
+        raise BadInput(
+            _("2FA code windows cover at most {count} days at a time").format(count=MAX_DAYS)
+        )
     if end <= start:
         return []
     # windows a margin away from [start, end) still lend their margin steps to it
@@ -362,7 +399,7 @@ def book_for(
     margin: int = 1,
 ) -> CodeBook:
     """The codes of the seed in `uri` for every window step in [start, end) (see plan)."""
-    period, digits, _ = totp.parameters(uri)
+    period, digits, _algorithm = totp.parameters(uri)
     steps = steps_in_windows(hours, zone, start, end, period, margin)
     return CodeBook.from_steps(period, digits, steps, totp.codes_for_steps(uri, steps))
 
@@ -387,7 +424,7 @@ def plan(
     None also when that interval holds no window step (a weekend, say).
     """
     if type(days) is not int or not 1 <= days <= MAX_DAYS:
-        raise BadInput(f"2FA code windows cover 1 to {MAX_DAYS} days")
+        raise BadInput(_("2FA code windows cover 1 to {count} days").format(count=MAX_DAYS))
     start = now if have_until is None else max(now, have_until)
     end = now + timedelta(days=days)
     if expires is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from .audit import verify
 from .errors import TakusuError
+from .i18n import _, ngettext
 from .machine import Machine
 from .session import Session
 from .store import Kind, Problem
@@ -33,52 +34,78 @@ class Health:
 def identity_health(takusu: Machine, health: Health) -> None:
     ks = takusu.keystore
     if not ks.exists():
-        health.lines.append("identity: none on this machine ('takusu init')")
+        health.lines.append(_("identity: none on this machine ('takusu init')"))
         return
     card = takusu.card()
     mode = ks.mode()
     key_mode = stat.S_IMODE(os.lstat(ks.path).st_mode)
-    health.lines.append(f"identity: {card.name} ({card.id[:8]}), suite {card.suite}")
     health.lines.append(
-        f"key file: {ks.path} mode {oct(key_mode)}"
-        + ("" if key_mode & 0o077 == 0 else "  UNSAFE: readable by others")
+        _("identity: {name} ({id}), suite {suite}").format(
+            name=card.name, id=card.id[:8], suite=card.suite
+        )
     )
+    if key_mode & 0o077 == 0:
+        line = _("key file: {path} mode {mode}")
+    else:
+        line = _("key file: {path} mode {mode}  UNSAFE: readable by others")
+    health.lines.append(line.format(path=ks.path, mode=oct(key_mode)))
     if key_mode & 0o077:
-        health.problems.append(Problem(Kind.KEY_FILE_MODE, "the key file is readable by others"))
+        health.problems.append(Problem(Kind.KEY_FILE_MODE, _("the key file is readable by others")))
     backend = takusu.keyring_backend()
-    held = "the OS keyring" if mode == "keyring" else "a passphrase (Argon2id)"
-    health.lines.append(
-        f"key held by: {held}; secure keyring here: "
-        f"{type(backend).__module__ + '.' + type(backend).__name__ if backend else 'none'}"
-    )
+    name = type(backend).__module__ + "." + type(backend).__name__ if backend else _("none")
+    if mode == "keyring":
+        line = _("key held by: the OS keyring; secure keyring here: {backend}")
+    else:
+        line = _("key held by: a passphrase (Argon2id); secure keyring here: {backend}")
+    health.lines.append(line.format(backend=name))
     if not takusu.has_recovery_kit():
         health.hints.append(
-            "you have no recovery kit: without one a lost machine means a lost "
-            "vault; run 'takusu recovery-kit FILE'"
+            _(
+                "you have no recovery kit: without one a lost machine means a lost "
+                "vault; run 'takusu recovery-kit FILE'"
+            )
         )
 
 
 def vault_health(sess: Session, health: Health) -> None:
     st = sess.state
     folder = sess.store.folder.path
+    if sess.is_owner:
+        line = _("vault: {name} ({id}) at {folder}, owner {owner}, you are the owner")
+    else:
+        line = _("vault: {name} ({id}) at {folder}, owner {owner}, you are a member")
     health.lines.append(
-        f"vault: {sess.entry['name']} ({sess.vault_id[:8]}) at {folder}, "
-        f"owner {sess.owner_card.name}, you are "
-        f"{'the owner' if sess.is_owner else 'a member'}"
+        line.format(
+            name=sess.entry["name"],
+            id=sess.vault_id[:8],
+            folder=folder,
+            owner=sess.owner_card.name,
+        )
     )
     # The full pass (every line of every log from seq 0, witnesses, receipts), not only
     # what arrived since this machine's heads: doctor is where damage to old events shows.
     problems = _dedupe(verify(sess.store, sess.loaded).problems)
     names: dict[str, Any] = {m: v["name"] for m, v in st["members"].items()}
-    names[sess.owner_id] = f"{sess.owner_card.name} (owner)"
+    names[sess.owner_id] = _("{name} (owner)").format(name=sess.owner_card.name)
     for log, head in sorted(st["heads"].items(), key=lambda kv: kv[0] != sess.owner_id):
         mine = [p for p in problems if p.log == log]
-        status = "ok" if not mine else "; ".join(p.kind for p in mine)
+        status = _("ok") if not mine else "; ".join(p.kind for p in mine)
+        count = head["seq"] + 1
+        line = ngettext(
+            "  log {log} {name} {count} event  {status}",
+            "  log {log} {name} {count} events  {status}",
+            count,
+        )
         health.lines.append(
-            f"  log {log[:12]} {names.get(log, '?'):<24} {head['seq'] + 1:>6} events  {status}"
+            line.format(
+                log=log[:12],
+                name=f"{names.get(log, '?'):<24}",
+                count=f"{count:>6}",
+                status=status,
+            )
         )
     for quarantined in sess.store.mirror.quarantined():
-        health.lines.append(f"  quarantined: {quarantined}")
+        health.lines.append(_("  quarantined: {path}").format(path=quarantined))
     health.problems.extend(problems)
 
 
@@ -98,7 +125,7 @@ def check(takusu: Machine, selector: str | None) -> Health:
     try:
         sess = takusu.session(selector)
     except TakusuError as exc:
-        health.lines.append(f"vault: {exc.message}")
+        health.lines.append(_("vault: {message}").format(message=exc.message))
         return health
     vault_health(sess, health)
     return health

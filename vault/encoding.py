@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from .errors import Malformed
+from .i18n import _
 
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 MAX_INT = 2**53
@@ -25,13 +26,13 @@ def b64e(data: bytes) -> str:
 def b64d(text: object, what: str = "value") -> bytes:
     """Decode canonical unpadded base64url or raise Malformed."""
     if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
-        raise Malformed(f"{what} is not base64url")
+        raise Malformed(_("{what} is not base64url").format(what=what))
     try:
         data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise Malformed(f"{what} is not base64url") from exc
+        raise Malformed(_("{what} is not base64url").format(what=what)) from exc
     if b64e(data) != text:
-        raise Malformed(f"{what} is not canonical base64url")
+        raise Malformed(_("{what} is not canonical base64url").format(what=what))
     return data
 
 
@@ -40,7 +41,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _check_text(value: Any) -> Any:
     if isinstance(value, str) and _SURROGATE.search(value):
-        raise Malformed("JSON text holds a lone surrogate (not valid Unicode)")
+        raise Malformed(_("JSON text holds a lone surrogate (not valid Unicode)"))
     if isinstance(value, list):
         for element in value:
             _check_text(element)
@@ -50,7 +51,7 @@ def _check_text(value: Any) -> Any:
 def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
     if len(out) != len(pairs):
-        raise Malformed("duplicate JSON key")
+        raise Malformed(_("duplicate JSON key"))
     return out
 
 
@@ -67,15 +68,15 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _no_constant(name: str) -> Any:
-    raise Malformed(f"JSON constant {name} is not allowed")
+    raise Malformed(_("JSON constant {name} is not allowed").format(name=name))
 
 
 def _bounded_int(text: str) -> int:
     if len(text) > 17:
-        raise Malformed("JSON integer is too large")
+        raise Malformed(_("JSON integer is too large"))
     value = int(text)
     if abs(value) > MAX_INT:
-        raise Malformed("JSON integer is too large")
+        raise Malformed(_("JSON integer is too large"))
     return value
 
 
@@ -83,11 +84,11 @@ def loads(data: bytes | str, what: str = "JSON") -> Any:
     """Parse strict JSON: UTF-8, no BOM, no duplicate keys, no NaN/Infinity, bounded ints."""
     if isinstance(data, bytes):
         if data.startswith(b"\xef\xbb\xbf"):
-            raise Malformed(f"{what} starts with a byte-order mark")
+            raise Malformed(_("{what} starts with a byte-order mark").format(what=what))
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise Malformed(f"{what} is not UTF-8") from exc
+            raise Malformed(_("{what} is not UTF-8").format(what=what)) from exc
     check = _SURROGATE_ESCAPE.search(data) is not None
     try:
         value = json.loads(
@@ -101,11 +102,11 @@ def loads(data: bytes | str, what: str = "JSON") -> Any:
     except Malformed:
         raise
     except (ValueError, RecursionError) as exc:
-        raise Malformed(f"{what} is not valid JSON") from exc
+        raise Malformed(_("{what} is not valid JSON").format(what=what)) from exc
 
 
 def _no_float(text: str) -> float:
-    raise Malformed("JSON floats are not used in takusu formats")
+    raise Malformed(_("JSON floats are not used in takusu formats"))
 
 
 def dumps(obj: Any) -> bytes:

@@ -15,7 +15,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from . import i18n
 from .errors import IntegrityError, StorageError
+from .i18n import N_, _, ngettext
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -24,23 +26,29 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def check_id(value: object, what: str = "member id") -> str:
+def check_id(value: object, what: str = N_("member id")) -> str:
     """A member or vault id (32 hex digits) safe to use in a file name; IntegrityError if not."""
     if not isinstance(value, str) or not _ID.match(value):
-        raise IntegrityError(f"{what} is not 32 hex digits")
+        raise IntegrityError(_("{what} is not 32 hex digits").format(what=i18n._(what)))
     return value
 
 
+_CANNOT_WRITE = {
+    errno.ENOSPC: N_("cannot write {path}: the disk is full"),
+    errno.EROFS: N_("cannot write {path}: the folder is read-only"),
+    errno.EACCES: N_("cannot write {path}: permission denied"),
+    errno.EPERM: N_("cannot write {path}: permission denied"),
+    errno.EDQUOT: N_("cannot write {path}: the disk quota is exceeded"),
+    errno.ELOOP: N_("cannot write {path}: it is a symbolic link (refused)"),
+}
+
+
 def _describe(exc: OSError, path: Path | str) -> str:
-    reason = {
-        errno.ENOSPC: "the disk is full",
-        errno.EROFS: "the folder is read-only",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "permission denied",
-        errno.EDQUOT: "the disk quota is exceeded",
-        errno.ELOOP: "it is a symbolic link (refused)",
-    }.get(exc.errno or 0, exc.strerror or "I/O error")
-    return f"cannot write {path}: {reason}"
+    sentence = _CANNOT_WRITE.get(exc.errno or 0)
+    if sentence is not None:
+        return i18n._(sentence).format(path=path)
+    reason = exc.strerror or "I/O error"  # the system's own words
+    return _("cannot write {path}: {reason}").format(path=path, reason=reason)
 
 
 class Disk:
@@ -59,7 +67,9 @@ DEFAULT_DISK = Disk()
 def ensure_dir(path: Path, disk: Disk = DEFAULT_DISK) -> None:
     """Create `path` (and parents) as private folders; refuse a symlink in its place."""
     if path.is_symlink():
-        raise IntegrityError(f"{path} is a symbolic link; takusu does not follow links")
+        raise IntegrityError(
+            _("{path} is a symbolic link; takusu does not follow links").format(path=path)
+        )
     if path.is_dir():
         return
     ensure_dir(path.parent, disk)
@@ -67,7 +77,7 @@ def ensure_dir(path: Path, disk: Disk = DEFAULT_DISK) -> None:
         os.mkdir(path, DIR_MODE)
     except FileExistsError:
         if not path.is_dir() or path.is_symlink():
-            raise IntegrityError(f"{path} exists and is not a folder") from None
+            raise IntegrityError(_("{path} exists and is not a folder").format(path=path)) from None
         return
     except OSError as exc:
         raise StorageError(_describe(exc, path)) from exc
@@ -82,7 +92,11 @@ def fsync_dir(path: Path, disk: Disk = DEFAULT_DISK) -> None:
     try:
         disk.fsync(fd)
     except OSError as exc:
-        raise StorageError(f"fsync of folder {path} failed: {exc.strerror}") from exc
+        raise StorageError(
+            _("saving the folder {path} to disk failed: {reason}").format(
+                path=path, reason=exc.strerror
+            )
+        ) from exc
     finally:
         os.close(fd)
 
@@ -93,14 +107,24 @@ def _write_all(fd: int, data: bytes, path: Path, disk: Disk) -> None:
     except OSError as exc:
         raise StorageError(_describe(exc, path)) from exc
     if written != len(data):
-        raise StorageError(f"cannot write {path}: short write ({written} of {len(data)} bytes)")
+        raise StorageError(
+            ngettext(
+                "cannot write {path}: only {written} of {total} byte was written",
+                "cannot write {path}: only {written} of {total} bytes were written",
+                len(data),
+            ).format(path=path, written=written, total=len(data))
+        )
 
 
 def _fsync(fd: int, path: Path, disk: Disk) -> None:
     try:
         disk.fsync(fd)
     except OSError as exc:
-        raise StorageError(f"fsync of {path} failed: {exc.strerror}; nothing was saved") from exc
+        raise StorageError(
+            _("saving {path} to disk failed: {reason}; nothing was saved").format(
+                path=path, reason=exc.strerror
+            )
+        ) from exc
 
 
 def write_new(path: Path, data: bytes, disk: Disk = DEFAULT_DISK) -> None:
@@ -110,7 +134,7 @@ def write_new(path: Path, data: bytes, disk: Disk = DEFAULT_DISK) -> None:
             path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, FILE_MODE
         )
     except FileExistsError as exc:
-        raise StorageError(f"{path} already exists") from exc
+        raise StorageError(_("{path} already exists").format(path=path)) from exc
     except OSError as exc:
         raise StorageError(_describe(exc, path)) from exc
     try:
@@ -143,7 +167,9 @@ def atomic_write(path: Path, data: bytes, disk: Disk = DEFAULT_DISK) -> None:
 def append_line(path: Path, line: bytes, disk: Disk = DEFAULT_DISK) -> None:
     """Append one whole line with a single O_APPEND write, then fsync (and the folder if new)."""
     if path.is_symlink():
-        raise IntegrityError(f"{path} is a symbolic link; takusu does not follow links")
+        raise IntegrityError(
+            _("{path} is a symbolic link; takusu does not follow links").format(path=path)
+        )
     is_new = not path.exists()
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC
     try:
@@ -184,20 +210,30 @@ def read_bytes(path: Path, limit: int) -> bytes:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise IntegrityError(
-                f"{path} is a symbolic link; takusu does not follow links"
+                _("{path} is a symbolic link; takusu does not follow links").format(path=path)
             ) from exc
-        raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+        raise StorageError(
+            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror)
+        ) from exc
     try:
         import stat
 
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise IntegrityError(f"{path} is not a regular file")
+            raise IntegrityError(_("{path} is not a regular file").format(path=path))
         if info.st_size > limit:
-            raise IntegrityError(f"{path} is larger than takusu allows ({limit} bytes)")
+            raise IntegrityError(
+                _("{path} is larger than takusu allows ({limit} bytes)").format(
+                    path=path, limit=limit
+                )
+            )
         data = read_all(fd, limit + 1)
         if len(data) > limit:
-            raise IntegrityError(f"{path} is larger than takusu allows ({limit} bytes)")
+            raise IntegrityError(
+                _("{path} is larger than takusu allows ({limit} bytes)").format(
+                    path=path, limit=limit
+                )
+            )
         return data
     finally:
         os.close(fd)
@@ -221,14 +257,15 @@ def check_private(path: Path) -> None:
     import stat
 
     if stat.S_ISLNK(info.st_mode):
-        raise IntegrityError(f"{path} is a symbolic link; refusing to use it")
+        raise IntegrityError(_("{path} is a symbolic link; refusing to use it").format(path=path))
     if info.st_mode & 0o077:
         from .errors import KeyFileUnsafe
 
         raise KeyFileUnsafe(
-            f"{path} is readable by other users (mode {oct(info.st_mode & 0o777)}); "
-            "refusing to use it",
-            hint=f"check who could have copied it, then run: chmod 600 {path}",
+            _("{path} is readable by other users (mode {mode}); refusing to use it").format(
+                path=path, mode=oct(info.st_mode & 0o777)
+            ),
+            hint=_("check who could have copied it, then run: chmod 600 {path}").format(path=path),
         )
 
 
@@ -239,7 +276,11 @@ def locked(lock_path: Path) -> Iterator[None]:
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, FILE_MODE)
     except OSError as exc:
-        raise StorageError(f"cannot open lock {lock_path}: {exc.strerror}") from exc
+        raise StorageError(
+            _("cannot open the lock file {path}: {reason}").format(
+                path=lock_path, reason=exc.strerror
+            )
+        ) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import IntegrityError, StorageError, UserError
+from .i18n import _
 from .session import Session
 
 _KEEP_ENV = ("PATH", "HOME", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "XDG_CONFIG_HOME")
@@ -43,12 +44,16 @@ def git(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedPro
             check=False,
         )
     except FileNotFoundError:
-        raise UserError("git is not installed") from None
+        raise UserError(_("git is not installed")) from None
     except subprocess.TimeoutExpired:
-        raise StorageError(f"git {args[0]} took too long") from None
+        raise StorageError(_("git {command} took too long").format(command=args[0])) from None
     if check and result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["failed"]
-        raise StorageError(f"git {args[0]} failed: {detail[0]}")
+        detail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+        if not detail:
+            raise StorageError(_("git {command} failed").format(command=args[0]))
+        raise StorageError(
+            _("git {command} failed: {detail}").format(command=args[0], detail=detail[0])
+        )
     return result
 
 
@@ -71,7 +76,7 @@ def _commit_verified(sess: Session, folder: Path, who: tuple[str, ...]) -> bool:
         return False
     mine = sess.state["heads"].get(sess.me.id)
     head = mine["seq"] if mine else -1
-    message = f"takusu: {sess.me.card.name}'s log up to event {head}"
+    message = f"takusu: the log of {sess.me.card.name} up to event {head}"  # git's, not ours
     git(folder, *who, "commit", "--quiet", "-m", message)
     return True
 
@@ -83,7 +88,7 @@ def _commit_and_pull(sess: Session, folder: Path, who: tuple[str, ...], result: 
     for attempt in range(3):
         result.committed |= _commit_verified(sess, folder, who)
         if upstream.returncode != 0:
-            result.notes.append("no upstream branch: nothing pulled or pushed")
+            result.notes.append(_("no upstream branch: nothing pulled or pushed"))
             return False
         pulled = git(folder, *who, "pull", "--rebase", "--quiet", check=False)
         if pulled.returncode == 0:
@@ -94,7 +99,7 @@ def _commit_and_pull(sess: Session, folder: Path, who: tuple[str, ...], result: 
         # commit that too and try again.
         if "commit or stash" not in pulled.stderr or attempt == 2:
             raise StorageError(
-                "git pull --rebase failed; nothing was changed locally",
+                _("git pull --rebase failed; nothing was changed locally"),
                 hint=(pulled.stderr.strip().splitlines() or [""])[-1],
             )
         sess.reload()
@@ -106,15 +111,15 @@ def sync(sess: Session) -> SyncResult:
     folder = sess.store.folder.path
     if git(folder, "rev-parse", "--is-inside-work-tree", check=False).returncode != 0:
         raise UserError(
-            f"{folder} is not a git work tree",
-            hint="takusu sync is for vault folders kept in git; others sync themselves",
+            _("{folder} is not a git work tree").format(folder=folder),
+            hint=_("takusu sync is for vault folders kept in git; others sync themselves"),
         )
     result = SyncResult()
     # A sync killed mid-rebase leaves the rebase half done: every later pull would fail.
     git_dir = Path(git(folder, "rev-parse", "--absolute-git-dir").stdout.strip())
     if (git_dir / "rebase-merge").exists() or (git_dir / "rebase-apply").exists():
         git(folder, "rebase", "--abort", check=False)
-        result.notes.append("an interrupted earlier sync was rolled back first")
+        result.notes.append(_("an interrupted earlier sync was rolled back first"))
     # Commits and rebases need an identity; git's own config may have none on this machine.
     who = (
         "-c",
@@ -131,12 +136,16 @@ def sync(sess: Session) -> SyncResult:
     blocking = [p for p in sess.loaded.fatal if p.log in (sess.owner_id, sess.me.id)]
     if blocking:
         raise IntegrityError(
-            f"not pushed: what was pulled does not verify: {blocking[0]}",
-            hint="'takusu doctor' shows more; 'takusu doctor --repair' then 'takusu sync' "
-            "puts the verified history back",
+            _("not pushed: what was pulled does not verify: {problem}").format(problem=blocking[0]),
+            hint=_(
+                "'takusu doctor' shows more; 'takusu doctor --repair' then 'takusu sync' "
+                "puts the verified history back"
+            ),
         )
     for problem in sess.loaded.fatal:
-        result.notes.append(f"pushed anyway, but another log has a problem: {problem}")
+        result.notes.append(
+            _("pushed anyway, but another log has a problem: {problem}").format(problem=problem)
+        )
     git(folder, "push", "--quiet")
     result.pushed = True
     return result

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, BinaryIO
 
+from . import i18n
 from .errors import BadInput, UserError
+from .i18n import N_, _
 from .masking import Masker
 
 MIN_MASK_LEN = 4
@@ -85,7 +87,7 @@ def run(
     "cannot run X: …" (126); BadInput for an empty argv. `argv` must hold no secret.
     """
     if not argv:
-        raise BadInput("no command to run")
+        raise BadInput(_("no command to run"))
     env = _child_env(env_secrets, os.environ if base_env is None else base_env)
     unmasked = unmaskable(env_secrets) if mask else []
     secrets = [os.fsencode(v) for v in env_secrets.values() if len(v) >= MIN_MASK_LEN]
@@ -112,16 +114,23 @@ def _start(argv: list[str], env: dict[str, str], *, piped: bool) -> subprocess.P
     try:
         return subprocess.Popen(argv, env=env, stdout=pipe, stderr=pipe, close_fds=True)
     except FileNotFoundError:
-        raise _cannot_run(f"command not found: {argv[0]}", EXIT_NOT_FOUND) from None
+        message = _("command not found: {command}").format(command=argv[0])
+        raise _cannot_run(message, EXIT_NOT_FOUND) from None
     except PermissionError:
-        raise _cannot_run(f"cannot run {argv[0]}: permission denied", EXIT_CANNOT_RUN) from None
+        message = _("cannot run {command}: permission denied").format(command=argv[0])
+        raise _cannot_run(message, EXIT_CANNOT_RUN) from None
     except OSError as exc:
-        reason = exc.strerror or "it cannot be executed"
-        raise _cannot_run(f"cannot run {argv[0]}: {reason}", EXIT_CANNOT_RUN) from None
+        if exc.strerror:
+            message = _("cannot run {command}: {reason}").format(
+                command=argv[0], reason=exc.strerror
+            )
+        else:
+            message = _("cannot run {command}: it cannot be executed").format(command=argv[0])
+        raise _cannot_run(message, EXIT_CANNOT_RUN) from None
     except ValueError:
         # Python's own message is vaguer; neither names the value
         raise BadInput(
-            "the command or an environment variable holds a NUL character or a bad name"
+            _("the command or an environment variable holds a NUL character or a bad name")
         ) from None
 
 
@@ -145,7 +154,7 @@ def _relay(proc: subprocess.Popen[bytes], secrets: list[bytes]) -> None:
     try:
         while sel.get_map():
             events = sel.select(timeout=_TICK)
-            for key, _ in events:
+            for key, _mask in events:
                 _pass_on(sel, key.fileobj, *key.data)  # type: ignore[arg-type]
             # Only a select that began after the exit was seen proves the pipes are drained
             # of what the child wrote; what is left is held open by its own children.
@@ -260,7 +269,11 @@ DEFAULT_FIELD = "password"
 # The field names a two-part spec recognises as TITLE/FIELD (else it is VAULT/TITLE).
 FIELD_NAMES = ("username", "password", "url", "notes", "totp")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SPEC_HELP = "write [VAULT/]TITLE[/FIELD]; a '/' inside a name is written '//'"
+_SPEC_HELP = N_("write [VAULT/]TITLE[/FIELD]; a '/' inside a name is written '//'")
+
+
+def _spec_help() -> str:
+    return i18n._(_SPEC_HELP)
 
 
 @dataclass(frozen=True)
@@ -289,15 +302,20 @@ def parse_ref(text: str) -> Ref:
         first, last = parts
         ref = Ref(None, first, last) if last in FIELD_NAMES else Ref(first, last)
         if ref.vault == "":
-            raise BadInput(f"no vault name before '/' in {text!r}", hint=_SPEC_HELP)
+            raise BadInput(
+                _("no vault name before '/' in {text}").format(text=repr(text)), hint=_spec_help()
+            )
     elif len(parts) == 3:
         ref = Ref(parts[0] or None, parts[1], parts[2])
     else:
-        raise BadInput(f"too many '/' in {text!r}", hint=_SPEC_HELP)
+        raise BadInput(_("too many '/' in {text}").format(text=repr(text)), hint=_spec_help())
     if not ref.title:
-        raise BadInput(f"no item title in {text!r}", hint=_SPEC_HELP)
+        raise BadInput(_("no item title in {text}").format(text=repr(text)), hint=_spec_help())
     if not ref.field:
-        raise BadInput(f"no field name after the last '/' in {text!r}", hint=_SPEC_HELP)
+        raise BadInput(
+            _("no field name after the last '/' in {text}").format(text=repr(text)),
+            hint=_spec_help(),
+        )
     return ref
 
 
@@ -326,9 +344,14 @@ def parse_spec(spec: str) -> tuple[str, Ref]:
     """
     name, sep, target = spec.partition("=")
     if not sep:
-        raise BadInput(f"--env {spec!r} has no '='", hint="write --env VAR=[VAULT/]TITLE[/FIELD]")
+        raise BadInput(
+            _("--env {spec} has no '='").format(spec=repr(spec)),
+            hint=_("write --env VAR=[VAULT/]TITLE[/FIELD]"),
+        )
     if not _VAR_NAME.fullmatch(name):
-        raise BadInput(f"--env: {name!r} is not a variable name (letters, digits, _)")
+        raise BadInput(
+            _("--env: {name} is not a variable name (letters, digits, _)").format(name=repr(name))
+        )
     return name, parse_ref(target.removeprefix(SCHEME))
 
 
@@ -343,5 +366,7 @@ def references(env: Mapping[str, str]) -> dict[str, Ref]:
             try:
                 found[name] = parse_ref(value[len(SCHEME) :])
             except BadInput as exc:
-                raise BadInput(f"{name}: {exc.message}", hint=exc.hint) from None
+                raise BadInput(
+                    _("{name}: {message}").format(name=name, message=exc.message), hint=exc.hint
+                ) from None
     return found

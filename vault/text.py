@@ -14,6 +14,7 @@ import unicodedata
 from typing import Any
 
 from .errors import BadInput
+from .i18n import _
 
 # Control (C0, C1, DEL), format (bidi overrides and isolates, zero-width), surrogate,
 # private-use and unassigned code points, and the Unicode line and paragraph separators.
@@ -66,13 +67,17 @@ def checked(value: str, what: str, *, max_len: int, newlines: bool = False) -> s
     for position, ch in enumerate(value, start=1):
         if unsafe(ch) and not (newlines and ch in "\n\t"):
             raise BadInput(
-                f"{what} holds a control character ({_visible(ch)}) at position {position}",
-                hint="type it again without special characters",
+                _("{what} holds a control character ({char}) at position {position}").format(
+                    what=what, char=_visible(ch), position=position
+                ),
+                hint=_("type it again without special characters"),
             )
     if not value.strip():
-        raise BadInput(f"{what} is empty")
+        raise BadInput(_("{what} is empty").format(what=what))
     if len(value) > max_len:
-        raise BadInput(f"{what} is longer than {max_len:,} characters")
+        raise BadInput(
+            _("{what} is longer than {count} characters").format(what=what, count=f"{max_len:,}")
+        )
     return value
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlparse
 
 from .errors import BadInput
+from .i18n import _
 from .text import unsafe
 
 MAX_URI = 2048
@@ -38,13 +39,22 @@ class Code:
 def _check_secret(secret: str) -> str:
     cleaned = secret.replace(" ", "").replace("-", "").upper().rstrip("=")
     if not cleaned:
-        raise BadInput("the TOTP seed is empty")
+        raise BadInput(_("the TOTP seed is empty"))
     try:
         raw = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
     except (binascii.Error, ValueError):
-        raise BadInput("the TOTP seed is not valid base32") from None
+        raise BadInput(
+            _(
+                "the TOTP seed is not valid: a seed has only the letters A-Z and the digits 2-7; "
+                "check that it was copied whole"
+            )
+        ) from None
     if len(raw) * 8 < MIN_BITS:
-        raise BadInput(f"the TOTP seed is too short (at least {MIN_BITS} bits)")
+        raise BadInput(
+            _("the TOTP seed is too short (at least {count} characters)").format(
+                count=MIN_BITS // 5
+            )
+        )
     return cleaned
 
 
@@ -53,24 +63,24 @@ def _parse(uri: str) -> dict[str, Any]:
     try:
         parsed = urlparse(uri)
     except ValueError:
-        raise BadInput("the otpauth:// URI is not a valid URI") from None
+        raise BadInput(_("the otpauth:// URI is not a valid URI")) from None
     if parsed.scheme.lower() != "otpauth" or parsed.netloc.lower() != "totp":
-        raise BadInput("only otpauth://totp/ URIs are supported (not HOTP or others)")
+        raise BadInput(_("only otpauth://totp/ URIs are supported (not HOTP or others)"))
     params: dict[str, str] = {}
     for key, value in parse_qsl(parsed.query, keep_blank_values=True):
         if key in params:
-            raise BadInput("the otpauth:// URI repeats a parameter")
+            raise BadInput(_("the otpauth:// URI repeats a parameter"))
         params[key] = value
     try:
         digits = int(params.get("digits") or 6)
         period = int(params.get("period") or 30)
     except ValueError:
-        raise BadInput("the otpauth:// URI has non-numeric digits or period") from None
+        raise BadInput(_("the otpauth:// URI has non-numeric digits or period")) from None
     algorithm = (params.get("algorithm") or "SHA1").upper()
     if algorithm not in _DIGESTS:
-        raise BadInput("the otpauth:// URI names an unsupported algorithm")
+        raise BadInput(_("the otpauth:// URI names an unsupported algorithm"))
     if digits not in (6, 7, 8) or not 10 <= period <= 300:
-        raise BadInput("the otpauth:// URI has unsupported digits or period")
+        raise BadInput(_("the otpauth:// URI has unsupported digits or period"))
     return {
         "secret": _check_secret(params.get("secret", "")),
         "digits": digits,
@@ -84,9 +94,9 @@ def normalize(value: str, label: str = "takusu") -> str:
     """Validate a seed or otpauth URI; return an otpauth URI. BadInput never echoes the value."""
     value = value.strip()
     if len(value) > MAX_URI:
-        raise BadInput("the TOTP value is too long")
+        raise BadInput(_("the TOTP value is too long"))
     if any(unsafe(ch) for ch in value):  # it is shown (escaped) and exported; refuse it here
-        raise BadInput("the TOTP value holds a control character")
+        raise BadInput(_("the TOTP value holds a control character"))
     if not value.lower().startswith("otpauth:"):
         secret = _check_secret(value)
         return f"otpauth://totp/{quote(label or 'takusu', safe='')}?secret={secret}"

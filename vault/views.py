@@ -1,6 +1,8 @@
 """What the list-like commands show, as plain rows: the CLI only formats them.
 
 Each function takes an opened Session and returns JSON-able data; nothing here prints.
+The words in the rows ("all of it", "(hidden)") are English, as `--json` gives them;
+with `shown=True` they are in the reader's language, for rows printed as text.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .codewindow import Hours
+from .i18n import _
 from .identity import Card
 from .session import Session
 from .sharing import items_granted_to
@@ -18,7 +21,7 @@ def _names(sess: Session) -> dict[str, str]:
     return {m: v["name"] for m, v in sess.state["members"].items()}
 
 
-def item_rows(sess: Session) -> list[dict[str, Any]]:
+def item_rows(sess: Session, *, shown: bool = False) -> list[dict[str, Any]]:
     """Readable items, by title: the owner sees users, URLs, grants and exposure; a member
     sees only titles and when their access ends (no field is revealed without a receipt)."""
     names = _names(sess)
@@ -38,31 +41,42 @@ def item_rows(sess: Session) -> list[dict[str, Any]]:
         else:
             grant = item["grants"][sess.me.id]
             row["expires"] = grant.get("expires")
-            row["scope"] = scope_words(grant)
+            row["scope"] = scope_words(grant, shown=shown)
         rows.append(row)
     return rows
 
 
-def scope_words(grant: Grant) -> str:
-    """What a grant covers, in plain words: "all of it", or the fields and 2FA codes."""
+def scope_words(grant: Grant, *, shown: bool = False) -> str:
+    """What a grant covers, in plain words: "all of it", or the fields and 2FA codes (in
+    English unless `shown`; field names and hours stay as they are written)."""
     scope = grant.get("scope")
     if scope is None:
-        return "all of it"
+        return _("all of it") if shown else "all of it"
     parts = list(scope["fields"])
     otp = scope.get("otp")
     if otp is not None:
-        parts.append(f"2FA codes {Hours.from_json(otp['hours']).describe()} ({otp['zone']})")
-    return ", ".join(parts) or "the title"
+        hours, zone = Hours.from_json(otp["hours"]).describe(), otp["zone"]
+        if shown:
+            parts.append(_("2FA codes {hours} ({zone})").format(hours=hours, zone=zone))
+        else:
+            parts.append(f"2FA codes {hours} ({zone})")
+    if not parts:
+        return _("the title") if shown else "the title"
+    return ", ".join(parts)
 
 
-def item_details(sess: Session, item_id: str, reveal: bool, reason: str | None) -> dict[str, Any]:
+def item_details(
+    sess: Session, item_id: str, reveal: bool, reason: str | None, *, shown: bool = False
+) -> dict[str, Any]:
     """One item's fields (secrets only with `reveal`: the password, the TOTP seed and every
     custom field's value); a member's view writes a receipt naming every value it shows,
     before returning it."""
+    hidden = _("(hidden)") if shown else "(hidden)"
+    is_set = _("(set)") if shown else "(set)"
     payload = sess.payload(item_id)
     custom = payload.get("fields") or {}
-    shown = ["title", "username", "url", "notes"] + (["password", "totp"] if reveal else [])
-    present = [f for f in shown if payload.get(f) not in (None, "")]
+    wanted = ["title", "username", "url", "notes"] + (["password", "totp"] if reveal else [])
+    present = [f for f in wanted if payload.get(f) not in (None, "")]
     if reveal:
         present += [name for name, value in custom.items() if value not in (None, "")]
     scope = sess.scope(item_id)
@@ -75,21 +89,21 @@ def item_details(sess: Session, item_id: str, reveal: bool, reason: str | None) 
     info: dict[str, Any] = {
         k: payload.get(k) for k in ("title", "username", "url", "notes", "tags")
     }
-    info["fields"] = dict(custom) if reveal else {name: "(hidden)" for name in custom}
+    info["fields"] = dict(custom) if reveal else {name: hidden for name in custom}
     info["password"] = (
-        payload.get("password") if reveal else ("(hidden)" if payload.get("password") else None)
+        payload.get("password") if reveal else (hidden if payload.get("password") else None)
     )
-    info["totp"] = payload.get("totp") if reveal else ("(set)" if payload.get("totp") else None)
+    info["totp"] = payload.get("totp") if reveal else (is_set if payload.get("totp") else None)
     info["version"] = item["version"]
     info["updated"] = item["updated"]
     if sess.is_owner:
         info["shared_with"] = {names[m]: g.get("expires") for m, g in item["grants"].items()}
-        info["scopes"] = {names[m]: scope_words(g) for m, g in item["grants"].items()}
+        info["scopes"] = {names[m]: scope_words(g, shown=shown) for m, g in item["grants"].items()}
         info["exposed"] = {names.get(m, m[:8]): since for m, since in item["exposed"].items()}
     return info
 
 
-def member_rows(sess: Session) -> list[dict[str, Any]]:
+def member_rows(sess: Session, *, shown: bool = False) -> list[dict[str, Any]]:
     """Current members with id, safety code and the titles each can read (owner's view)."""
     titles = sess.titles() if sess.is_owner else {}
     rows = []
@@ -105,7 +119,9 @@ def member_rows(sess: Session) -> list[dict[str, Any]]:
                 "safety_code": card.safety_code,
                 "items": [titles.get(i, i[:8]) for i in items_granted_to(sess, member_id)],
                 "scopes": {
-                    titles.get(i, i[:8]): scope_words(sess.state["items"][i]["grants"][member_id])
+                    titles.get(i, i[:8]): scope_words(
+                        sess.state["items"][i]["grants"][member_id], shown=shown
+                    )
                     for i in items_granted_to(sess, member_id)
                 },
             }

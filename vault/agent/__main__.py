@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from .. import i18n
 from ..errors import TakusuError
 from ..fsutil import read_all
 from .launch import EXIT_BAD_IDENTITY, EXIT_HANDLER, EXIT_REFUSED
@@ -47,7 +48,7 @@ def read_identity() -> bytes:
 
 def load_handler(spec: str) -> Any:
     """The callable named `package.module:function`."""
-    module, _, name = spec.partition(":")
+    module, _colon, name = spec.partition(":")
     handler = getattr(importlib.import_module(module), name)
     if not callable(handler):
         raise TypeError(spec)
@@ -66,6 +67,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     harden()
+    i18n.use(i18n.language())  # its own replies in the language of whoever unlocked it
     options = parse(argv)
     home = options.home.absolute()
     os.chdir("/")  # hold no folder busy

@@ -1,7 +1,7 @@
 """The thin client: ask this home's agent for something, and get the answer or the error.
 
 Importing and using this module loads only the standard library and the light parts of
-`vault` (errors, clock, encoding) — never `cryptography`, `keyring`, `pyotp` or `click`
+`vault` (errors, clock, encoding, i18n) — never `cryptography`, `keyring`, `pyotp` or `click`
 — so a command answered by the agent costs an interpreter start and one round trip.
 """
 
@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .. import errors as _errors
+from .. import i18n
 from ..clock import parse_time
 from ..errors import EXIT_USER, IntegrityError, TakusuError
+from ..i18n import N_, _
 from . import errors as _agent_errors
 from . import paths, protocol
 from .errors import AgentError, AgentNotRunning, AgentStopped, AgentVersionMismatch
 
 DEFAULT_TIMEOUT = 30.0
-STOPPED = "the agent stopped while answering; nothing was returned"
+STOPPED = N_("the agent stopped while answering; nothing was returned")
 
 
 class Status(NamedTuple):
@@ -63,7 +65,7 @@ class Status(NamedTuple):
                 socket=socket_path,
             )
         except (KeyError, TypeError, ValueError):
-            raise protocol.ProtocolError("the agent's status reply is malformed") from None
+            raise protocol.ProtocolError(_("the agent's status reply is malformed")) from None
 
 
 # --- connecting ------------------------------------------------------------------------------
@@ -78,8 +80,8 @@ def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
     option = getattr(socket, "SO_PEERCRED", None)
     if option is None:
         raise AgentError(
-            "this system cannot tell who is at the other end of a socket (no SO_PEERCRED)",
-            hint="the agent is not available here; commands ask for the passphrase instead",
+            _("this system cannot tell who is at the other end of a socket (no SO_PEERCRED)"),
+            hint=_("the agent is not available here; commands ask for the passphrase instead"),
         )
     size = struct.calcsize("3i")
     pid, uid, gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, option, size))
@@ -131,12 +133,16 @@ def connect(home: Path, timeout: float = DEFAULT_TIMEOUT) -> socket.socket | Non
     except TimeoutError:
         sock.close()
         raise AgentError(
-            f"the agent did not accept a connection within {timeout:g} s",
-            hint="'takusu lock' ends it; then 'takusu unlock' again",
+            _("the agent did not accept a connection within {seconds} s").format(
+                seconds=f"{timeout:g}"
+            ),
+            hint=_("'takusu lock' ends it; then 'takusu unlock' again"),
         ) from None
     except OSError as exc:
         sock.close()
-        raise AgentError(f"cannot reach the agent at {path}: {exc.strerror}") from None
+        raise AgentError(
+            _("cannot reach the agent at {path}: {reason}").format(path=path, reason=exc.strerror)
+        ) from None
     try:
         _check_agent_user(sock, path)
     except BaseException:
@@ -146,11 +152,13 @@ def connect(home: Path, timeout: float = DEFAULT_TIMEOUT) -> socket.socket | Non
 
 
 def _check_agent_user(sock: socket.socket, path: Path) -> None:
-    _, uid, _ = peer_credentials(sock)
+    _pid, uid, _gid = peer_credentials(sock)
     if uid != os.geteuid():
         raise IntegrityError(
-            f"the process listening on {path} runs as another user (uid {uid}); refusing it",
-            hint="check who started it; do not send it anything",
+            _(
+                "the process listening on {path} runs as another user (uid {uid}); refusing it"
+            ).format(path=path, uid=uid),
+            hint=_("check who started it; do not send it anything"),
         )
 
 
@@ -172,15 +180,19 @@ def _exchange(
         sock.settimeout(timeout)
         return protocol.receive(sock)
     except (protocol.Closed, ConnectionResetError, BrokenPipeError):
-        raise AgentStopped(STOPPED) from None
+        raise AgentStopped(i18n._(STOPPED)) from None
     except TimeoutError:
         raise AgentError(
-            f"the agent did not answer within {timeout or 0:g} s; nothing was returned",
-            hint="'takusu lock' ends it; then 'takusu unlock' again",
+            _("the agent did not answer within {seconds} s; nothing was returned").format(
+                seconds=f"{timeout or 0:g}"
+            ),
+            hint=_("'takusu lock' ends it; then 'takusu unlock' again"),
         ) from None
     except OSError as exc:
         raise AgentError(
-            f"talking to the agent failed: {exc.strerror}; nothing was returned"
+            _("talking to the agent failed: {reason}; nothing was returned").format(
+                reason=exc.strerror
+            )
         ) from None
 
 
@@ -197,7 +209,7 @@ def rebuild(fields: Any) -> TakusuError:
     `except NotFound` works the same with and without the agent), with the same message,
     hint and exit code; an AgentError of that `kind` otherwise."""
     if not isinstance(fields, dict) or not isinstance(fields.get("message"), str):
-        return protocol.ProtocolError("the agent's error reply is malformed")
+        return protocol.ProtocolError(_("the agent's error reply is malformed"))
     kind = fields["type"] if isinstance(fields.get("type"), str) else "AgentError"
     message = fields["message"]
     hint = fields.get("hint") if isinstance(fields.get("hint"), str) else None
@@ -220,15 +232,20 @@ def rebuild(fields: Any) -> TakusuError:
 def _result(reply: Any) -> Any:
     """The result of a reply, or raise the error it carries."""
     if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
-        raise protocol.ProtocolError("the agent's reply is malformed")
+        raise protocol.ProtocolError(_("the agent's reply is malformed"))
     error = reply.get("error")
     kind = error.get("type") if isinstance(error, dict) else None
     if not reply["ok"] and kind == protocol.VERSION_MISMATCH:
         assert isinstance(error, dict)
-        raise AgentVersionMismatch(str(error.get("message", "the agent speaks another protocol")))
+        message = error.get("message")
+        raise AgentVersionMismatch(
+            str(message) if message else _("the agent speaks another protocol")
+        )
     if reply.get("v") != protocol.PROTOCOL:
         raise AgentVersionMismatch(
-            f"the agent speaks protocol {reply.get('v')!r}, this takusu {protocol.PROTOCOL}"
+            _("the agent speaks protocol {theirs}, this takusu {ours}").format(
+                theirs=repr(reply.get("v")), ours=protocol.PROTOCOL
+            )
         )
     if reply["ok"]:
         return reply.get("result")
@@ -252,7 +269,7 @@ def call(
     """
     sock = connect(home, DEFAULT_TIMEOUT if timeout is None else timeout)
     if sock is None:
-        raise AgentNotRunning("no agent is running for this TAKUSU_HOME")
+        raise AgentNotRunning(_("no agent is running for this TAKUSU_HOME"))
     with sock:
         return _result(_exchange(sock, protocol.request(op, args), timeout, fds))
 

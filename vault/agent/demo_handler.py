@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ..i18n import _
 
 if TYPE_CHECKING:
     from ..identity import Identity
@@ -20,4 +21,4 @@ def handle(op: str, args: dict[str, Any], identity: Identity) -> Any:
         return args
     if op == "whoami":
         return {"name": identity.card.name, "id": identity.id}
-    raise UsageError(f"the agent does not know the operation {op!r}")
+    raise UsageError(_("the agent does not know the operation {op}").format(op=repr(op)))

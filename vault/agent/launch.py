@@ -19,8 +19,9 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import fsutil
+from .. import fsutil, i18n
 from ..errors import UsageError
+from ..i18n import N_, _
 from . import DEFAULT_IDLE, DEFAULT_MAX, client, paths, watch
 from .client import Status
 from .errors import AgentError
@@ -33,7 +34,10 @@ DEFAULT_HANDLER = "vault.agent.demo_handler:handle"
 START_TIMEOUT = 15.0
 # the agent's own environment: nothing secret, nothing that changes what Python loads
 # except the PYTHONPATH set below (TAKUSU_PASSPHRASE is never passed on)
-ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "XDG_RUNTIME_DIR")
+ENV_KEEP = (
+    "PATH", "HOME", "TAKUSU_LANG", "LANG", "LC_ALL", "LC_MESSAGES", "LC_CTYPE", "TZ",
+    "XDG_RUNTIME_DIR",
+)  # fmt: skip
 _HANDLER = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 # exit codes of `python -m vault.agent` that mean it could not start, and what they mean
@@ -41,9 +45,9 @@ EXIT_BAD_IDENTITY = 10
 EXIT_HANDLER = 11
 EXIT_REFUSED = 12
 START_FAILURES = {
-    EXIT_BAD_IDENTITY: "the agent could not read the identity it was handed",
-    EXIT_HANDLER: "the agent could not load its operations",
-    EXIT_REFUSED: "the agent refused to start",
+    EXIT_BAD_IDENTITY: N_("the agent could not read the identity it was handed"),
+    EXIT_HANDLER: N_("the agent could not load its operations"),
+    EXIT_REFUSED: N_("the agent refused to start"),
 }
 
 _spawned: set[int] = set()
@@ -79,15 +83,21 @@ def start(
 
 def _check_arguments(idle: timedelta, max_age: timedelta, handler: str) -> None:
     if idle <= timedelta(0) or max_age <= timedelta(0):
-        raise UsageError("the idle and maximum times must be positive")
+        raise UsageError(_("the idle and maximum times must be positive"))
     if not _HANDLER.match(handler):
-        raise UsageError(f"the agent handler must look like 'package.module:function': {handler}")
+        raise UsageError(
+            _("the agent handler must look like 'package.module:function': {handler}").format(
+                handler=handler
+            )
+        )
     try:
         found = find_spec(handler.split(":")[0])
     except (ImportError, ValueError):
         found = None
     if found is None:
-        raise UsageError(f"the agent handler's module cannot be found: {handler}")
+        raise UsageError(
+            _("the agent handler's module cannot be found: {handler}").format(handler=handler)
+        )
 
 
 def _environment(home: Path) -> dict[str, str]:
@@ -169,9 +179,12 @@ def _wait_ready(home: Path, pid: int, timeout: float) -> Status:
     while True:
         code = _exited(pid)
         if code is not None:
+            failure = START_FAILURES.get(code)
             raise AgentError(
-                START_FAILURES.get(code, f"the agent stopped as it started (exit code {code})"),
-                hint="run 'takusu doctor'; commands still work without the agent",
+                i18n._(failure)
+                if failure
+                else _("the agent stopped as it started (exit code {code})").format(code=code),
+                hint=_("run 'takusu doctor'; commands still work without the agent"),
             )
         status = client.running(home)
         if status is not None and status.pid == pid:
@@ -179,7 +192,11 @@ def _wait_ready(home: Path, pid: int, timeout: float) -> Status:
         if time.monotonic() >= deadline:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            raise AgentError(f"the agent did not answer within {timeout:g} s of its start")
+            raise AgentError(
+                _("the agent did not answer within {seconds} s of its start").format(
+                    seconds=f"{timeout:g}"
+                )
+            )
         time.sleep(0.01)
 
 

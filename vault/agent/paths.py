@@ -12,7 +12,9 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import i18n
 from ..errors import IntegrityError, UserError
+from ..i18n import N_, _
 
 try:  # the builtin SHA-256: `hashlib` loads OpenSSL, ~4 ms on every command (same digest)
     from _sha256 import sha256
@@ -54,8 +56,8 @@ def socket_path(home: Path) -> Path:
     path = runtime_dir(home) / f"agent-{home_key(home)}.sock"
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
         raise UserError(
-            f"the agent socket path is too long for this system: {path}",
-            hint="set XDG_RUNTIME_DIR to a short private folder, or use a shorter TAKUSU_HOME",
+            _("the agent socket path is too long for this system: {path}").format(path=path),
+            hint=_("set XDG_RUNTIME_DIR to a short private folder, or use a shorter TAKUSU_HOME"),
         )
     return path
 
@@ -74,36 +76,45 @@ def check_folder(path: Path) -> bool:
     info = _checked(
         path,
         stat.S_ISDIR,
-        "a folder",
-        link_hint=f"remove it ('rm {path}'); takusu creates the folder itself",
-        open_hint=f"check who could have used it, then run: chmod 700 {path}",
+        N_("{path} is not a folder"),
+        link_hint=_("remove it ('rm {path}'); takusu creates the folder itself").format(path=path),
+        open_hint=_("check who could have used it, then run: chmod 700 {path}").format(path=path),
     )
     return info is not None
 
 
 def _checked(
-    path: Path, is_kind: Callable[[int], bool], kind: str, link_hint: str, open_hint: str
+    path: Path, is_kind: Callable[[int], bool], not_kind: str, link_hint: str, open_hint: str
 ) -> os.stat_result | None:
-    """`path`'s lstat if it is `kind`, ours and closed to others; None if it is not there;
-    IntegrityError for anything else (a link, another kind, another owner, an open mode)."""
+    """`path`'s lstat if `is_kind`, ours and closed to others; None if it is not there;
+    IntegrityError for anything else (a link, another kind, another owner, an open mode).
+    `not_kind` is the sentence (marked with N_) for another kind of file."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         return None
     if stat.S_ISLNK(info.st_mode):
         raise IntegrityError(
-            f"{path} is a symbolic link; takusu does not follow links", hint=link_hint
+            _("{path} is a symbolic link; takusu does not follow links").format(path=path),
+            hint=link_hint,
         )
     if not is_kind(info.st_mode):
-        raise IntegrityError(f"{path} is not {kind}", hint=f"remove it: rm {path}")
+        raise IntegrityError(
+            i18n._(not_kind).format(path=path),
+            hint=_("remove it: rm {path}").format(path=path),
+        )
     if info.st_uid != os.geteuid():
         raise IntegrityError(
-            f"{path} belongs to another user (uid {info.st_uid}); refusing to use it",
-            hint="check who created it, then remove it",
+            _("{path} belongs to another user (uid {uid}); refusing to use it").format(
+                path=path, uid=info.st_uid
+            ),
+            hint=_("check who created it, then remove it"),
         )
     if info.st_mode & 0o077:
         raise IntegrityError(
-            f"{path} is open to other users (mode {oct(info.st_mode & 0o777)}); refusing it",
+            _("{path} is open to other users (mode {mode}); refusing it").format(
+                path=path, mode=oct(info.st_mode & 0o777)
+            ),
             hint=open_hint,
         )
     return info
@@ -131,7 +142,7 @@ def check_socket(path: Path) -> os.stat_result | None:
     return _checked(
         path,
         stat.S_ISSOCK,
-        "a socket",
-        link_hint=f"remove it: rm {path}",
-        open_hint="run 'takusu lock', then 'takusu unlock' again",
+        N_("{path} is not a socket"),
+        link_hint=_("remove it: rm {path}").format(path=path),
+        open_hint=_("run 'takusu lock', then 'takusu unlock' again"),
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..encoding import MAX_INT, dumps, loads
 from ..errors import EXIT_USER, Malformed, TakusuError
+from ..i18n import _
 from .errors import AgentError
 
 PROTOCOL = 1
@@ -46,7 +47,11 @@ def encode(obj: Any) -> bytes:
     """One frame: the length header and the canonical JSON of `obj`; ProtocolError if too big."""
     body = dumps(obj)
     if len(body) > MAX_FRAME:
-        raise ProtocolError(f"the message is too large ({len(body)} bytes, at most {MAX_FRAME})")
+        raise ProtocolError(
+            _("the message is too large ({size} bytes, at most {limit})").format(
+                size=len(body), limit=MAX_FRAME
+            )
+        )
     return _HEADER.pack(len(body)) + body
 
 
@@ -59,7 +64,7 @@ def _recv_exactly(sock: socket.socket, count: int) -> bytes:
     while remaining:
         chunk = sock.recv(min(remaining, 1 << 16))
         if not chunk:
-            raise Closed("the connection closed in the middle of a message")
+            raise Closed(_("the connection closed in the middle of a message"))
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)
@@ -69,7 +74,11 @@ def receive(sock: socket.socket) -> Any:
     """The next frame's JSON value. Closed on EOF, ProtocolError if too large or malformed."""
     (length,) = _HEADER.unpack(_recv_exactly(sock, _HEADER.size))
     if length > MAX_FRAME:
-        raise ProtocolError(f"refusing a message of {length} bytes (at most {MAX_FRAME})")
+        raise ProtocolError(
+            _("refusing a message of {size} bytes (at most {limit})").format(
+                size=length, limit=MAX_FRAME
+            )
+        )
     try:
         return loads(_recv_exactly(sock, length), "agent message")
     except Malformed as exc:
@@ -102,8 +111,10 @@ def error_from(exc: TakusuError) -> dict[str, Any]:
 def version_mismatch(theirs: object) -> dict[str, Any]:
     return error(
         VERSION_MISMATCH,
-        f"the agent speaks protocol {PROTOCOL}, the request protocol {theirs!r}",
-        "run 'takusu unlock' again: it replaces the old agent",
+        _("the agent speaks protocol {ours}, the request protocol {theirs}").format(
+            ours=PROTOCOL, theirs=repr(theirs)
+        ),
+        _("run 'takusu unlock' again: it replaces the old agent"),
     )
 
 

@@ -26,9 +26,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from .. import __version__, i18n
 from ..clock import Clock, stamp, system_clock
 from ..errors import TakusuError
+from ..i18n import N_, _
 from . import DEFAULT_IDLE, DEFAULT_MAX, paths, protocol, watch
 from .client import peer_credentials
 from .errors import AgentError, AgentNotRunning, PeerRefused
@@ -48,8 +49,8 @@ def check_peer(uid: int, own_uid: int) -> None:
     """PeerRefused unless the connecting process runs as the agent's own user."""
     if uid != own_uid:
         raise PeerRefused(
-            "the agent serves only the user who unlocked it",
-            hint="run takusu as your own user",
+            _("the agent serves only the user who unlocked it"),
+            hint=_("run takusu as your own user"),
         )
 
 
@@ -111,6 +112,10 @@ class Agent:
         self.tick = tick
         self.io_timeout = io_timeout
         self.reason: str | None = None
+        # the agent's own replies are in the language it was started in; a command it runs
+        # for a caller picks the caller's (cli_commands/root.py), and the next request
+        # starts from this one again
+        self.lang = i18n.current()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
 
@@ -124,7 +129,7 @@ class Agent:
                 return reason
             wait = max(0.0, min(self.tick, self.timers.seconds_left(self.clock())))
             try:
-                ready, _, _ = select.select([self.listener.fileno(), self._wake_r], [], [], wait)
+                ready, _w, _x = select.select([self.listener.fileno(), self._wake_r], [], [], wait)
             except InterruptedError:
                 continue
             if self._wake_r in ready:
@@ -151,7 +156,7 @@ class Agent:
 
     def _accept_one(self) -> None:
         try:
-            conn, _ = self.listener.accept()
+            conn, _address = self.listener.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return
         with conn:
@@ -160,7 +165,8 @@ class Agent:
                 self._answer(conn)
 
     def _answer(self, conn: socket.socket) -> None:
-        _, uid, _ = peer_credentials(conn)
+        i18n.use(self.lang)
+        _pid, uid, _gid = peer_credentials(conn)
         try:
             message = protocol.receive(conn)
         except protocol.Closed:
@@ -202,7 +208,7 @@ class Agent:
             return protocol.encode(reply)
         except protocol.ProtocolError:
             return protocol.encode(
-                protocol.error("ResultTooLarge", "the agent's answer is too large to send")
+                protocol.error("ResultTooLarge", _("the agent's answer is too large to send"))
             )
         except (TypeError, ValueError):  # e.g. a lone surrogate in a string
             return protocol.encode(_internal(None))
@@ -212,17 +218,15 @@ class Agent:
     def dispatch(self, message: Any) -> dict[str, Any]:
         """The reply to one decoded request."""
         if not isinstance(message, dict):
-            return protocol.error_from(protocol.ProtocolError("a request must be a JSON object"))
+            return protocol.error_from(protocol.ProtocolError(_("a request must be a JSON object")))
         if message.get("v") != protocol.PROTOCOL:
             return protocol.version_mismatch(message.get("v"))
         op, args = message.get("op"), message.get("args", {})
         if not isinstance(op, str) or not 0 < len(op) <= MAX_OP or not isinstance(args, dict):
-            return protocol.error_from(protocol.ProtocolError("a request needs an op and args"))
+            return protocol.error_from(protocol.ProtocolError(_("a request needs an op and args")))
         reason = self.why_stop()
         if reason:
-            return protocol.error_from(
-                AgentNotRunning(f"the agent has locked itself ({_describe(reason)})")
-            )
+            return protocol.error_from(AgentNotRunning(_locked_itself(reason)))
         if op == "status":
             return protocol.ok(self.status())
         if op == "lock":
@@ -233,7 +237,9 @@ class Agent:
 
     def _handle(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         if op in protocol.FD_OPS and not args.get("_fds"):
-            return protocol.error("AgentError", f"{op!r} needs the caller's terminal")
+            return protocol.error(
+                "AgentError", _("{op} needs the caller's terminal").format(op=repr(op))
+            )
         try:
             result = self.handler(op, args, self.identity)
         except TakusuError as exc:
@@ -246,7 +252,9 @@ class Agent:
             else:
                 reply = protocol.error(
                     "InternalError",
-                    f"the agent's answer to {op!r} is not plain JSON; nothing was returned",
+                    _("the agent's answer to {op} is not plain JSON; nothing was returned").format(
+                        op=repr(op)
+                    ),
                 )
         self.timers.last_use = self.clock()  # real use re-arms the idle timer; status does not
         return reply
@@ -280,18 +288,27 @@ class Agent:
 
 
 def _internal(op: str | None) -> dict[str, Any]:
-    what = f" in {op!r}" if op else ""
-    return protocol.error("InternalError", f"the agent failed{what}; nothing was returned")
+    if op:
+        message = _("the agent failed in {op}; nothing was returned").format(op=repr(op))
+    else:
+        message = _("the agent failed; nothing was returned")
+    return protocol.error("InternalError", message)
 
 
-def _describe(reason: str) -> str:
-    return {
-        IDLE: "idle time reached",
-        MAX: "maximum time reached",
-        LOCKED: "locked",
-        SIGNAL: "stopped",
-        IDENTITY_CHANGED: "the identity file changed",
-    }.get(reason, reason)
+_LOCKED_ITSELF = {
+    IDLE: N_("the agent has locked itself (idle time reached)"),
+    MAX: N_("the agent has locked itself (maximum time reached)"),
+    LOCKED: N_("the agent has locked itself (locked)"),
+    SIGNAL: N_("the agent has locked itself (stopped)"),
+    IDENTITY_CHANGED: N_("the agent has locked itself (the identity file changed)"),
+}
+
+
+def _locked_itself(reason: str) -> str:
+    sentence = _LOCKED_ITSELF.get(reason)
+    if sentence is None:
+        return _("the agent has locked itself ({reason})").format(reason=reason)
+    return i18n._(sentence)
 
 
 def _inode(path: Path) -> tuple[int, int] | None:
@@ -314,7 +331,7 @@ def listen(path: Path, backlog: int = 64) -> socket.socket:
     """
     paths.ensure_folder(path.parent)
     if paths.check_socket(path) is not None and _answers(path):
-        raise AgentError("an agent is already running for this TAKUSU_HOME")
+        raise AgentError(_("an agent is already running for this TAKUSU_HOME"))
     # shorter than the final name, so it fits wherever that fits
     tmp = path.with_name(f".{secrets.token_hex(4)}.tmp")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -367,7 +384,7 @@ def serve(
     from ..identity import Identity  # the heavy import lives in the agent process only
 
     if not hasattr(socket, "SO_PEERCRED"):
-        raise AgentError("the agent needs SO_PEERCRED to check who connects (Linux)")
+        raise AgentError(_("the agent needs SO_PEERCRED to check who connects (Linux)"))
     home = Path(home).absolute()
     identity = Identity.from_private_bytes(identity_bytes)
     key_file = watch.bind(home, identity.id)

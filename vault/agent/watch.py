@@ -13,6 +13,7 @@ from pathlib import Path
 from ..encoding import loads
 from ..errors import IntegrityError, Malformed, NotInitialized
 from ..fsutil import read_bytes
+from ..i18n import _
 from ..labels import MAX_SMALL_FILE
 
 KEY_FILE = "identity.key"  # the name vault/keystore.py gives it (not imported: heavy)
@@ -41,18 +42,28 @@ def bind(home: Path, identity_id: str) -> Snapshot:
     path = Path(home) / KEY_FILE
     before = snapshot(home)
     if before is None:
-        raise NotInitialized(f"no identity file in {home}; the agent holds only this home's")
+        raise NotInitialized(
+            _("no identity file in {home}; the agent holds only the identity of this home").format(
+                home=home
+            )
+        )
     try:
         doc = loads(read_bytes(path, MAX_SMALL_FILE), "key file")
     except FileNotFoundError:
-        raise NotInitialized(f"no identity file in {home}") from None
+        raise NotInitialized(_("no identity file in {home}").format(home=home)) from None
     except Malformed as exc:
-        raise IntegrityError(f"key file {path} is malformed: {exc.message}") from None
+        raise IntegrityError(
+            _("the identity file {path} is damaged: {reason}").format(path=path, reason=exc.message)
+        ) from None
     if not isinstance(doc, dict) or doc.get("id") != identity_id:
         raise IntegrityError(
-            f"the identity file {path} holds another identity than the one unlocked",
-            hint="run 'takusu unlock' again",
+            _("the identity file {path} holds another identity than the one unlocked").format(
+                path=path
+            ),
+            hint=_("run 'takusu unlock' again"),
         )
     if snapshot(home) != before:
-        raise IntegrityError(f"{path} changed while the agent started", hint="try again")
+        raise IntegrityError(
+            _("{path} changed while the agent started").format(path=path), hint=_("try again")
+        )
     return before
