@@ -14,17 +14,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from . import i18n
 from . import state as state_mod
 from .clock import is_stamp, parse_time, shown_time
 from .codewindow import Hours, parse_zone, within
 from .errors import IntegrityError
 from .events import MEMBER_TYPES, Event
+from .i18n import N_, _, ngettext
 from .identity import Card
 from .moving import FORMAT_NAMES
 from .session import Session
 from .state import Policy, member_event_problem
 from .store import Kind, Loaded, Problem, Store
 
+# What each event did, in English for --json and --csv (scripts read it); the table's
+# sentences, in the reader's language, are `describe`'s.
 _ACTIONS = {
     "vault.create": "created the vault",
     "member.add": "added member",
@@ -45,13 +49,24 @@ _ACTIONS = {
 }
 
 # How a field a retrieval names reads to people: the seed is permanent 2FA access, a code
-# is one login.
-FIELD_WORDS = {"totp": "the 2FA seed", "otp": "one 2FA code"}
+# is one login (marked for translation: show them with `field_word`).
+FIELD_WORDS = {"totp": N_("the 2FA seed"), "otp": N_("one 2FA code")}
+# The other fields keep their names in English (they are what `takusu get` takes).
+_FIELD_NAMES = {
+    "password": N_("password"),
+    "username": N_("username"),
+    "url": N_("url"),
+    "notes": N_("notes"),
+    "title": N_("title"),
+    "tags": N_("tags"),
+    "2FA codes": N_("2FA codes"),  # a scope with code windows
+}
+_OWNER = " (owner)"
 
 
 def _names(session: Session) -> dict[str, str]:
     names = {m: v["name"] for m, v in session.state["members"].items()}
-    names[session.owner_id] = session.owner_card.name + " (owner)"
+    names[session.owner_id] = session.owner_card.name + _OWNER
     return names
 
 
@@ -85,7 +100,7 @@ def timeline(
                 rows.append(((_LAST, 1), "", log, _ignored_row(ev, log, names)))
     rows.sort(key=lambda r: (r[0], r[1]))
     out = []
-    for _, _, log, row in rows:
+    for _order, _at, log, row in rows:
         if item and row.get("item") != item:
             continue
         if member and member not in (log, row.get("member_id")):
@@ -150,16 +165,22 @@ def _row(
     if t == "request" and isinstance(ev.get("id"), str):
         row["request"] = printable(ev["id"])
     if t == "import":
-        source = FORMAT_NAMES.get(str(ev.get("format")), "another tool")
+        source = FORMAT_NAMES.get(str(ev.get("format")), _ANOTHER_TOOL)
         row["action"] = f"imported {ev.get('added')} items from {source}"
         if ev.get("updated"):
             row["action"] += f" ({ev.get('updated')} updated)"
+        row["format"] = printable(str(ev.get("format")))
+        row["added"], row["updated"] = ev.get("added"), ev.get("updated")
     if t == "export":
         kind = (
             "an encrypted KeePass file" if ev.get("format") == "kdbx" else "a plain-text CSV file"
         )
         row["action"] = f"exported {ev.get('items')} items to {kind}"
+        row["format"], row["items"] = printable(str(ev.get("format"))), ev.get("items")
     return row
+
+
+_ANOTHER_TOOL = N_("another tool")
 
 
 def _ignored_row(ev: dict[str, Any], log: str, names: dict[str, str]) -> dict[str, Any]:
@@ -172,7 +193,9 @@ def _ignored_row(ev: dict[str, Any], log: str, names: dict[str, str]) -> dict[st
         "seq": ev["seq"],
         "actor": names.get(log, log[:8]),
         "type": "ignored",
-        "action": f"wrote an event takusu does not read (ignored: {member_event_problem(ev)})",
+        "action": "wrote an event takusu does not read (ignored: "
+        f"{member_event_problem(ev, translated=False)})",
+        "event_type": printable(str(ev.get("type"))[:40]),
         "item": None,
         "title": None,
         "reported_by": "the member's takusu",
@@ -233,27 +256,154 @@ def _when(stamp: Any) -> str:
     return shown_time(parse_time(stamp)) if is_stamp(stamp) else str(stamp)
 
 
+def field_word(name: str) -> str:
+    """A field a retrieval or share names, as people read it in their language (a custom
+    field keeps its own name)."""
+    known = FIELD_WORDS.get(name) or _FIELD_NAMES.get(name)
+    return i18n._(known) if known else name
+
+
+def _words(names: Any) -> str:
+    listed = names if isinstance(names, list) else [names]
+    return _(", ").join(field_word(str(n)) for n in listed)
+
+
 def describe(row: dict[str, Any]) -> str:
-    """One timeline row as a line of text."""
-    line = f"{_when(row['at'])}  {row['actor']}  {row['action']}"
-    if row.get("title"):
-        line += f" {row['title']}"
-    if row.get("member") and row["type"] != "retrieve":
-        line += {"grant": " with", "revoke": " from"}.get(row["type"], "") + f" {row['member']}"
-    if row.get("expires"):
-        line += f" until {_when(row['expires'])}"
+    """One timeline row as a line of text for people, in their language. That members'
+    rows are as their own takusu reported them is said once, under the table (`note`)."""
+    actor = str(row.get("actor", "?"))
+    if actor.endswith(_OWNER):
+        actor = _("{name} (owner)").format(name=actor.removesuffix(_OWNER))
+    line = f"{_when(row.get('at', '?'))}  {actor}  {_what(row)}"
     if row.get("fields"):
-        words = [FIELD_WORDS.get(str(f), str(f)) for f in row["fields"]]
-        line += f" [{', '.join(words)}]"
+        line = _("{line} [{fields}]").format(line=line, fields=_words(row["fields"]))
     if row.get("scope"):
-        line += f" (only: {', '.join(row['scope'])})"
-    if row.get("request"):
-        line += f" ({'approving ' if row['type'] == 'grant' else ''}request {row['request']})"
+        line = _("{line} (only: {fields})").format(line=line, fields=_words(row["scope"]))
+    if row.get("request") and row.get("type") == "grant":
+        line = _("{line} (approving request {request})").format(line=line, request=row["request"])
+    elif row.get("request"):
+        line = _("{line} (request {request})").format(line=line, request=row["request"])
     if row.get("reason"):
-        line += f" reason: {row['reason']}"
-    if row.get("reported_by"):
-        line += "  (reported by the member's takusu)"
+        line = _("{line} reason: {reason}").format(line=line, reason=row["reason"])
     return _escape(line)
+
+
+def note(rows: list[dict[str, Any]]) -> str | None:
+    """The one note under the table, when it holds rows members' takusu reported."""
+    if any(row.get("reported_by") for row in rows):
+        return _("Rows by members are as reported by the member's own takusu.")
+    return None
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    """The timeline as lines for people: a row a line, then the note (see `note`)."""
+    lines = [describe(row) for row in rows]
+    shown = note(rows)
+    return [*lines, "", _escape(shown)] if shown else lines
+
+
+def _what(row: dict[str, Any]) -> str:
+    """What the row's event did, as one sentence in the reader's language."""
+    t = row.get("type")
+    title = _shown_title(row)
+    member = str(row.get("member") or "?")
+    if t == "vault.create":
+        return _("created the vault")
+    if t == "member.add":
+        return _("added member {member}").format(member=member)
+    if t == "member.remove":
+        return _("removed member {member}").format(member=member)
+    if t == "item.put" and row.get("action") == "rotated":
+        return _("rotated {title}").format(title=title)
+    if t == "item.put":
+        return _("saved {title}").format(title=title)
+    if t == "item.delete":
+        return _("deleted {title}").format(title=title)
+    if t == "grant" and row.get("expires"):
+        return _("shared {title} with {member} until {expires}").format(
+            title=title, member=member, expires=_when(row["expires"])
+        )
+    if t == "grant":
+        return _("shared {title} with {member}").format(title=title, member=member)
+    if t == "revoke":
+        return _("revoked {title} from {member}").format(title=title, member=member)
+    if t == "retrieve":
+        return _("retrieved {title}").format(title=title)
+    if t == "request":
+        return _("asked for access")
+    if t == "rollback.accept":
+        return _("accepted a rollback of the folder")
+    if t == "view":
+        return _("gave {member} the shared fields of {title}").format(
+            title=title, member=member
+        )
+    if t == "codes":
+        return _("gave {member} 2FA codes for {title}").format(title=title, member=member)
+    if t == "policy":
+        return _("set the retrieval policy")
+    if t == "request.deny":
+        return _("denied a request from {member}").format(member=member)
+    if t == "import":
+        return _imported(row)
+    if t == "export":
+        return _exported(row)
+    if t == "ignored":
+        return _("wrote an event takusu does not read (ignored: {why})").format(
+            why=_ignored_why(row)
+        )
+    return str(row.get("action", t))
+
+
+def _shown_title(row: dict[str, Any]) -> str:
+    title, item = row.get("title"), row.get("item")
+    if isinstance(item, str) and title == f"[item {item[:8]}]":
+        return _("[item {id}]").format(id=item[:8])  # no readable title: the id
+    return str(title) if title else "?"
+
+
+def _imported(row: dict[str, Any]) -> str:
+    added, updated = row.get("added"), row.get("updated")
+    n = added if type(added) is int else 0
+    name = FORMAT_NAMES.get(str(row.get("format")), _ANOTHER_TOOL)
+    source = i18n._(name)
+    if type(updated) is int and updated:
+        return ngettext(
+            "imported {n} item from {source} ({updated} updated)",
+            "imported {n} items from {source} ({updated} updated)",
+            n,
+        ).format(n=n, source=source, updated=updated)
+    return ngettext(
+        "imported {n} item from {source}", "imported {n} items from {source}", n
+    ).format(n=n, source=source)
+
+
+def _exported(row: dict[str, Any]) -> str:
+    items = row.get("items")
+    n = items if type(items) is int else 0
+    if row.get("format") == "kdbx":
+        return ngettext(
+            "exported {n} item to an encrypted KeePass file",
+            "exported {n} items to an encrypted KeePass file",
+            n,
+        ).format(n=n)
+    return ngettext(
+        "exported {n} item to a plain-text CSV file",
+        "exported {n} items to a plain-text CSV file",
+        n,
+    ).format(n=n)
+
+
+def _ignored_why(row: dict[str, Any]) -> str:
+    """Why a member's event was ignored (what `state.member_event_problem` found), from
+    what the row keeps: the type the event claims, and its time ("?" when unreadable)."""
+    wrote = str(row.get("event_type", "?"))
+    if wrote not in MEMBER_TYPES:
+        why = state_mod.NOT_A_MEMBER_TYPE
+    elif row.get("at") == "?":
+        why = state_mod.BAD_TIME
+    else:
+        why = state_mod.BAD_SHAPE
+    return i18n._(why).format(type=wrote)
 
 
 @dataclass
@@ -288,9 +438,8 @@ def verify(store: Store, loaded: Loaded) -> Report:
                     if ev.type not in MEMBER_TYPES
                     else Kind.MALFORMED_RECEIPT
                 )
-                report.problems.append(
-                    Problem(kind, f"{problem}; it was ignored", member_id, ev.seq)
-                )
+                why = _("{problem}; it was ignored").format(problem=problem)
+                report.problems.append(Problem(kind, why, member_id, ev.seq))
     _check_owner_chain(owner_events, member_events, report)
     _check_receipts(owner_events, member_events, report)
     return report
@@ -312,7 +461,9 @@ def _check_owner_chain(
                 report.problems.append(
                     Problem(
                         Kind.TRUNCATED,
-                        f"the owner saw event {seq} of this log, which is now missing",
+                        _("the owner saw event {seq} of this log, which is now missing").format(
+                            seq=seq
+                        ),
                         log,
                         seq,
                     )
@@ -321,7 +472,7 @@ def _check_owner_chain(
                 report.problems.append(
                     Problem(
                         Kind.REWRITTEN,
-                        "this event differs from the one the owner witnessed",
+                        _("this event differs from the one the owner witnessed"),
                         log,
                         seq,
                     )
@@ -339,7 +490,7 @@ def _check_receipts(
         try:
             state_mod.apply_owner(st, ev)
         except IntegrityError as exc:
-            report.problems.append(Problem(Kind.INVALID_OWNER_EVENT, exc.message, ev.actor, ev.seq))
+            report.problems.append(Problem(Kind.INVALID_OWNER_EVENT, exc.reason, ev.actor, ev.seq))
             return
         for receipt in by_position.pop(position, []):
             report.problems.extend(_check_receipt(st, ev, receipt))
@@ -348,7 +499,7 @@ def _check_receipts(
             report.problems.append(
                 Problem(
                     Kind.RECEIPT_WITHOUT_GRANT if position < 0 else Kind.FORK,
-                    "a retrieval witnessed an owner state this log does not contain",
+                    _("a retrieval names an owner event the owner's log does not contain"),
                     receipt.actor,
                     receipt.seq,
                 )
@@ -372,7 +523,7 @@ def _check_receipt(st: state_mod.State, seen: Event, receipt: Event) -> list[Pro
         return [
             Problem(
                 Kind.FORK,
-                "a receipt witnessed an owner event that differs from the owner's log",
+                _("a retrieval names an owner event that differs from the owner's log"),
                 receipt.actor,
                 receipt.seq,
             )
@@ -383,7 +534,7 @@ def _check_receipt(st: state_mod.State, seen: Event, receipt: Event) -> list[Pro
         return [
             Problem(
                 Kind.RECEIPT_WITHOUT_GRANT,
-                "a retrieval names no grant valid at that time",
+                _("a retrieval names no access that was valid at that time"),
                 receipt.actor,
                 receipt.seq,
             )
@@ -394,8 +545,11 @@ def _check_receipt(st: state_mod.State, seen: Event, receipt: Event) -> list[Pro
         return [
             Problem(
                 Kind.POLICY_BREACH,
-                f"a retrieval of {str(receipt.fields.get('item'))[:8]} at "
-                f"{receipt.fields.get('at')} broke the owner's policy: {breach}",
+                _("a retrieval of {item} at {at} broke the owner's policy: {why}").format(
+                    item=str(receipt.fields.get("item"))[:8],
+                    at=receipt.fields.get("at"),
+                    why=breach,
+                ),
                 receipt.actor,
                 receipt.seq,
                 fatal=False,
@@ -406,7 +560,9 @@ def _check_receipt(st: state_mod.State, seen: Event, receipt: Event) -> list[Pro
         return [
             Problem(
                 Kind.RETRIEVED_AFTER_EXPIRY,
-                f"a retrieval is dated after its grant expired ({grant['expires']})",
+                _("a retrieval is dated after its access expired ({expires})").format(
+                    expires=_when(grant["expires"])
+                ),
                 receipt.actor,
                 receipt.seq,
                 fatal=False,
@@ -419,9 +575,9 @@ def _policy_breach(policy: Policy, fields: dict[str, Any]) -> str | None:
     """How a receipt breaks the policy in force when it was written, or None. (Its time is
     the member's own claim: a breach is reported, never proof of one.)"""
     if policy["require_reason"] and not fields.get("reason"):
-        return "it gives no reason, and the owner asks for one"
+        return _("it gives no reason, and the owner asks for one")
     if policy["hours"] is not None and policy["zone"] is not None and is_stamp(fields.get("at")):
         when = parse_time(str(fields["at"]))
         if not within(Hours.from_json(policy["hours"]), parse_zone(policy["zone"]), when):
-            return "it is dated outside the hours the owner allows"
+            return _("it is dated outside the hours the owner allows")
     return None

@@ -13,6 +13,7 @@ from typing import Any
 from . import crypto, labels
 from .encoding import b64d, b64e, dumps, loads
 from .errors import BadSignature, BrokenChain, IntegrityError, Malformed, UnknownVersion
+from .i18n import _
 from .identity import Identity
 
 OWNER_TYPES = frozenset(
@@ -102,21 +103,25 @@ def make_event(
 def split_line(line: bytes, log: str, seq: int) -> tuple[bytes, bytes]:
     """Decode the envelope of one line (without its newline): (payload bytes, signature)."""
     if len(line) > labels.MAX_LINE:
-        raise Malformed("event line is too long", log=log, seq=seq)
+        raise Malformed(_("event line is too long"), log=log, seq=seq)
     try:
         env = loads(line, "event line")
     except Malformed as exc:
         raise Malformed(exc.message, log=log, seq=seq) from None
     if not isinstance(env, dict) or set(env) != {"v", "p", "s"}:
-        raise Malformed("event line has the wrong fields", log=log, seq=seq)
+        raise Malformed(_("event line has the wrong fields"), log=log, seq=seq)
     if not labels.is_current(env["v"]):
-        raise UnknownVersion(f"event line has unknown version {env['v']!r}", log=log, seq=seq)
+        raise UnknownVersion(
+            _("event line has unknown version {version}").format(version=repr(env["v"])[:40]),
+            log=log,
+            seq=seq,
+        )
     try:
         payload, sig = b64d(env["p"], "payload"), b64d(env["s"], "signature")
     except Malformed as exc:
         raise Malformed(exc.message, log=log, seq=seq) from None
     if encode_line(payload, sig) != line + b"\n":
-        raise Malformed("event line is not in canonical form", log=log, seq=seq)
+        raise Malformed(_("event line is not in canonical form"), log=log, seq=seq)
     return payload, sig
 
 
@@ -135,23 +140,31 @@ def verify_line(
     try:
         crypto.verify(sign_key, labels.EVENT_SIG, payload_bytes, sig)
     except IntegrityError:
-        raise BadSignature("event signature does not verify", log=log, seq=seq) from None
+        raise BadSignature(_("event signature does not verify"), log=log, seq=seq) from None
     try:
         fields = loads(payload_bytes, "event payload")
     except Malformed as exc:
         raise Malformed(exc.message, log=log, seq=seq) from None
     if not isinstance(fields, dict) or any(k not in fields for k in BASE_FIELDS):
-        raise Malformed("event payload lacks required fields", log=log, seq=seq)
+        raise Malformed(_("event payload lacks required fields"), log=log, seq=seq)
     if fields["vault"] != vault_id:
-        raise BrokenChain("event belongs to another vault", log=log, seq=seq)
+        raise BrokenChain(_("event belongs to another vault"), log=log, seq=seq)
     if fields["actor"] != actor:
-        raise BrokenChain("event was written by someone else (cross-log replay)", log=log, seq=seq)
+        raise BrokenChain(
+            _("event was written by someone else (cross-log replay)"), log=log, seq=seq
+        )
     if type(fields["seq"]) is not int or fields["seq"] != seq:
-        raise BrokenChain(f"event has sequence {fields['seq']!r}, expected {seq}", log=log, seq=seq)
+        raise BrokenChain(
+            _("event has sequence number {found}, expected {expected}").format(
+                found=repr(fields["seq"])[:40], expected=seq
+            ),
+            log=log,
+            seq=seq,
+        )
     if fields["prev"] != prev:
-        raise BrokenChain("event does not link to the previous one", log=log, seq=seq)
+        raise BrokenChain(_("event does not link to the previous one"), log=log, seq=seq)
     if not isinstance(fields["type"], str) or not isinstance(fields["at"], str):
-        raise Malformed("event type or time is malformed", log=log, seq=seq)
+        raise Malformed(_("event type or time is malformed"), log=log, seq=seq)
     return Event(payload_bytes, fields, line + b"\n")
 
 

@@ -11,10 +11,12 @@ import re
 from collections.abc import Callable
 from typing import Any, NotRequired, TypedDict
 
+from . import i18n
 from .clock import is_stamp
 from .codewindow import MAX_DAYS, Hours
 from .errors import IntegrityError, Malformed
 from .events import MEMBER_TYPES, OWNER_TYPES, Event
+from .i18n import N_, _
 from .identity import Card
 from .item import receipt_problem
 from .text import unsafe
@@ -230,7 +232,7 @@ def empty() -> State:
 
 def _need(ok: bool) -> None:
     if not ok:
-        raise Malformed("the state cache has an unexpected shape")
+        raise Malformed(_("the state cache has an unexpected shape"))
 
 
 def _is_ref(ref: Any) -> bool:
@@ -309,25 +311,29 @@ def check_shape(st: Any) -> State:
 
 
 _REQUEST_ID = re.compile(r"[0-9a-f]{16}")
+BAD_TIME = N_("its time is not in the format takusu writes")
 
 
 def _fail(event: Event, why: str) -> IntegrityError:
+    """`why` is already in the reader's language; the place (log, seq) is the error's."""
     return IntegrityError(
-        f"owner event {event.type!r} is invalid: {why}", log=event.actor, seq=event.seq
+        _("owner event '{type}' is invalid: {why}").format(type=event.type, why=why),
+        log=event.actor,
+        seq=event.seq,
     )
 
 
 def _need_fields(event: Event, *names: str) -> list[Any]:
     missing = [n for n in names if n not in event.fields]
     if missing:
-        raise _fail(event, f"missing {', '.join(missing)}")
+        raise _fail(event, _("missing {names}").format(names=", ".join(missing)))
     return [event.fields[n] for n in names]
 
 
 def _item(state: State, event: Event, item_id: Any) -> Item:
     item = state["items"].get(item_id) if isinstance(item_id, str) else None
     if item is None or item["deleted"]:
-        raise _fail(event, "unknown or deleted item")
+        raise _fail(event, _("unknown or deleted item"))
     return item
 
 
@@ -337,7 +343,7 @@ def _member_id(event: Event, value: Any) -> str:
         or len(value) != 32
         or any(c not in "0123456789abcdef" for c in value)
     ):
-        raise _fail(event, "member id is not 32 hex digits")
+        raise _fail(event, _("member id is not 32 hex digits"))
     return value
 
 
@@ -349,7 +355,7 @@ def _is_name(value: Any) -> bool:
 def _active_member(state: State, event: Event, member_id: Any) -> Member:
     member = state["members"].get(member_id) if isinstance(member_id, str) else None
     if member is None or member["removed"]:
-        raise _fail(event, "unknown or removed member")
+        raise _fail(event, _("unknown or removed member"))
     return member
 
 
@@ -379,20 +385,20 @@ def _member_add(state: State, event: Event) -> None:
     member_id, name, card = _need_fields(event, "member", "name", "card")
     member_id = _member_id(event, member_id)
     if not _is_name(name) or not isinstance(card, dict):
-        raise _fail(event, "malformed member.add")
+        raise _fail(event, _("malformed {what}").format(what="member.add"))
     try:
         # Pure computation (no I/O): the id must be the card's own fingerprint, so a
         # member's log is always verified with the key that names it.
         card_id = Card.from_envelope(card).id
     except IntegrityError:
-        raise _fail(event, "member card does not verify") from None
+        raise _fail(event, _("member card does not verify")) from None
     if card_id != member_id:
-        raise _fail(event, "member id is not the card's fingerprint")
+        raise _fail(event, _("member id is not the card's fingerprint"))
     existing = state["members"].get(member_id)
     if member_id == state["owner"] or (existing and not existing["removed"]):
-        raise _fail(event, "member already present")
+        raise _fail(event, _("member already present"))
     if any(m["name"] == name and not m["removed"] for m in state["members"].values()):
-        raise _fail(event, "member name already in use")
+        raise _fail(event, _("member name already in use"))
     state["members"][member_id] = {
         "name": name,
         "card": card,
@@ -406,7 +412,7 @@ def _member_remove(state: State, event: Event) -> None:
     (member_id,) = _need_fields(event, "member")
     member = _active_member(state, event, _member_id(event, member_id))
     if any(member_id in item["grants"] for item in state["items"].values()):
-        raise _fail(event, "member still holds grants")
+        raise _fail(event, _("member still holds grants"))
     member["removed"] = True
     member["removed_at"] = event.at
 
@@ -417,16 +423,21 @@ def _item_put(state: State, event: Event) -> None:
     )
     scoped = event.fields.get("scoped", [])
     if not isinstance(item_id, str) or not isinstance(wraps, dict) or type(version) is not int:
-        raise _fail(event, "malformed item.put")
+        raise _fail(event, _("malformed {what}").format(what="item.put"))
     if not isinstance(commit, str) or not all(isinstance(w, str) for w in wraps.values()):
-        raise _fail(event, "malformed item.put")
+        raise _fail(event, _("malformed {what}").format(what="item.put"))
     if not isinstance(scoped, list) or set(scoped) & set(wraps):
-        raise _fail(event, "malformed item.put")
+        raise _fail(event, _("malformed {what}").format(what="item.put"))
     _member_id(event, item_id)  # item ids have the same 32-hex shape
     item = state["items"].get(item_id)
     expected = 1 if item is None else item["version"] + 1
     if version != expected or (item is not None and item["deleted"]):
-        raise _fail(event, f"version {version} is not the next version {expected}")
+        raise _fail(
+            event,
+            _("version {version} is not the next version {expected}").format(
+                version=version, expected=expected
+            ),
+        )
     for member_id in [*wraps, *scoped]:
         _active_member(state, event, member_id)
     old_grants = item["grants"] if item is not None else {}
@@ -443,7 +454,7 @@ def _item_put(state: State, event: Event) -> None:
     for member_id in scoped:
         old = old_grants.get(member_id)
         if old is None or "scope" not in old:
-            raise _fail(event, "a scoped grantee of item.put holds no scoped grant")
+            raise _fail(event, _("a scoped grantee of item.put holds no scoped grant"))
         kept: Grant = {**old, "version": version}
         kept.pop("view", None)  # sealed again for this version by the `view` event next
         grants[member_id] = kept
@@ -478,7 +489,7 @@ def _rotate(item: Item, event: Event) -> None:
     if not (
         rotated is True or (isinstance(rotated, list) and all(isinstance(r, str) for r in rotated))
     ):
-        raise _fail(event, "malformed rotated")
+        raise _fail(event, _("malformed {what}").format(what="rotated"))
     if rotated is True or "password" in rotated:
         item["exposed"] = {}
         item["rotated"] = event.at
@@ -512,27 +523,27 @@ def _item_delete(state: State, event: Event) -> None:
 def _scope(event: Event, value: Any) -> Scope:
     """A grant's scope, checked: field names as receipts name them, optional code windows."""
     if not isinstance(value, dict) or set(value) - {"fields", "otp"}:
-        raise _fail(event, "malformed scope")
+        raise _fail(event, _("malformed {what}").format(what="scope"))
     fields = value.get("fields")
     # the fields a receipt could name (none at all is fine for code windows alone)
     if not isinstance(fields, list) or (fields and receipt_problem(fields, None) is not None):
-        raise _fail(event, "malformed scope fields")
+        raise _fail(event, _("malformed scope fields"))
     if not fields and value.get("otp") is None:
-        raise _fail(event, "a scope shares nothing")
+        raise _fail(event, _("a scope shares nothing"))
     scope: Scope = {"fields": list(fields)}
     otp = value.get("otp")
     if otp is not None:
         if "totp" in fields or not isinstance(otp, dict) or set(otp) != {"hours", "zone", "days"}:
-            raise _fail(event, "malformed 2FA code windows")
+            raise _fail(event, _("malformed 2FA code windows"))
         try:
             Hours.from_json(otp["hours"])
         except Malformed:
-            raise _fail(event, "malformed 2FA code hours") from None
+            raise _fail(event, _("malformed 2FA code hours")) from None
         zone, days = otp["zone"], otp["days"]
         if not isinstance(zone, str) or not 0 < len(zone) <= 64:
-            raise _fail(event, "malformed 2FA code zone")
+            raise _fail(event, _("malformed 2FA code zone"))
         if type(days) is not int or not 1 <= days <= MAX_DAYS:
-            raise _fail(event, "malformed 2FA code days")
+            raise _fail(event, _("malformed 2FA code days"))
         scope["otp"] = {"hours": otp["hours"], "zone": zone, "days": days}
     return scope
 
@@ -543,11 +554,12 @@ def _grant(state: State, event: Event) -> None:
     item = _item(state, event, item_id)
     _active_member(state, event, member_id)
     if version != item["version"]:
-        raise _fail(event, "grant is not for the current version")
+        raise _fail(event, _("grant is not for the current version"))
     expires, wrap = event.fields.get("expires"), event.fields.get("wrap")
     raw_scope = event.fields.get("scope")
     if not (expires is None or is_stamp(expires)) or (raw_scope is None) != isinstance(wrap, str):
-        raise _fail(event, "malformed grant")  # a full grant has a wrap, a scoped one none
+        # a full grant has a wrap, a scoped one none
+        raise _fail(event, _("malformed {what}").format(what="grant"))
     grant: Grant = {
         "version": version,
         "wrap": wrap if isinstance(wrap, str) else "",
@@ -573,10 +585,12 @@ def _answer(
     state: State, event: Event, member_id: str, request: Any, status: str, item: str | None
 ) -> None:
     if not isinstance(request, str) or not _REQUEST_ID.fullmatch(request):
-        raise _fail(event, "malformed request id")
+        raise _fail(event, _("malformed request id"))
     answers = state["answers"].setdefault(member_id, {})
     if request in answers:
-        raise _fail(event, f"request {request} was already {answers[request]['status']}")
+        if answers[request]["status"] == "approved":
+            raise _fail(event, _("request {request} was already approved").format(request=request))
+        raise _fail(event, _("request {request} was already denied").format(request=request))
     answer: Answer = {"status": status, "seq": event.seq, "at": event.at, "ref": event.ref}
     if item is not None:
         answer["item"] = item
@@ -587,10 +601,10 @@ def _revoke(state: State, event: Event) -> None:
     item_id, member_id, reason = _need_fields(event, "item", "member", "reason")
     member_id = _member_id(event, member_id)
     if not isinstance(reason, str):
-        raise _fail(event, "malformed revoke")
+        raise _fail(event, _("malformed {what}").format(what="revoke"))
     item = _item(state, event, item_id)
     if member_id not in item["grants"]:
-        raise _fail(event, "nothing to revoke")
+        raise _fail(event, _("nothing to revoke"))
     grant = item["grants"].pop(member_id)
     _expose(item, member_id, grant, event.at)
     revocation: Revocation = {
@@ -623,20 +637,20 @@ def _scoped_grant(state: State, event: Event, needs_otp: bool) -> tuple[str, Gra
     item = _item(state, event, item_id)
     grant = item["grants"].get(member_id)
     if grant is None or "scope" not in grant or (needs_otp and "otp" not in grant["scope"]):
-        raise _fail(event, "the member holds no such scoped grant")
+        raise _fail(event, _("the member holds no such scoped grant"))
     for key in ("ct", "key_commit"):
         if not isinstance(event.fields.get(key), str):
-            raise _fail(event, f"malformed {event.type}")
+            raise _fail(event, _("malformed {what}").format(what=event.type))
     wraps = event.fields.get("wraps")
     if not isinstance(wraps, dict) or set(wraps) != {member_id}:
-        raise _fail(event, f"{event.type} must be sealed to its member only")
+        raise _fail(event, _("{type} must be sealed to its member only").format(type=event.type))
     return item_id, grant
 
 
 def _view(state: State, event: Event) -> None:
     item_id, grant = _scoped_grant(state, event, needs_otp=False)
     if event.fields.get("version") != state["items"][item_id]["version"]:
-        raise _fail(event, "view is not for the current version")
+        raise _fail(event, _("view is not for the current version"))
     grant["view"] = {"ref": event.ref, "key_commit": event.fields["key_commit"]}
 
 
@@ -645,9 +659,9 @@ def _codes(state: State, event: Event) -> None:
     codes_id, until = event.fields.get("id"), event.fields.get("until")
     replace = event.fields.get("replace", False)
     if not isinstance(codes_id, str) or not _REQUEST_ID.fullmatch(codes_id):
-        raise _fail(event, "malformed codes id")
+        raise _fail(event, _("malformed codes id"))
     if not isinstance(until, str) or not is_stamp(until) or type(replace) is not bool:
-        raise _fail(event, "malformed codes")
+        raise _fail(event, _("malformed {what}").format(what="codes"))
     ref: CodesRef = {"ref": event.ref, "id": codes_id, "until": until}
     if replace or "codes" not in grant:
         grant["codes"] = [ref]
@@ -660,14 +674,14 @@ def _codes(state: State, event: Event) -> None:
 def _policy(state: State, event: Event) -> None:
     require, hours, zone = _need_fields(event, "require_reason", "hours", "zone")
     if type(require) is not bool or (hours is None) != (zone is None):
-        raise _fail(event, "malformed policy")
+        raise _fail(event, _("malformed {what}").format(what="policy"))
     if hours is not None:
         try:
             Hours.from_json(hours)
         except Malformed:
-            raise _fail(event, "malformed policy hours") from None
+            raise _fail(event, _("malformed policy hours")) from None
         if not isinstance(zone, str) or not 0 < len(zone) <= 64:
-            raise _fail(event, "malformed policy zone")
+            raise _fail(event, _("malformed policy zone"))
     policy: Policy = {
         "require_reason": require,
         "hours": hours,
@@ -683,23 +697,23 @@ def _import_note(state: State, event: Event) -> None:
     """A record that items came from another tool (the items are their own item.puts)."""
     fmt, *counts = _need_fields(event, "format", "added", "updated", "skipped", "refused")
     if not isinstance(fmt, str) or not 0 < len(fmt) <= 32:
-        raise _fail(event, "malformed import")
+        raise _fail(event, _("malformed {what}").format(what="import"))
     if not all(type(n) is int and n >= 0 for n in counts):
-        raise _fail(event, "malformed import")
+        raise _fail(event, _("malformed {what}").format(what="import"))
 
 
 def _export_note(state: State, event: Event) -> None:
     """A record that the vault's items left in another tool's format."""
     fmt, items = _need_fields(event, "format", "items")
     if fmt not in ("kdbx", "csv") or type(items) is not int or items < 0:
-        raise _fail(event, "malformed export")
+        raise _fail(event, _("malformed {what}").format(what="export"))
 
 
 def _request_deny(state: State, event: Event) -> None:
     member_id, request = _need_fields(event, "member", "request")
     member_id = _member_id(event, member_id)
     if member_id not in state["members"]:
-        raise _fail(event, "unknown member")
+        raise _fail(event, _("unknown member"))
     _answer(state, event, member_id, request, "denied", None)
 
 
@@ -736,11 +750,11 @@ def apply_owner(state: State, event: Event) -> None:
             _witness(state, event, log, head)
     rule = _OWNER_RULES.get(event.type)
     if rule is None:
-        raise _fail(event, "unknown event type")
+        raise _fail(event, _("unknown event type"))
     if (event.type == "vault.create") != (event.seq == 0):
-        raise _fail(event, "vault.create must be the first event, and only the first")
+        raise _fail(event, _("vault.create must be the first event, and only the first"))
     if not is_stamp(event.at):
-        raise _fail(event, "its time is not an RFC 3339 UTC time")
+        raise _fail(event, i18n._(BAD_TIME))
     rule(state, event)
 
 
@@ -808,16 +822,24 @@ def known_owner_head(state: State, head: Any) -> bool:
     return 0 <= seq < accepted["seq"]
 
 
-def member_event_problem(f: dict[str, Any]) -> str | None:
+# Why a member's event is set aside (shown in the audit, reported by `audit verify`).
+NOT_A_MEMBER_TYPE = N_("a member wrote a '{type}' event (only the owner can change the vault)")
+BAD_SHAPE = N_("it does not have the shape takusu writes")
+
+
+def member_event_problem(f: dict[str, Any], *, translated: bool = True) -> str | None:
     """Why a member's signed event is not one takusu reads (None when it is). The one check
-    every reader of members' events (the state, the audit) applies before using one."""
+    every reader of members' events (the state, the audit) applies before using one. In
+    the reader's language, or (`translated=False`) in English for JSON and CSV."""
     if f.get("type") not in MEMBER_TYPES:
-        return f"a member wrote a {str(f.get('type'))[:40]!r} event (only the owner changes state)"
-    if not is_stamp(f.get("at")):
-        return "its time is not an RFC 3339 UTC time"
-    if not valid_receipt(f):
-        return "it does not have the shape takusu writes"
-    return None
+        why = NOT_A_MEMBER_TYPE
+    elif not is_stamp(f.get("at")):
+        why = BAD_TIME
+    elif not valid_receipt(f):
+        why = BAD_SHAPE
+    else:
+        return None
+    return (i18n._(why) if translated else why).format(type=str(f.get("type"))[:40])
 
 
 def valid_receipt(f: dict[str, Any]) -> bool:

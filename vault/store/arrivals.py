@@ -17,13 +17,14 @@ from pathlib import Path
 from .. import fsutil, labels, state
 from ..errors import IntegrityError
 from ..events import Event
+from ..i18n import _
 from ..identity import Card
 from ..state import Head, State
-from .copies import MAX_COPIES, bad_copy, fork, read_copy, too_many
+from .copies import MAX_COPIES, bad_copy, behind_its_copy, fork, read_copy, too_many
 from .folder import VaultFolder
 from .mirror import Mirror, split_complete
 from .problems import Kind, Problem
-from .verify import verified
+from .verify import found_in, verified
 
 
 class Arrivals:
@@ -39,13 +40,13 @@ class Arrivals:
         """The state re-verified from this machine's mirror alone (the cache is derived)."""
         st = state.empty()
         lines = self.mirror.lines(self.owner)
-        self.accept(st, self.owner, owner_card, lines, problems, "the mirror", to_mirror=False)
+        self.accept(st, self.owner, owner_card, lines, problems, None, to_mirror=False)
         for path in sorted(self.mirror.logs.glob("*.jsonl")):
             member = st["members"].get(path.stem)
             if member is not None:
                 card = Card.from_envelope(member["card"])
                 lines = self.mirror.lines(path.stem)
-                self.accept(st, path.stem, card, lines, problems, "the mirror", to_mirror=False)
+                self.accept(st, path.stem, card, lines, problems, None, to_mirror=False)
         return st
 
     def ingest(
@@ -66,10 +67,7 @@ class Arrivals:
         for problem in problems[before:]:
             if problem.kind in (Kind.ROLLBACK, Kind.MISSING) and copies and covered >= head:
                 problem.kind, problem.fatal = Kind.BEHIND, False
-                problem.message = (
-                    "the log's main file is behind its sync-conflict copy; "
-                    "'takusu doctor --repair' puts it back together"
-                )
+                problem.message = behind_its_copy()
         return changed
 
     def accept(
@@ -79,10 +77,11 @@ class Arrivals:
         card: Card,
         lines: list[bytes],
         problems: list[Problem],
-        source: str,
+        source: str | None,
         to_mirror: bool = True,
     ) -> bool:
-        """Verify lines that follow the head, apply them, mirror them. True if any were taken."""
+        """Verify lines that follow the head, apply them, mirror them. True if any were taken.
+        `source` names the file they come from (None: this machine's mirror)."""
         head = st["heads"].get(log)
         size = head["size"] if head else 0
         position = size
@@ -106,7 +105,9 @@ class Arrivals:
                     state.apply_member(st, event)
                     _check_witness(st, event, problems)
             except IntegrityError as exc:
-                problems.append(Problem(Kind.TAMPERED, f"{exc.reason} in {source}", log, event.seq))
+                problems.append(
+                    Problem(Kind.TAMPERED, found_in(exc.reason, source), log, event.seq)
+                )
                 break
             accepted.append(event)
             position += len(event.line)
@@ -133,7 +134,7 @@ class Arrivals:
                 problems.append(
                     Problem(
                         Kind.REWRITTEN,
-                        "log was rewritten: the last event this machine accepted has changed",
+                        _("log was rewritten: the last event this machine accepted has changed"),
                         log,
                         head["seq"],
                     )
@@ -147,8 +148,10 @@ class Arrivals:
             problems.append(
                 Problem(
                     Kind.TORN,
-                    f"the log's last line is incomplete (an interrupted write); it is ignored "
-                    f"and a copy kept in {kept}",
+                    _(
+                        "the log's last line is incomplete (an interrupted write); it is "
+                        "ignored and a copy kept in {path}"
+                    ).format(path=kept),
                     log,
                     seq,
                     fatal=False,
@@ -168,29 +171,32 @@ class Arrivals:
                 problems.append(
                     Problem(
                         Kind.MISSING,
-                        "a log this machine accepted is gone from the folder",
+                        _("a log this machine accepted is gone from the folder"),
                         log,
                         _seq(head),
                     )
                 )
             return None
         except OSError as exc:
-            problems.append(Problem(Kind.UNREADABLE, f"log cannot be read ({exc.strerror})", log))
+            why = _("log cannot be read ({why})").format(why=exc.strerror)
+            problems.append(Problem(Kind.UNREADABLE, why, log))
             return None
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                problems.append(Problem(Kind.UNREADABLE, "log is not a regular file", log))
+                problems.append(Problem(Kind.UNREADABLE, _("log is not a regular file"), log))
                 return None
             if info.st_size > labels.MAX_LOG:
-                problems.append(Problem(Kind.OVERSIZE, "log is larger than takusu allows", log))
+                problems.append(Problem(Kind.OVERSIZE, _("log is larger than takusu allows"), log))
                 return None
             if info.st_size < size:
                 problems.append(
                     Problem(
                         Kind.ROLLBACK,
-                        "log shrank: events this machine accepted are "
-                        "missing (truncated, or an old copy restored)",
+                        _(
+                            "log shrank: events this machine accepted are "
+                            "missing (truncated, or an old copy restored)"
+                        ),
                         log,
                         _seq(head),
                     )
@@ -218,7 +224,8 @@ class Arrivals:
                 card=card,
             )
         except (OSError, IntegrityError) as exc:
-            problems.append(Problem(Kind.UNREADABLE, f"{copy.name} cannot be read: {exc}", log))
+            why = _("{file} cannot be read: {why}").format(file=copy.name, why=exc)
+            problems.append(Problem(Kind.UNREADABLE, why, log))
             return False, -1
         if reading.fork_at is not None:
             problems.append(fork(copy, log, reading.fork_at))
@@ -239,8 +246,10 @@ def _check_witness(st: State, event: Event, problems: list[Problem]) -> None:
         problems.append(
             Problem(
                 Kind.UNKNOWN_WITNESS,
-                f"a record in this member's log names owner event {claimed!r}, which this "
-                "machine has not accepted (a sync delay, or a forged record)",
+                _(
+                    "a record in this member's log names owner event {seq}, which this "
+                    "machine has not accepted (a sync delay, or a forged record)"
+                ).format(seq=repr(claimed)[:40]),
                 event.actor,
                 event.seq,
                 fatal=False,

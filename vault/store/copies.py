@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import fsutil, labels
 from ..events import Event
+from ..i18n import _
 from ..identity import Card
 from .mirror import split_complete
 from .problems import Kind, Problem
@@ -81,13 +82,18 @@ def read_copy(
 def bad_copy(path: Path, log: str, reading: CopyReading) -> Problem:
     """The warning for a copy that is not the log (nothing new, or a line that fails)."""
     if reading.bad_at is not None:
-        why = f"its line {reading.bad_at} does not verify"
+        message = _(
+            "the sync-conflict copy {file} is not used: its line {seq} does not verify; "
+            "'takusu doctor --repair' moves it aside"
+        ).format(file=path.name, seq=reading.bad_at)
     else:
-        why = "it holds nothing this machine has not already verified"
+        message = _(
+            "the sync-conflict copy {file} is not used: it holds nothing this machine has "
+            "not already verified; 'takusu doctor --repair' moves it aside"
+        ).format(file=path.name)
     return Problem(
         Kind.BAD_COPY,
-        f"the sync-conflict copy {path.name} is not used: {why}; "
-        "'takusu doctor --repair' moves it aside",
+        message,
         log,
         reading.bad_at,
         fatal=False,
@@ -97,8 +103,9 @@ def bad_copy(path: Path, log: str, reading: CopyReading) -> Problem:
 def fork(path: Path, log: str, seq: int) -> Problem:
     return Problem(
         Kind.FORK,
-        f"{path.name} holds a different valid event at the same sequence number: "
-        "the log has forked",
+        _(
+            "{file} holds a different valid event at the same sequence number: the log has forked"
+        ).format(file=path.name),
         log,
         seq,
     )
@@ -107,8 +114,18 @@ def fork(path: Path, log: str, seq: int) -> Problem:
 def too_many(log: str, copies: list[Path]) -> Problem:
     return Problem(
         Kind.COPIES,
-        f"{len(copies)} sync-conflict copies of this log are in the folder; only "
-        f"{MAX_COPIES} were read. 'takusu doctor --repair' moves the ones that add nothing aside",
+        _(
+            "{count} sync-conflict copies of this log are in the folder; only {read} were "
+            "read. 'takusu doctor --repair' moves the ones that add nothing aside"
+        ).format(count=len(copies), read=MAX_COPIES),
         log,
         fatal=False,
+    )
+
+
+def behind_its_copy() -> str:
+    """The message for a log's main file that lags behind its sync-conflict copy."""
+    return _(
+        "the log's main file is behind its sync-conflict copy; "
+        "'takusu doctor --repair' puts it back together"
     )

@@ -10,6 +10,7 @@ from typing import Any
 from .. import fsutil, labels
 from ..encoding import loads
 from ..errors import IntegrityError, Malformed, NoVault, UnknownVersion
+from ..i18n import _
 
 _LOG_NAME = re.compile(r"^(?P<id>[0-9a-f]{32})(?P<rest>.*)\.jsonl$")
 _CONFLICT = re.compile(r"(\(.*conflicted copy.*\)|\.sync-conflict-[0-9A-Za-z-]+)")
@@ -28,18 +29,18 @@ class VaultFolder:
             raw = fsutil.read_bytes(meta_path, labels.MAX_SMALL_FILE)
         except FileNotFoundError:
             raise NoVault(
-                f"{self.path} is not a takusu vault (no vault.json)",
-                hint="check the path; the owner's folder may not have synced here yet",
+                _("{path} is not a takusu vault (no vault.json)").format(path=self.path),
+                hint=_("check the path; the owner's folder may not have synced here yet"),
             ) from None
         meta = loads(raw, "vault.json")
         if not isinstance(meta, dict) or not labels.is_current(meta.get("v")):
-            raise UnknownVersion(f"{meta_path} has an unknown format version")
+            raise UnknownVersion(_("{path} has an unknown format version").format(path=meta_path))
         if not isinstance(meta.get("vault"), str) or not re.fullmatch(
             r"[0-9a-f]{32}", meta["vault"]
         ):
-            raise Malformed(f"{meta_path} has no valid vault id")
+            raise Malformed(_("{path} has no valid vault id").format(path=meta_path))
         if not isinstance(meta.get("name"), str) or not isinstance(meta.get("owner_card"), dict):
-            raise Malformed(f"{meta_path} is malformed")
+            raise Malformed(_("{path} is malformed").format(path=meta_path))
         return meta
 
     def log_path(self, member_id: str) -> Path:
@@ -55,7 +56,9 @@ class VaultFolder:
     def check_logs_dir(self) -> None:
         """logs/ itself must be a real folder: O_NOFOLLOW guards only a path's last part."""
         if self.logs.is_symlink():
-            raise IntegrityError(f"{self.logs} is a symbolic link; takusu does not follow links")
+            raise IntegrityError(
+                _("{path} is a symbolic link; takusu does not follow links").format(path=self.logs)
+            )
 
     def sources(self) -> tuple[dict[str, list[Path]], list[Path]]:
         """Conflict copies of each writer's log, and files that are neither logs nor copies."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 from .. import fsutil, labels
 from ..errors import IntegrityError
 from ..events import Event
+from ..i18n import _
 from ..identity import Card
-from .copies import MAX_COPIES, bad_copy, fork, read_copy, too_many
+from .copies import MAX_COPIES, bad_copy, behind_its_copy, fork, read_copy, too_many
 from .folder import VaultFolder
 from .mirror import Mirror, split_complete
 from .problems import Kind, Problem
@@ -37,7 +38,7 @@ def verify_folder_log(
     lines, torn = split_complete(data)
     if torn:
         problems.append(
-            Problem(Kind.TORN, "the log's last line is incomplete", log, len(lines), fatal=False)
+            Problem(Kind.TORN, _("the log's last line is incomplete"), log, len(lines), fatal=False)
         )
     events = list(
         verified(lines, vault_id=vault_id, log=log, card=card, problems=problems, source=path.name)
@@ -48,8 +49,7 @@ def verify_folder_log(
         problems.append(
             Problem(
                 Kind.BEHIND,
-                "the log's main file is behind its sync-conflict "
-                "copy; 'takusu doctor --repair' puts it back together",
+                behind_its_copy(),
                 log,
                 len(events),
                 fatal=False,
@@ -59,9 +59,7 @@ def verify_folder_log(
         # main file: this machine's verified mirror of it
         mirrored = mirror.lines(log)
         events = list(
-            verified(
-                mirrored, vault_id=vault_id, log=log, card=card, problems=[], source="the mirror"
-            )
+            verified(mirrored, vault_id=vault_id, log=log, card=card, problems=[], source=None)
         )
     else:
         _compare_with_mirror(known, log, events, problems)
@@ -109,7 +107,7 @@ def _compare_with_mirror(
             problems.append(
                 Problem(
                     Kind.ROLLBACK,
-                    "the folder's log is shorter than what this machine accepted",
+                    _("the folder's log is shorter than what this machine accepted"),
                     log,
                     seq,
                 )
@@ -118,7 +116,10 @@ def _compare_with_mirror(
         if events[seq].hash != digest:
             problems.append(
                 Problem(
-                    Kind.REWRITTEN, "an event differs from the one this machine accepted", log, seq
+                    Kind.REWRITTEN,
+                    _("an event differs from the one this machine accepted"),
+                    log,
+                    seq,
                 )
             )
             return

@@ -18,6 +18,7 @@ from ..crypto import sha256_hex
 from ..encoding import dumps, loads
 from ..errors import IntegrityError, Malformed, StorageError, UnknownVersion
 from ..events import split_line
+from ..i18n import _
 from ..state import Head, State, check_shape
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -71,12 +72,12 @@ class Mirror:
     def event_at(self, log: str, ref: list[int] | None) -> dict[str, Any]:
         """The fields of one mirrored event, found by its [offset, length] reference."""
         if not ref:
-            raise IntegrityError("this machine's state cache lacks an event reference", log=log)
+            raise IntegrityError(_("this machine's state cache lacks an event reference"), log=log)
         line = self.line_at(log, ref[0], ref[1])
         payload, _sig = split_line(line.rstrip(b"\n"), log, -1)
         fields = loads(payload, "event payload")
         if not isinstance(fields, dict):
-            raise Malformed("mirrored event is not an object", log=log)
+            raise Malformed(_("mirrored event is not an object"), log=log)
         return fields
 
     def events(self, log: str) -> list[dict[str, Any]]:
@@ -103,14 +104,19 @@ class Mirror:
             size = 0
         if size < at:
             raise IntegrityError(
-                f"this machine's mirror of log {log[:12]} is shorter than its state says", log=log
+                _("this machine's mirror of log {log} is shorter than its state says").format(
+                    log=log[:12]
+                ),
+                log=log,
             )
         if size > at:
             try:
                 os.truncate(path, at)
             except OSError as exc:
                 raise StorageError(
-                    f"cannot repair the mirror of log {log[:12]}: {exc.strerror}"
+                    _("cannot repair the mirror of log {log}: {why}").format(
+                        log=log[:12], why=exc.strerror
+                    )
                 ) from exc
         fsutil.append_line(path, blob, self.disk)
 
@@ -123,14 +129,18 @@ class Mirror:
         # JSON needs: a lone surrogate (raw, or as a \uD800-\uDFFF escape) cannot come from
         # us and would crash the next save, so such a cache is damaged and rebuilt.
         if _SURROGATE_ESCAPE.search(raw):
-            raise Malformed(f"{self.state_path} is damaged (it holds a lone surrogate)")
+            raise Malformed(
+                _("{path} is damaged (it holds a lone surrogate)").format(path=self.state_path)
+            )
         try:
             # Written only by this machine: plain json is enough, and 10x faster than the
             # strict decoder used for what comes from the shared folder. (json.loads on
             # bytes would let surrogates through: decode strictly first.)
             doc = json.loads(raw.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
-            raise Malformed(f"{self.state_path} is damaged; remove it to rebuild") from exc
+            raise Malformed(
+                _("{path} is damaged; remove it to rebuild").format(path=self.state_path)
+            ) from exc
         label = doc.get("label") if isinstance(doc, dict) else None
         if (
             isinstance(label, str)
@@ -139,11 +149,13 @@ class Mirror:
         ):
             return empty  # an older takusu's cache: rebuilt from the mirror, not a problem
         if label != labels.MIRROR_STATE:
-            raise UnknownVersion(f"{self.state_path} is not a takusu state cache")
+            raise UnknownVersion(
+                _("{path} is not a takusu state cache").format(path=self.state_path)
+            )
         try:
             return check_shape(doc.get("state"))
         except Malformed:
-            raise Malformed(f"{self.state_path} is damaged") from None
+            raise Malformed(_("{path} is damaged").format(path=self.state_path)) from None
 
     def save_state(self, st: State) -> None:
         fsutil.ensure_dir(self.local, self.disk)

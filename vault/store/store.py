@@ -30,6 +30,7 @@ from ..errors import (
     UnknownVersion,
 )
 from ..events import Event, make_event
+from ..i18n import _
 from ..identity import Card, Identity
 from ..state import State
 from .arrivals import Arrivals
@@ -84,7 +85,9 @@ class Store:
         if folder.is_symlink() or (
             folder.exists() and any(p.name != ".git" for p in folder.iterdir())
         ):
-            raise AlreadyExists(f"{folder} is not empty; a vault needs a folder of its own")
+            raise AlreadyExists(
+                _("{path} is not empty; a vault needs a folder of its own").format(path=folder)
+            )
         fsutil.ensure_dir(folder / "logs", disk)
         meta = {
             "v": labels.FORMAT_VERSION,
@@ -118,10 +121,14 @@ class Store:
         own_copies = copies.get(self.owner, [])
         changed |= self.arrivals.ingest(st, self.owner, self.owner_card, own_copies, problems)
         if st["owner"] is None:
-            raise IntegrityError("the vault has no valid genesis event", log=self.owner, seq=0)
+            raise IntegrityError(_("the vault has no valid first event"), log=self.owner, seq=0)
         for path in unknown:
             problems.append(
-                Problem(Kind.UNKNOWN_FILE, f"unexpected file in logs/: {path.name}", fatal=False)
+                Problem(
+                    Kind.UNKNOWN_FILE,
+                    _("unexpected file in logs/: {file}").format(file=path.name),
+                    fatal=False,
+                )
             )
         for log in sorted(set(copies) | set(st["members"])):
             if log == self.owner:
@@ -131,7 +138,7 @@ class Store:
                 problems.append(
                     Problem(
                         Kind.UNKNOWN_LOG,
-                        "a log from someone who is not a member is ignored",
+                        _("a log from someone who is not a member is ignored"),
                         log,
                         fatal=False,
                     )
@@ -153,7 +160,9 @@ class Store:
         except (Malformed, UnknownVersion) as exc:
             problems.append(
                 Problem(
-                    Kind.CACHE, f"{exc.message}; rebuilt it from the verified mirror", fatal=False
+                    Kind.CACHE,
+                    _("{why}; rebuilt it from the verified mirror").format(why=exc.message),
+                    fatal=False,
                 )
             )
         return self.arrivals.rebuild(self.owner_card, problems), True
@@ -194,9 +203,11 @@ class Store:
             blocking = [p for p in loaded.fatal if p.log in (identity.id, self.owner)]
             if blocking:
                 raise IntegrityError(
-                    f"refusing to write: {blocking[0]}",
-                    hint="run 'takusu doctor'; the owner can restore the folder with "
-                    "'takusu doctor --repair' or go on with 'takusu doctor --accept-rollback'",
+                    _("refusing to write: {problem}").format(problem=blocking[0]),
+                    hint=_(
+                        "run 'takusu doctor'; the owner can restore the folder with "
+                        "'takusu doctor --repair' or go on with 'takusu doctor --accept-rollback'"
+                    ),
                 )
             if precheck is not None:
                 precheck(loaded.state)
@@ -273,9 +284,11 @@ class Writer:
         )
         if len(event.line) - 1 > labels.MAX_LINE:
             raise StorageError(
-                f"this change is too large to record: its event would be {len(event.line):,} "
-                f"bytes, and readers accept at most {labels.MAX_LINE:,}",
-                hint="nothing was written; make the item smaller or share it with fewer people",
+                _(
+                    "this change is too large to record: its event would be {size} bytes, "
+                    "and readers accept at most {limit}"
+                ).format(size=f"{len(event.line):,}", limit=f"{labels.MAX_LINE:,}"),
+                hint=_("nothing was written; make the item smaller or share it with fewer people"),
             )
         event = replace(event, ref=[size, len(event.line)])
         if self.log == self.store.owner:
@@ -297,7 +310,7 @@ class Writer:
         for event in self.events:
             if event.ref == ref:
                 return dict(event.fields)
-        raise IntegrityError("a reference points past this machine's mirror", log=self.log)
+        raise IntegrityError(_("a reference points past this machine's mirror"), log=self.log)
 
     def commit(self) -> None:
         """Append every added event in one write and one fsync, mirror them, save the state."""
@@ -328,12 +341,14 @@ def _drop_torn_tail(mirror: Mirror, path: Path, size: int, seq: int) -> None:
         fh.seek(size)
         tail = fh.read()
     if b"\n" in tail:
-        raise IntegrityError("my own log holds events this machine did not write", log=path.stem)
+        raise IntegrityError(_("my own log holds events this machine did not write"), log=path.stem)
     mirror.quarantine_once(f"{path.stem}.{seq}.torn", tail)
     try:
         os.truncate(path, size)
     except OSError as exc:
-        raise StorageError(f"cannot repair the torn end of {path}: {exc.strerror}") from exc
+        raise StorageError(
+            _("cannot repair the torn end of {path}: {why}").format(path=path, why=exc.strerror)
+        ) from exc
 
 
 def _check_witnesses(st: State, problems: list[Problem]) -> None:
@@ -344,8 +359,10 @@ def _check_witnesses(st: State, problems: list[Problem]) -> None:
             problems.append(
                 Problem(
                     Kind.BEHIND,
-                    f"{seen['by'][:8]} witnessed event {seen['seq']} of this log, which "
-                    "has not arrived here (a sync delay, or the log was truncated)",
+                    _(
+                        "{writer} witnessed event {seq} of this log, which has not arrived "
+                        "here (a sync delay, or the log was truncated)"
+                    ).format(writer=seen["by"][:8], seq=seen["seq"]),
                     log,
                     accepted + 1,
                     fatal=False,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from ..errors import IntegrityError
 from ..events import Event, verify_line
+from ..i18n import _
 from ..identity import Card
 from .problems import Kind, Problem
 
@@ -25,12 +26,13 @@ def verified(
     log: str,
     card: Card,
     problems: list[Problem],
-    source: str,
+    source: str | None,
     start: int = 0,
     prev: str | None = None,
 ) -> Iterator[Event]:
     """Verify `lines` as events `start`, `start`+1, … of `log` after `prev`, yielding each;
-    at the first bad line, record the problem (named after `source`) and stop."""
+    at the first bad line, record the problem (named after `source`: a file name, or None for
+    this machine's verified mirror) and stop."""
     for offset, line in enumerate(lines):
         seq = start + offset
         try:
@@ -45,11 +47,23 @@ def verified(
             )
         except IntegrityError as exc:
             if line.startswith(_GIT_MARKERS):
-                problems.append(
-                    Problem(Kind.GIT_CONFLICT, f"git conflict markers in {source}", log, seq)
-                )
+                problems.append(Problem(Kind.GIT_CONFLICT, _git_markers(source), log, seq))
             else:
-                problems.append(Problem(Kind.TAMPERED, f"{exc.reason} in {source}", log, seq))
+                problems.append(Problem(Kind.TAMPERED, found_in(exc.reason, source), log, seq))
             return
         yield event
         prev = event.hash
+
+
+def found_in(reason: str, source: str | None) -> str:
+    """`reason` (in the reader's language) as found in `source`: a file name, or None for
+    this machine's verified mirror."""
+    if source is None:
+        return _("{reason} in this machine's verified copy").format(reason=reason)
+    return _("{reason} in {file}").format(reason=reason, file=source)
+
+
+def _git_markers(source: str | None) -> str:
+    if source is None:
+        return _("git conflict markers in this machine's verified copy")
+    return _("git conflict markers in {file}").format(file=source)
