@@ -210,7 +210,7 @@ def test_a_1password_archive_imports_and_names_what_it_left(w, tmp_path):
     archive = make_1pux(tmp_path / "export.1pux")
     done = ok(w.c("import", str(archive)))
     assert "Imported from a 1Password export:" in done.out
-    assert "1 attached file(s) in the export were not imported" in done.err
+    assert "1 attached file in the export was not imported" in done.err
     assert "delete it now" in done.err
 
 

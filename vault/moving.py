@@ -9,27 +9,36 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import i18n
 from .errors import BadInput, TakusuError, UsageError
+from .i18n import N_, _
 from .item import Payload, validate
 from .session import Session
 from .transfer.record import ReadResult, Record
 
-# How the audit and the summary name a source format.
+# How the audit and the summary name a source format (in English: translate with
+# `format_name`, or `i18n._` where it is shown).
 FORMAT_NAMES = {
-    "csv": "a spreadsheet",
-    "chrome": "a Chrome or Edge export",
-    "firefox": "a Firefox export",
-    "safari": "a Safari export",
-    "bitwarden-json": "a Bitwarden export",
-    "bitwarden-csv": "a Bitwarden export",
-    "1pux": "a 1Password export",
-    "1password-csv": "a 1Password export",
-    "keepassxc-csv": "a KeePassXC export",
-    "keepass-xml": "a KeePass export",
-    "kdbx": "a KeePass database",
-    "pass": "a pass store",
+    "csv": N_("a spreadsheet"),
+    "chrome": N_("a Chrome or Edge export"),
+    "firefox": N_("a Firefox export"),
+    "safari": N_("a Safari export"),
+    "bitwarden-json": N_("a Bitwarden export"),
+    "bitwarden-csv": N_("a Bitwarden export"),
+    "1pux": N_("a 1Password export"),
+    "1password-csv": N_("a 1Password export"),
+    "keepassxc-csv": N_("a KeePassXC export"),
+    "keepass-xml": N_("a KeePass export"),
+    "kdbx": N_("a KeePass database"),
+    "pass": N_("a pass store"),
 }
 ON_DUPLICATE = ("skip", "update", "add")
+
+
+def format_name(fmt: str) -> str:
+    """A source format as a person calls it ("a spreadsheet"), in the language in use; an
+    unknown one as it is written."""
+    return i18n._(FORMAT_NAMES[fmt]) if fmt in FORMAT_NAMES else fmt
 
 
 @dataclass
@@ -74,7 +83,9 @@ def plan(
     is not unlocked, so nothing is compared) and against earlier rows of the file. An
     update whose fields equal the item's (`current` reads it) is skipped as unchanged."""
     if on_duplicate not in ON_DUPLICATE:
-        raise UsageError(f"--on-duplicate takes {', '.join(ON_DUPLICATE)}")
+        raise UsageError(
+            _("--on-duplicate takes {choices}").format(choices=", ".join(ON_DUPLICATE))
+        )
     out = Plan(result.format, compared=existing is not None)
     out.refused = [(r.place, r.reason) for r in result.refused]
     out.skipped = [(r.place, r.reason) for r in result.skipped]
@@ -89,7 +100,7 @@ def plan(
         action = _decide(record, on_duplicate, tags, known, titles, seen)
         if action.what == "update" and current is not None and action.item_id is not None:
             if _same(current(action.item_id), action.payload):
-                action = Action(record, "skip", "unchanged", action.item_id)
+                action = Action(record, "skip", _("unchanged"), action.item_id)
         out.actions.append(action)
     return out
 
@@ -118,20 +129,22 @@ def _decide(
         return Action(record, "refuse", exc.message)
     key = _key(payload["title"], payload["username"], payload["url"])
     if key in seen:
-        return Action(record, "skip", "the same login appears earlier in the file")
+        return Action(record, "skip", _("the same login appears earlier in the file"))
     seen.add(key)
     match = known.get(key)
     if match is not None and on_duplicate == "skip":
-        return Action(record, "skip", "already in the vault: same title, user and URL", match)
+        why = _("already in the vault: same title, user and URL")
+        return Action(record, "skip", why, match)
     if match is not None and on_duplicate == "update":
-        return Action(
-            record, "update", "replaces the item with the same title, user and URL", match, payload
-        )
+        why = _("replaces the item with the same title, user and URL")
+        return Action(record, "update", why, match, payload)
     title = payload["title"]
     if title.casefold() in titles:
         payload["title"] = _free_title(title, titles)
     titles.add(payload["title"].casefold())
-    why = f"added as {payload['title']!r}" if payload["title"] != title else ""
+    why = ""
+    if payload["title"] != title:
+        why = _("added as {title}").format(title=repr(payload["title"]))
     return Action(record, "add", why, None, payload)
 
 
@@ -140,7 +153,7 @@ def _free_title(title: str, taken: set[str]) -> str:
         candidate = f"{title} ({n})"
         if candidate.casefold() not in taken:
             return candidate
-    raise BadInput(f"too many items titled {title!r}")
+    raise BadInput(_("too many items titled {title}").format(title=repr(title)))
 
 
 def apply(

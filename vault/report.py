@@ -10,9 +10,10 @@ reasons, and a damaged trail names itself in `problems`. Each value is neutralis
 (control, format and bidi characters shown as visible escapes like ``\\u202e``) and then
 HTML-escaped; nothing foreign is ever put into a link or a style.
 
-Every fixed sentence goes through `tr` (gettext-style) whole, with ``{placeholders}`` filled
-after translation; `N_` marks the strings translated later, where they are used. A
-translation whose placeholders do not match falls back to the English.
+Every fixed sentence goes through `tr` (gettext-style; `vault.i18n._` unless the caller
+gives another) whole, with ``{placeholders}`` filled after translation; each is marked
+with `N_` for extraction where it is written. A translation whose placeholders do not
+match falls back to the English.
 """
 
 from __future__ import annotations
@@ -26,18 +27,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from . import i18n
+from .i18n import N_
+
 Tr = Callable[[str], str]
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-
-
-def N_(msgid: str) -> str:
-    """Marks a msgid for extraction; it is translated with `tr` where it is shown."""
-    return msgid
-
-
-def _same(text: str) -> str:
-    return text
 
 
 @dataclass(frozen=True)
@@ -198,7 +193,7 @@ def _field_label(tr: Tr, name: str) -> str:
 
 def _fields_text(tr: Tr, names: Iterable[str]) -> str:
     # translators: the separator between items of a list (Japanese: "、")
-    return tr(", ").join(_field_label(tr, n) for n in names)
+    return tr(N_(", ")).join(_field_label(tr, n) for n in names)
 
 
 def _member_order(data: ReportData) -> list[str]:
@@ -303,8 +298,11 @@ h2, h3 { break-after: avoid; page-break-after: avoid; }
 """
 
 
-def render_html(data: ReportData, tr: Tr = _same, lang: str = "en") -> str:
-    """The report as one self-contained HTML document (no network, no script, A4 print)."""
+def render_html(data: ReportData, tr: Tr | None = None, lang: str | None = None) -> str:
+    """The report as one self-contained HTML document (no network, no script, A4 print),
+    in the language in use (`vault.i18n`) unless `tr` and `lang` say otherwise."""
+    tr = i18n._ if tr is None else tr
+    lang = i18n.current() if lang is None else lang
     sections = (
         _header,
         _verification,
@@ -317,7 +315,7 @@ def render_html(data: ReportData, tr: Tr = _same, lang: str = "en") -> str:
     )
     body = "\n".join(section(data, tr) for section in sections)
     # <title> holds text only (no <bdi>): the name goes in escaped
-    title = _say(tr, "Access report: {vault}", vault=_Html(_h(data.vault_name)))
+    title = _say(tr, N_("Access report: {vault}"), vault=_Html(_h(data.vault_name)))
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="{_h(_lang_tag(lang))}" dir="ltr">\n<head>\n<meta charset="utf-8">\n'
@@ -333,21 +331,21 @@ def render_html(data: ReportData, tr: Tr = _same, lang: str = "en") -> str:
 def _period(data: ReportData, tr: Tr) -> _Html:
     end = _time(data.generated_at)
     if data.since is None:
-        return _say(tr, "everything recorded, up to {end}", end=end)
-    return _say(tr, "{start} to {end}", start=_time(data.since), end=end)
+        return _say(tr, N_("everything recorded, up to {end}"), end=end)
+    return _say(tr, N_("{start} to {end}"), start=_time(data.since), end=end)
 
 
 def _header(data: ReportData, tr: Tr) -> str:
     rows = [
-        (_say(tr, "Owner"), _v(data.owner_name)),
-        (_say(tr, "Made on"), _time(data.generated_at)),
-        (_say(tr, "Times are shown in"), _v(data.zone_label)),
-        (_say(tr, "Period"), _period(data, tr)),
+        (_say(tr, N_("Owner")), _v(data.owner_name)),
+        (_say(tr, N_("Made on")), _time(data.generated_at)),
+        (_say(tr, N_("Times are shown in")), _v(data.zone_label)),
+        (_say(tr, N_("Period")), _period(data, tr)),
     ]
     if data.member_filter is not None:
-        rows.append((_say(tr, "Only for member"), _v(data.member_filter)))
+        rows.append((_say(tr, N_("Only for member")), _v(data.member_filter)))
     items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
-    heading = _say(tr, "Access report: {vault}", vault=data.vault_name)
+    heading = _say(tr, N_("Access report: {vault}"), vault=data.vault_name)
     return f'<header>\n<h1>{heading}</h1>\n<dl class="meta">{items}</dl>\n</header>'
 
 
@@ -359,24 +357,28 @@ def _problem_list(problems: list[str]) -> str:
 def _verification(data: ReportData, tr: Tr) -> str:
     if data.verified:
         parts = [
-            f"<h2>&#x2714; {_say(tr, 'The audit trail checks out')}</h2>",
-            f"<p>{_say(tr, 'Every record in it is intact and signed by the person it names.')}</p>",
+            f"<h2>&#x2714; {_say(tr, N_('The audit trail checks out'))}</h2>",
+            "<p>"
+            + _say(tr, N_("Every record in it is intact and signed by the person it names."))
+            + "</p>",
         ]
         if data.problems:
-            parts += [f"<p>{_say(tr, 'Notes:')}</p>", _problem_list(data.problems)]
+            parts += [f"<p>{_say(tr, N_('Notes:'))}</p>", _problem_list(data.problems)]
         attrs = 'class="banner ok" data-verified="true" role="status"'
     else:
         parts = [
-            f"<h2>&#x2718; {_say(tr, 'The audit trail does NOT check out')}</h2>",
+            f"<h2>&#x2718; {_say(tr, N_('The audit trail does NOT check out'))}</h2>",
             "<p>"
             + _say(
                 tr,
-                "Something in it was changed, removed or damaged. Do not rely on the rest "
-                "of this report until this is explained.",
+                N_(
+                    "Something in it was changed, removed or damaged. Do not rely on the rest "
+                    "of this report until this is explained."
+                ),
             )
             + "</p>",
-            f"<p>{_say(tr, 'Where it fails:')}</p>",
-            _problem_list(data.problems or [tr("No details were given.")]),
+            f"<p>{_say(tr, N_('Where it fails:'))}</p>",
+            _problem_list(data.problems or [tr(N_("No details were given."))]),
         ]
         attrs = 'class="banner bad" data-verified="false" role="alert"'
     body = "\n".join(parts)
@@ -387,16 +389,16 @@ def _verification(data: ReportData, tr: Tr) -> str:
 def _key_numbers(data: ReportData, tr: Tr) -> str:
     readers = {r.member for r in data.retrievals}
     numbers = [
-        ("total-retrievals", len(data.retrievals), _say(tr, "retrievals in this period")),
-        ("members-retrieving", len(readers), _say(tr, "members who retrieved something")),
-        ("exposed-count", len(data.exposed), _say(tr, "things to change")),
-        ("seeds-seen", sum(_seed(e) for e in data.exposed), _say(tr, "2FA seeds seen")),
+        ("total-retrievals", len(data.retrievals), _say(tr, N_("retrievals in this period"))),
+        ("members-retrieving", len(readers), _say(tr, N_("members who retrieved something"))),
+        ("exposed-count", len(data.exposed), _say(tr, N_("things to change"))),
+        ("seeds-seen", sum(_seed(e) for e in data.exposed), _say(tr, N_("2FA seeds seen"))),
     ]
     items = "".join(
         f'<li><span class="n" id="{key}" data-count="{n}">{n}</span>{label}</li>'
         for key, n, label in numbers
     )
-    return f'<ul class="keys" aria-label="{_say(tr, "Key numbers")}">{items}</ul>'
+    return f'<ul class="keys" aria-label="{_say(tr, N_("Key numbers"))}">{items}</ul>'
 
 
 def _table(head: list[_Html], body: str, cls: str, num_cols: Iterable[int] = ()) -> str:
@@ -410,15 +412,15 @@ def _table(head: list[_Html], body: str, cls: str, num_cols: Iterable[int] = ())
 
 def _until(row: AccessRow, now: datetime, tr: Tr) -> tuple[bool, _Html]:
     if row.expires is None:
-        return False, _say(tr, "no end date")
+        return False, _say(tr, N_("no end date"))
     if row.expires <= now:
-        return True, _say(tr, "ended {time}", time=_time(row.expires))
+        return True, _say(tr, N_("ended {time}"), time=_time(row.expires))
     return False, _time(row.expires)
 
 
 def _access_row(row: AccessRow, now: datetime, tr: Tr) -> str:
     ended, until = _until(row, now, tr)
-    fields = _say(tr, "everything") if row.fields is None else _what(tr, row.fields)
+    fields = _say(tr, N_("everything")) if row.fields is None else _what(tr, row.fields)
     hours = _v(row.otp_hours) if row.otp_hours is not None else "&#x2014;"
     return (
         f'<tr class="grant{" ended" if ended else ""}" data-ended="{str(ended).lower()}">'
@@ -428,24 +430,26 @@ def _access_row(row: AccessRow, now: datetime, tr: Tr) -> str:
 
 
 def _access_section(data: ReportData, tr: Tr) -> str:
-    heading = f"<h2>{_say(tr, 'Who can read what now')}</h2>"
+    heading = f"<h2>{_say(tr, N_('Who can read what now'))}</h2>"
     if not data.access:
-        body = f"<p>{_say(tr, 'Nobody can read any item now.')}</p>"
+        body = f"<p>{_say(tr, N_('Nobody can read any item now.'))}</p>"
         return f'<section id="access">\n{heading}\n{body}\n</section>'
     head = [
-        _say(tr, "Member"),
-        _say(tr, "Item"),
-        _say(tr, "Can read"),
-        _say(tr, "2FA code hours"),
-        _say(tr, "Until"),
+        _say(tr, N_("Member")),
+        _say(tr, N_("Item")),
+        _say(tr, N_("Can read")),
+        _say(tr, N_("2FA code hours")),
+        _say(tr, N_("Until")),
     ]
     rows = [_access_row(r, data.generated_at, tr) for r in data.access]
     parts = [heading, _table(head, "<tbody>" + "\n".join(rows) + "</tbody>", "access")]
     if any(r.expires is not None and r.expires <= data.generated_at for r in data.access):
         note = _say(
             tr,
-            "Ended: the end date has passed. Your takusu takes this access back the next "
-            "time you open the vault.",
+            N_(
+                "Ended: the end date has passed. Your takusu takes this access back the next "
+                "time you open the vault."
+            ),
         )
         parts.append(f'<p class="muted">{note}</p>')
     return '<section id="access">\n' + "\n".join(parts) + "\n</section>"
@@ -492,7 +496,7 @@ def _y_axis(top: int, step: int, tr: Tr) -> list[str]:
             f'<line class="grid" x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
             f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value}</text>'
         )
-    label = _say(tr, "Retrievals")
+    label = _say(tr, N_("Retrievals"))
     out.append(
         f'<text x="12" y="{_TOP + plot_h / 2:.1f}" text-anchor="middle" '
         f'transform="rotate(-90 12 {_TOP + plot_h / 2:.1f})">{label}</text>'
@@ -509,7 +513,7 @@ def _bars(days: list[tuple[date, int]], top: int, tr: Tr) -> list[str]:
     for i, (day, count) in enumerate(days):
         x = _LEFT + i * slot + (slot - width) / 2
         height = plot_h * count / top
-        tip = _say(tr, "Retrievals on {day}: {count}", day=_Html(f"{day}"), count=_n(count))
+        tip = _say(tr, N_("Retrievals on {day}: {count}"), day=_Html(f"{day}"), count=_n(count))
         out.append(
             f'<rect class="bar" x="{x:.1f}" y="{_TOP + plot_h - height:.1f}" width="{width:.1f}"'
             f' height="{height:.1f}" data-date="{day.isoformat()}" data-count="{count}">'
@@ -529,7 +533,7 @@ def _svg_chart(days: list[tuple[date, int]], tr: Tr) -> str:
     base = _H - _BOTTOM
     summary = _say(
         tr,
-        "Retrievals per day from {start} to {end}: {total} in all.",
+        N_("Retrievals per day from {start} to {end}: {total} in all."),
         start=_Html(f"{days[0][0]}"),
         end=_Html(f"{days[-1][0]}"),
         total=_n(sum(c for _, c in days)),
@@ -542,7 +546,7 @@ def _svg_chart(days: list[tuple[date, int]], tr: Tr) -> str:
         f'<line class="axis" x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{base}" y2="{base}"/>',
         f'<line class="axis" x1="{_LEFT}" x2="{_LEFT}" y1="{_TOP}" y2="{base}"/>',
         f'<text x="{(_LEFT + _W - _RIGHT) / 2:.1f}" y="{_H - 8}" text-anchor="middle">'
-        f"{_say(tr, 'Day (month-day)')}</text>",
+        f"{_say(tr, N_('Day (month-day)'))}</text>",
         "</svg>",
     ]
     return "\n".join(parts)
@@ -551,7 +555,7 @@ def _svg_chart(days: list[tuple[date, int]], tr: Tr) -> str:
 def _day_tables(days: list[tuple[date, int]], tr: Tr) -> str:
     """The chart's numbers as small tables of up to ten days each, side by side."""
     listed = days if len(days) <= FULL_DAY_TABLE else [(d, c) for d, c in days if c]
-    head = [_say(tr, "Day"), _say(tr, "Retrievals")]
+    head = [_say(tr, N_("Day")), _say(tr, N_("Retrievals"))]
     tables = []
     for i in range(0, len(listed), 10):
         rows = "".join(
@@ -562,19 +566,19 @@ def _day_tables(days: list[tuple[date, int]], tr: Tr) -> str:
         tables.append(_table(head, f"<tbody>{rows}</tbody>", "per-day", num_cols=[1]))
     note = ""
     if len(listed) < len(days):
-        note = f'<p class="muted">{_say(tr, "Days not listed had no retrievals.")}</p>'
+        note = f'<p class="muted">{_say(tr, N_("Days not listed had no retrievals."))}</p>'
     return f'<div class="day-tables" id="per-day">{"".join(tables)}</div>{note}'
 
 
 def _chart_section(data: ReportData, tr: Tr) -> str:
-    heading = f"<h2>{_say(tr, 'Retrievals per day')}</h2>"
+    heading = f"<h2>{_say(tr, N_('Retrievals per day'))}</h2>"
     if not data.retrievals:
-        body = f"<p>{_say(tr, 'No retrievals in this period.')}</p>"
+        body = f"<p>{_say(tr, N_('No retrievals in this period.'))}</p>"
         return f'<section id="chart-section" class="chart">\n{heading}\n{body}\n</section>'
     days = per_day(data)
     parts = [heading, _svg_chart(days, tr)]
     if len(days) == MAX_CHART_DAYS and days[0][0] > min(r.at.date() for r in data.retrievals):
-        note = _say(tr, "The chart shows the last {count} days only.", count=_n(len(days)))
+        note = _say(tr, N_("The chart shows the last {count} days only."), count=_n(len(days)))
         parts.append(f'<p class="muted">{note}</p>')
     parts.append(_day_tables(days, tr))
     return '<section id="chart-section" class="chart">\n' + "\n".join(parts) + "\n</section>"
@@ -591,14 +595,14 @@ def _what(tr: Tr, names: list[str]) -> _Html:
         else _v(_field_label(tr, n))
         for n in names
     ]
-    return _Html(html.escape(tr(", "), quote=True).join(parts))
+    return _Html(html.escape(tr(N_(", ")), quote=True).join(parts))
 
 
 def _retrieval_row(row: RetrievalRow, tr: Tr) -> str:
     reason = (
         _v(row.reason)
         if row.reason is not None
-        else f'<span class="muted">{_say(tr, "(no reason given)")}</span>'
+        else f'<span class="muted">{_say(tr, N_("(no reason given)"))}</span>'
     )
     request = _v(row.approved_request) if row.approved_request is not None else "&#x2014;"
     seed = " seed" if SEED_FIELDS.intersection(row.what) else ""
@@ -609,7 +613,7 @@ def _retrieval_row(row: RetrievalRow, tr: Tr) -> str:
 
 
 def _item_group(title: str, rows: list[RetrievalRow], tr: Tr) -> str:
-    head = _say(tr, "{item} (retrievals: {count})", item=title, count=_n(len(rows)))
+    head = _say(tr, N_("{item} (retrievals: {count})"), item=title, count=_n(len(rows)))
     body = "\n".join(_retrieval_row(r, tr) for r in rows)
     return (
         f'<tbody class="item" data-title="{_h(title)}" data-count="{len(rows)}">\n'
@@ -619,30 +623,37 @@ def _item_group(title: str, rows: list[RetrievalRow], tr: Tr) -> str:
 
 
 def _member_block(member: str, rows: list[RetrievalRow], tr: Tr) -> str:
-    heading = _say(tr, "{member} (retrievals: {count})", member=member, count=_n(len(rows)))
+    heading = _say(tr, N_("{member} (retrievals: {count})"), member=member, count=_n(len(rows)))
     opening = f'<section class="member" data-member="{_h(member)}" data-count="{len(rows)}">'
     if not rows:
-        body = f"<p>{_say(tr, 'No retrievals in this period.')}</p>"
+        body = f"<p>{_say(tr, N_('No retrievals in this period.'))}</p>"
     else:
-        head = [_say(tr, "Time"), _say(tr, "What"), _say(tr, "Reason"), _say(tr, "Request")]
+        head = [
+            _say(tr, N_("Time")),
+            _say(tr, N_("What")),
+            _say(tr, N_("Reason")),
+            _say(tr, N_("Request")),
+        ]
         groups = "\n".join(_item_group(t, g, tr) for t, g in _by_title(rows).items())
         body = _table(head, groups, "retrievals")
     return f"{opening}\n<h3>{heading}</h3>\n{body}\n</section>"
 
 
 def _members_section(data: ReportData, tr: Tr) -> str:
-    heading = f"<h2>{_say(tr, 'What each member retrieved')}</h2>"
+    heading = f"<h2>{_say(tr, N_('What each member retrieved'))}</h2>"
     intro = _say(
         tr,
-        "Every retrieval in the period, by member and item, with the reason the member gave "
-        "and the request it answered, if any.",
+        N_(
+            "Every retrieval in the period, by member and item, with the reason the member gave "
+            "and the request it answered, if any."
+        ),
     )
     blocks = [
         _member_block(m, [r for r in data.retrievals if r.member == m], tr)
         for m in _member_order(data)
     ]
     if not blocks:
-        blocks = [f"<p>{_say(tr, 'This vault has no members.')}</p>"]
+        blocks = [f"<p>{_say(tr, N_('This vault has no members.'))}</p>"]
     return (
         '<section id="by-member">\n'
         + "\n".join([heading, f"<p>{intro}</p>", *blocks])
@@ -664,34 +675,36 @@ def _todo(row: ExposedRow, tr: Tr) -> list[_Html]:
         todo.append(
             _say(
                 tr,
-                "Reset the 2FA at the site (set it up again with a new authenticator), then "
-                "save the new 2FA seed in takusu.",
+                N_(
+                    "Reset the 2FA at the site (set it up again with a new authenticator), then "
+                    "save the new 2FA seed in takusu."
+                ),
             )
         )
     # whatever was retrieved, they could read the whole item: a new password in any case
-    todo.append(_say(tr, "Change the password at the site, then save the new one in takusu."))
+    todo.append(_say(tr, N_("Change the password at the site, then save the new one in takusu.")))
     others = [f for f in row.fields_seen if f not in _HANDLED_OR_PUBLIC]
     if others:
         todo.append(
-            _say(tr, "Check whether these need changing: {fields}.", fields=_what(tr, others))
+            _say(tr, N_("Check whether these need changing: {fields}."), fields=_what(tr, others))
         )
     return todo
 
 
 def _exposed_facts(row: ExposedRow, tr: Tr) -> str:
     def when(dt: datetime | None) -> str:
-        return _time(dt) if dt is not None else _say(tr, "none recorded")
+        return _time(dt) if dt is not None else _say(tr, N_("none recorded"))
 
-    seen = _what(tr, row.fields_seen) if row.fields_seen else _say(tr, "none recorded")
+    seen = _what(tr, row.fields_seen) if row.fields_seen else _say(tr, N_("none recorded"))
     facts = [
-        (_say(tr, "Could be read by"), _v(row.member)),
-        (_say(tr, "Needs changing since"), _time(row.since)),
-        (_say(tr, "What was retrieved"), seen),
-        (_say(tr, "First retrieval"), when(row.first_retrieved)),
-        (_say(tr, "Latest retrieval"), when(row.last_retrieved)),
+        (_say(tr, N_("Could be read by")), _v(row.member)),
+        (_say(tr, N_("Needs changing since")), _time(row.since)),
+        (_say(tr, N_("What was retrieved")), seen),
+        (_say(tr, N_("First retrieval")), when(row.first_retrieved)),
+        (_say(tr, N_("Latest retrieval")), when(row.last_retrieved)),
     ]
     if row.url is not None:
-        facts.insert(0, (_say(tr, "Web address"), f'<span class="url">{_v(row.url)}</span>'))
+        facts.insert(0, (_say(tr, N_("Web address")), f'<span class="url">{_v(row.url)}</span>'))
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
 
 
@@ -700,21 +713,25 @@ def _exposed_notes(row: ExposedRow, tr: Tr) -> list[str]:
     if _seed(row):
         text = _say(
             tr,
-            "The 2FA seed was seen: {member} can make valid 2FA codes for this account at "
-            "any time, until the 2FA is reset at the site.",
+            N_(
+                "The 2FA seed was seen: {member} can make valid 2FA codes for this account at "
+                "any time, until the 2FA is reset at the site."
+            ),
             member=row.member,
         )
         notes.append(f'<p class="warn">{text}</p>')
     if not row.fields_seen:
         text = _say(
             tr,
-            "No retrieval was recorded, but {member} could read this item and may have "
-            "done so without a record.",
+            N_(
+                "No retrieval was recorded, but {member} could read this item and may have "
+                "done so without a record."
+            ),
             member=row.member,
         )
         notes.append(f'<p class="muted">{text}</p>')
     if row.deleted:
-        text = _say(tr, "The item was deleted from takusu, but what was seen is still known.")
+        text = _say(tr, N_("The item was deleted from takusu, but what was seen is still known."))
         notes.append(f'<p class="muted">{text}</p>')
     return notes
 
@@ -722,9 +739,9 @@ def _exposed_notes(row: ExposedRow, tr: Tr) -> list[str]:
 def _exposed_card(row: ExposedRow, tr: Tr) -> str:
     badges = ""
     if _seed(row):
-        badges += f'<span class="badge seed">{_say(tr, "2FA seed seen")}</span>'
+        badges += f'<span class="badge seed">{_say(tr, N_("2FA seed seen"))}</span>'
     if row.deleted:
-        badges += f'<span class="badge deleted">{_say(tr, "deleted from takusu")}</span>'
+        badges += f'<span class="badge deleted">{_say(tr, N_("deleted from takusu"))}</span>'
     todo = "".join(f"<li>{t}</li>" for t in _todo(row, tr))
     cls = "exposed seed" if _seed(row) else "exposed"
     attrs = (
@@ -741,15 +758,17 @@ def _exposed_card(row: ExposedRow, tr: Tr) -> str:
 
 
 def _exposed_section(data: ReportData, tr: Tr) -> str:
-    heading = f"<h2>{_say(tr, 'What to change now')}</h2>"
+    heading = f"<h2>{_say(tr, N_('What to change now'))}</h2>"
     if not data.exposed:
-        body = f"<p>{_say(tr, 'Nothing to change now.')}</p>"
+        body = f"<p>{_say(tr, N_('Nothing to change now.'))}</p>"
         return f'<section id="change">\n{heading}\n{body}\n</section>'
     intro = _say(
         tr,
-        "Someone could read these items and no longer should. Nothing can make them forget "
-        "what they saw, so change these secrets at the site, then save the new ones in takusu. "
-        "Most urgent first.",
+        N_(
+            "Someone could read these items and no longer should. Nothing can make them forget "
+            "what they saw, so change these secrets at the site, then save the new ones in takusu. "
+            "Most urgent first."
+        ),
     )
     cards = [_exposed_card(r, tr) for r in sorted(data.exposed, key=_urgency)]
     return (
@@ -763,24 +782,30 @@ def _note_section(data: ReportData, tr: Tr) -> str:
     notes = [
         _say(
             tr,
-            "Retrieval records are reported by each member's own takusu. An unmodified takusu "
-            "records every retrieval; a modified one could read without a record. This report "
-            "shows what was reported.",
+            N_(
+                "Retrieval records are reported by each member's own takusu. An unmodified takusu "
+                "records every retrieval; a modified one could read without a record. This report "
+                "shows what was reported."
+            ),
         ),
         _say(
             tr,
-            "What was already seen cannot be unseen. Ending someone's access stops them "
-            "reading again, but they may have kept what they saw: that is why this report "
-            "lists what to change.",
+            N_(
+                "What was already seen cannot be unseen. Ending someone's access stops them "
+                "reading again, but they may have kept what they saw: that is why this report "
+                "lists what to change."
+            ),
         ),
         _say(
             tr,
-            "2FA codes already delivered stay valid until they expire, usually within a few "
-            "minutes.",
+            N_(
+                "2FA codes already delivered stay valid until they expire, usually within a few "
+                "minutes."
+            ),
         ),
     ]
     items = "".join(f"<li>{n}</li>" for n in notes)
-    heading = _say(tr, "Good to know")
+    heading = _say(tr, N_("Good to know"))
     return f'<section id="note">\n<h2>{heading}</h2>\n<ul>{items}</ul>\n</section>'
 
 
@@ -789,14 +814,16 @@ def _note_section(data: ReportData, tr: Tr) -> str:
 
 def _text_verification(data: ReportData, tr: Tr) -> list[str]:
     if data.verified:
-        lines = [tr("The audit trail checks out.")]
-        lines += ["  " + _line(tr, "Note: {problem}", problem=p) for p in data.problems]
+        lines = [tr(N_("The audit trail checks out."))]
+        lines += ["  " + _line(tr, N_("Note: {problem}"), problem=p) for p in data.problems]
         return lines
     lines = [
         _line(
             tr,
-            "THE AUDIT TRAIL DOES NOT CHECK OUT (problems: {count}); do not rely on this "
-            "report until this is explained:",
+            N_(
+                "THE AUDIT TRAIL DOES NOT CHECK OUT (problems: {count}); do not rely on this "
+                "report until this is explained:"
+            ),
             count=str(len(data.problems)),
         )
     ]
@@ -805,62 +832,66 @@ def _text_verification(data: ReportData, tr: Tr) -> list[str]:
 
 
 def _text_members(data: ReportData, tr: Tr) -> list[str]:
-    lines = [_line(tr, "Retrievals: {count}", count=str(len(data.retrievals)))]
+    lines = [_line(tr, N_("Retrievals: {count}"), count=str(len(data.retrievals)))]
     for member in _member_order(data):
         groups = _by_title(r for r in data.retrievals if r.member == member)
-        items = tr(", ").join(
-            _line(tr, "{item} {count}", item=t, count=str(len(g))) for t, g in groups.items()
+        items = tr(N_(", ")).join(
+            _line(tr, N_("{item} {count}"), item=t, count=str(len(g))) for t, g in groups.items()
         )
         total = str(sum(len(g) for g in groups.values()))
         if groups:
             lines.append(
                 "  "
-                + _line(tr, "{member}: {count} ({items})", member=member, count=total, items=items)
+                + _line(
+                    tr, N_("{member}: {count} ({items})"), member=member, count=total, items=items
+                )
             )
         else:
-            lines.append("  " + _line(tr, "{member}: 0", member=member))
+            lines.append("  " + _line(tr, N_("{member}: 0"), member=member))
     return lines
 
 
 def _text_exposed(data: ReportData, tr: Tr) -> list[str]:
     if not data.exposed:
-        return [tr("Nothing to change now.")]
-    lines = [_line(tr, "Change now (most urgent first): {count}", count=str(len(data.exposed)))]
+        return [tr(N_("Nothing to change now."))]
+    lines = [_line(tr, N_("Change now (most urgent first): {count}"), count=str(len(data.exposed)))]
     for row in sorted(data.exposed, key=_urgency):
-        seen = _fields_text(tr, row.fields_seen) if row.fields_seen else tr("none recorded")
+        seen = _fields_text(tr, row.fields_seen) if row.fields_seen else tr(N_("none recorded"))
         facts = {"item": row.title, "member": row.member, "seen": seen}
         if row.url is None:
-            line = _line(tr, "{item}: {member} could read it; retrieved: {seen}", **facts)
+            line = _line(tr, N_("{item}: {member} could read it; retrieved: {seen}"), **facts)
         else:
             line = _line(
                 tr,
-                "{item} ({url}): {member} could read it; retrieved: {seen}",
+                N_("{item} ({url}): {member} could read it; retrieved: {seen}"),
                 url=row.url,
                 **facts,
             )
         lines.append("  - " + line)
         if _seed(row):
-            lines.append("    " + tr("2FA SEED SEEN: reset the 2FA at the site."))
+            lines.append("    " + tr(N_("2FA SEED SEEN: reset the 2FA at the site.")))
     return lines
 
 
-def render_text(data: ReportData, tr: Tr = _same) -> str:
-    """A short terminal summary: verification, retrievals per member, what to change."""
+def render_text(data: ReportData, tr: Tr | None = None) -> str:
+    """A short terminal summary: verification, retrievals per member, what to change (in
+    the language in use unless `tr` says otherwise)."""
+    tr = i18n._ if tr is None else tr
     head = _line(
         tr,
-        "Access report: {vault} (owner {owner}), made {time}",
+        N_("Access report: {vault} (owner {owner}), made {time}"),
         vault=data.vault_name,
         owner=data.owner_name,
         time=fmt_time(data.generated_at),
     )
     period = (
-        _line(tr, "Period: since {start}", start=fmt_time(data.since))
+        _line(tr, N_("Period: since {start}"), start=fmt_time(data.since))
         if data.since is not None
-        else tr("Period: everything recorded")
+        else tr(N_("Period: everything recorded"))
     )
     lines = [head, period]
     if data.member_filter is not None:
-        lines.append(_line(tr, "Only for member: {member}", member=data.member_filter))
+        lines.append(_line(tr, N_("Only for member: {member}"), member=data.member_filter))
     lines += _text_verification(data, tr)
     lines += _text_members(data, tr)
     lines += _text_exposed(data, tr)

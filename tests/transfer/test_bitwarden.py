@@ -89,7 +89,7 @@ def test_json_steam_totp_with_skip_bad_totp_keeps_the_login():
     steam = by_title(result)["Steam"]
     assert steam.totp is None and steam.password == "CANARY-steam-pass"
     assert steam.notices == [
-        "the TOTP was not imported: a Steam Guard (steam://) code is not a standard TOTP"
+        "the 2FA seed was not imported: a Steam Guard (steam://) seed is not a standard 2FA seed"
     ]
 
 

@@ -143,12 +143,12 @@ def test_build_refuses_a_bad_totp_or_keeps_the_record_with_skip_bad_totp():
     bad = entry(title="Bank", password="CANARY-pw", totp="CANARY0SEED")
     with pytest.raises(BadInput) as caught:
         build(bad, ReadOptions())
-    assert "TOTP" in caught.value.message
+    assert "2FA seed" in caught.value.message
     assert "CANARY" not in caught.value.message
     record = build(bad, ReadOptions(skip_bad_totp=True))
     assert record.totp is None
     assert record.password == "CANARY-pw"
-    assert any("TOTP was not imported" in n for n in record.notices)
+    assert any("2FA seed was not imported" in n for n in record.notices)
     assert not any("CANARY" in n for n in record.notices)
 
 

@@ -244,8 +244,8 @@ def test_no_hard_links_falls_back_to_a_checked_rename(tmp_path, monkeypatch):
     [
         (ITEMS, "", "needs a password"),
         ([item(title="")], PW, "no title"),
-        ([item(title="t", notes="CANARY\x00nul")], PW, "Notes holds characters"),
-        ([item(title="t", password="CANARY\x1b")], PW, "Password holds characters"),
+        ([item(title="t", notes="CANARY\x00nul")], PW, "the notes hold characters"),
+        ([item(title="t", password="CANARY\x1b")], PW, "the password holds characters"),
         ([item(title="t", fields={"k": "CANARY\ud800"})], PW, "custom field holds"),
         ([item(title="t", tags=["a\x07"])], PW, "tag holds"),
     ],

@@ -161,7 +161,7 @@ def write(tmp_path: Path, fmt: str, rows: list[Row]) -> Path:
 CASES = {
     "escape-sequence": (Row(title="bad\x1b[31mtitle"), "control or format character"),
     "bidi-override": (Row(title="invoice\u202efdp.exe"), "U+202E"),
-    "bad-totp": (Row(totp="CANARY0TOTP!"), "TOTP is not valid"),
+    "bad-totp": (Row(totp="CANARY0TOTP!"), "2FA seed is not valid"),
     "huge-value": (Row(notes=NOTE + "x" * (70 << 10)), "longer than"),
     "title-too-long": (Row(title="t" * 201), "1 to 200"),
     "nothing-to-name-it": (Row(title="", username="", url=""), "no URL or username"),
@@ -204,7 +204,7 @@ def test_skip_bad_totp_keeps_the_entry_in_every_format(tmp_path, fmt):
     result = read(write(tmp_path, fmt, [Row(totp="CANARY0TOTP!")]), fmt, skip_bad_totp=True)
     [record] = result.records
     assert record.totp is None and record.password == PASSWORD
-    assert any("TOTP was not imported" in n for n in record.notices)
+    assert any("2FA seed was not imported" in n for n in record.notices)
     assert_clean(message_texts(result), PASSWORD, NOTE, "CANARY0TOTP")
 
 

@@ -136,7 +136,7 @@ def test_a_database_written_by_keepassxc_reads_field_for_field(made_by_cli, whic
     ]
     assert any("history" in n for n in result.notices)  # the edit left an older version
     mail = next(r for r in result.records if r.title == "メール")
-    assert mail.notices == ["1 attachment(s) not imported (takusu keeps no files)"]
+    assert mail.notices == ["1 attachment was not imported (takusu keeps no files)"]
     assert_no_secret(*everything_shown(result))
 
 
@@ -281,7 +281,7 @@ def test_every_totp_form_becomes_a_validated_otpauth_uri(totp_files, which):
     refused = {r.place: r.reason for r in result.refused}
     assert set(refused) == {'entry "Steam"', 'entry "Broken seed"'}
     assert "Steam" in refused['entry "Steam"']
-    assert "TOTP" in refused['entry "Broken seed"']
+    assert "2FA seed" in refused['entry "Broken seed"']
     assert_no_secret(*everything_shown(result))
     for seed in (SEED_URI, SEED_LEGACY, SEED_247, SEED_KEEOTP, SEED_BARE):
         assert all(seed not in text for text in everything_shown(result))

@@ -61,7 +61,7 @@ def test_1pux_archived_and_trashed_items_are_skipped_and_attachments_reported(pu
         "item 4 in Private": "in the trash",
         "item 5 in Private": "in the trash",
     }
-    assert pux.notices == ["1 attached file(s) in the export were not imported"]
+    assert pux.notices == ["1 attached file in the export was not imported"]
     assert_clean(message_texts(pux), "CANARY-archived-pass")
     assert len(pux.records) == 3 and not pux.refused
 

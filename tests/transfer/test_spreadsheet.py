@@ -77,7 +77,7 @@ def test_skip_bad_totp_keeps_the_row_without_its_totp():
     result = read(FILES / "spreadsheet-ja.csv", "csv", skip_bad_totp=True)
     row9 = by_title(result)["悪い2FA"]
     assert row9.totp is None and row9.password == "CANARY-pw-row9"
-    assert any("TOTP was not imported" in n for n in row9.notices)
+    assert any("2FA seed was not imported" in n for n in row9.notices)
     assert "row 9" not in places(result)
     assert_clean(message_texts(result), *CANARIES)
 

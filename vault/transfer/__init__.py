@@ -11,6 +11,7 @@ import importlib
 from pathlib import Path
 
 from ..errors import UsageError
+from ..i18n import _
 from .record import ReadOptions, ReadResult
 
 # format name -> module (relative to this package) that reads it; see each module's docstring
@@ -37,7 +38,11 @@ def read_source(path: Path, fmt: str | None, options: ReadOptions) -> ReadResult
 
         fmt = detect(path)
     if fmt not in READERS:
-        raise UsageError(f"unknown import format {fmt!r}; known: {', '.join(sorted(READERS))}")
+        raise UsageError(
+            _("unknown import format {format}; known: {known}").format(
+                format=repr(fmt), known=", ".join(sorted(READERS))
+            )
+        )
     module = importlib.import_module(f"{__name__}.{READERS[fmt]}")
     result: ReadResult = module.read(path, fmt, options)
     return result

@@ -21,7 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import BadImport, BadInput, UsageError
-from .collect import Collector, Entry, Table, read_table, row_entry
+from ..i18n import N_, _
+from .collect import Collector, Entry, Table, read_table, row_entry, row_place
 from .common import (
     Columns,
     as_dict,
@@ -69,11 +70,6 @@ IDENTITY_PARTS = {
 SSH_PARTS = {"privateKey": "Private key", "publicKey": "Public key"}
 SSH_PARTS |= {"keyFingerprint": "Fingerprint"}
 
-ENCRYPTED_HINT = (
-    "in Bitwarden, export again choosing the '.json' file format, not '.json (Encrypted)'; "
-    "delete the unencrypted file once it is imported"
-)
-
 
 def _uris(urls: list[str]) -> tuple[str, list[tuple[str, str]]]:
     """The first URI as the URL, the others as custom fields 'URL 2', 'URL 3' …"""
@@ -89,16 +85,18 @@ def _parts(obj: dict[str, object], names: dict[str, str]) -> list[tuple[str, str
 
 def _custom_fields(item: dict[str, object], entry: Entry) -> None:
     for raw in list_of(item, "fields"):
-        f = as_dict(raw, "a custom field")
+        f = as_dict(raw, N_("a custom field is not in the shape Bitwarden writes"))
         name = text_of(f, "name") or "field"
         if f.get("type") == LINKED:
-            entry.notices.append(f"the linked field {label(name)!r} was not imported")
+            entry.notices.append(
+                _("the linked field {name} was not imported").format(name=repr(label(name)))
+            )
             continue
         value = f.get("value")
         if isinstance(value, bool):
             value = "true" if value else "false"
         if value is not None and not isinstance(value, str):
-            raise BadInput("a custom field's value is not text")
+            raise BadInput(_("the value of a custom field is not text"))
         entry.fields.append((name, value or ""))
 
 
@@ -124,9 +122,9 @@ def _item(
 ) -> Entry | None:
     kind = item.get("type")
     if type(kind) is not int or kind not in (LOGIN, NOTE, CARD, IDENTITY, SSH_KEY):
-        raise BadInput("it is of an item type takusu does not know")
+        raise BadInput(_("it is of an item type takusu does not know"))
     if item.get("deletedDate"):
-        out.skip(place, "in the trash")
+        out.skip(place, _("in the trash"))
         return None
     entry = Entry(
         place=place,
@@ -140,11 +138,12 @@ def _item(
         entry.username = text_of(login, "username")
         entry.password = text_of(login, "password")
         entry.totp = text_of(login, "totp")
-        uris = [text_of(as_dict(u, "a URI"), "uri") for u in list_of(login, "uris")]
+        bad_uri = N_("a web address is not in the shape Bitwarden writes")
+        uris = [text_of(as_dict(u, bad_uri), "uri") for u in list_of(login, "uris")]
         entry.url, more = _uris(uris)
         entry.fields += more
         if list_of(login, "fido2Credentials"):
-            entry.notices.append("a passkey was not imported")
+            entry.notices.append(_("a passkey was not imported"))
     elif kind == CARD:
         entry.fields += _parts(dict_of(item, "card"), CARD_PARTS)
     elif kind == IDENTITY:
@@ -155,9 +154,9 @@ def _item(
         entry.fields += _parts(dict_of(item, "sshKey"), SSH_PARTS)
     _custom_fields(item, entry)
     if list_of(item, "passwordHistory"):
-        out.notice("password history is not imported")
+        out.notice(_("password history is not imported"))
     if list_of(item, "attachments"):
-        entry.notices.append("an attachment was not imported")
+        entry.notices.append(_("an attachment was not imported"))
     return entry
 
 
@@ -166,32 +165,41 @@ def _names(doc: dict[str, object], key: str) -> dict[str, str]:
     names: dict[str, str] = {}
     try:
         for raw in list_of(doc, key):
-            obj = as_dict(raw, "a folder")
+            obj = as_dict(raw, N_("a folder is not in the shape Bitwarden writes"))
             ident, name = text_of(obj, "id"), text_of(obj, "name")
             if ident and name:
                 names[ident] = name
     except BadInput:
-        raise BadImport(f"not a Bitwarden export: its {key!r} list is malformed") from None
+        raise BadImport(
+            _("not a Bitwarden export: its {key} list is malformed").format(key=repr(key))
+        ) from None
     return names
 
 
 def read_json(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     no_mapping(options, fmt)
-    doc = load_json(read_bytes(path), "a Bitwarden JSON export")
+    doc = load_json(read_bytes(path), "Bitwarden JSON")
     if not isinstance(doc, dict):
-        raise BadImport("not a Bitwarden JSON export: the top level is not an object")
+        raise BadImport(_("not a Bitwarden JSON export: the top level is not an object"))
     if doc.get("encrypted") is True or "encKeyValidation_DO_NOT_EDIT" in doc:
-        raise BadImport("this Bitwarden export is encrypted", hint=ENCRYPTED_HINT)
+        raise BadImport(
+            _("this Bitwarden export is encrypted"),
+            hint=_(
+                "in Bitwarden, export again choosing the '.json' file format, not '.json "
+                "(Encrypted)'; delete the unencrypted file once it is imported"
+            ),
+        )
     items = doc.get("items")
     if not isinstance(items, list):
-        raise BadImport("not a Bitwarden JSON export: it has no list of items")
+        raise BadImport(_("not a Bitwarden JSON export: it has no list of items"))
     folders, collections = _names(doc, "folders"), _names(doc, "collections")
     out = Collector(fmt, options)
     for n, raw in enumerate(items, start=1):
-        place = f"item {n}"
+        place = _("item {n}").format(n=n)
 
         def make(raw: object = raw, place: str = place) -> Entry | None:
-            return _item(place, as_dict(raw, "the item"), folders, collections, out)
+            item = as_dict(raw, N_("the item is not in the shape Bitwarden writes"))
+            return _item(place, item, folders, collections, out)
 
         out.attempt(place, make)
     return out.result
@@ -212,7 +220,7 @@ CSV_ALIASES = {
     "archiveddate": "archived",
 }
 CSV_TABLE = Table(
-    "a Bitwarden CSV export",
+    "Bitwarden CSV",
     "folder,favorite,type,name,notes,fields,reprompt,login_uri,login_username,…",
     CSV_ALIASES,
     ("type", "title", "url", "username", "password"),
@@ -234,7 +242,7 @@ def parse_fields(cell: str) -> list[tuple[str, str]]:
 def _csv_row(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry | None:
     get = columns.get
     if get(cells, "archived").strip():
-        out.skip(f"row {number}", "archived")
+        out.skip(row_place(number), _("archived"))
         return None
     entry = row_entry(number, cells, columns)
     entry.url, more = _uris(entry.url.split(","))
@@ -249,4 +257,4 @@ def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
         return read_json(path, fmt, options)
     if fmt == "bitwarden-csv":
         return read_table(path, fmt, options, CSV_TABLE, _csv_row)
-    raise UsageError(f"the Bitwarden reader does not read {fmt!r}")
+    raise UsageError(_("the Bitwarden reader does not read {format}").format(format=repr(fmt)))

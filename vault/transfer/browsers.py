@@ -16,19 +16,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
-from .collect import Collector, Entry, Table, read_table, row_entry
+from ..i18n import _
+from .collect import Collector, Entry, Table, read_table, row_entry, row_place
 from .common import Columns, host_of
 from .record import ReadOptions, ReadResult, Record, Refusal
 
 CHROME = Table(
-    "a Chrome or Edge export",
+    "Chrome/Edge",
     "name,url,username,password,note",
     {"name": "title", "url": "url", "username": "username", "password": "password"}
     | {"note": "notes"},
     ("title", "url", "username", "password"),
 )
 FIREFOX = Table(
-    "a Firefox export",
+    "Firefox",
     '"url","username","password","httpRealm","formActionOrigin","guid",…',
     {"url": "url", "username": "username", "password": "password", "httprealm": "realm"},
     ("url", "username", "password", "realm"),
@@ -36,7 +37,7 @@ FIREFOX = Table(
     | {"timepasswordchanged"},
 )
 SAFARI = Table(
-    "a Safari export",
+    "Safari",
     "Title,URL,Username,Password,Notes,OTPAuth",
     {"title": "title", "url": "url", "username": "username", "password": "password"}
     | {"notes": "notes", "otpauth": "totp"},
@@ -75,7 +76,7 @@ def _chrome(number: int, cells: list[str], columns: Columns, out: Collector) -> 
 
 def _firefox(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry | None:
     if columns.get(cells, "url").strip().lower() == FIREFOX_ACCOUNTS:
-        out.skip(f"row {number}", "the Firefox account's own sync key, not a website login")
+        out.skip(row_place(number), _("the Firefox account's own sync key, not a website login"))
         return None
     entry = row_entry(number, cells, columns)  # no title: build() takes the URL's host
     entry.fields.insert(0, ("HTTP realm", columns.get(cells, "realm")))
@@ -112,15 +113,19 @@ def collapse_duplicates(result: ReadResult) -> None:
         if original is record:
             kept.append(record)
             continue
-        result.skipped.append(Refusal(record.place, f"the same login as {original.place}"))
-        original.notices.append(f"{record.place} was identical and was merged into this one")
+        result.skipped.append(
+            Refusal(record.place, _("the same login as {place}").format(place=original.place))
+        )
+        original.notices.append(
+            _("{place} was identical and was merged into this one").format(place=record.place)
+        )
     result.records = kept
 
 
 def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     """A Chrome/Edge, Firefox or Safari password export as records."""
     if fmt not in READERS:
-        raise UsageError(f"the browsers reader does not read {fmt!r}")
+        raise UsageError(_("the browsers reader does not read {format}").format(format=repr(fmt)))
     table, make = READERS[fmt]
     result = read_table(path, fmt, options, table, make)
     collapse_duplicates(result)

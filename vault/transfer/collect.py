@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from ..errors import BadImport, BadInput
+from ..i18n import _
 from ..item import STANDARD_FIELDS
 from .common import (
     MAX_CELL,
@@ -62,9 +63,9 @@ def _check_sizes(entry: Entry) -> None:
     values = [entry.title, entry.username, entry.password, entry.url, entry.notes, entry.totp]
     values += [v for pair in entry.fields for v in pair] + entry.tags
     if any(len(v) > MAX_CELL for v in values):
-        raise BadInput(f"a value is longer than {MAX_CELL} characters")
+        raise BadInput(_("a value is longer than {max} characters").format(max=MAX_CELL))
     if sum(len(v) for v in values) > MAX_ROW:
-        raise BadInput(f"the entry is larger than {MAX_ROW} characters in all")
+        raise BadInput(_("the entry is larger than {max} characters in all").format(max=MAX_ROW))
 
 
 def _add_field(fields: dict[str, str], name: str, value: str) -> None:
@@ -97,8 +98,12 @@ def build(entry: Entry, options: ReadOptions) -> Record:
             totp = normalize_totp(entry.totp, title)
         except BadInput as exc:
             if not options.skip_bad_totp:
-                raise BadInput(f"the TOTP is not valid: {exc.message}") from None
-            notices.append(f"the TOTP was not imported: {exc.message}")
+                raise BadInput(
+                    _("the 2FA seed is not valid: {problem}").format(problem=exc.message)
+                ) from None
+            notices.append(
+                _("the 2FA seed was not imported: {problem}").format(problem=exc.message)
+            )
     fields: dict[str, str] = {}
     for name, value in entry.fields:
         if value.strip():
@@ -106,7 +111,7 @@ def build(entry: Entry, options: ReadOptions) -> Record:
     tags: list[str] = []
     for tag in entry.tags:
         if tag.strip():
-            cleaned = clean_name(tag, "a tag")
+            cleaned = clean_name(tag, tag=True)
             if cleaned not in tags:
                 tags.append(cleaned)
     return Record(
@@ -165,19 +170,28 @@ def skip_blank_runs(collector: Collector, blanks: list[int]) -> None:
         if n is not None and n == prev + 1:
             prev = n
             continue
-        place = f"row {start}" if start == prev else f"rows {start}-{prev}"
-        collector.skip(place, "blank")
+        if start == prev:
+            place = row_place(start)
+        else:
+            place = _("rows {start}-{end}").format(start=start, end=prev)
+        collector.skip(place, _("blank"))
         if n is not None:
             start = prev = n
 
 
+def row_place(number: int) -> str:
+    """Where a row is, for messages: "row 12"."""
+    return _("row {n}").format(n=number)
+
+
 @dataclass(frozen=True)
 class Table:
-    """A tool's CSV export: what it is called, its header as the tool writes it (for
-    messages), header_key -> field, the fields it must have, the columns not kept, and
-    columns that mark another tool's export (KeePassXC's Group is not 1Password's)."""
+    """A tool's CSV export: the tool's name (for messages, "Bitwarden CSV"), its header
+    as the tool writes it (for messages), header_key -> field, the fields it must have,
+    the columns not kept, and columns that mark another tool's export (KeePassXC's Group
+    is not 1Password's)."""
 
-    what: str
+    tool: str
     header: str
     aliases: dict[str, str]
     required: tuple[str, ...]
@@ -193,7 +207,7 @@ def row_entry(number: int, cells: list[str], columns: Columns) -> Entry:
     favourite read as yes/no, every other column a custom field."""
     get = columns.get
     return Entry(
-        place=f"row {number}",
+        place=row_place(number),
         title=get(cells, "title"),
         username=get(cells, "username"),
         password=get(cells, "password"),
@@ -215,11 +229,15 @@ def read_table(
     text = decode_text(read_bytes(path))
     rows = list(csv_rows(text))
     if not rows:
-        raise BadImport("the file is empty")
+        raise BadImport(_("the file is empty"))
     columns = map_columns(rows[0][1], table.aliases, ignore=table.ignore)
     foreign = {header_key(name) for name in columns.names} & table.foreign
     if foreign or any(name not in columns.known for name in table.required):
-        raise BadImport(f"not {table.what}: its first row should be the header {table.header}")
+        raise BadImport(
+            _("not a {tool} export: its first row should be the header {header}").format(
+                tool=table.tool, header=table.header
+            )
+        )
     out = Collector(fmt, options)
     each_row(out, rows[1:], columns, make)
     return out.result
@@ -235,7 +253,7 @@ def each_row(
         if is_blank(cells):
             blanks.append(number)
             continue
-        out.attempt(f"row {number}", partial(_row, make, number, cells, columns, out))
+        out.attempt(row_place(number), partial(_row, make, number, cells, columns, out))
     skip_blank_runs(out, blanks)
 
 
@@ -243,5 +261,5 @@ def _row(
     make: RowMaker, number: int, cells: list[str], columns: Columns, out: Collector
 ) -> Entry | None:
     if len(cells) > MAX_COLUMNS:
-        raise BadInput(f"the row has more than {MAX_COLUMNS} cells")
+        raise BadInput(_("the row has more than {max} cells").format(max=MAX_COLUMNS))
     return make(number, cells, columns, out)

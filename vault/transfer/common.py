@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .. import i18n
 from ..errors import BadImport, BadInput, UsageError
+from ..i18n import N_, _
 from ..item import STANDARD_FIELDS
 from ..totp import normalize
 from .record import ReadOptions
@@ -44,24 +46,32 @@ _BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 def read_bytes(path: Path, limit: int = MAX_SOURCE, head: int | None = None) -> bytes:
     """The bytes of a regular file (only the first `head` when given), refused before
     reading when the file is over `limit`."""
+    too_large = _("{path} is larger than {size} MiB; takusu does not read it")
     try:
         info = os.stat(path)
     except OSError as exc:
-        raise BadImport(f"cannot read {path}: {exc.strerror or 'I/O error'}") from None
+        raise cannot_read(path, exc) from None
     if stat.S_ISDIR(info.st_mode):
-        raise BadImport(f"{path} is a folder, not an export file")
+        raise BadImport(_("{path} is a folder, not an export file").format(path=path))
     if not stat.S_ISREG(info.st_mode):
-        raise BadImport(f"{path} is not a regular file")
+        raise BadImport(_("{path} is not a regular file").format(path=path))
     if info.st_size > limit:
-        raise BadImport(f"{path} is larger than {limit >> 20} MiB; refusing to read it")
+        raise BadImport(too_large.format(path=path, size=limit >> 20))
     try:
         with open(path, "rb") as f:
             data = f.read(limit + 1 if head is None else head)
     except OSError as exc:
-        raise BadImport(f"cannot read {path}: {exc.strerror or 'I/O error'}") from None
+        raise cannot_read(path, exc) from None
     if len(data) > limit:
-        raise BadImport(f"{path} is larger than {limit >> 20} MiB; refusing to read it")
+        raise BadImport(too_large.format(path=path, size=limit >> 20))
     return data
+
+
+def cannot_read(path: Path, exc: OSError) -> BadImport:
+    """The refusal of a source the system would not let takusu read."""
+    if exc.strerror:
+        return BadImport(_("cannot read {path}: {reason}").format(path=path, reason=exc.strerror))
+    return BadImport(_("cannot read {path}").format(path=path))
 
 
 def decode_text(data: bytes) -> str:
@@ -81,11 +91,11 @@ def decode_text(data: bytes) -> str:
                 text = data.decode("cp932")
     except UnicodeDecodeError:
         raise BadImport(
-            "the file is not text in UTF-8 or CP932 (Japanese Excel)",
-            hint="save it from the spreadsheet as 'CSV UTF-8'",
+            _("the file is not text in UTF-8 or CP932 (Japanese Excel)"),
+            hint=_("save it from the spreadsheet as 'CSV UTF-8'"),
         ) from None
     if "\x00" in text:
-        raise BadImport("the file holds NUL bytes: it is not a text export")
+        raise BadImport(_("the file holds NUL bytes: it is not a text export"))
     return text
 
 
@@ -100,10 +110,19 @@ def csv_rows(text: str, delimiter: str = ",") -> Iterator[tuple[int, list[str]]]
         except StopIteration:
             return
         except csv.Error as exc:
-            near = f"near line {reader.line_num} of the file"
+            line = reader.line_num
             if "field larger" in str(exc):
-                raise BadImport(f"a cell {near} is too large (an unclosed quote?)") from None
-            raise BadImport(f"the file is not well-formed CSV {near} (a stray quote?)") from None
+                raise BadImport(
+                    _(
+                        "a cell near line {line} of the file is too large (a quote mark "
+                        "that is never closed?)"
+                    ).format(line=line)
+                ) from None
+            raise BadImport(
+                _("the file is not well-formed CSV near line {line} (a stray quote mark?)").format(
+                    line=line
+                )
+            ) from None
         number += 1
         yield number, cells
 
@@ -165,21 +184,23 @@ def map_columns(
     (header_key -> field); the first column for a field wins, later ones and unknown
     columns become custom fields named by their header, `ignore` keys are dropped."""
     if len(header) > MAX_COLUMNS:
-        raise BadImport(f"the header has more than {MAX_COLUMNS} columns")
+        raise BadImport(_("the header has more than {max} columns").format(max=MAX_COLUMNS))
     names = [cell.strip() for cell in header]
     for i, name in enumerate(names):
         if any(unicodedata.category(ch) in _BAD_CATEGORIES for ch in name):
-            raise BadImport(f"the name of column {i + 1} holds a control character")
+            raise BadImport(_("the name of column {n} holds a control character").format(n=i + 1))
     if any(not col.strip() or not fld.strip() for col, fld in (mapping or {}).items()):
-        raise UsageError("--map takes COLUMN=FIELD, both non-empty")
+        raise UsageError(_("--map takes COLUMN=FIELD, both non-empty"))
     wanted = {header_key(col): _target(fld) for col, fld in (mapping or {}).items()}
     keys = [header_key(name) for name in names]
     missing = [col for col in (mapping or {}) if header_key(col) not in keys]
     if missing:
         raise UsageError(
-            f"--map names a column the file does not have: {', '.join(missing)}",
+            _("--map names a column the file does not have: {columns}").format(
+                columns=", ".join(missing)
+            ),
             # never list the header cells: in a file without a header they are data
-            hint="write COLUMN exactly as the header row names it",
+            hint=_("write COLUMN exactly as the header row names it"),
         )
     skip = set(ignore)
     known: dict[str, int] = {}
@@ -201,7 +222,7 @@ def map_columns(
 def no_mapping(options: ReadOptions, fmt: str) -> None:
     """--map is for spreadsheets; a tool's export has fixed columns."""
     if options.mapping:
-        raise UsageError(f"--map applies to --format csv, not to {fmt}")
+        raise UsageError(_("--map applies to --format csv, not to {format}").format(format=fmt))
 
 
 def is_blank(cells: list[str]) -> bool:
@@ -211,12 +232,21 @@ def is_blank(cells: list[str]) -> bool:
 # -- text ----------------------------------------------------------------------------
 
 
+# What a refusal says of a control or format character, by what holds it.
+_BAD_CHAR = {
+    "title": N_("the title has a control or format character at position {position} ({code})"),
+    "field": N_("a field name has a control or format character at position {position} ({code})"),
+    "tag": N_("a tag has a control or format character at position {position} ({code})"),
+}
+
+
 def _check_chars(text: str, what: str) -> None:
+    """BadInput naming the position of the first control or format character; `what` is
+    "title", "field" or "tag"."""
     for i, ch in enumerate(text, start=1):
         if unicodedata.category(ch) in _BAD_CATEGORIES:
-            raise BadInput(
-                f"{what} has a control or format character at position {i} (U+{ord(ch):04X})"
-            )
+            message = i18n._(_BAD_CHAR[what])
+            raise BadInput(message.format(position=i, code=f"U+{ord(ch):04X}"))
 
 
 def clean_title(text: str) -> str:
@@ -224,19 +254,21 @@ def clean_title(text: str) -> str:
     characters; BadInput (naming the position) for a control or format character,
     bidi overrides included. A leading '=' is kept: a title is text, never a formula."""
     title = unicodedata.normalize("NFC", text.strip())
-    _check_chars(title, "the title")
+    _check_chars(title, "title")
     if not 1 <= len(title) <= MAX_TITLE:
-        raise BadInput(f"a title is 1 to {MAX_TITLE} characters")
+        raise BadInput(_("a title is 1 to {max} characters").format(max=MAX_TITLE))
     return title
 
 
-def clean_name(text: str, what: str = "a field name") -> str:
-    """A custom field's name or a tag: stripped, NFC, 1 to 100 characters, no control
-    or format characters."""
+def clean_name(text: str, tag: bool = False) -> str:
+    """A custom field's name (or a tag, with `tag`): stripped, NFC, 1 to 100 characters,
+    no control or format characters."""
     name = unicodedata.normalize("NFC", text.strip())
-    _check_chars(name, what)
+    _check_chars(name, "tag" if tag else "field")
     if not 1 <= len(name) <= MAX_NAME:
-        raise BadInput(f"{what} is 1 to {MAX_NAME} characters")
+        if tag:
+            raise BadInput(_("a tag is 1 to {max} characters").format(max=MAX_NAME))
+        raise BadInput(_("a field name is 1 to {max} characters").format(max=MAX_NAME))
     return name
 
 
@@ -275,7 +307,7 @@ def derive_title(url: str, username: str) -> str:
         return host
     if username.strip():
         return username.strip()
-    raise BadInput("it has no title, and no URL or username to name it by")
+    raise BadInput(_("it has no title, and no URL or username to name it by"))
 
 
 TRUE_WORDS = {"1", "true", "yes", "y", "x", "on", "○", "◯", "〇", "●", "★", "☆", "✓", "はい"}
@@ -301,26 +333,38 @@ def normalize_totp(value: str, title: str) -> str:
     """One validated otpauth:// URI from a URI or a bare seed (spaces and lowercase
     allowed); BadInput that never echoes the value."""
     if value.strip().lower().startswith("steam://"):
-        raise BadInput("a Steam Guard (steam://) code is not a standard TOTP")
+        raise BadInput(_("a Steam Guard (steam://) seed is not a standard 2FA seed"))
     return normalize(value, title)
 
 
 # -- JSON ------------------------------------------------------------------------------
 
 
-def load_json(data: bytes, what: str) -> object:
-    """The JSON document in `data` (UTF-8, BOM allowed); BadImport when it is not."""
+def load_json(data: bytes, tool: str) -> object:
+    """The JSON document in `data` (UTF-8, BOM allowed); BadImport when it is not. `tool`
+    names the export in the message ("Bitwarden JSON", "1PUX")."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BadImport(f"not {what}: the file is not UTF-8 text") from None
+        raise BadImport(
+            _("not a {tool} export: the file is not UTF-8 text").format(tool=tool)
+        ) from None
     try:
         return json.loads(text)
     except RecursionError:
-        raise BadImport(f"not {what}: the JSON is nested too deeply") from None
+        raise BadImport(
+            _("not a {tool} export: the JSON is nested too deeply").format(tool=tool)
+        ) from None
     except ValueError as exc:
-        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise BadImport(f"not {what}: the file is not valid JSON{where}") from None
+        if isinstance(exc, json.JSONDecodeError):
+            raise BadImport(
+                _("not a {tool} export: the file is not valid JSON (line {line})").format(
+                    tool=tool, line=exc.lineno
+                )
+            ) from None
+        raise BadImport(
+            _("not a {tool} export: the file is not valid JSON").format(tool=tool)
+        ) from None
 
 
 def text_of(obj: dict[str, object], key: str) -> str:
@@ -329,7 +373,7 @@ def text_of(obj: dict[str, object], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise BadInput(f"its {key!r} is not text")
+        raise BadInput(_("its {key} is not text").format(key=repr(key)))
     return value
 
 
@@ -339,7 +383,7 @@ def dict_of(obj: dict[str, object], key: str) -> dict[str, object]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadInput(f"its {key!r} is not an object")
+        raise BadInput(_("its {key} is not in the shape expected").format(key=repr(key)))
     return value
 
 
@@ -349,11 +393,13 @@ def list_of(obj: dict[str, object], key: str) -> list[object]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise BadInput(f"its {key!r} is not a list")
+        raise BadInput(_("its {key} is not a list").format(key=repr(key)))
     return value
 
 
-def as_dict(value: object, what: str) -> dict[str, object]:
+def as_dict(value: object, refusal: str) -> dict[str, object]:
+    """`value` as an object; BadInput with `refusal` (a msgid marked with N_, translated
+    here) when it is something else."""
     if not isinstance(value, dict):
-        raise BadInput(f"{what} is not a JSON object")
+        raise BadInput(i18n._(refusal))
     return value

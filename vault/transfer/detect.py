@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import BadImport
+from ..i18n import _
 from .common import read_bytes
 
 KDBX_MAGIC = bytes.fromhex("03D9A29A67FB4BB5")
@@ -35,10 +36,12 @@ def detect(path: Path) -> str:
     if path.is_dir():
         if (path / ".gpg-id").is_file():
             return "pass"
-        raise BadImport(f"{path} is a folder, and not a pass store (it has no .gpg-id)")
+        raise BadImport(
+            _("{path} is a folder, and not a pass store (it has no .gpg-id)").format(path=path)
+        )
     head = read_bytes(path, head=HEAD)
     if not head:
-        raise BadImport(f"{path} is empty")
+        raise BadImport(_("{path} is empty").format(path=path))
     found = _by_magic(path, head)
     if found is None:
         text = _head_text(head, truncated=len(head) == HEAD)
@@ -50,9 +53,11 @@ def detect(path: Path) -> str:
         found = _BY_EXTENSION.get(path.suffix.lower())
     if found is None:
         raise BadImport(
-            f"cannot tell what kind of export {path} is",
-            hint="name it with --format (csv, chrome, firefox, safari, bitwarden-json, "
-            "bitwarden-csv, 1pux, 1password-csv, keepassxc-csv, keepass-xml, kdbx, pass)",
+            _("cannot tell what kind of export {path} is").format(path=path),
+            hint=_(
+                "name it with --format (csv, chrome, firefox, safari, bitwarden-json, "
+                "bitwarden-csv, 1pux, 1password-csv, keepassxc-csv, keepass-xml, kdbx, pass)"
+            ),
         )
     return found
 
@@ -62,11 +67,13 @@ def _by_magic(path: Path, head: bytes) -> str | None:
         return "kdbx"
     if head.startswith(KDB_MAGIC):
         raise BadImport(
-            "this is a KeePass 1 (.kdb) database, which takusu does not read",
-            hint="open it in KeePassXC (Database > Import > KeePass 1) and save it as .kdbx",
+            _("this is a KeePass 1 (.kdb) database, which takusu does not read"),
+            hint=_("open it in KeePassXC (Database > Import > KeePass 1) and save it as .kdbx"),
         )
     if path.suffix.lower() == ".kdbx":
-        raise BadImport(f"{path} is not a KeePass database (its first bytes are wrong)")
+        raise BadImport(
+            _("{path} is not a KeePass database (its first bytes are wrong)").format(path=path)
+        )
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _zip_kind(path)
     return None
@@ -77,8 +84,8 @@ def _refuse_gpg(path: Path, head: bytes) -> None:
     text: 0x84/0x85/0x8C also start CP932 characters, or ASCII armor)."""
     if head[:1] in (b"\x84", b"\x85", b"\x8c") or head.startswith(b"-----BEGIN PGP"):
         raise BadImport(
-            f"{path} is a gpg-encrypted file",
-            hint="to import a pass store, give its folder (the one with .gpg-id)",
+            _("{path} is a gpg-encrypted file").format(path=path),
+            hint=_("to import a pass store, give its folder (the one with .gpg-id)"),
         )
 
 
@@ -89,15 +96,15 @@ def _zip_kind(path: Path) -> str:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         if path.suffix.lower() == ".1pux":
             return "1pux"  # the reader says what is wrong with it
-        raise BadImport(f"{path} is a damaged zip archive") from None
+        raise BadImport(_("{path} is a damaged zip archive").format(path=path)) from None
     if "export.data" in names or path.suffix.lower() == ".1pux":
         return "1pux"
     if "data.json" in names:
         raise BadImport(
-            "this looks like Bitwarden's zip export (with attachments)",
-            hint="unzip it and import its data.json (attachments are not imported)",
+            _("this looks like Bitwarden's zip export (with attachments)"),
+            hint=_("unzip it and import its data.json (attachments are not imported)"),
         )
-    raise BadImport(f"{path} is a zip archive, but not a 1Password 1PUX export")
+    raise BadImport(_("{path} is a zip archive, but not a 1Password 1PUX export").format(path=path))
 
 
 def _head_text(head: bytes, truncated: bool) -> str | None:
@@ -127,16 +134,16 @@ def _by_text(text: str) -> str | None:
         root = _XML_ROOT.match(body, prolog.end() if prolog else 0)
         if root and root.group(1) == "KeePassFile":
             return "keepass-xml"
-        raise BadImport("an XML file, but not a KeePass XML export (no <KeePassFile> root)")
+        raise BadImport(_("an XML file, but not a KeePass XML export (no <KeePassFile> root)"))
     if body.startswith(("{", "[")):
         if _BITWARDEN_KEYS.search(body):
             return "bitwarden-json"
         if '"accounts"' in body:
             raise BadImport(
-                "this looks like the export.data inside a 1PUX archive",
-                hint="import the .1pux file itself",
+                _("this looks like the export.data inside a 1PUX archive"),
+                hint=_("import the .1pux file itself"),
             )
-        raise BadImport("a JSON file, but not a Bitwarden export")
+        raise BadImport(_("a JSON file, but not a Bitwarden export"))
     return _by_header(text)
 
 

@@ -28,9 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import i18n
 from ..clock import Clock, system_clock
 from ..errors import AlreadyExists, BadInput, StorageError
 from ..fsutil import fsync_dir, write_new
+from ..i18n import N_, _
 from ..item import Payload
 from .keepass import shown
 
@@ -50,6 +52,15 @@ STRONG_KDF = KdfParams(memory_kib=64 << 10, iterations=20, parallelism=2)
 
 # KeePass's reserved string names: a custom field of the same name is renamed.
 _RESERVED = {"Title", "UserName", "Password", "URL", "Notes", "otp"}
+# What the refusal says when a string cannot go into the file, by its KeePass name.
+_UNSTORABLE = {
+    "Title": N_("item {title}: the title holds characters a KeePass file cannot store"),
+    "UserName": N_("item {title}: the username holds characters a KeePass file cannot store"),
+    "Password": N_("item {title}: the password holds characters a KeePass file cannot store"),
+    "URL": N_("item {title}: the URL holds characters a KeePass file cannot store"),
+    "Notes": N_("item {title}: the notes hold characters a KeePass file cannot store"),
+    "otp": N_("item {title}: the 2FA seed holds characters a KeePass file cannot store"),
+}
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ARGON2ID = bytes.fromhex("9e298b1956db4773b23dfc3ec6f0a1e6")
 _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
@@ -79,9 +90,9 @@ def kdbx_bytes(
 ) -> bytes:
     """The bytes of a KDBX 4 database holding `items`; nothing is written to disk."""
     if not isinstance(password, str) or not password:
-        raise BadInput("a KeePass export needs a password")
+        raise BadInput(_("a KeePass export needs a password"))
     if kdf.memory_kib < 8 or kdf.iterations < 1 or not 1 <= kdf.parallelism <= 256:
-        raise BadInput("the Argon2 settings are out of range")
+        raise BadInput(_("the settings that protect the KeePass file are out of range"))
     entries = [_entry_strings(item) for item in items]
     kp = _template(password, kdf)
     seconds = int((clock() - _EPOCH).total_seconds())
@@ -113,7 +124,9 @@ def _template(password: str, kdf: KdfParams) -> Any:
     )
     _blank_key = kp.transformed_key  # opening the template costs an Argon2 run: once
     if kp.version != (4, 0):
-        raise StorageError("pykeepass's blank database is not KDBX 4; refusing to export")
+        raise StorageError(
+            _("the blank database of the pykeepass library is not KDBX 4; takusu cannot export")
+        )
     params = kp.kdbx.header.value.dynamic_header.kdf_parameters.data.dict
     params["$UUID"].value = _ARGON2ID
     params["M"].value = kdf.memory_kib * 1024
@@ -154,7 +167,7 @@ def _entry_strings(item: Payload) -> tuple[list[tuple[str, str, bool]], list[str
     """(key, value, protected) for each KeePass string of one item, and its tags."""
     title = item.get("title") or ""
     if not isinstance(title, str) or not title.strip():
-        raise BadInput("an item to export has no title")
+        raise BadInput(_("an item to export has no title"))
     standard = [
         ("Title", title, False),
         ("UserName", item.get("username") or "", False),
@@ -165,20 +178,27 @@ def _entry_strings(item: Payload) -> tuple[list[tuple[str, str, bool]], list[str
     if item.get("totp"):
         standard.append(("otp", str(item["totp"]), True))
     strings = list(standard)
-    taken = {key for key, _, _ in strings}
+    taken = {key for key, _value, _protect in strings}
     for name, value in (item.get("fields") or {}).items():
         key = _free_name(str(name), taken)
         taken.add(key)
         strings.append((key, str(value), True))
-    for key, value, _ in strings:
+    for key, value, _protect in strings:
         if _NOT_XML.search(key) or _NOT_XML.search(value):
-            what = key if key in _RESERVED else "a custom field"
-            raise BadInput(
-                f"item {shown(title)!r}: {what} holds characters a KeePass file cannot store"
-            )
+            if key in _UNSTORABLE:
+                message = i18n._(_UNSTORABLE[key])
+            else:
+                message = _(
+                    "item {title}: a custom field holds characters a KeePass file cannot store"
+                )
+            raise BadInput(message.format(title=repr(shown(title))))
     tags = [str(t) for t in item.get("tags") or [] if str(t).strip()]
     if any(_NOT_XML.search(t) for t in tags):
-        raise BadInput(f"item {shown(title)!r}: a tag holds characters a KeePass file cannot store")
+        raise BadInput(
+            _("item {title}: a tag holds characters a KeePass file cannot store").format(
+                title=repr(shown(title))
+            )
+        )
     return strings, tags
 
 
@@ -253,13 +273,20 @@ def _defused(cells: Iterable[Any]) -> list[str]:
 
 def _check_target(path: Path, overwrite: bool) -> None:
     if path.is_symlink():
-        raise StorageError(f"{path} is a symbolic link; takusu does not write through links")
-    if path.exists() and (not overwrite or not path.is_file()):
-        raise AlreadyExists(
-            f"{path} already exists", hint="choose another file name, or remove that file"
+        raise StorageError(
+            _("{path} is a symbolic link; takusu does not write through links").format(path=path)
         )
+    if path.exists() and (not overwrite or not path.is_file()):
+        raise _exists(path)
     if not path.parent.is_dir():
-        raise StorageError(f"cannot write {path}: its folder does not exist")
+        raise StorageError(_("cannot write {path}: its folder does not exist").format(path=path))
+
+
+def _exists(path: Path) -> AlreadyExists:
+    return AlreadyExists(
+        _("{path} already exists").format(path=path),
+        hint=_("choose another file name, or remove that file"),
+    )
 
 
 def _write_private(path: Path, data: bytes, overwrite: bool) -> None:
@@ -273,11 +300,13 @@ def _write_private(path: Path, data: bytes, overwrite: bool) -> None:
         else:
             _link_new(tmp, path)
     except FileExistsError:
-        raise AlreadyExists(
-            f"{path} already exists", hint="choose another file name, or remove that file"
-        ) from None
+        raise _exists(path) from None
     except OSError as exc:
-        raise StorageError(f"cannot write {path}: {exc.strerror}") from None
+        if exc.strerror:
+            raise StorageError(
+                _("cannot write {path}: {reason}").format(path=path, reason=exc.strerror)
+            ) from None
+        raise StorageError(_("cannot write {path}").format(path=path)) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -35,7 +35,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlparse
 
 from ..errors import BadImport, BadInput, TakusuError, UsageError, UserError
+from ..i18n import _, ngettext
 from ..totp import normalize
+from .common import cannot_read
 from .record import ReadOptions, ReadResult, Record, Refusal
 
 MAX_FILE = 128 << 20  # the .kdbx or .xml file itself
@@ -73,11 +75,6 @@ _KDF_AES = bytes.fromhex("c9d9f39a628a4460bf740d08c18a4fea")
 _KDF_ARGON2D = bytes.fromhex("ef636ddf8c29444b91f7a9a403e30a0c")
 _KDF_ARGON2ID = bytes.fromhex("9e298b1956db4773b23dfc3ec6f0a1e6")
 
-_KEY_FILE_HINT = (
-    "check the password; if KeePassXC also asks for a key file or a hardware key, remove "
-    "it in KeePassXC (Database > Database Security) and try again"
-)
-
 
 def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     """Read a KeePass XML export (`keepass-xml`) or a .kdbx database (`kdbx`)."""
@@ -87,7 +84,7 @@ def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     if fmt == "kdbx":
         root = _open_kdbx(read_source_file(path, MAX_FILE), path, options)
         return _walk(root, fmt, options, encrypted_values_ok=True)
-    raise UsageError(f"the KeePass reader does not read {fmt!r}")
+    raise UsageError(_("the KeePass reader does not read {format}").format(format=repr(fmt)))
 
 
 # ---------------------------------------------------------------- the source file
@@ -98,17 +95,20 @@ def read_source_file(path: Path, limit: int) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK)
     except FileNotFoundError:
-        raise BadImport(f"{path} does not exist") from None
+        raise BadImport(_("{path} does not exist").format(path=path)) from None
     except OSError as exc:
-        reason = "it is a folder" if exc.errno == errno.EISDIR else exc.strerror
-        raise BadImport(f"cannot read {path}: {reason}") from None
+        if exc.errno == errno.EISDIR:
+            raise BadImport(_("cannot read {path}: it is a folder").format(path=path)) from None
+        raise cannot_read(path, exc) from None
+    too_large = _("{path} is larger than takusu reads ({size} MiB)")
     try:
         info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise BadImport(_("cannot read {path}: it is a folder").format(path=path))
         if not stat.S_ISREG(info.st_mode):
-            what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise BadImport(f"cannot read {path}: it is {what}")
+            raise BadImport(_("cannot read {path}: it is not a regular file").format(path=path))
         if info.st_size > limit:
-            raise BadImport(f"{path} is larger than takusu reads ({limit >> 20} MiB)")
+            raise BadImport(too_large.format(path=path, size=limit >> 20))
         chunks, size = [], 0
         while size <= limit:
             chunk = os.read(fd, min(limit + 1 - size, 1 << 20))
@@ -117,10 +117,10 @@ def read_source_file(path: Path, limit: int) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            raise BadImport(f"{path} is larger than takusu reads ({limit >> 20} MiB)")
+            raise BadImport(too_large.format(path=path, size=limit >> 20))
         return b"".join(chunks)
     except OSError as exc:
-        raise BadImport(f"cannot read {path}: {exc.strerror}") from None
+        raise cannot_read(path, exc) from None
     finally:
         os.close(fd)
 
@@ -149,10 +149,13 @@ def _parse_xml(data: bytes, path: Path) -> Any:
         tree = etree.parse(io.BytesIO(data), parser)
     except etree.XMLSyntaxError as exc:
         # lxml's own text can quote the document; only the line number is kept
-        line = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
-        raise BadImport(f"{path} is not well-formed XML{line}") from None
+        if getattr(exc, "lineno", None):
+            raise BadImport(
+                _("{path} is not well-formed XML (line {line})").format(path=path, line=exc.lineno)
+            ) from None
+        raise BadImport(_("{path} is not well-formed XML").format(path=path)) from None
     except (etree.LxmlError, ValueError, MemoryError):
-        raise BadImport(f"{path} could not be read as XML") from None
+        raise BadImport(_("{path} could not be read as XML").format(path=path)) from None
     _refuse_dtd(tree, path)
     return tree.getroot()
 
@@ -160,8 +163,11 @@ def _parse_xml(data: bytes, path: Path) -> Any:
 def _refuse_dtd(tree: Any, path: Path) -> None:
     if tree is None or tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise BadImport(
-            f"{path} declares a DOCTYPE, which a KeePass export never has; refused",
-            hint="export it again from KeePass or KeePassXC (File > Export > XML)",
+            _(
+                "{path} declares a DOCTYPE, which a KeePass export never has; takusu does not "
+                "read it"
+            ).format(path=path),
+            hint=_("export it again from KeePass or KeePassXC (File > Export > XML)"),
         )
 
 
@@ -175,8 +181,8 @@ def require_kdbx() -> None:
         import pykeepass  # noqa: F401 - only to see that it is there
     except ImportError:
         raise UserError(
-            "reading or writing KeePass files needs the optional pykeepass library",
-            hint="install it with: pip install 'takusu[kdbx]' (in takusu's own environment)",
+            _("reading or writing KeePass files needs the optional pykeepass library"),
+            hint=_("install it with: pip install 'takusu[kdbx]' (in takusu's own environment)"),
         ) from None
 
 
@@ -185,10 +191,10 @@ def _open_kdbx(data: bytes, path: Path, options: ReadOptions) -> Any:
     header = _kdbx_header(data, path)
     require_kdbx()
     if options.password is None:
-        raise UsageError("reading a .kdbx needs its password")
+        raise UsageError(_("reading a .kdbx needs its password"))
     password = options.password()
     if not isinstance(password, str):
-        raise UsageError("reading a .kdbx needs its password")
+        raise UsageError(_("reading a .kdbx needs its password"))
     transformed = None
     if header["kdf"] == "aes":
         transformed = _aes_kdf(password, header["seed"], header["rounds"])
@@ -201,7 +207,7 @@ def _open_kdbx(data: bytes, path: Path, options: ReadOptions) -> Any:
         PayloadChecksumError,
     )
 
-    damaged = f"{path} is damaged or truncated (its checksums do not match)"
+    damaged = _("{path} is damaged or cut short (its checksums do not match)").format(path=path)
     try:
         with _bounded_decompression(path):
             kp = PyKeePass(io.BytesIO(data), password=password or None, transformed_key=transformed)
@@ -210,20 +216,29 @@ def _open_kdbx(data: bytes, path: Path, options: ReadOptions) -> Any:
         raise
     except CredentialsError:
         raise BadImport(
-            f"cannot open {path}: wrong password, or the database also needs a key file "
-            "(takusu does not support key files yet)",
-            hint=_KEY_FILE_HINT,
+            _(
+                "cannot open {path}: wrong password, or the database also needs a key file "
+                "(takusu does not support key files yet)"
+            ).format(path=path),
+            hint=_(
+                "check the password; if KeePassXC also asks for a key file or a hardware key, "
+                "remove it in KeePassXC (Database > Database Security) and try again"
+            ),
         ) from None
     except (HeaderChecksumError, PayloadChecksumError, zlib.error):
         raise BadImport(damaged) from None
     except etree.LxmlError:
-        raise BadImport(f"{path} holds XML that is not well-formed; refused") from None
+        raise BadImport(
+            _("{path} holds XML that is not well-formed; takusu does not read it").format(path=path)
+        ) from None
     except MemoryError:
-        raise BadImport(f"{path} is too large to read") from None
+        raise BadImport(_("{path} is too large to read").format(path=path)) from None
     except Exception:  # construct and the ciphers raise many kinds of error on bad bytes
         raise BadImport(
-            f"{path} could not be read as a KeePass database (damaged, truncated or an "
-            "unsupported variant)"
+            _(
+                "{path} could not be read as a KeePass database (damaged, cut short or of a "
+                "kind takusu does not read)"
+            ).format(path=path)
         ) from None
     _refuse_dtd(tree, path)
     return tree.getroot()
@@ -231,7 +246,7 @@ def _open_kdbx(data: bytes, path: Path, options: ReadOptions) -> Any:
 
 def _kdbx_header(data: bytes, path: Path) -> dict[str, Any]:
     """The outer header's version and KDF, checked against the limits before any KDF runs."""
-    not_kdbx = BadImport(f"{path} is not a KeePass database (.kdbx)")
+    not_kdbx = BadImport(_("{path} is not a KeePass database (.kdbx)").format(path=path))
     if len(data) < 12:
         raise not_kdbx
     sig1, sig2, minor, major = struct.unpack_from("<IIHH", data, 0)
@@ -239,13 +254,19 @@ def _kdbx_header(data: bytes, path: Path) -> dict[str, Any]:
         raise not_kdbx
     if sig2 in (_SIG2_KDB, _SIG2_PRE):
         raise BadImport(
-            f"{path} is a KeePass 1 (.kdb) database, which takusu does not read",
-            hint="open it in KeePassXC and save it as a .kdbx first",
+            _("{path} is a KeePass 1 (.kdb) database, which takusu does not read").format(
+                path=path
+            ),
+            hint=_("open it in KeePassXC and save it as a .kdbx first"),
         )
     if sig2 != _SIG2_KDBX:
         raise not_kdbx
     if major not in (3, 4):
-        raise BadImport(f"{path} is a KDBX {major}.{minor} database; takusu reads KDBX 3.1 and 4")
+        raise BadImport(
+            _("{path} is a KDBX {version} database; takusu reads KDBX 3.1 and 4").format(
+                path=path, version=f"{major}.{minor}"
+            )
+        )
     fields: dict[int, bytes] = {}
     pos = 12
     size_fmt = "<I" if major == 4 else "<H"
@@ -263,14 +284,18 @@ def _kdbx_header(data: bytes, path: Path) -> dict[str, Any]:
                 break
             fields[field_id] = value
     except (IndexError, struct.error):
-        raise BadImport(f"{path} is damaged or truncated (its header ends early)") from None
+        raise BadImport(
+            _("{path} is damaged or cut short (its header ends early)").format(path=path)
+        ) from None
     try:
         if major == 3:
             kdf = {"kdf": "aes", "seed": fields[5], "rounds": struct.unpack("<Q", fields[6])[0]}
         else:
             kdf = _kdf_parameters(fields[11])
     except (KeyError, IndexError, struct.error, UnicodeDecodeError):
-        raise BadImport(f"{path} is damaged (its key derivation settings are unreadable)") from None
+        raise BadImport(
+            _("{path} is damaged (its key derivation settings are unreadable)").format(path=path)
+        ) from None
     _check_kdf_cost(kdf, path)
     return {"major": major, "minor": minor} | kdf
 
@@ -307,30 +332,47 @@ def _kdf_parameters(blob: bytes) -> dict[str, Any]:
 
 
 def _check_kdf_cost(kdf: dict[str, Any], path: Path) -> None:
-    lower = "lower it in KeePassXC (Database > Database Security > Encryption Settings)"
+    lower = _("lower it in KeePassXC (Database > Database Security > Encryption Settings)")
     if kdf["kdf"] == "unknown":
-        raise BadImport(f"{path} uses a key derivation takusu does not know")
+        raise BadImport(
+            _("{path} uses a way of deriving its key that takusu does not know").format(path=path)
+        )
     if kdf["kdf"] == "aes":
         if len(kdf["seed"]) != 32:
-            raise BadImport(f"{path} is damaged (its key derivation seed has the wrong size)")
+            raise BadImport(
+                _("{path} is damaged (its key derivation seed has the wrong size)").format(
+                    path=path
+                )
+            )
         if not 1 <= kdf["rounds"] <= MAX_AES_ROUNDS:
             raise BadImport(
-                f"{path} asks for {kdf['rounds']} AES-KDF rounds; takusu allows up to "
-                f"{MAX_AES_ROUNDS}",
+                _(
+                    "{path} asks for {rounds} rounds of work to open; takusu allows up to {max}"
+                ).format(path=path, rounds=kdf["rounds"], max=MAX_AES_ROUNDS),
                 hint=lower,
             )
         return
     memory, iterations, lanes = kdf["memory"], kdf["iterations"], kdf["lanes"]
     if not (8 << 10) <= memory <= MAX_ARGON2_MEMORY or not 1 <= lanes <= MAX_ARGON2_PARALLELISM:
         raise BadImport(
-            f"{path} asks for {memory >> 20} MiB and {lanes} threads to open; takusu allows "
-            f"up to {MAX_ARGON2_MEMORY >> 20} MiB and {MAX_ARGON2_PARALLELISM} threads",
+            _(
+                "{path} asks for {memory} MiB and {threads} threads to open; takusu allows "
+                "up to {max_memory} MiB and {max_threads} threads"
+            ).format(
+                path=path,
+                memory=memory >> 20,
+                threads=lanes,
+                max_memory=MAX_ARGON2_MEMORY >> 20,
+                max_threads=MAX_ARGON2_PARALLELISM,
+            ),
             hint=lower,
         )
     if not 1 <= iterations <= MAX_ARGON2_ITERATIONS or memory * iterations > MAX_ARGON2_WORK:
         raise BadImport(
-            f"{path} asks for {iterations} Argon2 iterations over {memory >> 20} MiB to "
-            "open, more than takusu allows",
+            _(
+                "{path} asks for {iterations} iterations over {memory} MiB to open, more than "
+                "takusu allows"
+            ).format(path=path, iterations=iterations, memory=memory >> 20),
             hint=lower,
         )
 
@@ -374,7 +416,9 @@ def _bounded_decompression(path: Path) -> Iterator[None]:
         out = inflater.decompress(data, limit + 1)
         if len(out) > limit:
             raise BadImport(
-                f"{path} unpacks to more than takusu reads ({limit >> 20} MiB); refused"
+                _("{path} unpacks to more than takusu reads ({size} MiB)").format(
+                    path=path, size=limit >> 20
+                )
             )
         if not inflater.eof:
             raise zlib.error("truncated")
@@ -402,16 +446,16 @@ class _Walk:
 
 def _walk(root: Any, fmt: str, options: ReadOptions, encrypted_values_ok: bool) -> ReadResult:
     if root.tag != "KeePassFile":
-        raise BadImport("this is not a KeePass file (it has no KeePassFile element)")
+        raise BadImport(_("this is not a KeePass file (it has no KeePassFile element)"))
     top = root.find("Root/Group")
     if top is None:
-        raise BadImport("this KeePass file has no root group")
+        raise BadImport(_("this KeePass file has no root group"))
     walk = _Walk(fmt, options, encrypted_values_ok)
     meta = root.find("Meta")
     if meta is not None:
         for tag, why in (
-            ("RecycleBinUUID", "in the recycle bin"),
-            ("EntryTemplatesGroup", "an entry template"),
+            ("RecycleBinUUID", _("in the recycle bin")),
+            ("EntryTemplatesGroup", _("an entry template")),
         ):
             uuid = (meta.findtext(tag) or "").strip()
             if uuid and uuid != _ZERO_UUID:
@@ -419,14 +463,22 @@ def _walk(root: Any, fmt: str, options: ReadOptions, encrypted_values_ok: bool) 
     _group(walk, top, [], None, 0)
     if walk.history:
         walk.result.notices.append(
-            f"{walk.history} older version(s) of entries (KeePass history) were not imported"
+            ngettext(
+                "{n} older version of an entry (KeePass history) was not imported",
+                "{n} older versions of entries (KeePass history) were not imported",
+                walk.history,
+            ).format(n=walk.history)
         )
     return walk.result
 
 
 def _group(walk: _Walk, group: Any, path: list[str], skipping: str | None, depth: int) -> None:
     if depth > MAX_DEPTH:
-        raise BadImport(f"groups are nested more than {MAX_DEPTH} deep; refused")
+        raise BadImport(
+            _("groups are nested more than {max} deep; takusu does not read them").format(
+                max=MAX_DEPTH
+            )
+        )
     for child in group:
         if child.tag == "Entry":
             walk.count += 1
@@ -452,18 +504,22 @@ def _strings(walk: _Walk, entry: Any) -> dict[str, str]:
         if value_node is not None and value_node.get("Protected", "").lower() == "true":
             if not walk.encrypted_values_ok and value:
                 raise BadImport(
-                    "this XML holds encrypted values (it is not a plain export)",
-                    hint="export it again from KeePass or KeePassXC (File > Export > XML)",
+                    _("this XML holds encrypted values (it is not a plain export)"),
+                    hint=_("export it again from KeePass or KeePassXC (File > Export > XML)"),
                 )
         size += len(key.encode("utf-8", "surrogatepass")) + len(
             value.encode("utf-8", "surrogatepass")
         )
         if size > MAX_ENTRY:
-            raise BadInput(f"the entry is larger than takusu imports ({MAX_ENTRY >> 10} KiB)")
+            raise BadInput(
+                _("the entry is larger than takusu imports ({size} KiB)").format(
+                    size=MAX_ENTRY >> 10
+                )
+            )
         if not key or _has_bad_chars(key):
-            raise BadInput("a field name is empty or holds control characters")
+            raise BadInput(_("a field name is empty or holds control characters"))
         if key in strings:
-            raise BadInput(f"the field {shown(key)!r} appears twice")
+            raise BadInput(_("the field {name} appears twice").format(name=repr(shown(key))))
         strings[key] = value
     return strings
 
@@ -482,17 +538,17 @@ def _record(walk: _Walk, entry: Any, path: list[str], place: str) -> Record:
     if not title:
         title = _host(strings.get("URL", ""))
     if not title:
-        raise BadInput("the entry has no title (and no URL to name it by)")
+        raise BadInput(_("the entry has no title (and no URL to name it by)"))
     if _has_bad_chars(title):
-        raise BadInput("the title holds control or invisible formatting characters")
+        raise BadInput(_("the title holds control or invisible formatting characters"))
     if len(title) > MAX_TITLE:
-        raise BadInput(f"the title is longer than {MAX_TITLE} characters")
+        raise BadInput(_("the title is longer than {max} characters").format(max=MAX_TITLE))
     for name in path:
         if _has_bad_chars(name):
-            raise BadInput("a group name holds control or invisible formatting characters")
+            raise BadInput(_("a group name holds control or invisible formatting characters"))
     tags = [t.strip() for t in re.split(r"[;,]", entry.findtext("Tags") or "") if t.strip()]
     if any(_has_bad_chars(t) for t in tags):
-        raise BadInput("a tag holds control or invisible formatting characters")
+        raise BadInput(_("a tag holds control or invisible formatting characters"))
     if path:
         tags.append("/".join(name.strip() or "(unnamed)" for name in path))
 
@@ -505,9 +561,13 @@ def _record(walk: _Walk, entry: Any, path: list[str], place: str) -> Record:
         found = _totp(strings, title)
     except BadInput as exc:
         if not walk.options.skip_bad_totp:
-            raise BadInput(f"its TOTP is not usable: {exc.message}") from None
+            raise BadInput(
+                _("its 2FA seed is not usable: {problem}").format(problem=exc.message)
+            ) from None
         record.notices.append(
-            f"its TOTP was not imported ({exc.message}); the original is kept as a custom field"
+            _(
+                "its 2FA seed was not imported ({problem}); the original is kept as a custom field"
+            ).format(problem=exc.message)
         )
     else:
         if found is not None:
@@ -517,7 +577,13 @@ def _record(walk: _Walk, entry: Any, path: list[str], place: str) -> Record:
     record.tags = list(dict.fromkeys(tags))
     attachments = len(entry.findall("Binary"))
     if attachments:
-        record.notices.append(f"{attachments} attachment(s) not imported (takusu keeps no files)")
+        record.notices.append(
+            ngettext(
+                "{n} attachment was not imported (takusu keeps no files)",
+                "{n} attachments were not imported (takusu keeps no files)",
+                attachments,
+            ).format(n=attachments)
+        )
     return record
 
 
@@ -535,7 +601,7 @@ def _totp(strings: dict[str, str], label: str) -> tuple[str, set[str]] | None:
         period = parts[0] or "30"
         digits = parts[1] if len(parts) > 1 and parts[1] else "6"
         if digits.upper() == "S":
-            raise BadInput("it is a Steam Guard code, which takusu does not support")
+            raise BadInput(_("it is a Steam Guard code, which takusu does not support"))
         return _uri(label, strings["TOTP Seed"], period, digits, "SHA1"), {
             "TOTP Seed",
             "TOTP Settings",
@@ -560,19 +626,19 @@ def _from_otp(value: str, label: str) -> str:
         try:
             params = dict(parse_qsl(urlparse(value).query))
         except ValueError:
-            raise BadInput("the otpauth:// URI is not a valid URI") from None
+            raise BadInput(_("the otpauth:// address is not valid")) from None
         if params.get("encoder", "").lower() == "steam":
-            raise BadInput("it is a Steam Guard code, which takusu does not support")
+            raise BadInput(_("it is a Steam Guard code, which takusu does not support"))
         return normalize(value, label)
     if re.search(r"(^|&)key=", value, re.IGNORECASE):  # KeeOTP's: key=...&step=30&size=6
         try:
             params = {k.lower(): v for k, v in parse_qsl(value, keep_blank_values=True)}
         except ValueError:
-            raise BadInput("the otp value is not readable") from None
+            raise BadInput(_("the otp value is not readable")) from None
         if params.get("type", "totp").lower() != "totp":
-            raise BadInput("only time-based codes (TOTP) are supported, not HOTP")
+            raise BadInput(_("only codes that change with time (TOTP) are supported, not HOTP"))
         if not params.get("key"):
-            raise BadInput("the otp value has no key")
+            raise BadInput(_("the otp value has no key"))
         return _uri(
             label,
             params["key"],
@@ -596,7 +662,7 @@ def _time_otp_secret(strings: dict[str, str]) -> str | None:
         elif strings.get("TimeOtp-Secret", ""):
             raw = strings["TimeOtp-Secret"].encode("utf-8")
     except (ValueError, binascii.Error):
-        raise BadInput("the TOTP secret is not valid hex or base64") from None
+        raise BadInput(_("the 2FA seed is not written in a form takusu can read")) from None
     if raw is None:
         return None
     return base64.b32encode(raw).decode("ascii").rstrip("=")
@@ -606,9 +672,9 @@ def _uri(label: str, secret: str, period: str, digits: str, algorithm: str) -> s
     """An otpauth URI from separate parts, validated by vault.totp.normalize."""
     name = _ALGORITHMS.get(re.sub(r"[^A-Z0-9]", "", algorithm.upper()))
     if name is None:
-        raise BadInput("the TOTP algorithm is not one takusu supports")
+        raise BadInput(_("the 2FA settings use a kind of code takusu does not support"))
     if not period.isdigit() or not digits.isdigit():
-        raise BadInput("the TOTP period or length is not a number")
+        raise BadInput(_("the period or length of the 2FA codes is not a number"))
     cleaned = re.sub(r"[\s-]", "", secret).upper().rstrip("=")
     uri = (
         f"otpauth://totp/{quote(label or 'takusu', safe='')}?secret={quote(cleaned, safe='')}"
@@ -641,10 +707,14 @@ def _place(number: int, entry: Any, path: list[str]) -> str:
     for node in entry.findall("String"):
         if node.findtext("Key") == "Title":
             title = (node.findtext("Value") or "").strip()
-    place = f'entry "{shown(title)}"' if title else f"entry {number}"
+    group = shown("/".join(path), 120)
+    if title and path:
+        return _('entry "{title}" in {group}').format(title=shown(title), group=group)
+    if title:
+        return _('entry "{title}"').format(title=shown(title))
     if path:
-        place += " in " + shown("/".join(path), 120)
-    return place
+        return _("entry {n} in {group}").format(n=number, group=group)
+    return _("entry {n}").format(n=number)
 
 
 def _host(url: str) -> str:

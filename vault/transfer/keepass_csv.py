@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
-from .collect import Collector, Entry, Table, read_table, row_entry
+from ..i18n import _
+from .collect import Collector, Entry, Table, read_table, row_entry, row_place
 from .common import Columns, group_tag
 from .record import ReadOptions, ReadResult
 
@@ -28,7 +29,7 @@ ALIASES = {
     "totp": "totp",
 }
 TABLE = Table(
-    "a KeePassXC CSV export",
+    "KeePassXC CSV",
     '"Group","Title","Username","Password","URL","Notes","TOTP",…',
     ALIASES,
     ("group", "title", "username", "password"),
@@ -46,7 +47,7 @@ def group_path(group: str) -> list[str]:
 def _row(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry | None:
     path = group_path(columns.get(cells, "group"))
     if path and path[0].strip().casefold() in RECYCLE_BINS:
-        out.skip(f"row {number}", "in the recycle bin")
+        out.skip(row_place(number), _("in the recycle bin"))
         return None
     entry = row_entry(number, cells, columns)
     entry.tags = group_tag(path)
@@ -56,5 +57,7 @@ def _row(number: int, cells: list[str], columns: Columns, out: Collector) -> Ent
 def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     """A KeePassXC CSV export as records."""
     if fmt != "keepassxc-csv":
-        raise UsageError(f"the KeePassXC CSV reader does not read {fmt!r}")
+        raise UsageError(
+            _("the KeePassXC CSV reader does not read {format}").format(format=repr(fmt))
+        )
     return read_table(path, fmt, options, TABLE, _row)

@@ -25,8 +25,10 @@ import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .. import i18n
 from ..errors import BadImport, BadInput, UsageError
-from .collect import Collector, Entry, Table, read_table, row_entry
+from ..i18n import N_, _, ngettext
+from .collect import Collector, Entry, Table, read_table, row_entry, row_place
 from .common import (
     Columns,
     as_dict,
@@ -55,7 +57,6 @@ _ZIP_ERRORS = (
     struct.error,
     ValueError,
 )
-NOT_1PUX_HINT = "in 1Password 8, choose File > Export and the 1PUX format"
 
 # loginFields that hold typed text (not checkboxes, buttons, radio or select controls)
 TEXT_LOGIN_FIELDS = {"T", "E", "P", "N", "A", "U", "TEL"}
@@ -70,24 +71,31 @@ def _export_data(path: Path) -> tuple[bytes, int]:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
             if len(infos) > MAX_ENTRIES:
-                raise BadImport(f"the 1PUX archive holds more than {MAX_ENTRIES} files")
+                raise BadImport(
+                    _("the 1PUX archive holds more than {max} files").format(max=MAX_ENTRIES)
+                )
             info = next((i for i in infos if i.filename == "export.data"), None)
             if info is None:
-                raise BadImport("not a 1PUX export: it has no export.data", hint=NOT_1PUX_HINT)
+                raise BadImport(
+                    _("not a 1PUX export: it has no export.data"),
+                    hint=_("in 1Password 8, choose File > Export and the 1PUX format"),
+                )
             ratio = info.file_size / max(info.compress_size, 1)
             if info.file_size > MAX_DATA or (info.file_size > 1 << 20 and ratio > MAX_RATIO):
                 raise BadImport(
-                    "the 1PUX archive's export.data is absurdly large or compressed "
-                    "(a zip bomb?); refusing to unpack it"
+                    _(
+                        "the export.data in the 1PUX archive is far too large or too "
+                        "compressed (a zip bomb?); takusu does not unpack it"
+                    )
                 )
             with archive.open(info) as member:
                 body = member.read(MAX_DATA + 1)
             if len(body) > MAX_DATA:
-                raise BadImport("the 1PUX archive's export.data is larger than it says")
+                raise BadImport(_("the export.data in the 1PUX archive is larger than it says"))
             files = sum(1 for i in infos if i.filename.startswith("files/") and not i.is_dir())
     except _ZIP_ERRORS:
         raise BadImport(
-            "the 1PUX file is not a readable zip archive (damaged, truncated or encrypted)"
+            _("the 1PUX file is not a readable zip archive (damaged, cut short or encrypted)")
         ) from None
     return body, files
 
@@ -96,19 +104,19 @@ def _value(kind: str, value: object) -> str:
     """A typed section value as text."""
     if kind in TEXT_VALUES or kind == "totp":
         if not isinstance(value, str):
-            raise BadInput(f"a {kind} field is not text")
+            raise BadInput(_("a field of type {kind} is not text").format(kind=kind))
         return value
     if kind == "email":
         if isinstance(value, dict):
             return text_of(value, "email_address")
         if not isinstance(value, str):
-            raise BadInput("an email field is not text")
+            raise BadInput(_("an email field is not text"))
         return value
     if kind == "date" and type(value) is int:
         try:
             return datetime.fromtimestamp(value, tz=UTC).date().isoformat()
         except (OverflowError, OSError, ValueError):
-            raise BadInput("a date field is out of range") from None
+            raise BadInput(_("a date field is out of range")) from None
     if kind == "monthYear" and type(value) is int and 0 <= value <= 999999:
         return f"{value // 100:04d}-{value % 100:02d}"
     if kind == "address" and isinstance(value, dict):
@@ -116,26 +124,33 @@ def _value(kind: str, value: object) -> str:
         return ", ".join(p for p in (text_of(value, k).strip() for k in parts) if p)
     if kind == "sshKey" and isinstance(value, dict):
         return text_of(value, "privateKey")
-    raise BadInput(f"a {kind or 'untyped'} field is not in the shape 1Password writes")
+    if kind:
+        raise BadInput(
+            _("a field of type {kind} is not in the shape 1Password writes").format(kind=kind)
+        )
+    raise BadInput(_("a field without a type is not in the shape 1Password writes"))
 
 
-NOT_IMPORTED = {"file": "an attachment", "passkey": "a passkey"}
+NOT_IMPORTED = {
+    "file": N_("an attachment was not imported"),
+    "passkey": N_("a passkey was not imported"),
+}
 
 
 def _sections(details: dict[str, object], entry: Entry) -> None:
     for raw_section in list_of(details, "sections"):
-        section = as_dict(raw_section, "a section")
+        section = as_dict(raw_section, N_("a section is not in the shape 1Password writes"))
         for raw_field in list_of(section, "fields"):
-            f = as_dict(raw_field, "a field")
+            f = as_dict(raw_field, N_("a field is not in the shape 1Password writes"))
             name = text_of(f, "title") or text_of(f, "id") or "field"
             value = dict_of(f, "value")
             if not value:
                 continue  # an empty field
             if len(value) > 1:
-                raise BadInput("a field's value is not in the shape 1Password writes")
+                raise BadInput(_("the value of a field is not in the shape 1Password writes"))
             kind, raw = next(iter(value.items()))
             if kind in NOT_IMPORTED:
-                entry.notices.append(f"{NOT_IMPORTED[kind]} was not imported")
+                entry.notices.append(i18n._(NOT_IMPORTED[kind]))
                 continue
             if raw is None:
                 continue
@@ -148,7 +163,7 @@ def _sections(details: dict[str, object], entry: Entry) -> None:
 
 def _login_fields(details: dict[str, object], entry: Entry) -> None:
     for raw in list_of(details, "loginFields"):
-        f = as_dict(raw, "a login field")
+        f = as_dict(raw, N_("a login field is not in the shape 1Password writes"))
         value = text_of(f, "value")
         designation = text_of(f, "designation")
         if designation == "username" and not entry.username:
@@ -161,7 +176,8 @@ def _login_fields(details: dict[str, object], entry: Entry) -> None:
 
 def _urls(overview: dict[str, object], entry: Entry) -> None:
     urls = [text_of(overview, "url").strip()]
-    urls += [text_of(as_dict(u, "a URL"), "url").strip() for u in list_of(overview, "urls")]
+    bad_url = N_("a web address is not in the shape 1Password writes")
+    urls += [text_of(as_dict(u, bad_url), "url").strip() for u in list_of(overview, "urls")]
     unique = list(dict.fromkeys(u for u in urls if u))
     if unique:
         entry.url = unique[0]
@@ -173,10 +189,10 @@ def _item(
 ) -> Entry | None:
     state = item.get("state")
     if item.get("trashed") is True or state == "trashed":
-        out.skip(place, "in the trash")
+        out.skip(place, _("in the trash"))
         return None
     if state == "archived":
-        out.skip(place, "archived")
+        out.skip(place, _("archived"))
         return None
     overview, details = dict_of(item, "overview"), dict_of(item, "details")
     tags = [t for t in list_of(overview, "tags") if isinstance(t, str)]
@@ -194,24 +210,25 @@ def _item(
         entry.password = text_of(details, "password")
     _sections(details, entry)
     if details.get("documentAttributes") or item.get("file"):
-        entry.notices.append("an attached document was not imported")
+        entry.notices.append(_("an attached document was not imported"))
     return entry
 
 
 def _vaults(doc: object) -> list[tuple[str, list[object]]]:
     """(vault name, items) for every vault of every account; BadImport on a bad shape."""
     if not isinstance(doc, dict) or not isinstance(doc.get("accounts"), list):
-        raise BadImport("not a 1PUX export: export.data has no accounts")
+        raise BadImport(_("not a 1PUX export: export.data has no accounts"))
     vaults = []
     try:
         for account in list_of(doc, "accounts"):
-            for raw in list_of(as_dict(account, "an account"), "vaults"):
-                vault = as_dict(raw, "a vault")
+            bad_account = N_("an account is not in the shape 1Password writes")
+            for raw in list_of(as_dict(account, bad_account), "vaults"):
+                vault = as_dict(raw, N_("a vault is not in the shape 1Password writes"))
                 name = text_of(dict_of(vault, "attrs"), "name")
                 vaults.append((name, list_of(vault, "items")))
     except BadInput:
         raise BadImport(
-            "not a 1PUX export: export.data is not shaped as 1Password writes it"
+            _("not a 1PUX export: export.data is not in the shape 1Password writes")
         ) from None
     return vaults
 
@@ -219,20 +236,31 @@ def _vaults(doc: object) -> list[tuple[str, list[object]]]:
 def read_1pux(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     no_mapping(options, fmt)
     body, files = _export_data(path)
-    vaults = _vaults(load_json(body, "a 1PUX export"))
+    vaults = _vaults(load_json(body, "1PUX"))
     out = Collector(fmt, options)
     if files:
-        out.notice(f"{files} attached file(s) in the export were not imported")
+        out.notice(
+            ngettext(
+                "{n} attached file in the export was not imported",
+                "{n} attached files in the export were not imported",
+                files,
+            ).format(n=files)
+        )
     for vault_name, items in vaults:
         vault_tag = [vault_name] if len(vaults) > 1 and vault_name.strip() else []
-        where = label(vault_name) if vault_name.strip() else "a vault"
+        named = _("item {n} in {vault}")
+        unnamed = _("item {n} in a vault without a name")
         for n, raw in enumerate(items, start=1):
-            place = f"item {n} in {where}"
+            if vault_name.strip():
+                place = named.format(n=n, vault=label(vault_name))
+            else:
+                place = unnamed.format(n=n)
 
             def make(
                 raw: object = raw, place: str = place, tag: list[str] = vault_tag
             ) -> Entry | None:
-                return _item(place, as_dict(raw, "the item"), tag, out)
+                item = as_dict(raw, N_("the item is not in the shape 1Password writes"))
+                return _item(place, item, tag, out)
 
             out.attempt(place, make)
     return out.result
@@ -255,7 +283,7 @@ CSV_ALIASES = {
     "notesplain": "notes",
 }
 CSV_TABLE = Table(
-    "a 1Password CSV export",
+    "1Password CSV",
     "Title,Url,Username,Password,OTPAuth,Favorite,Archived,Tags,Notes",
     CSV_ALIASES,
     ("title", "username", "password"),
@@ -265,7 +293,7 @@ CSV_TABLE = Table(
 
 def _csv_row(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry | None:
     if truthy(columns.get(cells, "archived")):
-        out.skip(f"row {number}", "archived")
+        out.skip(row_place(number), _("archived"))
         return None
     return row_entry(number, cells, columns)
 
@@ -276,4 +304,4 @@ def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
         return read_1pux(path, fmt, options)
     if fmt == "1password-csv":
         return read_table(path, fmt, options, CSV_TABLE, _csv_row)
-    raise UsageError(f"the 1Password reader does not read {fmt!r}")
+    raise UsageError(_("the 1Password reader does not read {format}").format(format=repr(fmt)))

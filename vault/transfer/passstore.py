@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from ..errors import BadImport, BadInput, UsageError
+from ..i18n import _
 from .collect import Collector, Entry
 from .common import MAX_SOURCE, group_tag, label, no_mapping
 from .record import ReadOptions, ReadResult
@@ -68,7 +69,7 @@ def _gpg() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise BadImport("gpg is not installed, so the pass store cannot be decrypted")
+    raise BadImport(_("gpg is not installed, so the pass store cannot be decrypted"))
 
 
 def _entries(store: Path, out: Collector) -> list[Path]:
@@ -78,7 +79,7 @@ def _entries(store: Path, out: Collector) -> list[Path]:
 
     def unreadable(exc: OSError) -> None:
         where = os.path.relpath(exc.filename, store) if exc.filename else "?"
-        out.skip(label(where, 200), "a folder that cannot be read")
+        out.skip(label(where, 200), _("a folder that cannot be read"))
 
     for folder, dirs, names in os.walk(store, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -88,11 +89,13 @@ def _entries(store: Path, out: Collector) -> list[Path]:
                 continue
             place = label(path.relative_to(store).with_suffix("").as_posix(), 200)
             if path.is_symlink() or not path.is_file():
-                out.skip(place, "a symbolic link or special file (not followed)")
+                out.skip(place, _("a symbolic link or special file (not followed)"))
                 continue
             total += path.stat().st_size
             if total > MAX_SOURCE:
-                raise BadImport(f"the pass store is larger than {MAX_SOURCE >> 20} MiB")
+                raise BadImport(
+                    _("the pass store is larger than {size} MiB").format(size=MAX_SOURCE >> 20)
+                )
             files.append(path)
     return files
 
@@ -100,7 +103,7 @@ def _entries(store: Path, out: Collector) -> list[Path]:
 def decrypt(gpg: str, path: Path) -> bytes:
     """The decrypted bytes of one file, from gpg's stdout; BadInput when gpg fails."""
     if path.stat().st_size > MAX_ENTRY_FILE:
-        raise BadInput(f"the file is larger than {MAX_ENTRY_FILE >> 20} MiB")
+        raise BadInput(_("the file is larger than {size} MiB").format(size=MAX_ENTRY_FILE >> 20))
     env = {k: os.environ[k] for k in ENV_PASSED if k in os.environ}
     try:
         done = subprocess.run(
@@ -113,14 +116,22 @@ def decrypt(gpg: str, path: Path) -> bytes:
         )
     except subprocess.TimeoutExpired:
         raise BadImport(
-            f"gpg gave no answer within {GPG_TIMEOUT} s (waiting for a passphrase?)",
-            hint="unlock the key first, e.g. by running 'pass show' on one entry, then retry",
+            _(
+                "gpg gave no answer within {seconds} seconds (was it waiting for a passphrase?)"
+            ).format(seconds=GPG_TIMEOUT),
+            hint=_("unlock the key first, e.g. by running 'pass show' on one entry, then retry"),
         ) from None
     except OSError as exc:
-        raise BadImport(f"cannot run gpg: {exc.strerror or 'error'}") from None
+        if exc.strerror:
+            raise BadImport(_("cannot run gpg: {reason}").format(reason=exc.strerror)) from None
+        raise BadImport(_("cannot run gpg")) from None
     if done.returncode != 0:
         # gpg's own message is not repeated: it may quote the file's metadata
-        raise BadInput(f"gpg could not decrypt it (exit {done.returncode}; is its key here?)")
+        raise BadInput(
+            _("gpg could not decrypt it (exit code {code}; is its key on this computer?)").format(
+                code=done.returncode
+            )
+        )
     return done.stdout
 
 
@@ -130,7 +141,7 @@ def _read_one(gpg: str, store: Path, path: Path) -> Entry:
     try:
         text = decrypt(gpg, path).decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BadInput("the decrypted entry is not UTF-8 text") from None
+        raise BadInput(_("the decrypted entry is not UTF-8 text")) from None
     entry = parse_entry(text, place)
     entry.title = relative.as_posix()
     entry.tags = group_tag(relative.parent.parts)
@@ -140,12 +151,14 @@ def _read_one(gpg: str, store: Path, path: Path) -> Entry:
 def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     """Every entry of a pass store, decrypted one at a time with gpg."""
     if fmt != "pass":
-        raise UsageError(f"the pass reader does not read {fmt!r}")
+        raise UsageError(_("the pass reader does not read {format}").format(format=repr(fmt)))
     no_mapping(options, fmt)
     if not path.is_dir():
-        raise BadImport(f"{path} is not a folder; a pass store is one (with a .gpg-id)")
+        raise BadImport(
+            _("{path} is not a folder; a pass store is one (with a .gpg-id)").format(path=path)
+        )
     if not (path / ".gpg-id").is_file():
-        raise BadImport(f"{path} is not a pass store: it has no .gpg-id")
+        raise BadImport(_("{path} is not a pass store: it has no .gpg-id").format(path=path))
     gpg = _gpg()
     out = Collector(fmt, options)
     for file in _entries(path, out):

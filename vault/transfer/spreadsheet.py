@@ -14,7 +14,8 @@ import unicodedata
 from pathlib import Path
 
 from ..errors import BadImport
-from .collect import Collector, Entry, each_row, row_entry
+from ..i18n import _
+from .collect import Collector, Entry, each_row, row_entry, row_place
 from .common import (
     Columns,
     csv_rows,
@@ -93,7 +94,7 @@ def _score(cells: list[str], mapping: dict[str, str]) -> int:
 
 def _find_header(rows: list[tuple[int, list[str]]], mapping: dict[str, str]) -> tuple[int, Columns]:
     """The index (in `rows`) of the header row and its columns."""
-    candidates = [(i, cells) for i, (_, cells) in enumerate(rows[:HEADER_SEARCH])]
+    candidates = [(i, cells) for i, (_number, cells) in enumerate(rows[:HEADER_SEARCH])]
     candidates = [(i, cells) for i, cells in candidates if not is_blank(cells)]
     for need in (2, 1):
         for i, cells in candidates:
@@ -102,9 +103,11 @@ def _find_header(rows: list[tuple[int, list[str]]], mapping: dict[str, str]) -> 
     if mapping and candidates:
         map_columns(candidates[0][1], ALIASES, mapping)  # raises the --map UsageError
     raise BadImport(
-        "no column could be recognised as a title, ID, password or URL",
-        hint="name the columns with --map COLUMN=FIELD (title, username, password, url, "
-        "notes, totp, tags)",
+        _("no column could be recognised as a title, ID, password or URL"),
+        hint=_(
+            "name the columns with --map COLUMN=FIELD (title, username, password, url, "
+            "notes, totp, tags)"
+        ),
     )
 
 
@@ -116,7 +119,7 @@ def _is_note_about_2fa(value: str) -> bool:
 
 def _entry(number: int, cells: list[str], columns: Columns, out: Collector) -> Entry | None:
     if _is_total(cells):
-        out.skip(f"row {number}", "a total row")
+        out.skip(row_place(number), _("a total row"))
         return None
     entry = row_entry(number, cells, columns)
     if _is_note_about_2fa(entry.totp):  # kept as written, under its column's name
@@ -130,10 +133,10 @@ def read(path: Path, fmt: str, options: ReadOptions) -> ReadResult:
     text = decode_text(read_bytes(path))
     rows = list(csv_rows(text, sniff_delimiter(text)))
     if not rows:
-        raise BadImport("the file is empty")
+        raise BadImport(_("the file is empty"))
     header_at, columns = _find_header(rows, options.mapping)
     out = Collector(fmt, options)
-    for number, _ in rows[:header_at]:
-        out.skip(f"row {number}", "above the header row")
+    for number, _cells in rows[:header_at]:
+        out.skip(row_place(number), _("above the header row"))
     each_row(out, rows[header_at + 1 :], columns, _entry)
     return out.result
