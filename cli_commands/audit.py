@@ -43,7 +43,7 @@ def audit(
     from vault.sharing import member_by_name
 
     if excel and not as_csv:
-        raise UsageError("--excel goes with --csv")
+        raise UsageError(_("--excel goes with --csv"))
     start = parse_since(since) if since else None  # checked before the vault is opened
     sess = session(ctx)
     item_id = sess.find(item) if item else None

@@ -279,7 +279,7 @@ def generator_choice() -> dict[str, Any]:
     no_symbols = bool(meta.get("takusu.generate.no_symbols"))
     chars = meta.get("takusu.generate.chars")
     if no_symbols and chars:
-        raise UsageError("use either --no-symbols or --chars, not both")
+        raise UsageError(_("use either --no-symbols or --chars, not both"))
     return {"symbols": not no_symbols, "chars": chars}
 
 

@@ -141,8 +141,17 @@ def rm(ctx: click.Context, title: str, yes: bool) -> None:
     name = sess.payload(item_id)["title"]
     exact = unicodedata.normalize("NFC", title).casefold() == name.casefold()
     if not exact and not yes and not interactive():
-        raise UsageError(f"{title!r} is only the start of {name!r}: give the whole title, or --yes")
-    question = f"Delete {name!r}?" if exact else f"Delete {name!r} (the title starting {title!r})?"
+        raise UsageError(
+            _("{typed!r} is only the start of {title!r}: give the whole title, or --yes").format(
+                typed=title, title=name
+            )
+        )
+    if exact:
+        question = _("Delete {title!r}?").format(title=name)
+    else:
+        question = _("Delete {title!r} (the title starting {typed!r})?").format(
+            title=name, typed=title
+        )
     confirm_destructive(question, yes)
     sess.remove(item_id)
     out(_("Deleted {title}").format(title=name))

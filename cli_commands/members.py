@@ -30,7 +30,7 @@ def member_add(ctx: click.Context, cardfile: Any, name: str, safety_code: str | 
     from vault.trust import trust_new_member
 
     if getattr(cardfile, "name", "") in ("-", "<stdin>") and interactive():
-        info("Paste the card, then press Ctrl-D on a new line:")
+        info(_("Paste the card, then press Ctrl-D on a new line:"))
     new = Card.from_armor(cardfile.read(64 << 10).decode("utf-8", errors="replace"))
     trust_new_member(session(ctx), new, name, safety_code, confirm_fn(), info)
     out(

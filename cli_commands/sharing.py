@@ -249,7 +249,8 @@ def offboard(ctx: click.Context, name: str, as_json: bool, yes: bool) -> None:
     sess = session(ctx)
     sess.require_owner()
     member_by_name(sess, name)  # a name that is not a member is said before asking
-    confirm_destructive(f"Take back everything from {name} and remove them?", yes)
+    question = _("Take back everything from {name} and remove them?").format(name=name)
+    confirm_destructive(question, yes)
     rows = do_offboard(sess, name)
     if as_json:
         emit_json(rows)

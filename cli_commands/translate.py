@@ -83,6 +83,19 @@ class _Translated:
         return _(short_help_msgid(self, limit))  # type: ignore[arg-type]
 
 
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        # click makes `--help` once per command, with its help text translated then, and
+        # keeps it: give it back its English text, translated each time it is shown.
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None and type(option) is click.Option:
+            option.__class__ = Option
+            option.help = HELP_OPTION
+        return option  # type: ignore[no-any-return]
+
+
+HELP_OPTION = "Show this message and exit."  # click's own msgid
+
+
 class Command(_Translated, click.Command):
     pass
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import io
 import os
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -148,8 +149,8 @@ def update() -> None:
 
 
 def merge(paths: list[str]) -> None:
-    """Copy translations from other .po files (a helper's part) into the catalog; two
-    different translations of one message are an error."""
+    """Copy translations from other .po files (a helper's part) into the catalog; where
+    they differ from one the catalog has, the catalog's is kept and the message named."""
     for lang in LANGUAGES:
         catalog = load(lang)
         clashes = []
@@ -157,19 +158,26 @@ def merge(paths: list[str]) -> None:
             with open(path, "rb") as handle:
                 part = read_po(handle, locale=lang)
             for message in part:
-                if not message.id or not message.string:
+                if not message.id or not _translated(message.string):
                     continue
                 mine = catalog.get(message.id)
                 if mine is None:
                     catalog.add(message.id, message.string, locations=message.locations)
-                elif mine.string and mine.string != message.string:
+                elif _translated(mine.string) and mine.string != message.string:
                     clashes.append(message.id)
                 else:
                     mine.string = message.string
                     mine.flags.discard("fuzzy")
-        if clashes:
-            raise SystemExit("different translations of: " + "; ".join(map(str, clashes)))
+        for clash in clashes:  # the catalog's own translation stays; say so, to review
+            print(f"kept the catalog's translation of {clash!r}", file=sys.stderr)
         save(catalog, lang)
+
+
+def _translated(string: object) -> bool:
+    """A message has a translation: a non-empty string, or every plural form filled in."""
+    if isinstance(string, (tuple, list)):
+        return bool(string) and all(string)
+    return bool(string)
 
 
 def compiled(lang: str) -> bytes:
@@ -231,11 +239,76 @@ def problems(only: list[str] | None = None) -> list[str]:
     return found
 
 
+# Where text reaches a person: the terminal helpers and click's prompts, and the errors
+# takusu raises (every TakusuError subclass, found in the source).
+SINKS = {"out", "info", "say", "warn", "hint", "error", "echo", "secho", "confirm", "prompt"}
+SINKS |= {"ask", "hidden", "confirm_destructive"}
+
+
+def _source_files() -> list[Path]:
+    return [ROOT / "cli.py"] + [p for folder in SOURCES for p in (ROOT / folder).rglob("*.py")]
+
+
+def _error_classes(trees: list[ast.Module]) -> set[str]:
+    bases: dict[str, set[str]] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                names = {
+                    b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases
+                }
+                bases.setdefault(node.name, set()).update(names)
+    found = {"TakusuError"}
+    while True:
+        more = {name for name, parents in bases.items() if parents & found} - found
+        if not more:
+            return found
+        found |= more
+
+
+def _english(node: ast.expr) -> bool:
+    """A string literal (or an f-string's own text) holds a word other than 'takusu'."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        texts = [node.value]
+    elif isinstance(node, ast.JoinedStr):
+        texts = [str(v.value) for v in node.values if isinstance(v, ast.Constant)]
+    else:
+        return False
+    return any(re.search(r"[A-Za-z]", text.replace("takusu", "")) for text in texts)
+
+
+def untranslated_literals() -> list[str]:
+    """English text given straight to the terminal or to a takusu error, not through _():
+    each as `path:line: text`."""
+    parsed = [(path, ast.parse(path.read_text(encoding="utf-8"))) for path in _source_files()]
+    errors = _error_classes([tree for _path, tree in parsed])
+    found = []
+    for path, tree in parsed:
+        for node in ast.walk(tree):
+            call = node.exc if isinstance(node, ast.Raise) else node
+            if not isinstance(call, ast.Call):
+                continue
+            func = call.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if isinstance(func, ast.Attribute) and ast.unparse(func.value) != "click":
+                name = name if isinstance(node, ast.Raise) else ""  # zlib.error(), protocol.error()
+            if isinstance(node, ast.Raise) and name in errors:
+                args = call.args[:1] + [k.value for k in call.keywords if k.arg == "hint"]
+            elif not isinstance(node, ast.Raise) and name in SINKS:
+                args = list(call.args[:1])
+            else:
+                continue
+            for arg in args:
+                if _english(arg):
+                    text = ast.unparse(arg)[:80]
+                    found.append(f"{path.relative_to(ROOT)}:{arg.lineno}: {text}")
+    return found
+
+
 def non_literal_calls() -> list[tuple[str, str]]:
     """`_(f"...")` or `_(name)` cannot be extracted: each is a place and why."""
     bad = []
-    files = [ROOT / "cli.py"] + [p for folder in SOURCES for p in (ROOT / folder).rglob("*.py")]
-    for path in files:
+    for path in _source_files():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):

@@ -334,9 +334,7 @@ def _what(row: dict[str, Any]) -> str:
     if t == "rollback.accept":
         return _("accepted a rollback of the folder")
     if t == "view":
-        return _("gave {member} the shared fields of {title}").format(
-            title=title, member=member
-        )
+        return _("gave {member} the shared fields of {title}").format(title=title, member=member)
     if t == "codes":
         return _("gave {member} 2FA codes for {title}").format(title=title, member=member)
     if t == "policy":

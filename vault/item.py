@@ -194,8 +194,7 @@ def generate_password(
         need = math.ceil(GEN_MIN_BITS / math.log2(len(alphabet)))
         raise BadInput(
             _(
-                "{length} characters from a set of {size} is too easy to guess; "
-                "use at least {need}"
+                "{length} characters from a set of {size} is too easy to guess; use at least {need}"
             ).format(length=length, size=len(alphabet), need=need)
         )
     while True:
