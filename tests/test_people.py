@@ -330,3 +330,17 @@ def test_a_vault_folder_reached_through_a_link_works_but_links_inside_do_not(tmp
     (logs / ("f" * 32 + ".jsonl")).symlink_to(tmp_path / "elsewhere")
     done = ok(run(home, "list"))
     assert "Mail" in done.out  # a link inside the vault is reported, never followed
+
+
+def test_unlock_reads_15m_as_minutes_as_the_design_writes_it():
+    from datetime import timedelta
+
+    from cli_commands.day import _duration
+    from vault.errors import UsageError
+
+    assert _duration("15m", "--idle") == timedelta(minutes=15)
+    assert _duration("１５ｍ", "--idle") == timedelta(minutes=15)  # typed full-width
+    assert _duration("15min", "--idle") == _duration("15分", "--idle") == timedelta(minutes=15)
+    assert _duration("8h", "--max") == timedelta(hours=8)
+    with pytest.raises(UsageError):
+        _duration("0m", "--idle")
