@@ -236,7 +236,7 @@ def has_pass_otp(env: dict[str, str]) -> bool:
 class Takusu:
     owner: Path  # the owner's home (agent)
     folder: Path  # its vault folder
-    secretary: Path  # the secretary's home (agent), same folder
+    secretary: Path  # the secretary's home (agent), her copy of the folder
     keyring: Path | None  # the owner on a second machine, keyring mode (its own folder copy)
     passphrase: Path  # the owner on a third machine, passphrase mode (same copy)
     history: Path | None  # the owner of a vault with a long history (agent)
@@ -303,11 +303,14 @@ def build_takusu(root: Path, items: int, events: int, keyring: bool, history_mod
     otp_id = add_otp_item(sess)  # Session.add: builds the title index of all items once
     sharing.share(sess, otp_id, card.id, None)
     owner_code = owner.card().safety_code
-    sec.add_shared_vault(folder, "bench", owner_code, None)
-    sec.session("bench")  # first contact: verifies the owner's log once
-
-    copy = root / "vault-copy"  # the other machines' folder (offboarding changes the first)
+    # The secretary's receipts stay in her own copy of the folder (as if not synced yet), and
+    # the owner's other machines share a third copy that offboarding does not touch: every
+    # row measures one person's commands, on a folder no one else is writing to.
+    sec_folder, copy = root / "vault-secretary", root / "vault-copy"
+    shutil.copytree(folder, sec_folder, symlinks=True)
     shutil.copytree(folder, copy, symlinks=True)
+    sec.add_shared_vault(sec_folder, "bench", owner_code, None)
+    sec.session("bench")  # first contact: verifies the owner's log once
     kit = root / "owner.kit"
     code = owner.write_recovery_kit(kit)
     keyring_home = None
@@ -725,28 +728,40 @@ def main() -> None:
                 t1 = time.perf_counter()
                 contestants = contestants_for(peers, tk, items, editor, base, runtime, dbus)
                 samples = measure(contestants, args.rounds)
-                off, check = offboard_contestants(
-                    peers, tk, base, runtime, work, not args.no_pass_reinit
+                print()
+                print(
+                    f"### {items:,} items ({tk.events['new']:,} events in takusu's vault"
+                    + (f"; the long-history vault {tk.events['history']:,}" if tk.history else "")
+                    + f"); {args.rounds} rounds"
                 )
-                off_samples = measure(off, args.offboard_rounds, warmup=0)
-                check()
-                measured = time.perf_counter() - t1
+                print()
+                print("\n".join(table(samples, min(HELD, items + 1))))
+                print()
+                print(
+                    f"built in {built:.0f} s, measured in {time.perf_counter() - t1:.0f} s; "
+                    f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after",
+                    flush=True,
+                )
+                off_samples: dict[str, dict[str, list[float]]] = {}
+                if args.offboard_rounds:
+                    load_before = os.getloadavg()
+                    t1 = time.perf_counter()
+                    off, check = offboard_contestants(
+                        peers, tk, base, runtime, work, not args.no_pass_reinit
+                    )
+                    off_samples = measure(off, args.offboard_rounds, warmup=0)
+                    check()
+                    print()
+                    print("\n".join(table(off_samples, min(HELD, items + 1))))
+                    print()
+                    print(
+                        f"{args.offboard_rounds} rounds in {time.perf_counter() - t1:.0f} s; "
+                        f"load average {load_before[0]:.2f} before, "
+                        f"{os.getloadavg()[0]:.2f} after",
+                        flush=True,
+                    )
             for name, by_op in off_samples.items():
                 samples.setdefault(name, {}).update(by_op)
-            print()
-            print(
-                f"### {items:,} items ({tk.events['new']:,} events in takusu's vault"
-                + (f"; the long-history vault {tk.events['history']:,}" if tk.history else "")
-                + f"); {args.rounds} rounds, offboarding {args.offboard_rounds}"
-            )
-            print()
-            print("\n".join(table(samples, min(HELD, items + 1))))
-            print()
-            print(
-                f"built in {built:.0f} s, measured in {measured:.0f} s; load average "
-                f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after",
-                flush=True,
-            )
             raw["sizes"][items] = {
                 "events": tk.events,
                 "medians_ms": {
@@ -755,10 +770,10 @@ def main() -> None:
                 },
                 "samples_s": samples,
             }
+            if args.json:
+                args.json.write_text(json.dumps(raw, indent=1))
             shutil.rmtree(work, ignore_errors=True)
     print(f"\ntotal {time.perf_counter() - started:.0f} s; machine after: {machine_notes()}")
-    if args.json:
-        args.json.write_text(json.dumps(raw, indent=1))
 
 
 if __name__ == "__main__":
