@@ -82,7 +82,6 @@ class _Translated:
             return fit(translated, limit)
         return _(short_help_msgid(self, limit))  # type: ignore[arg-type]
 
-
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
         # click makes `--help` once per command, with its help text translated then, and
         # keeps it: give it back its English text, translated each time it is shown.

@@ -150,7 +150,7 @@ def test_truncated_or_extended_lines_are_refused():
 
 
 def test_wrong_seq_is_broken_chain():
-    with pytest.raises(BrokenChain, match="sequence 0, expected 3") as info:
+    with pytest.raises(BrokenChain, match="sequence number 0, expected 3") as info:
         check(raw_lines()[0], seq=3)
     assert info.value.seq == 3
 

@@ -159,7 +159,7 @@ def test_bad_command_lines_are_one_line_usage_errors(owner, argv):
         (["show", "Nothing"], 1, "no item titled 'Nothing'"),
         (["rotate", "Nothing", "--generate"], 1, "no item titled 'Nothing'"),
         (["edit", "Nothing", "--url", "u"], 1, "no item titled 'Nothing'"),
-        (["otp", "Bank"], 1, "no totp"),
+        (["otp", "Bank"], 1, "no 2FA seed"),
         (["edit", "Bank"], 2, "nothing to change"),
         (["add", "New", "--field", "novalue", "--generate"], 2, "NAME=VALUE"),
         (["revoke", "Bank", "--from", "nobody"], 1, "no member named 'nobody'"),
