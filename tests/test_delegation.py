@@ -362,3 +362,41 @@ def test_the_members_takusu_keeps_the_policy_and_audit_verify_reports_a_breach(w
     modified.append("retrieve", {**body, "owner_head": {"seq": head["seq"], "hash": head["hash"]}})
     verified = world.c("audit", "verify")
     assert "broke the owner's policy" in verified.err and world.member_id[:12] in verified.err
+
+
+def test_an_owner_who_runs_takusu_daily_tops_up_once_per_half_horizon_not_every_day(tmp_path):
+    """The horizon starts at the latest delivery: counted from the first one, a daily owner
+    would send a top-up every day after the first half-week (found by bench/codes.py)."""
+    w = code_world(tmp_path, OFFICE, MONDAY_10_TOKYO)
+    count = lambda: sum(claimed(line)["type"] == "codes" for line in read_lines(w.owner_log))  # noqa: E731
+    for day in range(1, 29):
+        sharing.upkeep(at(w, w.client, MONDAY_10_TOKYO + timedelta(days=day)))
+        if day % 7 == 0:  # a Monday 10:00 in Tokyo: she has today's code
+            member = at(w, w.secretary, MONDAY_10_TOKYO + timedelta(days=day))
+            code = member.otp(member.find("GitHub"), "login").code
+            assert code == pyotp.TOTP(SEED).at(MONDAY_10_TOKYO + timedelta(days=day))
+    assert 1 + 28 // 4 - 1 <= count() <= 1 + 28 // 3  # every 3.5 days, not 24 top-ups
+
+
+def test_the_largest_code_delivery_is_split_into_lines_every_reader_accepts(tmp_path):
+    """31 days of whole days at 10 s steps and 8 digits (the most codes the inputs allow):
+    no line over the limit every reader enforces, and the member reads the last day."""
+    from vault import labels
+    from vault.trust import trust_new_member
+
+    w = build(tmp_path, share=False)
+    sess = at(w, w.client, MONDAY_10_TOKYO)
+    uri = f"otpauth://totp/x?secret={SEED}&period=10&digits=8&algorithm=SHA512"
+    sess.edit(w.items["GitHub"], {"totp": uri})
+    card = w.machine(w.secretary).card()
+    trust_new_member(sess, card, "aiko", card.safety_code, None, lambda m: None)
+    whole = {**ALL_DAY, "days": 31}
+    sharing.share(sess, w.items["GitHub"], w.member_id, None, fields=["password"], otp=whole)
+    lines = [line for line in read_lines(w.owner_log) if claimed(line)["type"] == "codes"]
+    assert len(lines) == -(-(31 * 8640) // labels.MAX_CODES_PER_EVENT)  # split, none lost
+    assert max(len(line) for line in lines) <= labels.MAX_LINE
+    w.machine(w.secretary).add_shared_vault(w.folder, "acme", w.code(w.client), None)
+    last_day = MONDAY_10_TOKYO + timedelta(days=30, hours=12)
+    member = at(w, w.secretary, last_day)
+    expected = pyotp.TOTP(SEED, digits=8, interval=10, digest="sha512").at(last_day)
+    assert member.otp(member.find("GitHub"), "login").code == expected

@@ -85,7 +85,7 @@ class Grant(TypedDict):
     scope: NotRequired[Scope]
     view: NotRequired[ViewRef]  # the scoped grant's view of the current version
     codes: NotRequired[list[CodesRef]]  # 2FA codes delivered for the current seed
-    codes_from: NotRequired[str]  # when the current code horizon was computed
+    codes_from: NotRequired[str]  # when the latest codes were delivered (the horizon start)
     codes_until: NotRequired[str]  # when the last delivered code expires
     request: NotRequired[str]  # the access request this grant answered
 
@@ -665,9 +665,11 @@ def _codes(state: State, event: Event) -> None:
     ref: CodesRef = {"ref": event.ref, "id": codes_id, "until": until}
     if replace or "codes" not in grant:
         grant["codes"] = [ref]
-        grant["codes_from"] = event.at
     else:
         grant["codes"].append(ref)
+    # The horizon is [this delivery, until): the next top-up is due once half of it is gone
+    # (counted from the first delivery, a daily owner would top up every day).
+    grant["codes_from"] = event.at
     grant["codes_until"] = until
 
 
