@@ -27,8 +27,10 @@ def member() -> None:
 def member_add(ctx: click.Context, cardfile: Any, name: str, safety_code: str | None) -> None:
     """Add the person whose card is in CARDFILE ('-' for stdin) after comparing codes."""
     from vault.identity import Card
+    from vault.sharing import check_member_name
     from vault.trust import trust_new_member
 
+    check_member_name(name)  # before the card is read and the passphrase asked
     if getattr(cardfile, "name", "") in ("-", "<stdin>") and interactive():
         info(_("Paste the card, then press Ctrl-D on a new line:"))
     new = Card.from_armor(cardfile.read(64 << 10).decode("utf-8", errors="replace"))

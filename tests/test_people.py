@@ -344,3 +344,42 @@ def test_unlock_reads_15m_as_minutes_as_the_design_writes_it():
     assert _duration("8h", "--max") == timedelta(hours=8)
     with pytest.raises(UsageError):
         _duration("0m", "--idle")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["add", "Two\nlines", "--generate"],
+        ["add", "Bell\x07", "--generate"],
+        ["member", "add", "-", "--name", "ai\nko"],
+        ["member", "add", "-", "--name", "aiko\n"],  # `$` alone would let this one through
+    ],
+    ids=["newline-title", "bell-title", "newline-member-name", "trailing-newline-name"],
+)
+def test_control_characters_in_titles_and_names_are_refused_with_their_position(w, args):
+    card = ok(w.s("card")).out if args[0] == "member" else None
+    refused = w.c(*args, input=card)
+    assert refused.code == 1, refused
+    assert "position" in refused.err, refused.err
+    assert "control character" in refused.err or "'\\n' at position" in refused.err, refused.err
+
+
+def test_an_id_or_base64_with_a_trailing_newline_is_refused():
+    from vault.encoding import b64d
+    from vault.errors import IntegrityError, Malformed
+    from vault.fsutil import check_id
+
+    with pytest.raises(IntegrityError):
+        check_id("ab" * 16 + "\n")
+    assert check_id("ab" * 16) == "ab" * 16
+    with pytest.raises(Malformed):
+        b64d("QUJD\n")
+
+
+def test_sharing_again_says_what_it_replaced(w):
+    first = ok(w.c("share", "Bank", "--with", "aiko", "--expires", "7d"))
+    assert "replaces" not in first.out + first.err
+    again = ok(w.c("share", "Bank", "--with", "aiko", "--fields", "password"))
+    assert "this replaces the earlier share (all of it, until" in again.err, again
+    third = ok(w.c("share", "Bank", "--with", "aiko"))
+    assert "this replaces the earlier share (password, no expiry)" in third.err, third

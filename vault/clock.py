@@ -74,7 +74,7 @@ def parse_duration(text: str) -> tuple[int, str]:
     `30分`, `12時間`, `7日`, `2週間`, `3ヶ月`, `1年` (full-width digits too) as (count, unit).
     A bare `3m` is refused: minutes or months?"""
     cleaned = unicodedata.normalize("NFKC", text).strip().lower()
-    match = _DURATION.match(cleaned)
+    match = _DURATION.fullmatch(cleaned)
     if match is None:
         if re.fullmatch(r"\d+\s*m", cleaned):
             raise BadInput(

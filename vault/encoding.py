@@ -25,7 +25,7 @@ def b64e(data: bytes) -> str:
 
 def b64d(text: object, what: str = "value") -> bytes:
     """Decode canonical unpadded base64url or raise Malformed."""
-    if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
+    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise Malformed(_("{what} is not base64url").format(what=what))
     try:
         data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

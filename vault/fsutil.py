@@ -28,7 +28,7 @@ _ID = re.compile(r"^[0-9a-f]{32}$")
 
 def check_id(value: object, what: str = N_("member id")) -> str:
     """A member or vault id (32 hex digits) safe to use in a file name; IntegrityError if not."""
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise IntegrityError(_("{what} is not 32 hex digits").format(what=i18n._(what)))
     return value
 

@@ -22,7 +22,7 @@ from .item import STANDARD_FIELDS, Payload, field_words
 from .session import Session
 from .state import Grant, Item, OtpScope, Revocation, Scope
 
-_NAME = re.compile(r"^[\w.@+-]{1,40}$")
+_NAME = re.compile(r"[\w.@+-]{1,40}")
 # --- members --------------------------------------------------------------------------------
 
 
@@ -55,12 +55,27 @@ def member_by_name(session: Session, name: str, *, include_removed: bool = False
     )
 
 
+def check_member_name(name: str) -> str:
+    """A new member's name (NFC), or BadInput naming the first character that may not be
+    in one (a newline, a space, a control character) and its position. Needs no secret."""
+    name = unicodedata.normalize("NFC", name)
+    if _NAME.fullmatch(name):
+        return name
+    rule = _("a member name is 1 to 40 letters, digits or . _ @ + -")
+    bad = next(((n, c) for n, c in enumerate(name, 1) if not _NAME.fullmatch(c)), None)
+    if bad is None:
+        raise BadInput(rule)
+    raise BadInput(
+        _("{rule} ({char} at position {position} is not one)").format(
+            rule=rule, char=ascii(bad[1]), position=bad[0]
+        )
+    )
+
+
 def check_new_member(session: Session, card: Card, name: str) -> None:
     """Refuse a card that collides with what this vault already pinned."""
     session.require_owner()
-    name = unicodedata.normalize("NFC", name)
-    if not _NAME.match(name):
-        raise BadInput(_("a member name is 1 to 40 letters, digits or . _ @ + -"))
+    name = check_member_name(name)
     if card.id == session.me.id:
         raise BadInput(_("that is your own card"))
     members = session.state["members"]

@@ -84,7 +84,7 @@ def start(
 def _check_arguments(idle: timedelta, max_age: timedelta, handler: str) -> None:
     if idle <= timedelta(0) or max_age <= timedelta(0):
         raise UsageError(_("the idle and maximum times must be positive"))
-    if not _HANDLER.match(handler):
+    if not _HANDLER.fullmatch(handler):
         raise UsageError(
             _("the agent handler must look like 'package.module:function': {handler}").format(
                 handler=handler

@@ -67,7 +67,7 @@ class VaultFolder:
         if not self.logs.is_dir():
             return copies, unknown
         for entry in sorted(self.logs.iterdir()):
-            match = _LOG_NAME.match(entry.name)
+            match = _LOG_NAME.fullmatch(entry.name)
             if match and match["rest"] == "":
                 copies.setdefault(match["id"], [])
             elif match and _CONFLICT.search(match["rest"]):
