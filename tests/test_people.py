@@ -208,20 +208,7 @@ def test_prompts_say_what_they_ask_and_check_before_confirming(tmp_path):
     assert code == 0, out
     assert out.index("at least 8 characters") < out.index("Type it again to confirm:")
     assert "Error: The two entered values do not match" not in out  # takusu's own words
-    vault = tmp_path / "v"
-    env = {"TAKUSU_PASSPHRASE": "a long passphrase here"}
-    assert on_tty(home, ["vault", "create", str(vault)], [], env)[0] == 0
-    code, out = on_tty(
-        home,
-        ["add", "Shop", "--totp"],
-        [
-            ("Password for Shop", "typed-secret-1"),
-            ("Type it again to confirm:", "typed-secret-1"),
-            ("2FA seed for Shop", "JBSWY3DPEHPK3PXP"),
-        ],
-        env,
-    )
-    assert code == 0, out
+    # "Password for Shop" and "2FA seed for Shop": test_interactive.py
     code, out = on_tty(home, ["whoami"], [("takusu passphrase:", "a long passphrase here")])
     assert code == 0 and "Pat" in out
 
