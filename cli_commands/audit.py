@@ -38,7 +38,7 @@ def audit(
     """The timeline of who did what, merged from every log; 'audit verify' checks it."""
     if ctx.invoked_subcommand is not None:
         return
-    from vault.audit import csv_text, describe, timeline
+    from vault.audit import csv_text, table, timeline
     from vault.clock import parse_since
     from vault.sharing import member_by_name
 
@@ -56,8 +56,7 @@ def audit(
             click.echo("\ufeff", nl=False)  # the BOM, which out() would show escaped
         out(*csv_text(rows).splitlines())
     else:
-        for r in rows:
-            out(describe(r))
+        out(*table(rows))  # a row a line, then one note on whose word members' rows are
 
 
 @audit.command("verify")

@@ -213,10 +213,13 @@ def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: st
     if as_json:
         emit_json(info)
         return
-    if info.get("updated"):
-        from vault.clock import parse_time, shown_time
+    from vault.clock import is_stamp, parse_time, shown_time
 
-        info["updated"] = shown_time(parse_time(info["updated"]))
+    def when(stamp: object) -> str:
+        return shown_time(parse_time(str(stamp))) if is_stamp(stamp) else str(stamp)
+
+    if info.get("updated"):
+        info["updated"] = when(info["updated"])
     rows: list[tuple[str, str]] = []
     for key in ("title", "username", "url", "password", "totp", "notes", "version", "updated"):
         if info.get(key) not in (None, ""):
@@ -232,7 +235,9 @@ def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: st
             scope = shown(scopes.get(name) or "all of it")
             if until:
                 shared.append(
-                    _("{name} ({scope}) until {time}").format(name=name, scope=scope, time=until)
+                    _("{name} ({scope}) until {time}").format(
+                        name=name, scope=scope, time=when(until)
+                    )
                 )
             else:
                 shared.append(_("{name} ({scope})").format(name=name, scope=scope))
@@ -240,7 +245,7 @@ def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: st
     rotate = f"takusu rotate {shlex.quote(info['title'])}"
     for who, since in (info.get("exposed") or {}).items():
         exposed = _("{name} could read it until {time}; change it at the site, then: {command}")
-        rows.append((_("EXPOSED"), exposed.format(name=who, time=since, command=rotate)))
+        rows.append((_("EXPOSED"), exposed.format(name=who, time=when(since), command=rotate)))
     out(*labelled(rows))
 
 

@@ -140,8 +140,8 @@ def report_share(sess: Any, item_id: str, name: str, done: Any) -> None:
         if done.codes_until:
             hint(
                 _(
-                    "her codes run until {until}; takusu tops them up whenever you run it, "
-                    "and if you do not, her 2FA access ends then"
+                    "the member's codes run until {until}; takusu tops them up whenever you run "
+                    "it, and if you do not, the member's 2FA access ends then"
                 ).format(until=shown_time(parse_time(done.codes_until)))
             )
     before = done.before
@@ -268,9 +268,9 @@ SEEN = {
     ),
 }
 NOT_SEEN = {
-    False: N_("- {title}  {url}  [never retrieved, as far as her takusu reported]"),
+    False: N_("- {title}  {url}  [never retrieved, as far as the member's takusu reported]"),
     True: N_(
-        "- {title}  {url}  [never retrieved, as far as her takusu reported]"
+        "- {title}  {url}  [never retrieved, as far as the member's takusu reported]"
         "  (deleted here; still change it at the site)"
     ),
 }
@@ -304,11 +304,11 @@ def print_checklist(rows: list[dict[str, Any]]) -> None:
             line = _say(NOT_SEEN[bool(r.get("deleted"))]).format(title=r["title"], url=url)
         out(f"  {line}")
         if r.get("seed_seen"):
-            seed = _("2FA seed seen: she can make codes at will until you reset 2FA at the site")
+            seed = _("2FA seed seen: they can make codes at will until you reset 2FA at the site")
             out(f"      {seed}")
         if r.get("codes_until"):
             until = shown_time(parse_time(r["codes_until"]))
-            codes = _("2FA codes she was given stay valid until {until}").format(until=until)
+            codes = _("2FA codes they were given stay valid until {until}").format(until=until)
             out(f"      {codes}")
 
 

@@ -28,10 +28,12 @@ def vault() -> None:
 @click.pass_context
 def vault_create(ctx: click.Context, path: Path, name: str | None) -> None:
     """I own a new vault in PATH (any folder; a synced one to share)."""
-    vault_id = app(ctx).create_vault(path, name)
+    takusu = app(ctx)
+    vault_id = takusu.create_vault(path, name)
+    entry = takusu.vaults()[1][vault_id]  # the folder as registered: links resolved once
     out(
         _("Created vault {name} ({id}) in {path}").format(
-            name=name or path.name, id=vault_id[:8], path=path
+            name=entry["name"], id=vault_id[:8], path=entry["path"]
         )
     )
 
@@ -69,7 +71,7 @@ def vault_list(ctx: click.Context, as_json: bool) -> None:
             "owner": v.get("owner_name"),
             "default": k == default,
         }
-        for k, v in vaults.items()
+        for k, v in sorted(vaults.items(), key=lambda kv: (str(kv[1]["name"]).casefold(), kv[0]))
     ]
     if as_json:
         emit_json(rows)

@@ -370,3 +370,52 @@ def test_sharing_again_says_what_it_replaced(w):
     assert "this replaces the earlier share (all of it, until" in again.err, again
     third = ok(w.c("share", "Bank", "--with", "aiko"))
     assert "this replaces the earlier share (password, no expiry)" in third.err, third
+
+
+def test_the_audit_says_once_under_the_table_whose_word_members_rows_are(w):
+    ok(w.s("get", "GitHub", "--reason", "invoice"))
+    ok(w.s("get", "GitHub", "username"))
+    lines = ok(w.c("audit")).out.splitlines()
+    note = "Rows by members are as reported by the member's own takusu."
+    assert lines[-1] == note and lines[-2] == "" and lines.count(note) == 1
+    assert not any("reported by" in line for line in lines[:-1])
+    assert note not in ok(w.c("audit", "--member", "aiko", "--since", "2999-01-01")).out
+
+
+def test_since_reads_a_duration_back_from_now(w):
+    ok(w.s("get", "GitHub", "--reason", "invoice"))
+    recent = ok(w.c("audit", "--since", "7d")).out
+    assert "invoice" in recent
+    assert "invoice" in ok(w.c("audit", "--since", "1週間")).out
+    assert "Retrievals: 1" in ok(w.c("report", "--since", "7d")).out
+    assert w.c("audit", "--since", "3m").code == 2  # minutes or months? refused
+
+
+def test_show_gives_expiry_and_exposure_in_local_time(w):
+    tokyo = {"TZ": "Asia/Tokyo"}
+    ok(w.c("share", "Bank", "--with", "aiko", "--expires", "2026/12/31"))
+    ok(w.s("get", "Bank"))
+    ok(w.c("revoke", "Bank", "--from", "aiko"))
+    shown = ok(w.c("show", "Bank", env=tokyo)).out
+    exposed = next(line for line in shown.splitlines() if line.startswith("EXPOSED"))
+    assert "(+09:00)" in exposed and not any(c.endswith("Z;") for c in exposed.split()), exposed
+    ok(w.c("share", "GitHub", "--with", "aiko", "--expires", "2026/12/31", env=tokyo))
+    shared = next(
+        line for line in ok(w.c("show", "GitHub", env=tokyo)).out.splitlines() if "until" in line
+    )
+    assert "until 2026-12-31 23:59 (+09:00)" in shared, shared
+
+
+def test_vault_list_is_in_name_order_and_create_names_the_real_folder(tmp_path):
+    w = build(tmp_path, share=False)
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    made = ok(w.c("vault", "create", str(link / "zeta"), "--name", "zeta")).out
+    assert str(real / "zeta") in made and str(link) not in made
+    ok(w.c("vault", "create", str(tmp_path / "x" / ".." / "beta"), "--name", "beta"))
+    names = [
+        row["name"] for row in __import__("json").loads(ok(w.c("vault", "list", "--json")).out)
+    ]
+    assert names == sorted(names, key=str.casefold) == ["acme", "beta", "zeta"]

@@ -137,10 +137,14 @@ def parse_expiry(text: str, now: datetime) -> str:
     return stamp(when)
 
 
-def parse_since(text: str, zone: tzinfo | None = None) -> datetime:
+def parse_since(text: str, zone: tzinfo | None = None, now: datetime | None = None) -> datetime:
     """A `--since` value: a date (`2026-12-01` or `2026/12/01`: the start of that day in the
-    local zone) or an RFC 3339 time (local time when it names no zone)."""
+    local zone), an RFC 3339 time (local time when it names no zone), or a duration back
+    from now (`7d`, `2w`, `3mo`, `12時間`)."""
     cleaned = unicodedata.normalize("NFKC", text).strip()
+    if _DURATION.fullmatch(cleaned.lower()):
+        count, unit = parse_duration(cleaned)
+        return after(now or system_clock(), -count, unit).astimezone(UTC)
     try:
         if re.fullmatch(r"\d{4}[-/]\d{1,2}[-/]\d{1,2}", cleaned):
             year, month, day = (int(part) for part in re.split(r"[-/]", cleaned))
@@ -149,7 +153,7 @@ def parse_since(text: str, zone: tzinfo | None = None) -> datetime:
     except ValueError:
         raise UsageError(
             _("cannot read the date {text}").format(text=repr(text)),
-            hint=_("write it like 2026-12-01 or 2026/12/01"),
+            hint=_("write it like 2026-12-01, 2026/12/01 or 7d"),
         ) from None
     return when.replace(tzinfo=when.tzinfo or zone or local_zone()).astimezone(UTC)
 
