@@ -419,3 +419,13 @@ def test_vault_list_is_in_name_order_and_create_names_the_real_folder(tmp_path):
         row["name"] for row in __import__("json").loads(ok(w.c("vault", "list", "--json")).out)
     ]
     assert names == sorted(names, key=str.casefold) == ["acme", "beta", "zeta"]
+
+
+def test_list_keeps_the_exposed_mark_while_a_seen_2fa_seed_is_not_rotated(tmp_path):
+    w = build(tmp_path)
+    ok(w.s("get", "GitHub", "totp"))  # she saw the seed (shared in full)
+    ok(w.c("revoke", "GitHub", "--from", "aiko"))
+    ok(w.c("rotate", "GitHub", "--generate"))  # the password only
+    assert "EXPOSED to aiko" in ok(w.c("list")).out
+    ok(w.c("rotate", "GitHub", "--totp-stdin", input="JBSWY3DPEHPK3PXQ\n"))
+    assert "EXPOSED" not in ok(w.c("list")).out

@@ -36,7 +36,10 @@ def item_rows(sess: Session, *, shown: bool = False) -> list[dict[str, Any]]:
                 url=p.get("url"),
                 tags=p.get("tags"),
                 shared_with=sorted(names[m] for m in item["grants"]),
-                exposed_to=sorted(names.get(m, m[:8]) for m in item["exposed"]),
+                # whoever may know the password or the 2FA seed: both stay until rotated
+                exposed_to=sorted(
+                    names.get(m, m[:8]) for m in {*item["exposed"], *item.get("seed_exposed", {})}
+                ),
             )
         else:
             grant = item["grants"][sess.me.id]
