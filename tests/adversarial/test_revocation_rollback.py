@@ -406,7 +406,9 @@ def test_exposed_mark_is_not_cleared_by_a_non_secret_edit(world):
 def test_exposed_mark_is_cleared_by_an_owner_signed_rotation_on_every_machine(world, tmp_path):
     ok(world.c("revoke", "GitHub", "--from", "aiko"))
     laptop = second_owner_machine(world, tmp_path)
-    ok(run(laptop, "rotate", "GitHub", "--generate"))
+    ok(run(laptop, "rotate", "GitHub", "--generate"))  # the password; the seed she held stays
+    assert exposed(laptop) == ["aiko"] == exposed(world.client)
+    ok(run(laptop, "rotate", "GitHub", "--totp-stdin", input="JBSWY3DPEHPK3PXQ\n"))
     assert exposed(laptop) == [] and exposed(world.client) == []
     rotated = [p for p in map(payload, read_lines(world.owner_log)) if p.get("rotated")]
-    assert len(rotated) == 1 and rotated[0]["actor"] == world.owner_id
+    assert len(rotated) == 2 and {r["actor"] for r in rotated} == {world.owner_id}
