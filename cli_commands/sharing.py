@@ -303,8 +303,13 @@ def print_checklist(rows: list[dict[str, Any]]) -> None:
         else:
             line = _say(NOT_SEEN[bool(r.get("deleted"))]).format(title=r["title"], url=url)
         out(f"  {line}")
-        if r.get("seed_seen"):
+        if r.get("seed_seen") and "totp" in r["fields"]:
             seed = _("2FA seed seen: they can make codes at will until you reset 2FA at the site")
+            out(f"      {seed}")
+        elif r.get("seed_seen"):  # shared whole: the seed was readable, never reported read
+            seed = _(
+                "2FA seed readable: they could make codes at will until you reset 2FA at the site"
+            )
             out(f"      {seed}")
         if r.get("codes_until"):
             until = shown_time(parse_time(r["codes_until"]))

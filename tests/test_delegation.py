@@ -213,6 +213,10 @@ def test_outside_the_window_the_member_is_told_when_it_opens_and_when_codes_run_
     with pytest.raises(NoCodeNow, match="next window opens") as refused:
         sess.otp(sess.find("GitHub"), None)
     assert "run until" in refused.value.message
+    from vault.clock import shown_time
+
+    tuesday_9 = shown_time(MONDAY_10_TOKYO + timedelta(hours=23))  # 09:00, not the margin
+    assert f"opens at {tuesday_9};" in refused.value.message, refused.value.message
     later = at(w, w.secretary, MONDAY_10_TOKYO + timedelta(days=8))
     with pytest.raises(NoCodeNow, match="no 2FA codes are left"):
         later.otp(later.find("GitHub"), None)

@@ -428,3 +428,13 @@ def test_list_keeps_the_exposed_mark_while_a_seen_2fa_seed_is_not_rotated(tmp_pa
     assert "EXPOSED to aiko" in ok(w.c("list")).out
     ok(w.c("rotate", "GitHub", "--totp-stdin", input="JBSWY3DPEHPK3PXQ\n"))
     assert "EXPOSED" not in ok(w.c("list")).out
+
+
+def test_offboarding_says_a_seed_was_readable_or_seen_as_it_was(tmp_path):
+    w = build(tmp_path)
+    ok(w.s("get", "GitHub"))  # the password only: the seed was readable, not reported read
+    readable = ok(w.c("offboard", "aiko")).out
+    assert "2FA seed readable:" in readable and "2FA seed seen:" not in readable
+    other = build(tmp_path / "other")
+    ok(other.s("get", "GitHub", "totp"))
+    assert "2FA seed seen:" in ok(other.c("offboard", "aiko")).out

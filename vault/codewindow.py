@@ -27,6 +27,7 @@ from .codebook import CodeBook
 from .errors import BadInput, Malformed
 from .i18n import N_, _
 
+MARGIN_STEPS = 1  # codes for one step either side of every window (clock skew)
 MAX_DAYS = 31  # the longest horizon one delivery may cover
 MAX_MARGIN = 10  # steps of clock-skew margin either side of a window
 MAX_HOURS_TEXT = 500  # characters of an hours text
@@ -363,7 +364,7 @@ def steps_in_windows(
     start: datetime,
     end: datetime,
     period: int,
-    margin: int = 1,
+    margin: int = MARGIN_STEPS,
 ) -> list[int]:
     """Sorted TOTP steps (unix time // period) overlapping [start, end) inside a window or
     within `margin` steps of one; BadInput when [start, end) is longer than MAX_DAYS."""
@@ -396,7 +397,7 @@ def book_for(
     zone: ZoneInfo,
     start: datetime,
     end: datetime,
-    margin: int = 1,
+    margin: int = MARGIN_STEPS,
 ) -> CodeBook:
     """The codes of the seed in `uri` for every window step in [start, end) (see plan)."""
     period, digits, _algorithm = totp.parameters(uri)
@@ -415,7 +416,7 @@ def plan(
     have_until: datetime | None,
     expires: datetime | None,
     period: int,
-    margin: int = 1,
+    margin: int = MARGIN_STEPS,
 ) -> tuple[datetime, datetime] | None:
     """The (start, end) of the codes still to compute, in UTC; None when nothing is needed.
 

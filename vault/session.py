@@ -14,13 +14,13 @@ import secrets
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import envelope, labels, scoped, state, totp
 from .clock import Clock, is_expired, parse_time, shown_time, system_clock
 from .codebook import CodeBook
-from .codewindow import Hours, next_opening, parse_zone, plan, within
+from .codewindow import MARGIN_STEPS, Hours, next_opening, parse_zone, plan, within
 from .crypto import local_key
 from .errors import (
     AccessRevoked,
@@ -642,6 +642,8 @@ def _book_code(book: CodeBook, now: datetime) -> totp.Code | None:
 def _no_code_now(book: CodeBook, now: datetime) -> NoCodeNow:
     """Why there is no code now: when the next window opens, and when the codes run out."""
     opens, horizon = book.next_window(now), book.horizon()
+    if opens is not None:  # its first code is the step of margin before the window opens
+        opens += timedelta(seconds=book.period * MARGIN_STEPS)
     hint = _("the vault's owner delivers more when they next run takusu; ask them")
     if opens is None and horizon:
         return NoCodeNow(
