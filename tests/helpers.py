@@ -100,6 +100,18 @@ def takusu_script() -> str:
     return found
 
 
+def read_pty(master: int, timeout: float = 0.2) -> bytes | None:
+    """What a pseudo-terminal's master side has within `timeout`: its bytes, None when
+    nothing came, b"" when the terminal is closed."""
+    ready, _, _ = select.select([master], [], [], timeout)
+    if not ready:
+        return None
+    try:
+        return os.read(master, 4096)
+    except OSError:
+        return b""
+
+
 def on_tty(home: Path, args: list[str], answers: list[tuple[str, str]], env_extra=None):
     """Run takusu on a pseudo-terminal; when `expect` appears in its output, type `reply`."""
     master, slave = pty.openpty()
@@ -118,21 +130,16 @@ def on_tty(home: Path, args: list[str], answers: list[tuple[str, str]], env_extr
     answered = 0
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
+            chunk = read_pty(master)
+            if chunk == b"":
+                break
+            seen += chunk or b""
             # each answer goes to a prompt that appeared after the previous answer (a
             # hidden prompt flushes what was typed ahead of it)
             if pending and pending[0][0].encode() in seen[answered:]:
                 answered = seen.index(pending[0][0].encode(), answered) + len(pending[0][0])
                 os.write(master, pending.pop(0)[1].encode() + b"\n")
-            if proc.poll() is not None and not ready:
+            if proc.poll() is not None and chunk is None:
                 break
         proc.wait(timeout=10)
     finally:

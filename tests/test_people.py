@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import signal
 import subprocess
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PASSPHRASE, ok, on_tty, run, takusu_script
+from tests.helpers import PASSPHRASE, ok, on_tty, read_pty, run, takusu_script
 from tests.world import World, build
 from vault.text import width
 
@@ -244,15 +243,10 @@ def _terminal_process(home: Path, args: list[str], stdin: int | None = None):
 def _read_until(master: int, wanted: bytes, seen: bytes = b"", timeout: float = 30) -> bytes:
     deadline = time.monotonic() + timeout
     while wanted not in seen and time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
+        chunk = read_pty(master)
+        if chunk == b"":
+            break
+        seen += chunk or b""
     return seen
 
 
