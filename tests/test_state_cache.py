@@ -18,3 +18,21 @@ def test_rebuild(world):
     for p in (w.client / "vaults").glob("*/mirror/*.jsonl"):
         lines = p.read_bytes().splitlines()
         assert len(lines) == len(set(lines))
+
+
+def test_a_cache_that_passed_once_is_checked_again_when_its_bytes_change(world):
+    """A long-lived process (the agent) skips re-walking the very bytes it checked; any
+    other bytes, a wrong shape in valid JSON included, are checked and rebuilt."""
+    import json
+
+    from vault.store import mirror
+
+    w = world
+    ok(w.c("list"))  # checks the cache and remembers its digest
+    (cache,) = (w.client / "vaults").glob("*/state.json")
+    assert mirror._SHAPE_CHECKED  # noqa: SLF001 - the memo this test is about
+    doc = json.loads(cache.read_bytes())
+    doc["state"]["items"] = ["not", "a", "dict"]
+    cache.write_text(json.dumps(doc))
+    r = ok(w.c("list"))
+    assert "GitHub" in r.out and "rebuilt" in r.err

@@ -18,7 +18,6 @@ from typing import Any, NamedTuple
 
 from .. import errors as _errors
 from .. import i18n
-from ..clock import parse_time
 from ..errors import EXIT_USER, IntegrityError, TakusuError
 from ..i18n import N_, _
 from . import errors as _agent_errors
@@ -52,6 +51,8 @@ class Status(NamedTuple):
 
     @classmethod
     def from_result(cls, result: Any, socket_path: Path) -> Status:
+        from ..clock import parse_time  # only `status` needs it: `get` starts without it
+
         try:
             return cls(
                 name=str(result["name"]),

@@ -33,6 +33,11 @@ def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
     return parts[:-1], parts[-1]
 
 
+# Digests of state caches whose shape was checked in this process: a long-lived process (the
+# agent) reading the same bytes again need not walk them again. Bounded; oldest first out.
+_SHAPE_CHECKED: dict[str, None] = {}
+
+
 class Mirror:
     """TAKUSU_HOME/vaults/<id>/: mirror/<log>.jsonl, state.json, quarantine/."""
 
@@ -152,10 +157,18 @@ class Mirror:
             raise UnknownVersion(
                 _("{path} is not a takusu state cache").format(path=self.state_path)
             )
+        digest = sha256_hex(raw)
+        if digest in _SHAPE_CHECKED:  # the very bytes passed before (the agent, command after
+            checked: State = doc["state"]  # command): the same parse has the same shape
+            return checked
         try:
-            return check_shape(doc.get("state"))
+            checked = check_shape(doc.get("state"))
         except Malformed:
             raise Malformed(_("{path} is damaged").format(path=self.state_path)) from None
+        _SHAPE_CHECKED[digest] = None
+        while len(_SHAPE_CHECKED) > 8:
+            del _SHAPE_CHECKED[next(iter(_SHAPE_CHECKED))]
+        return checked
 
     def save_state(self, st: State) -> None:
         fsutil.ensure_dir(self.local, self.disk)
