@@ -36,3 +36,30 @@ def test_a_cache_that_passed_once_is_checked_again_when_its_bytes_change(world):
     cache.write_text(json.dumps(doc))
     r = ok(w.c("list"))
     assert "GitHub" in r.out and "rebuilt" in r.err
+
+
+def test_a_damaged_title_index_is_rebuilt_and_never_trusted(world):
+    """index.enc is this identity's own AEAD-sealed file: garbage, a seal under another
+    key, or sealed bytes that are not JSON (or not a dict) mean "rebuild", never an error
+    or a wrong title."""
+    from vault.crypto import aead_seal
+    from vault.index import TitleIndex
+
+    w = world
+    ok(w.c("list"))
+    (path,) = (w.client / "vaults").glob("*/index.enc")
+    sess = w.machine(w.client).session()
+    real = sess.title_index()
+    assert real.entries  # the list above filled it
+    for damaged in (
+        b"garbage",
+        aead_seal(b"k" * 32, b"{}", real.aad),
+        aead_seal(real.key, b"\xff\xfe not json", real.aad),
+        aead_seal(real.key, b'["a list"]', real.aad),
+        aead_seal(real.key, b'{"x": ' * 100_000, real.aad),
+    ):
+        path.write_bytes(damaged)
+        assert TitleIndex(path, real.key, real.aad).entries == {}
+        listed = ok(w.c("list")).out
+        assert "GitHub" in listed and "Bank" in listed
+        assert TitleIndex(path, real.key, real.aad).entries  # rebuilt and saved
