@@ -235,3 +235,10 @@ def test_every_message_of_the_catalog_uses_the_glossary_words():
             avoided = "(?<!プ)ログ(?!イン)|イベント|既定の保管庫|記録ファイルラム"
             bad = re.search(avoided, text or "")
             assert not bad, (message.id, text)
+
+
+def test_the_glossary_names_each_english_term_once():
+    text = (ROOT / "docs" / "ja" / "glossary.md").read_text(encoding="utf-8")
+    terms = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
+    terms = [t for t in terms if t not in ("English",)]
+    assert len(terms) == len(set(terms)), sorted(t for t in terms if terms.count(t) > 1)
