@@ -140,7 +140,10 @@ def test_start_status_call_lock(env: Env) -> None:
     assert client.call(env.home, "echo", {"a": [1, "ü", None]}) == {"a": [1, "ü", None]}
     assert client.call(env.home, "whoami") == "Test"
     assert client.call(env.home, "home") == str(env.home)
-    assert client.running(env.home) == status  # status does not move the idle deadline
+    used = client.running(env.home)
+    assert used is not None and used.idle_deadline >= status.idle_deadline  # calls re-arm it
+    time.sleep(1.1)  # deadlines are whole seconds: a re-arm by `status` would show now
+    assert client.running(env.home) == used  # status does not move the idle deadline
 
     assert client.stop(env.home) is True
     assert not env.socket.exists()  # gone before stop() returns
