@@ -671,17 +671,6 @@ def tool_versions(env: dict[str, str]) -> str:
 # --- main -----------------------------------------------------------------------------------
 
 
-def compile_sources() -> None:
-    """Byte-compile takusu first, as pip does on install: with PYTHONDONTWRITEBYTECODE set
-    (or a source changed since its .pyc), every process would compile from source again
-    and the figures would measure the compiler."""
-    import compileall
-
-    for part in ("vault", "cli_commands"):
-        compileall.compile_dir(str(ROOT / part), quiet=1)
-    compileall.compile_file(str(ROOT / "cli.py"), quiet=1)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000", help="vault sizes, comma separated")
@@ -695,14 +684,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the raw samples here")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    compile_sources()
+    history_module = load_history_module()
+    history_module.compile_sources()  # bench.py's: the figures must not measure the compiler
     ensure_tools()
     started = time.perf_counter()
     print(f"machine: {machine_notes()}", flush=True)
     root = Path(tempfile.mkdtemp(prefix="takusu-versus-"))
     runtime = Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp"))  # short: socket paths
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
-    history_module = load_history_module()
     raw: dict[str, Any] = {"machine": machine_notes(), "sizes": {}}
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, root, True)
