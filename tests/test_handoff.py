@@ -224,15 +224,8 @@ def test_share_expiry_forms(world):
     assert world.c("share", "Bank", "--with", "aiko", "--expires", "yesterday").code == 1
 
 
-def test_many_clients_one_secretary(world, tmp_path):
-    other = tmp_path / "other-client"
-    folder2 = tmp_path / "shared" / "beta"
-    ok(run(other, "init", "--name", "Beta client"))
-    ok(run(other, "vault", "create", str(folder2), "--name", "beta"))
-    ok(run(other, "add", "Shop", "--password-stdin", input="shop-pw\n"))
-    world.add_member("aiko", by=other)
-    ok(run(other, "share", "Shop", "--with", "aiko"))
-    world.open_as(world.secretary, folder2, name="beta", owner=other)
+def test_many_clients_one_secretary(world):
+    world.second_client()
     vaults = ok(world.s("vault", "list")).out
     assert "Acme client" in vaults and "Beta client" in vaults
     assert ok(world.s("--vault", "beta", "get", "Shop")).out == "shop-pw\n"

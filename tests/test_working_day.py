@@ -283,20 +283,8 @@ def test_completion_names_vaults_and_members_without_unlocking(world):
 # --- many clients, no mix-ups ------------------------------------------------------------------
 
 
-def two_clients(w: World) -> Path:
-    other = w.root / "other-client"
-    folder = w.root / "shared" / "beta"
-    ok(run(other, "init", "--name", "Beta client"))
-    ok(run(other, "vault", "create", str(folder), "--name", "beta"))
-    ok(run(other, "add", "Shop", "--password-stdin", input="shop-pw\n"))
-    w.add_member("aiko", by=other)
-    ok(run(other, "share", "Shop", "--with", "aiko"))
-    w.open_as(w.secretary, folder, name="beta", owner=other)
-    return other
-
-
 def test_with_two_clients_the_vault_that_answered_is_named(world):
-    two_clients(world)
+    world.second_client()
     got = ok(world.s("get", "GitHub"))
     assert got.out == world.password + "\n" and "[acme]" in got.err
     shop = ok(world.s("get", "beta/Shop"))
@@ -305,14 +293,14 @@ def test_with_two_clients_the_vault_that_answered_is_named(world):
 
 
 def test_a_title_in_another_of_my_vaults_is_named_not_silently_missing(world):
-    two_clients(world)
+    world.second_client()
     refused = world.s("get", "Shop")
     assert refused.code == 1 and "it is in the vault 'beta'" in refused.err, refused
     assert "beta/Shop" in refused.err
 
 
 def test_vault_forget_drops_a_vault_and_refuses_my_own_without_yes(world):
-    two_clients(world)
+    world.second_client()
     ok(world.s("vault", "forget", "beta"))
     assert "beta" not in ok(world.s("vault", "list")).out
     refused = world.c("vault", "forget", "acme")

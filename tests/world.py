@@ -203,6 +203,19 @@ class World:
     def open_as_secretary(self) -> None:
         self.open_as(self.secretary, self.secretary_folder)
 
+    def second_client(self) -> Path:
+        """A second client, 'Beta client', with vault 'beta' holding 'Shop' (password
+        'shop-pw') shared with the secretary, who has opened it; returns that client's home."""
+        other = self.root / "other-client"
+        folder = self.root / "shared" / "beta"
+        ok(run(other, "init", "--name", "Beta client"))
+        ok(run(other, "vault", "create", str(folder), "--name", "beta"))
+        ok(run(other, "add", "Shop", "--password-stdin", input="shop-pw\n"))
+        self.add_member("aiko", by=other)
+        ok(run(other, "share", "Shop", "--with", "aiko"))
+        self.open_as(self.secretary, folder, name="beta", owner=other)
+        return other
+
     # --- the library ---------------------------------------------------------------------
 
     def machine(self, home: Path, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> Machine:
