@@ -213,10 +213,7 @@ def show(ctx: click.Context, title: str, reveal: bool, as_json: bool, reason: st
     if as_json:
         emit_json(info)
         return
-    from vault.clock import is_stamp, parse_time, shown_time
-
-    def when(stamp: object) -> str:
-        return shown_time(parse_time(str(stamp))) if is_stamp(stamp) else str(stamp)
+    from vault.clock import shown_stamp as when
 
     if info.get("updated"):
         info["updated"] = when(info["updated"])

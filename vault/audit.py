@@ -16,7 +16,7 @@ from typing import Any
 
 from . import i18n
 from . import state as state_mod
-from .clock import is_stamp, parse_time, shown_time
+from .clock import is_stamp, parse_time, shown_stamp
 from .codewindow import Hours, parse_zone, within
 from .errors import IntegrityError
 from .events import MEMBER_TYPES, Event
@@ -251,11 +251,6 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _when(stamp: Any) -> str:
-    """A recorded time as people read it (local, with the offset); as it is if unreadable."""
-    return shown_time(parse_time(stamp)) if is_stamp(stamp) else str(stamp)
-
-
 def field_word(name: str) -> str:
     """A field a retrieval or share names, as people read it in their language (a custom
     field keeps its own name)."""
@@ -274,7 +269,7 @@ def describe(row: dict[str, Any]) -> str:
     actor = str(row.get("actor", "?"))
     if actor.endswith(_OWNER):
         actor = _("{name} (owner)").format(name=actor.removesuffix(_OWNER))
-    line = f"{_when(row.get('at', '?'))}  {actor}  {_what(row)}"
+    line = f"{shown_stamp(row.get('at', '?'))}  {actor}  {_what(row)}"
     if row.get("fields"):
         line = _("{line} [{fields}]").format(line=line, fields=_words(row["fields"]))
     if row.get("scope"):
@@ -321,7 +316,7 @@ def _what(row: dict[str, Any]) -> str:
         return _("deleted {title}").format(title=title)
     if t == "grant" and row.get("expires"):
         return _("shared {title} with {member} until {expires}").format(
-            title=title, member=member, expires=_when(row["expires"])
+            title=title, member=member, expires=shown_stamp(row["expires"])
         )
     if t == "grant":
         return _("shared {title} with {member}").format(title=title, member=member)
@@ -559,7 +554,7 @@ def _check_receipt(st: state_mod.State, seen: Event, receipt: Event) -> list[Pro
             Problem(
                 Kind.RETRIEVED_AFTER_EXPIRY,
                 _("a retrieval is dated after its access expired ({expires})").format(
-                    expires=_when(grant["expires"])
+                    expires=shown_stamp(grant["expires"])
                 ),
                 receipt.actor,
                 receipt.seq,

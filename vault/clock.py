@@ -99,23 +99,39 @@ def after(start: datetime, count: int, unit: str) -> datetime:
     return start.replace(year=target.year, month=target.month, day=day)
 
 
+_DATE = re.compile(r"\d{4}[-/]\d{1,2}[-/]\d{1,2}")
+
+
+def _day_start(cleaned: str, zone: tzinfo | None) -> datetime | None:
+    """Midnight, in `zone` (else the local zone), of a typed date (`2026-12-31`,
+    `2026/12/31`); None when the text is not a date; ValueError when there is no such day."""
+    if not _DATE.fullmatch(cleaned):
+        return None
+    year, month, day = (int(part) for part in re.split(r"[-/]", cleaned))
+    return datetime(year, month, day, tzinfo=zone or local_zone())
+
+
+def _in_utc(when: datetime, zone: tzinfo | None) -> datetime:
+    """A typed time in UTC; one that names no zone is in `zone` (else the local zone)."""
+    return when.replace(tzinfo=when.tzinfo or zone or local_zone()).astimezone(UTC)
+
+
 def parse_when(text: str, now: datetime, zone: tzinfo | None = None) -> datetime:
     """A point in time typed by a person: a duration from now, a date (the end of that day
     in the local zone: `2026-12-31` or `2026/12/31`) or an RFC 3339 time."""
     cleaned = unicodedata.normalize("NFKC", text).strip()
-    if re.fullmatch(r"\d{4}[-/]\d{1,2}[-/]\d{1,2}", cleaned):
-        year, month, day = (int(part) for part in re.split(r"[-/]", cleaned))
-        try:
-            start = datetime(year, month, day, tzinfo=zone or local_zone())
-        except ValueError:
-            raise BadInput(_("there is no date {text}").format(text=repr(text))) from None
+    try:
+        start = _day_start(cleaned, zone)
+    except ValueError:
+        raise BadInput(_("there is no date {text}").format(text=repr(text))) from None
+    if start is not None:
         return (start + timedelta(days=1, seconds=-1)).astimezone(UTC)  # through 23:59:59
     if "T" in cleaned or " " in cleaned:
         try:
             when = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
         except ValueError:
             raise BadInput(_("cannot read the time {text}").format(text=repr(text))) from None
-        return when.replace(tzinfo=when.tzinfo or zone or local_zone()).astimezone(UTC)
+        return _in_utc(when, zone)
     count, unit = parse_duration(cleaned)
     return after(now, count, unit).astimezone(UTC)
 
@@ -146,16 +162,16 @@ def parse_since(text: str, zone: tzinfo | None = None, now: datetime | None = No
         count, unit = parse_duration(cleaned)
         return after(now or system_clock(), -count, unit).astimezone(UTC)
     try:
-        if re.fullmatch(r"\d{4}[-/]\d{1,2}[-/]\d{1,2}", cleaned):
-            year, month, day = (int(part) for part in re.split(r"[-/]", cleaned))
-            return datetime(year, month, day, tzinfo=zone or local_zone()).astimezone(UTC)
+        start = _day_start(cleaned, zone)
+        if start is not None:
+            return start.astimezone(UTC)
         when = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
             _("cannot read the date {text}").format(text=repr(text)),
             hint=_("write it like 2026-12-01, 2026/12/01 or 7d"),
         ) from None
-    return when.replace(tzinfo=when.tzinfo or zone or local_zone()).astimezone(UTC)
+    return _in_utc(when, zone)
 
 
 _SHOWN = {"utc": False}  # `takusu --utc`: times shown in UTC for this command
@@ -164,6 +180,12 @@ _SHOWN = {"utc": False}  # `takusu --utc`: times shown in UTC for this command
 def show_utc(flag: bool) -> None:
     """Show times in UTC (`--utc`) or in the local zone (the default), for this command."""
     _SHOWN["utc"] = flag
+
+
+def shown_stamp(stamp: object) -> str:
+    """A recorded time string as people read it (local, with the offset; see shown_time),
+    or the value as it is when it is not a recorded time."""
+    return shown_time(parse_time(str(stamp))) if is_stamp(stamp) else str(stamp)
 
 
 def local_zone() -> tzinfo:
