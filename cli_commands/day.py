@@ -28,8 +28,9 @@ def _duration(text: str, option: str) -> Any:
 
     minutes = re.fullmatch(r"(\d{1,4})\s*m", unicodedata.normalize("NFKC", text).strip())
     if minutes:  # the design's `--idle 15m`: an unlock lasts hours, so m can only be minutes
-        return timedelta(minutes=int(minutes[1])) if int(minutes[1]) else _duration("0min", option)
-    count, unit = parse_duration(text)
+        count, unit = int(minutes[1]), "minutes"
+    else:
+        count, unit = parse_duration(text)
     days = {"months": 30, "years": 365}.get(unit)
     span = timedelta(days=count * days) if days else timedelta(**{unit: count})
     if span <= timedelta(0):
