@@ -64,9 +64,12 @@ def table(rows: list[list[str]], gap: str = "  ") -> None:
             if n == len(widths):
                 widths.append(0)
             widths[n] = max(widths[n], width(cell))
-    for row in shown:
-        cells = [pad(cell, widths[n]) for n, cell in enumerate(row[:-1])] + row[-1:]
-        click.echo(gap.join(cells).rstrip())
+    lines = [
+        gap.join([pad(cell, widths[n]) for n, cell in enumerate(row[:-1])] + row[-1:]).rstrip()
+        for row in shown
+    ]
+    if lines:  # one write: a list of 10,000 rows is not 10,000 calls into click
+        click.echo("\n".join(lines))
 
 
 def labelled(rows: list[tuple[str, str]], indent: str = "") -> list[str]:

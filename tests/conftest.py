@@ -28,6 +28,9 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.delenv("TAKUSU_VAULT", raising=False)
     monkeypatch.setenv("TAKUSU_HOME", str(tmp_path / "default-home"))
     monkeypatch.setenv("TAKUSU_LANG", "en")  # whatever this machine's locale; ja is asked for
+    # every state handed out from the in-process memo is compared with the file it claims
+    # to hold (vault/store/mirror.py): a state changed without forgetting the memo fails
+    monkeypatch.setenv("TAKUSU_CHECK_MEMO", "1")
     from vault import i18n
 
     i18n.use("en")  # library calls speak English unless a test asks otherwise

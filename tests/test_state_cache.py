@@ -1,3 +1,5 @@
+import pytest
+
 from tests.helpers import ok
 
 
@@ -28,9 +30,9 @@ def test_a_cache_that_passed_once_is_checked_again_when_its_bytes_change(world):
     from vault.store import mirror
 
     w = world
-    ok(w.c("list"))  # checks the cache and remembers its digest
+    ok(w.c("list"))  # checks the cache and remembers its bytes
     (cache,) = (w.client / "vaults").glob("*/state.json")
-    assert mirror._SHAPE_CHECKED  # noqa: SLF001 - the memo this test is about
+    assert str(cache) in mirror._STATE_MEMO  # noqa: SLF001 - the memo this test is about
     doc = json.loads(cache.read_bytes())
     doc["state"]["items"] = ["not", "a", "dict"]
     cache.write_text(json.dumps(doc))
@@ -63,3 +65,128 @@ def test_a_damaged_title_index_is_rebuilt_and_never_trusted(world):
         listed = ok(w.c("list")).out
         assert "GitHub" in listed and "Bank" in listed
         assert TitleIndex(path, real.key, real.aad).entries  # rebuilt and saved
+
+
+# --- what a long-lived process (the agent) keeps in memory between commands ---------------
+
+
+def _session_at(w, home, when):
+    """A session of `home` (a new command) whose clock reads `when`."""
+    from tests.world import machine
+
+    m = machine(home, w.key_mode, w.keyring)
+    m.clock = lambda: when
+    return m.session("acme")
+
+
+def test_titles_kept_in_memory_follow_every_change_of_the_owner_log(world):
+    """`find` answers from memory while the owner's log stands still; a rename (a new owner
+    head) is seen by the very next command in the same process, and the old title is gone."""
+    from vault.errors import NotFound
+
+    w = world
+    item_id = w.client_session().find("GitHub")
+    other = w.client_session()
+    payload = other.payload(item_id)
+    payload["title"] = "Forge"
+    other.put(item_id, payload)
+    third = w.client_session()
+    assert third.find("Forge") == item_id
+    with pytest.raises(NotFound):
+        third.find("GitHub")
+    # ... and a secretary's process sees the rename too once it arrives
+    assert w.secretary_session().find("Forge") == item_id
+
+
+def test_a_members_titles_in_memory_end_at_her_first_expiry(world):
+    """A member's readable titles depend on the time as well: the memory of them lasts
+    only until the first of her grants expires, then the item is gone from `find`."""
+    from datetime import UTC, datetime, timedelta
+
+    from vault import sharing
+    from vault.errors import TakusuError
+
+    w = world
+    owner = w.client_session()
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    sharing.share(owner, w.items["GitHub"], w.member_id, soon.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    before = _session_at(w, w.secretary, soon - timedelta(minutes=1))
+    assert before.find("GitHub") == w.items["GitHub"]
+    after = _session_at(w, w.secretary, soon + timedelta(seconds=1))
+    assert "GitHub" not in after.titles().values()
+    with pytest.raises(TakusuError):
+        after.find("GitHub")
+    # and back before the expiry (a clock set back) the memory is not trusted either
+    again = _session_at(w, w.secretary, soon - timedelta(minutes=2))
+    assert again.find("GitHub") == w.items["GitHub"]
+
+
+def test_upkeep_in_memory_still_revokes_at_the_expiry(world):
+    """The owner's process remembers when upkeep next has work; at that moment it revokes
+    the expired grant, in memory or not."""
+    from datetime import UTC, datetime, timedelta
+
+    from vault import sharing
+
+    w = world
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    sharing.share(
+        w.client_session(), w.items["GitHub"], w.member_id, soon.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    early = _session_at(w, w.client, soon - timedelta(minutes=5))
+    assert sharing.upkeep(early).expired == []
+    assert sharing.upkeep(_session_at(w, w.client, soon - timedelta(minutes=4))).expired == []
+    late = _session_at(w, w.client, soon + timedelta(seconds=1))
+    assert sharing.upkeep(late).expired == [(w.items["GitHub"], w.member_id)]
+
+
+def test_offboarding_writes_the_log_the_state_and_the_index_once(world, monkeypatch):
+    """Offboarding a member who holds many items is one locked append: the owner's log is
+    written once, the state cache once and the title index at most once, whatever the
+    number of items (it grew with the square of it when each re-key saved both)."""
+    from vault import fsutil, sharing
+    from vault.item import empty_payload
+
+    w = world
+    owner = w.client_session()
+    with owner.batch():
+        for n in range(30):
+            payload = empty_payload()
+            payload.update(title=f"Extra {n}", password=f"pw-{n}")
+            item_id = owner.add(payload)
+            sharing.share(owner, item_id, w.member_id, None)
+    writes: list[str] = []
+    appends: list[str] = []
+    real_write, real_append = fsutil.atomic_write, fsutil.append_line
+    monkeypatch.setattr(
+        fsutil,
+        "atomic_write",
+        lambda path, *a, **k: (writes.append(path.name), real_write(path, *a, **k))[1],
+    )
+    monkeypatch.setattr(
+        fsutil,
+        "append_line",
+        lambda path, *a, **k: (appends.append(path.parent.name), real_append(path, *a, **k))[1],
+    )
+    sess = w.client_session()
+    rows = sharing.offboard(sess, "aiko")
+    assert len(rows) >= 30
+    assert writes.count("state.json") == 1, writes
+    assert writes.count("index.enc") <= 1, writes
+    assert sorted(appends) == ["logs", "mirror"], appends  # the folder's log and the mirror
+
+
+def test_a_state_changed_in_memory_without_forgetting_it_is_caught(world):
+    """The memo of the state cache trusts that whoever changes a state it handed out forgets
+    it first; the tests run with TAKUSU_CHECK_MEMO=1, which compares every hit with the
+    file, so a change behind its back fails loudly instead of serving a state no file holds."""
+    from vault.errors import IntegrityError
+    from vault.state import empty
+
+    store = w_store = world.store(world.client)
+    st = store.mirror.load_state(empty())
+    st["receipt_count"] += 1  # changed without forget_state()
+    with pytest.raises(IntegrityError, match="changed a state"):
+        w_store.mirror.load_state(empty())
+    store.mirror.forget_state()
+    assert store.mirror.load_state(empty())["receipt_count"] == st["receipt_count"] - 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import textwrap
 import unicodedata
 from dataclasses import dataclass
@@ -71,13 +72,14 @@ class Card:
     created: str
     envelope: dict[str, Any]
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> bytes:
+        # cached: `list` on 10,000 items asks for the owner's id tens of thousands of times
         return crypto.sha256(
             labels.FINGERPRINT + self.suite.encode() + b"\n" + self.sign_key + self.kem_key
         )
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         """The member id: 32 hex digits of the fingerprint."""
         return self.fingerprint.hex()[:32]

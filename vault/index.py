@@ -18,6 +18,21 @@ from .crypto import aead_open, aead_seal
 from .encoding import dumps
 from .errors import TakusuError
 
+# The entries this process opened or sealed, by path: (the sealed bytes, key, AAD,
+# entries). A long-lived process (the agent) finding the very same sealed bytes again
+# under the same key skips decrypting and parsing them. `put` forgets the memo before it
+# changes the entries; `save` remembers what it sealed.
+_MEMO: dict[str, tuple[bytes, bytes, bytes, dict[str, Any]]] = {}
+_MEMO_LIMIT = 8
+
+
+def read_sealed(path: Path) -> bytes | None:
+    """The sealed bytes of an index file; None if it is missing or cannot be read."""
+    try:
+        return fsutil.read_bytes(path, labels.MAX_LOG)
+    except (FileNotFoundError, TakusuError):
+        return None
+
 
 class TitleIndex:
     """The summaries of one vault for one identity, sealed in one file."""
@@ -28,27 +43,53 @@ class TitleIndex:
         self.aad = aad
         self.entries: dict[str, Any] = {}
         self.dirty = False
+        self.sealed = read_sealed(path)  # the bytes the entries come from (None: none)
+        sealed = self.sealed
+        if sealed is None:
+            return  # missing or unreadable: rebuilt from the log, nothing lost
+        memo = _MEMO.get(str(path))
+        if memo is not None and memo[:3] == (sealed, key, aad):
+            self.entries = memo[3]
+            return
         try:
-            sealed = fsutil.read_bytes(self.path, labels.MAX_LOG)
             plain = aead_open(self.key, sealed, self.aad, "index")
             # Authenticated under a key only this identity derives: these are bytes this
             # machine wrote with `dumps`, so plain json (ten times faster than the strict
             # decoder the shared folder needs) reads them; strict UTF-8 first, as for the
             # state cache.
             entries = json.loads(plain.decode("utf-8"))
-            self.entries = entries if isinstance(entries, dict) else {}
-        except (FileNotFoundError, TakusuError, ValueError, RecursionError):
-            self.entries = {}  # missing or unreadable: rebuilt from the log, nothing lost
+        except (TakusuError, ValueError, RecursionError):
+            return  # unreadable: rebuilt from the log, nothing lost
+        if isinstance(entries, dict):
+            self.entries = entries
+            self._remember(sealed)
+
+    def _remember(self, sealed: bytes) -> None:
+        _MEMO.pop(str(self.path), None)
+        _MEMO[str(self.path)] = (sealed, self.key, self.aad, self.entries)
+        while len(_MEMO) > _MEMO_LIMIT:
+            del _MEMO[next(iter(_MEMO))]
 
     def get(self, item_id: str, version: int) -> dict[str, Any] | None:
-        """The summary of this item version, or None if the index has not seen it."""
+        """The summary of this item version, or None if the index has not seen it (a copy:
+        the caller may change it)."""
         entry = self.entries.get(item_id)
-        if isinstance(entry, list) and len(entry) == 2 and entry[0] == version:
-            if isinstance(entry[1], dict):
+        if type(entry) is list and len(entry) == 2 and entry[0] == version:
+            if type(entry[1]) is dict:
                 return dict(entry[1])
         return None
 
+    def peek(self, item_id: str, version: int) -> dict[str, Any] | None:
+        """Like `get`, without the copy: for callers that only read it."""
+        entry = self.entries.get(item_id)
+        if type(entry) is list and len(entry) == 2 and entry[0] == version:
+            summary = entry[1]
+            if type(summary) is dict:
+                return summary
+        return None
+
     def put(self, item_id: str, version: int, summary: dict[str, Any]) -> None:
+        _MEMO.pop(str(self.path), None)  # the entries may be the memo's: they change now
         self.entries[item_id] = [version, summary]
         self.dirty = True
 
@@ -56,5 +97,8 @@ class TitleIndex:
         if not self.dirty:
             return
         fsutil.ensure_dir(self.path.parent)
-        fsutil.atomic_write(self.path, aead_seal(self.key, dumps(self.entries), self.aad))
+        sealed = aead_seal(self.key, dumps(self.entries), self.aad)
+        fsutil.atomic_write(self.path, sealed)
         self.dirty = False
+        self.sealed = sealed
+        self._remember(sealed)

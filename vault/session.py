@@ -14,10 +14,11 @@ import secrets
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from . import envelope, labels, scoped, state, totp
+from . import envelope, labels, scoped, totp
 from .clock import Clock, is_expired, parse_time, shown_time, system_clock
 from .codebook import CodeBook
 from .codewindow import MARGIN_STEPS, Hours, next_opening, parse_zone, plan, within
@@ -37,7 +38,7 @@ from .errors import (
 from .home import VaultEntry
 from .i18n import _
 from .identity import Card, Identity
-from .index import TitleIndex
+from .index import TitleIndex, read_sealed
 from .item import (
     SECRET_FIELDS,
     Payload,
@@ -51,6 +52,49 @@ from .scoped import OTP_FIELD
 from .state import Grant, Item, Scope, State
 from .store import Loaded, Store, Writer
 from .store.store import Precheck
+
+
+class _Readable:
+    """What one identity can read in one vault at one owner head: the summaries, and the
+    titles by exact and by folded form (for `find`). Items, versions and grants come from
+    the owner's log alone, so they are the same for as long as its head hash is; a
+    member's view also ends at the first expiry among her grants (`until`)."""
+
+    __slots__ = ("head", "sealed", "built", "until", "summaries", "titles", "exact", "folded")
+
+    def __init__(
+        self,
+        head: str,
+        sealed: bytes | None,
+        built: datetime,
+        until: datetime,
+        summaries: dict[str, dict[str, Any]],
+    ) -> None:
+        self.head, self.sealed, self.built, self.until = head, sealed, built, until
+        self.summaries = summaries
+        self.titles = {i: str(s["title"]) for i, s in summaries.items()}
+        self.exact: dict[str, list[str]] = {}
+        self.folded: dict[str, list[str]] = {}
+        for item_id, title in self.titles.items():
+            self.exact.setdefault(title, []).append(item_id)
+            self.folded.setdefault(title.casefold(), []).append(item_id)
+
+    def fits(self, head: str, sealed: bytes | None, now: datetime) -> bool:
+        """Still true at `now`, for this owner head and these bytes of the title index
+        (an index file damaged or replaced since is opened, and rebuilt, again)."""
+        return (
+            head == self.head
+            and sealed is not None
+            and sealed == self.sealed
+            and self.built <= now < self.until
+        )
+
+
+# By (this machine's mirror of the vault, identity): a long-lived process (the agent)
+# finds a title among 10,000 items without walking them on every command. Read-only.
+_READABLE: dict[tuple[str, str], _Readable] = {}
+_READABLE_LIMIT = 8
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 class Session:
@@ -227,28 +271,35 @@ class Session:
 
     def readable(self) -> list[str]:
         """Ids of the active items I can decrypt now (all for the owner, shared ones for others)."""
-        items = state.active_items(self.state)
+        items = self.state["items"]
         if self.is_owner:
-            return list(items)
-        now = self.clock()
+            return [i for i, it in items.items() if not it["deleted"]]
+        now, me = self.clock(), self.me.id
         # an expired grant is not readable, and must not stop the others being listed
         return [
             i
             for i, it in items.items()
-            if (g := _current_grant(it, self.me.id)) is not None
+            if not it["deleted"]
+            and (g := it["grants"].get(me)) is not None
+            and g["version"] == it["version"]  # the current grant (`_current_grant`)
             and not is_expired(g["expires"], now)
             and ("scope" not in g or "view" in g)  # a view not sealed yet: nothing to read
         ]
 
     def titles(self) -> dict[str, str]:
-        return {i: str(s["title"]) for i, s in self.summaries().items()}
+        """Title of every readable item, by id. Read-only."""
+        return self._readable().titles
+
+    @property
+    def _index_path(self) -> Path:
+        return self.store.mirror.local / "index.enc"
 
     def title_index(self) -> TitleIndex:
         """This identity's encrypted index of this vault's summaries."""
         secret = self.vault_key() if self.is_owner else self.me.signing.raw()
         context = f"{self.vault_id}\n{self.me.id}"
         return TitleIndex(
-            self.store.mirror.local / "index.enc",
+            self._index_path,
             local_key(secret, context),
             labels.INDEX_AAD + context.encode(),
         )
@@ -256,25 +307,61 @@ class Session:
     def summaries(self) -> dict[str, dict[str, Any]]:
         """Title, username, url and tags of every readable item, from an encrypted local index
         that is refreshed only for item versions it has not seen (so 10,000 items do not
-        mean 10,000 decryptions per command)."""
+        mean 10,000 decryptions per command). Read-only: the summaries are the index's own."""
+        return self._readable().summaries
+
+    def _readable(self) -> _Readable:
+        head = self.state["heads"].get(self.owner_id)
+        if head is None:
+            found, sealed = self._summaries()
+            return _Readable("", sealed, self.clock(), _NEVER, found)
+        key = (str(self.store.mirror.local), self.me.id)
+        now = self.clock()
+        memo = _READABLE.get(key)
+        if memo is not None and memo.fits(head["hash"], read_sealed(self._index_path), now):
+            return memo
+        found, sealed = self._summaries()
+        until = _NEVER
+        if not self.is_owner:
+            items, me = self.state["items"], self.me.id
+            for item_id in found:
+                expires = items[item_id]["grants"][me]["expires"]
+                if expires:
+                    until = min(until, parse_time(expires))
+        memo = _Readable(head["hash"], sealed, now, until, found)
+        _READABLE.pop(key, None)
+        _READABLE[key] = memo
+        while len(_READABLE) > _READABLE_LIMIT:
+            del _READABLE[next(iter(_READABLE))]
+        return memo
+
+    def _summaries(self) -> tuple[dict[str, dict[str, Any]], bytes | None]:
+        """The summaries of what is readable now, and the sealed index they agree with."""
         index = self.title_index()
         out = {}
+        items = self.state["items"]
         for item_id in self.readable():
-            version = self.state["items"][item_id]["version"]
-            cached = index.get(item_id, version)
+            version = items[item_id]["version"]
+            cached = index.peek(item_id, version)
             if cached is None:
                 cached = summary(self.payload(item_id))
                 index.put(item_id, version, cached)
             out[item_id] = cached
         index.save()
-        return out
+        return out, index.sealed
 
     def find(self, query: str) -> str:
         """Item id for a title: exact, then case-insensitive, then unambiguous prefix (in
         Unicode's composed form, so カ+゛ finds ガ)."""
         query = unicodedata.normalize("NFC", query)
-        titles = self.titles()
+        readable = self._readable()
+        titles = readable.titles
         folded = query.casefold()
+        for hits in (readable.exact.get(query), readable.folded.get(folded)):
+            if hits and len(hits) == 1:  # the usual case, without a walk of every title
+                return hits[0]
+            if hits:
+                break  # several: the walk below says which
         matchers: tuple[Callable[[str], bool], ...] = (
             lambda t: t == query,
             lambda t: t.casefold() == folded,
@@ -518,7 +605,10 @@ class Session:
         self.require_owner()
         payload = validate(payload)
         title = payload["title"]
-        clash = [i for i, t in self.titles().items() if t == title and i != item_id]
+        # a new title must be free; a re-key or an edit that keeps the title (revoke, rotate)
+        # need not look at every title again (offboarding re-keys a thousand items)
+        kept = item_id is not None and self.payload(item_id).get("title") == title
+        clash = not kept and any(t == title and i != item_id for i, t in self.titles().items())
         if clash:
             raise BadInput(_("an item titled {title!r} already exists").format(title=title))
         new = item_id is None

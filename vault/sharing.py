@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from . import envelope, labels, state
@@ -269,9 +270,46 @@ def upkeep(session: Session) -> Upkeep:
     done = Upkeep()
     if not session.is_owner or [p for p in session.loaded.fatal if p.log == session.me.id]:
         return done
+    key, now = str(session.store.mirror.local), session.clock()
+    head = session.state["heads"].get(session.me.id)
+    quiet = _QUIET.get(key)
+    if head is not None and quiet is not None and quiet[0] == head["hash"]:
+        if quiet[1] <= now < quiet[2]:
+            return done  # nothing falls due before then, and the owner's log has not moved
     done.expired = expire_due(session)
     done.topped_up = top_up(session)
+    head = session.state["heads"].get(session.me.id)
+    if head is not None:
+        _QUIET.pop(key, None)
+        _QUIET[key] = (head["hash"], now, _next_due(session))
+        while len(_QUIET) > 8:
+            del _QUIET[next(iter(_QUIET))]
     return done
+
+
+# By this machine's mirror of a vault: (the owner's head hash, when looked, the first
+# moment upkeep has something to do). Grants and code windows come from the owner's log
+# alone, so a long-lived process (the agent) need not walk every item on every command.
+_QUIET: dict[str, tuple[str, datetime, datetime]] = {}
+
+
+def _next_due(session: Session) -> datetime:
+    """The first moment a grant expires or a code window needs topping up (`datetime.max`
+    when none will; the earliest representable time when one is due already)."""
+    due = datetime.max.replace(tzinfo=UTC)
+    for item in session.state["items"].values():
+        if item["deleted"] or not item["grants"]:
+            continue
+        for grant in item["grants"].values():
+            if grant["expires"]:
+                due = min(due, parse_time(grant["expires"]))
+            if "otp" in grant.get("scope", {}):
+                until, start = grant.get("codes_until"), grant.get("codes_from")
+                if until is None or start is None:
+                    return datetime.min.replace(tzinfo=UTC)
+                end, begin = parse_time(until), parse_time(start)
+                due = min(due, begin + (end - begin) / 2)  # needs_top_up: half left
+    return due
 
 
 def top_up(session: Session) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ text is created, so an honest takusu never writes them.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import Any
 
@@ -47,17 +48,22 @@ def json_text(obj: Any) -> str:
     """Indented JSON with every unsafe character written as a \\u escape (json.dumps leaves
     C1 controls, DEL and bidi overrides raw), so the output is safe for a terminal."""
     raw = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True)
-    out: list[str] = []
-    for ch in raw:
-        # json.dumps writes newlines only between values (inside strings they are "\n")
-        if unsafe(ch) and ch != "\n":
-            data = ch.encode("utf-16-be", "surrogatepass")
-            out.extend(
-                f"\\u{int.from_bytes(data[i : i + 2], 'big'):04x}" for i in range(0, len(data), 2)
-            )
-        else:
-            out.append(ch)
-    return "".join(out)
+    # json.dumps writes newlines only between values (inside strings they are "\n"), and
+    # escapes the other C0 controls itself: only DEL and non-ASCII characters need a look
+    return _MAYBE_UNSAFE.sub(_json_escape, raw)
+
+
+_MAYBE_UNSAFE = re.compile("[^\x20-\x7e\n]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    if not unsafe(ch):
+        return ch
+    data = ch.encode("utf-16-be", "surrogatepass")
+    return "".join(
+        f"\\u{int.from_bytes(data[i : i + 2], 'big'):04x}" for i in range(0, len(data), 2)
+    )
 
 
 def checked(value: str, what: str, *, max_len: int, newlines: bool = False) -> str:
@@ -84,6 +90,8 @@ def checked(value: str, what: str, *, max_len: int, newlines: bool = False) -> s
 def width(text: str) -> int:
     """How many terminal columns `text` takes: East Asian wide and full-width characters
     count two, combining marks none."""
+    if text.isascii():  # the common case, and a column of 10,000 rows: one column each
+        return len(text)
     total = 0
     for ch in text:
         if unicodedata.combining(ch):

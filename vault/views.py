@@ -27,10 +27,11 @@ def item_rows(sess: Session, *, shown: bool = False) -> list[dict[str, Any]]:
     names = _names(sess)
     rows = []
     summaries = sess.summaries()
+    items, owner, me = sess.state["items"], sess.is_owner, sess.me.id
     for item_id, p in sorted(summaries.items(), key=lambda kv: kv[1]["title"].casefold()):
-        item = sess.state["items"][item_id]
+        item = items[item_id]
         row: dict[str, Any] = {"id": item_id, "title": p["title"], "version": item["version"]}
-        if sess.is_owner:
+        if owner:
             row.update(
                 username=p.get("username"),
                 url=p.get("url"),
@@ -42,7 +43,7 @@ def item_rows(sess: Session, *, shown: bool = False) -> list[dict[str, Any]]:
                 ),
             )
         else:
-            grant = item["grants"][sess.me.id]
+            grant = item["grants"][me]
             row["expires"] = grant.get("expires")
             row["scope"] = scope_words(grant, shown=shown)
         rows.append(row)

@@ -98,6 +98,7 @@ class Arrivals:
         )
         for event in events:
             event = replace(event, ref=[position, len(event.line)])
+            self.mirror.forget_state()  # `st` may be the memo's: it changes now
             try:
                 if log == self.owner:
                     state.apply_owner(st, event)

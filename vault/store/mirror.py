@@ -33,9 +33,22 @@ def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
     return parts[:-1], parts[-1]
 
 
-# Digests of state caches whose shape was checked in this process: a long-lived process (the
-# agent) reading the same bytes again need not walk them again. Bounded; oldest first out.
-_SHAPE_CHECKED: dict[str, None] = {}
+# The state caches this process parsed or wrote, by path: (the file's bytes, the state).
+# A long-lived process (the agent) reading the very same bytes again hands out the same
+# state instead of parsing and walking megabytes again. The state is mutable: whoever
+# applies an event to a state forgets the memo first (`forget_state`), so a write that
+# fails half-way never leaves a changed state behind bytes that do not hold it; a saved
+# state is remembered with the bytes written. TAKUSU_CHECK_MEMO=1 (the tests set it)
+# parses the file on every hit as well and refuses a memo that differs from it.
+_STATE_MEMO: dict[str, tuple[bytes, State]] = {}
+_MEMO_LIMIT = 8
+
+
+def _remember(key: str, raw: bytes, st: State) -> None:
+    _STATE_MEMO.pop(key, None)
+    _STATE_MEMO[key] = (raw, st)
+    while len(_STATE_MEMO) > _MEMO_LIMIT:
+        del _STATE_MEMO[next(iter(_STATE_MEMO))]
 
 
 class Mirror:
@@ -126,10 +139,31 @@ class Mirror:
         fsutil.append_line(path, blob, self.disk)
 
     def load_state(self, empty: State) -> State:
+        key = str(self.state_path)
         try:
             raw = fsutil.read_bytes(self.state_path, labels.MAX_LOG)
         except FileNotFoundError:
+            _STATE_MEMO.pop(key, None)
             return empty
+        memo = _STATE_MEMO.get(key)
+        if memo is not None and memo[0] == raw:
+            if os.environ.get("TAKUSU_CHECK_MEMO") == "1" and self._parse_state(raw) != memo[1]:
+                raise IntegrityError(
+                    _("this process changed a state it had not forgotten: {path}").format(
+                        path=self.state_path
+                    )
+                )
+            return memo[1]
+        _STATE_MEMO.pop(key, None)
+        st = self._parse_state(raw)
+        if st is not None:
+            _remember(key, raw, st)
+            return st
+        return empty
+
+    def _parse_state(self, raw: bytes) -> State | None:
+        """The state in a cache file's bytes; None for an older takusu's cache (rebuilt
+        from the mirror, not a problem); Malformed or UnknownVersion for a damaged one."""
         # Only this machine writes the cache, as strict UTF-8 with no escapes but the ones
         # JSON needs: a lone surrogate (raw, or as a \uD800-\uDFFF escape) cannot come from
         # us and would crash the next save, so such a cache is damaged and rebuilt.
@@ -152,29 +186,27 @@ class Mirror:
             and label.startswith(_STATE_FAMILY)
             and label != labels.MIRROR_STATE
         ):
-            return empty  # an older takusu's cache: rebuilt from the mirror, not a problem
+            return None
         if label != labels.MIRROR_STATE:
             raise UnknownVersion(
                 _("{path} is not a takusu state cache").format(path=self.state_path)
             )
-        digest = sha256_hex(raw)
-        if digest in _SHAPE_CHECKED:  # the very bytes passed before (the agent, command after
-            checked: State = doc["state"]  # command): the same parse has the same shape
-            return checked
         try:
-            checked = check_shape(doc.get("state"))
+            return check_shape(doc.get("state"))
         except Malformed:
             raise Malformed(_("{path} is damaged").format(path=self.state_path)) from None
-        _SHAPE_CHECKED[digest] = None
-        while len(_SHAPE_CHECKED) > 8:
-            del _SHAPE_CHECKED[next(iter(_SHAPE_CHECKED))]
-        return checked
+
+    def forget_state(self) -> None:
+        """Drop this process's memo of the state cache: call it before changing a state
+        that `load_state` handed out (applying an event)."""
+        _STATE_MEMO.pop(str(self.state_path), None)
 
     def save_state(self, st: State) -> None:
         fsutil.ensure_dir(self.local, self.disk)
-        fsutil.atomic_write(
-            self.state_path, dumps({"label": labels.MIRROR_STATE, "state": st}), self.disk
-        )
+        raw = dumps({"label": labels.MIRROR_STATE, "state": st})
+        _STATE_MEMO.pop(str(self.state_path), None)
+        fsutil.atomic_write(self.state_path, raw, self.disk)
+        _remember(str(self.state_path), raw, st)
 
     def quarantine(self, name: str, data: bytes) -> Path:
         """Keep bytes takusu will not use (a torn tail) for inspection; returns where."""

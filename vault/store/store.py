@@ -258,6 +258,7 @@ class Writer:
         self.start = head["size"] if head else 0
         self.lines: list[bytes] = []
         self.events: list[Event] = []
+        self._by_ref: dict[tuple[int, int], Event] = {}  # offboarding adds thousands
 
     @property
     def state(self) -> State:
@@ -291,6 +292,7 @@ class Writer:
                 hint=_("nothing was written; make the item smaller or share it with fewer people"),
             )
         event = replace(event, ref=[size, len(event.line)])
+        self.store.mirror.forget_state()  # `st` may be the memo's: it changes now
         if self.log == self.store.owner:
             state.apply_owner(st, event)
         else:
@@ -303,13 +305,14 @@ class Writer:
         }
         self.lines.append(event.line)
         self.events.append(event)
+        self._by_ref[(size, len(event.line))] = event
         return event
 
     def pending_fields(self, ref: list[int]) -> dict[str, Any]:
         """The fields of an event added but not yet written, by its mirror reference."""
-        for event in self.events:
-            if event.ref == ref:
-                return dict(event.fields)
+        event = self._by_ref.get((ref[0], ref[1])) if len(ref) == 2 else None
+        if event is not None:
+            return dict(event.fields)
         raise IntegrityError(_("a reference points past this machine's mirror"), log=self.log)
 
     def commit(self) -> None:
