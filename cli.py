@@ -10,7 +10,10 @@ commands are in `cli_commands/`, one module per part of the job).
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # `typing` is not on the way of a command the agent answers
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -40,11 +40,11 @@ SOURCES = ("vault", "cli_commands")
 
 
 def po_path(lang: str) -> Path:
-    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    return Path(LOCALE_DIR) / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
 def mo_path(lang: str) -> Path:
-    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    return Path(LOCALE_DIR) / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
 
 
 def _add(catalog: Catalog, msgid: str | tuple[str, str], where: str, line: int) -> None:

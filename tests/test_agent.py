@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from tests import agent_handler
-from vault.agent import client, launch, paths, protocol, server, watch
+from vault.agent import client, launch, paths, protocol, server, status, watch
 from vault.agent.errors import (
     AgentError,
     AgentNotRunning,
@@ -61,7 +61,7 @@ class Env:
     def socket(self) -> Path:
         return paths.socket_path(self.home)
 
-    def start(self, **kwargs: Any) -> client.Status:
+    def start(self, **kwargs: Any) -> status.Status:
         kwargs.setdefault("handler", HANDLER)
         kwargs.setdefault("tick", TICK)
         return launch.start(self.home, self.identity, **kwargs)
@@ -725,3 +725,34 @@ def test_rebuilt_errors_keep_every_field() -> None:
     assert isinstance(unknown, AgentError) and unknown.kind == "Whatever"
     assert unknown.exit_code == 1
     assert isinstance(client.rebuild("nonsense"), protocol.ProtocolError)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["rel", "./rel/./x/", "a//b///c", "/abs/../x", "/abs/./y/", "//two/slashes", "///three", "."],
+)
+def test_the_home_key_path_is_what_pathlib_writes(path: str) -> None:
+    """The thin client names the socket without pathlib: its absolute path must be the one
+    `Path(home).absolute()` gives, or a command would miss the agent that `unlock` started."""
+    assert paths.absolute(path) == str(Path(path).absolute())
+    assert paths.socket_path(path) == paths.socket_path(Path(path).absolute())
+
+
+@pytest.mark.parametrize("data_home", [None, "", "   ", "/tmp/xdg-data"])
+def test_the_thin_path_finds_the_default_home_where_platformdirs_does(
+    data_home: str | None, monkeypatch, tmp_path: Path
+) -> None:
+    """Without TAKUSU_HOME the thin client finds the home by the XDG rule itself (importing
+    platformdirs costs ~60 ms): it must be the folder `vault.home.default_home` uses."""
+    from cli_commands.forward import _home
+    from vault.home import default_home
+
+    monkeypatch.delenv("TAKUSU_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if data_home is None:
+        monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_DATA_HOME", data_home)
+    assert _home() == str(default_home().absolute())
+    monkeypatch.setenv("TAKUSU_HOME", "~/elsewhere/./h")
+    assert _home() == str(default_home().absolute())

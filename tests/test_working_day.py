@@ -3,6 +3,7 @@ the thin path, the clipboard under Xvfb, `run`, completion, many clients without
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -145,6 +146,19 @@ def test_the_thin_path_imports_no_heavy_library(day):
     assert done.stderr.strip().splitlines()[-1] == "0 []", done.stderr[-500:]
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert not {m for m in imported if m.split(".")[0] in ("cryptography", "keyring", "pyotp")}
+    # nor the stdlib modules that cost a command most of its time on a slow machine (beyond
+    # what this interpreter loads before any code runs: an editable install's hook may)
+    before = subprocess.run(
+        [sys.executable, "-c", "import sys; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    baseline = set(ast.literal_eval(before.stdout))
+    light = {"typing", "pathlib", "datetime", "gettext", "string", "dataclasses", "platformdirs"}
+    assert (imported - baseline) & light == set(), sorted((imported - baseline) & light)
 
 
 def test_a_killed_agent_releases_nothing_and_the_next_command_runs_here(day):

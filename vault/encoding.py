@@ -10,10 +10,14 @@ import base64
 import binascii
 import json
 import re
-from typing import Any
 
 from .errors import Malformed
 from .i18n import _
+
+TYPE_CHECKING = False  # (the thin client imports this module: `typing` is not on its way)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 MAX_INT = 2**53

@@ -15,18 +15,24 @@ stored (a table of sentences); it is translated with `_` where it is shown.
 
 from __future__ import annotations
 
-import gettext
 import os
-import string
 from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
+
+# `typing` costs a command ~5 ms to import; mypy reads this name as typing.TYPE_CHECKING
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    import gettext
+    from typing import Any
 
 DOMAIN = "takusu"
-LOCALE_DIR = Path(__file__).with_name("locale")
+LOCALE_DIR = os.path.join(os.path.dirname(__file__), "locale")
 LANGUAGES = ("en", "ja")
 
-_state: dict[str, object] = {"lang": "en", "catalog": gettext.NullTranslations()}
+# The catalog in use; None is English, and then neither `gettext` nor a catalog is loaded
+# (a command answered by the agent imports this module, and pays for every import).
+_state: dict[str, object] = {"lang": "en", "catalog": None}
 
 
 def language(environ: Mapping[str, str] | None = None) -> str:
@@ -50,9 +56,11 @@ def use(lang: str) -> None:
 
 
 @lru_cache(maxsize=4)
-def _catalog(lang: str) -> gettext.NullTranslations:
+def _catalog(lang: str) -> gettext.NullTranslations | None:
     if lang == "en":
-        return gettext.NullTranslations()
+        return None
+    import gettext
+
     return gettext.translation(DOMAIN, LOCALE_DIR, [lang], fallback=True)
 
 
@@ -63,18 +71,20 @@ def current() -> str:
 
 def _(msgid: str) -> str:
     """`msgid` in the language in use (the English when there is no good translation)."""
-    catalog = _state["catalog"]
-    assert isinstance(catalog, gettext.NullTranslations)
+    catalog: Any = _state["catalog"]
+    if catalog is None:
+        return msgid
     text = catalog.gettext(msgid)
     return text if text == msgid or fields(text) == fields(msgid) else msgid
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural sentence for `n`, translated."""
-    catalog = _state["catalog"]
-    assert isinstance(catalog, gettext.NullTranslations)
-    text = catalog.ngettext(singular, plural, n)
+    catalog: Any = _state["catalog"]
     english = singular if n == 1 else plural
+    if catalog is None:
+        return english
+    text = catalog.ngettext(singular, plural, n)
     return text if fields(text) <= fields(singular) | fields(plural) else english
 
 
@@ -87,6 +97,8 @@ def N_(msgid: str) -> str:
 def fields(text: str) -> frozenset[str]:
     """The placeholder names of a format string (`{title}` -> "title"); a string that is
     not a valid format string has the impossible name "!"."""
+    import string
+
     try:
         return frozenset(
             name.split(".")[0].split("[")[0]

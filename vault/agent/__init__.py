@@ -12,7 +12,18 @@ Modules: `paths` (where the socket lives, and its checks), `protocol` (the frame
 
 from __future__ import annotations
 
-from datetime import timedelta
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import timedelta
 
-DEFAULT_IDLE = timedelta(minutes=15)
-DEFAULT_MAX = timedelta(hours=8)
+_DEFAULTS = {"DEFAULT_IDLE": 15 * 60, "DEFAULT_MAX": 8 * 3600}  # seconds
+
+
+def __getattr__(name: str) -> timedelta:
+    """DEFAULT_IDLE (15 minutes) and DEFAULT_MAX (8 hours), made on first use: the thin
+    client imports this package, and `datetime` is not on its way."""
+    if name in _DEFAULTS:
+        from datetime import timedelta
+
+        return timedelta(seconds=_DEFAULTS[name])
+    raise AttributeError(name)

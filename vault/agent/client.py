@@ -7,14 +7,10 @@ Importing and using this module loads only the standard library and the light pa
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import struct
 import time
-from datetime import datetime
-from pathlib import Path
-from typing import Any, NamedTuple
 
 from .. import errors as _errors
 from .. import i18n
@@ -24,49 +20,15 @@ from . import errors as _agent_errors
 from . import paths, protocol
 from .errors import AgentError, AgentNotRunning, AgentStopped, AgentVersionMismatch
 
+TYPE_CHECKING = False  # no `typing`, `pathlib` or `datetime` on the way of a command
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .paths import StrPath
+    from .status import Status
+
 DEFAULT_TIMEOUT = 30.0
 STOPPED = N_("the agent stopped while answering; nothing was returned")
-
-
-class Status(NamedTuple):
-    """What a running agent says about itself (its `status` op).
-
-    (A NamedTuple, not a dataclass: `dataclasses` costs a command ~15 ms to import.)
-    """
-
-    name: str  # the identity's name
-    id: str  # the identity's id (32 hex digits; show a prefix)
-    pid: int
-    started: datetime
-    idle_deadline: datetime  # it locks itself then unless used before
-    max_deadline: datetime  # it locks itself then whatever happens
-    protocol: int
-    version: str  # takusu's version in the agent
-    socket: Path
-
-    @property
-    def until(self) -> datetime:
-        """When the agent locks itself if nothing uses it: the nearer of the two deadlines."""
-        return min(self.idle_deadline, self.max_deadline)
-
-    @classmethod
-    def from_result(cls, result: Any, socket_path: Path) -> Status:
-        from ..clock import parse_time  # only `status` needs it: `get` starts without it
-
-        try:
-            return cls(
-                name=str(result["name"]),
-                id=str(result["id"]),
-                pid=int(result["pid"]),
-                started=parse_time(result["started"]),
-                idle_deadline=parse_time(result["idle_deadline"]),
-                max_deadline=parse_time(result["max_deadline"]),
-                protocol=int(result["protocol"]),
-                version=str(result["version"]),
-                socket=socket_path,
-            )
-        except (KeyError, TypeError, ValueError):
-            raise protocol.ProtocolError(_("the agent's status reply is malformed")) from None
 
 
 # --- connecting ------------------------------------------------------------------------------
@@ -89,20 +51,22 @@ def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
     return pid, uid, gid
 
 
-def _remove_stale(path: Path, seen: os.stat_result) -> None:
+def _remove_stale(path: str, seen: os.stat_result) -> None:
     """Remove the socket a dead agent left, unless it was replaced since we looked."""
-    with contextlib.suppress(OSError):
+    try:
         now = os.lstat(path)
         if (now.st_dev, now.st_ino) == (seen.st_dev, seen.st_ino):
             os.unlink(path)
+    except OSError:
+        pass
 
 
-def _connect_once(sock: socket.socket, path: Path, deadline: float) -> None:
+def _connect_once(sock: socket.socket, path: str, deadline: float) -> None:
     # A full listen backlog makes a non-blocking Unix connect fail with EAGAIN at once
     # rather than wait: retry until the deadline.
     while True:
         try:
-            sock.connect(str(path))
+            sock.connect(path)
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
@@ -110,14 +74,14 @@ def _connect_once(sock: socket.socket, path: Path, deadline: float) -> None:
             time.sleep(0.005)
 
 
-def connect(home: Path, timeout: float = DEFAULT_TIMEOUT) -> socket.socket | None:
+def connect(home: StrPath, timeout: float = DEFAULT_TIMEOUT) -> socket.socket | None:
     """A socket connected to this home's agent, or None if no agent listens.
 
     A stale socket (its agent was killed) is removed. IntegrityError for an unsafe folder
     or socket, or an agent that runs as another user.
     """
-    path = paths.socket_path(home)
-    if not paths.check_folder(path.parent):
+    path = paths.socket_file(home)
+    if not paths.check_folder(os.path.dirname(path)):
         return None
     seen = paths.check_socket(path)
     if seen is None:
@@ -152,7 +116,7 @@ def connect(home: Path, timeout: float = DEFAULT_TIMEOUT) -> socket.socket | Non
     return sock
 
 
-def _check_agent_user(sock: socket.socket, path: Path) -> None:
+def _check_agent_user(sock: socket.socket, path: str) -> None:
     _pid, uid, _gid = peer_credentials(sock)
     if uid != os.geteuid():
         raise IntegrityError(
@@ -173,11 +137,12 @@ def _exchange(
     fds: list[int] | None = None,
 ) -> Any:
     try:
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            # an agent that has answered already (a refusal) may have closed: read its reply
+        try:
             protocol.send(sock, message)
             if fds:
                 socket.send_fds(sock, [protocol.FDS_MARK], fds)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # an agent that has answered already (a refusal) may have closed: read it
         sock.settimeout(timeout)
         return protocol.receive(sock)
     except (protocol.Closed, ConnectionResetError, BrokenPipeError):
@@ -254,7 +219,7 @@ def _result(reply: Any) -> Any:
 
 
 def call(
-    home: Path,
+    home: StrPath,
     op: str,
     args: dict[str, Any] | None = None,
     *,
@@ -275,7 +240,7 @@ def call(
         return _result(_exchange(sock, protocol.request(op, args), timeout, fds))
 
 
-def running(home: Path, *, timeout: float = 5.0) -> Status | None:
+def running(home: StrPath, *, timeout: float = 5.0) -> Status | None:
     """The running agent's status, or None if none runs (a stale socket is removed).
 
     Asking does not re-arm its idle timer. AgentVersionMismatch for an agent of another
@@ -291,10 +256,12 @@ def running(home: Path, *, timeout: float = 5.0) -> Status | None:
             if attempt:  # it was dying: the second look finds its socket stale (or a new one)
                 raise
             time.sleep(0.05)
+    from .status import Status
+
     return Status.from_result(result, paths.socket_path(home))
 
 
-def _wait_gone(home: Path, timeout: float) -> bool:
+def _wait_gone(home: StrPath, timeout: float) -> bool:
     """True once no agent listens for `home` (a stale socket is removed), False at timeout."""
     deadline = time.monotonic() + timeout
     while True:
@@ -307,13 +274,13 @@ def _wait_gone(home: Path, timeout: float) -> bool:
         time.sleep(0.01)
 
 
-def stop(home: Path, *, timeout: float = 5.0) -> bool:
+def stop(home: StrPath, *, timeout: float = 5.0) -> bool:
     """Lock the agent of this home; True if one was running, False if none was.
 
     An agent of another protocol version is sent SIGTERM (its pid from SO_PEERCRED), and
     SIGKILL if it has not gone after `timeout`. When this returns, the socket is gone.
     """
-    path = paths.socket_path(home)
+    path = paths.socket_file(home)
     sock = connect(home, timeout)
     if sock is None:
         return False
@@ -327,13 +294,17 @@ def stop(home: Path, *, timeout: float = 5.0) -> bool:
             pass  # it died, or had locked itself, as we asked: just as good
     if not _wait_gone(home, timeout):
         _signal(pid, "SIGKILL")
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(path)
+        except FileNotFoundError:
+            pass
     return True
 
 
 def _signal(pid: int, name: str) -> None:
     import signal  # only on this rare path
 
-    with contextlib.suppress(ProcessLookupError):
+    try:
         os.kill(pid, getattr(signal, name))
+    except ProcessLookupError:
+        pass

@@ -23,8 +23,8 @@ from .. import fsutil, i18n
 from ..errors import UsageError
 from ..i18n import N_, _
 from . import DEFAULT_IDLE, DEFAULT_MAX, client, paths, watch
-from .client import Status
 from .errors import AgentError
+from .status import Status
 
 if TYPE_CHECKING:
     from ..identity import Identity

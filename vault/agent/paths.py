@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
-from pathlib import Path
 
 from .. import i18n
 from ..errors import IntegrityError, UserError
@@ -24,18 +22,35 @@ except ImportError:  # Python 3.12 and later name it _sha2
     except ImportError:
         from hashlib import sha256
 
+TYPE_CHECKING = False  # the thin client imports this module: no `typing`, no `pathlib`
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    StrPath = str | os.PathLike[str]
+
 FOLDER_MODE = 0o700
 # sun_path holds 108 bytes on Linux (104 on the BSDs), the terminating NUL included.
 MAX_SOCKET_PATH = 103
 
 
-def home_key(home: Path) -> str:
+def absolute(path: StrPath) -> str:
+    """`path` made absolute as `pathlib.Path(path).absolute()` writes it (from the working
+    folder, without `.` parts, doubled or trailing slashes; `..` kept), without pathlib."""
+    text = os.fspath(path)
+    if not os.path.isabs(text):
+        text = os.path.join(os.getcwd(), text)
+    lead = "//" if text.startswith("//") and not text.startswith("///") else "/"
+    return lead + "/".join(part for part in text.split("/") if part not in ("", "."))
+
+
+def home_key(home: StrPath) -> str:
     """16 hex digits naming this TAKUSU_HOME (SHA-256 of its absolute path)."""
-    digest: str = sha256(str(Path(home).absolute()).encode()).hexdigest()
+    digest: str = sha256(absolute(home).encode()).hexdigest()
     return digest[:16]
 
 
-def _private_dir_of_ours(path: Path) -> bool:
+def _private_dir_of_ours(path: StrPath) -> bool:
     try:
         info = os.lstat(path)
     except OSError:
@@ -43,17 +58,17 @@ def _private_dir_of_ours(path: Path) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
 
 
-def runtime_dir(home: Path) -> Path:
+def runtime_folder(home: StrPath) -> str:
     """The folder that holds this home's socket (it may not exist yet)."""
     xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg and os.path.isabs(xdg) and _private_dir_of_ours(Path(xdg)):
-        return Path(xdg) / "takusu"
-    return Path(home).absolute() / "run"
+    if xdg and os.path.isabs(xdg) and _private_dir_of_ours(xdg):
+        return os.path.join(xdg, "takusu")
+    return os.path.join(absolute(home), "run")
 
 
-def socket_path(home: Path) -> Path:
+def socket_file(home: StrPath) -> str:
     """The agent socket of this TAKUSU_HOME; UserError if the path is too long for a socket."""
-    path = runtime_dir(home) / f"agent-{home_key(home)}.sock"
+    path = os.path.join(runtime_folder(home), f"agent-{home_key(home)}.sock")
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
         raise UserError(
             _("the agent socket path is too long for this system: {path}").format(path=path),
@@ -62,12 +77,26 @@ def socket_path(home: Path) -> Path:
     return path
 
 
-def lock_path(home: Path) -> Path:
+def runtime_dir(home: StrPath) -> Path:
+    """`runtime_folder` as a Path."""
+    from pathlib import Path
+
+    return Path(runtime_folder(home))
+
+
+def socket_path(home: StrPath) -> Path:
+    """`socket_file` as a Path."""
+    from pathlib import Path
+
+    return Path(socket_file(home))
+
+
+def lock_path(home: StrPath) -> Path:
     """The lock file that serialises starting and stopping this home's agent."""
     return runtime_dir(home) / f"agent-{home_key(home)}.lock"
 
 
-def check_folder(path: Path) -> bool:
+def check_folder(path: StrPath) -> bool:
     """True if the socket folder exists and is safe; False if it does not exist.
 
     IntegrityError for a symlink, a non-folder, another owner or a mode open to others:
@@ -84,7 +113,7 @@ def check_folder(path: Path) -> bool:
 
 
 def _checked(
-    path: Path, is_kind: Callable[[int], bool], not_kind: str, link_hint: str, open_hint: str
+    path: StrPath, is_kind: Callable[[int], bool], not_kind: str, link_hint: str, open_hint: str
 ) -> os.stat_result | None:
     """`path`'s lstat if `is_kind`, ours and closed to others; None if it is not there;
     IntegrityError for anything else (a link, another kind, another owner, an open mode).
@@ -134,7 +163,7 @@ def ensure_folder(path: Path) -> None:
     check_folder(path)
 
 
-def check_socket(path: Path) -> os.stat_result | None:
+def check_socket(path: StrPath) -> os.stat_result | None:
     """The socket's lstat if it exists and is safe; None if there is none.
 
     IntegrityError for anything but a socket of ours closed to others.

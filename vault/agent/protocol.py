@@ -16,14 +16,18 @@ recognises an older agent and replaces it.
 
 from __future__ import annotations
 
-import socket
 import struct
-from typing import Any
 
 from ..encoding import MAX_INT, dumps, loads
 from ..errors import EXIT_USER, Malformed, TakusuError
 from ..i18n import _
 from .errors import AgentError
+
+TYPE_CHECKING = False  # (the thin client imports this module: no `typing`, no `socket` here)
+if TYPE_CHECKING:
+    import socket
+    from typing import Any
+
 
 PROTOCOL = 1
 MAX_FRAME = 1 << 20
