@@ -1,4 +1,4 @@
-"""takusu's command line (the console script `takusu = "cli:main"`).
+"""takusu's command line (`bin/takusu`, installed as the `takusu` command, calls `main`).
 
 A command goes to this home's agent when one runs (`takusu unlock`): the agent holds the
 unlocked identity and runs the command with this terminal's stdin, stdout and stderr, so

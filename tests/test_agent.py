@@ -756,3 +756,49 @@ def test_the_thin_path_finds_the_default_home_where_platformdirs_does(
     assert _home() == str(default_home().absolute())
     monkeypatch.setenv("TAKUSU_HOME", "~/elsewhere/./h")
     assert _home() == str(default_home().absolute())
+
+
+# --- the thin client's JSON --------------------------------------------------------------
+
+JSON_CASES = [
+    {"v": 1, "op": "cli", "args": {"argv": ["get", "銀行/Bank"], "cwd": "/tmp", "env": {}}},
+    {
+        "ok": False,
+        "error": {"type": "NotFound", "message": 'no "x"\\\n\t\x01\x7f\u202e', "hint": None},
+    },
+    [0, -1, 2**53, True, False, None, "", [], {}, [[{"z": 1, "a": [2]}]]],
+    "just a string",
+    7,
+]
+
+
+@pytest.mark.parametrize("value", JSON_CASES)
+def test_the_thin_clients_json_is_the_strict_encodings(value: Any) -> None:
+    """lightjson (CPython's C JSON, driven without importing `json`) writes the very bytes
+    vault.encoding.dumps writes, and reads them back; so does its fallback."""
+    from vault.agent import lightjson
+    from vault.encoding import dumps, loads
+
+    assert lightjson.dumps(value) == dumps(value)
+    assert lightjson.loads(dumps(value)) == value == loads(dumps(value))
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"{", b'{"a":1} {}', b"NaN", b"[Infinity]", b'"\x01"', b"\xff", b"[1,]"]
+)
+def test_the_thin_clients_json_refuses_what_is_not_one_json_value(data: bytes) -> None:
+    from vault.agent import lightjson
+
+    with pytest.raises(ValueError):
+        lightjson.loads(data)
+
+
+def test_a_malformed_reply_reaches_the_thin_client_as_a_protocol_error() -> None:
+    """A reply the light decoder refuses is a ProtocolError (one line), not a traceback."""
+    import socket as socketmod
+
+    left, right = socketmod.socketpair()
+    with left, right:
+        right.sendall(struct.pack(">I", 3) + b"{x}")
+        with pytest.raises(protocol.ProtocolError, match="not valid JSON"):
+            protocol.receive(left, light=True)

@@ -16,14 +16,13 @@ stored (a table of sentences); it is translated with `_` where it is shown.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from functools import lru_cache
 
 # `typing` costs a command ~5 ms to import; mypy reads this name as typing.TYPE_CHECKING
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     import gettext
+    from collections.abc import Mapping
     from typing import Any
 
 DOMAIN = "takusu"
@@ -55,13 +54,17 @@ def use(lang: str) -> None:
     _state["catalog"] = _catalog(lang)
 
 
-@lru_cache(maxsize=4)
+_CATALOGS: dict[str, gettext.NullTranslations] = {}
+
+
 def _catalog(lang: str) -> gettext.NullTranslations | None:
     if lang == "en":
         return None
-    import gettext
+    if lang not in _CATALOGS:
+        import gettext
 
-    return gettext.translation(DOMAIN, LOCALE_DIR, [lang], fallback=True)
+        _CATALOGS[lang] = gettext.translation(DOMAIN, LOCALE_DIR, [lang], fallback=True)
+    return _CATALOGS[lang]
 
 
 def current() -> str:
@@ -93,17 +96,26 @@ def N_(msgid: str) -> str:
     return msgid
 
 
-@lru_cache(maxsize=4096)
+_FIELDS: dict[str, frozenset[str]] = {}
+
+
 def fields(text: str) -> frozenset[str]:
     """The placeholder names of a format string (`{title}` -> "title"); a string that is
-    not a valid format string has the impossible name "!"."""
+    not a valid format string has the impossible name "!". (Remembered: a dict, not
+    functools.lru_cache, which would put `functools` on the thin client's way.)"""
+    found = _FIELDS.get(text)
+    if found is not None:
+        return found
     import string
 
     try:
-        return frozenset(
+        found = frozenset(
             name.split(".")[0].split("[")[0]
             for _literal, name, _spec, _conv in string.Formatter().parse(text)
             if name is not None
         )
     except ValueError:
-        return frozenset({"!"})
+        found = frozenset({"!"})
+    if len(_FIELDS) < 8192:
+        _FIELDS[text] = found
+    return found

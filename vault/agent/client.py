@@ -7,8 +7,8 @@ Importing and using this module loads only the standard library and the light pa
 
 from __future__ import annotations
 
+import _socket  # not `socket`: it imports `enum` and `selectors`, which the client needs not
 import os
-import socket
 import struct
 import time
 
@@ -34,20 +34,20 @@ STOPPED = N_("the agent stopped while answering; nothing was returned")
 # --- connecting ------------------------------------------------------------------------------
 
 
-def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+def peer_credentials(sock: _socket.socket) -> tuple[int, int, int]:
     """(pid, uid, gid) of the process at the other end of a Unix socket (SO_PEERCRED).
 
     On the server side that is the connecting process; on the client side the process that
     listens (the agent). AgentError where the system cannot say.
     """
-    option = getattr(socket, "SO_PEERCRED", None)
+    option = getattr(_socket, "SO_PEERCRED", None)
     if option is None:
         raise AgentError(
             _("this system cannot tell who is at the other end of a socket (no SO_PEERCRED)"),
             hint=_("the agent is not available here; commands ask for the passphrase instead"),
         )
     size = struct.calcsize("3i")
-    pid, uid, gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, option, size))
+    pid, uid, gid = struct.unpack("3i", sock.getsockopt(_socket.SOL_SOCKET, option, size))
     return pid, uid, gid
 
 
@@ -61,7 +61,7 @@ def _remove_stale(path: str, seen: os.stat_result) -> None:
         pass
 
 
-def _connect_once(sock: socket.socket, path: str, deadline: float) -> None:
+def _connect_once(sock: _socket.socket, path: str, deadline: float) -> None:
     # A full listen backlog makes a non-blocking Unix connect fail with EAGAIN at once
     # rather than wait: retry until the deadline.
     while True:
@@ -74,7 +74,7 @@ def _connect_once(sock: socket.socket, path: str, deadline: float) -> None:
             time.sleep(0.005)
 
 
-def connect(home: StrPath, timeout: float = DEFAULT_TIMEOUT) -> socket.socket | None:
+def connect(home: StrPath, timeout: float = DEFAULT_TIMEOUT) -> _socket.socket | None:
     """A socket connected to this home's agent, or None if no agent listens.
 
     A stale socket (its agent was killed) is removed. IntegrityError for an unsafe folder
@@ -86,7 +86,7 @@ def connect(home: StrPath, timeout: float = DEFAULT_TIMEOUT) -> socket.socket | 
     seen = paths.check_socket(path)
     if seen is None:
         return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         _connect_once(sock, path, time.monotonic() + timeout)
@@ -116,7 +116,7 @@ def connect(home: StrPath, timeout: float = DEFAULT_TIMEOUT) -> socket.socket | 
     return sock
 
 
-def _check_agent_user(sock: socket.socket, path: str) -> None:
+def _check_agent_user(sock: _socket.socket, path: str) -> None:
     _pid, uid, _gid = peer_credentials(sock)
     if uid != os.geteuid():
         raise IntegrityError(
@@ -131,20 +131,21 @@ def _check_agent_user(sock: socket.socket, path: str) -> None:
 
 
 def _exchange(
-    sock: socket.socket,
+    sock: _socket.socket,
     message: dict[str, Any],
     timeout: float | None,
     fds: list[int] | None = None,
 ) -> Any:
     try:
         try:
-            protocol.send(sock, message)
-            if fds:
-                socket.send_fds(sock, [protocol.FDS_MARK], fds)
+            protocol.send(sock, message, light=True)
+            if fds:  # as socket.send_fds does it
+                rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))
+                sock.sendmsg([protocol.FDS_MARK], [rights])
         except (BrokenPipeError, ConnectionResetError):
             pass  # an agent that has answered already (a refusal) may have closed: read it
         sock.settimeout(timeout)
-        return protocol.receive(sock)
+        return protocol.receive(sock, light=True)
     except (protocol.Closed, ConnectionResetError, BrokenPipeError):
         raise AgentStopped(i18n._(STOPPED)) from None
     except TimeoutError:
@@ -236,8 +237,10 @@ def call(
     sock = connect(home, DEFAULT_TIMEOUT if timeout is None else timeout)
     if sock is None:
         raise AgentNotRunning(_("no agent is running for this TAKUSU_HOME"))
-    with sock:
+    try:
         return _result(_exchange(sock, protocol.request(op, args), timeout, fds))
+    finally:
+        sock.close()
 
 
 def running(home: StrPath, *, timeout: float = 5.0) -> Status | None:
@@ -284,7 +287,7 @@ def stop(home: StrPath, *, timeout: float = 5.0) -> bool:
     sock = connect(home, timeout)
     if sock is None:
         return False
-    with sock:
+    try:
         pid = peer_credentials(sock)[0]
         try:
             _result(_exchange(sock, protocol.request("lock"), timeout))
@@ -292,6 +295,8 @@ def stop(home: StrPath, *, timeout: float = 5.0) -> bool:
             _signal(pid, "SIGTERM")
         except (AgentStopped, AgentNotRunning):
             pass  # it died, or had locked itself, as we asked: just as good
+    finally:
+        sock.close()
     if not _wait_gone(home, timeout):
         _signal(pid, "SIGKILL")
         try:

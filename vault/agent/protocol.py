@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import struct
 
-from ..encoding import MAX_INT, dumps, loads
 from ..errors import EXIT_USER, Malformed, TakusuError
 from ..i18n import _
 from .errors import AgentError
 
 TYPE_CHECKING = False  # (the thin client imports this module: no `typing`, no `socket` here)
 if TYPE_CHECKING:
-    import socket
+    import _socket
     from typing import Any
 
 
@@ -47,8 +46,16 @@ FDS_MARK = b"F"  # the one byte that carries passed file descriptors (SCM_RIGHTS
 FD_OPS = frozenset({"cli"})  # ops whose request is followed by the caller's stdin/out/err
 
 
-def encode(obj: Any) -> bytes:
+# The agent reads and writes frames with vault.encoding (its strict decoder); the thin
+# client with lightjson (the same bytes, without importing `json` and `re`): `light=True`.
+
+
+def encode(obj: Any, *, light: bool = False) -> bytes:
     """One frame: the length header and the canonical JSON of `obj`; ProtocolError if too big."""
+    if light:
+        from .lightjson import dumps
+    else:
+        from ..encoding import dumps
     body = dumps(obj)
     if len(body) > MAX_FRAME:
         raise ProtocolError(
@@ -59,11 +66,11 @@ def encode(obj: Any) -> bytes:
     return _HEADER.pack(len(body)) + body
 
 
-def send(sock: socket.socket, obj: Any) -> None:
-    sock.sendall(encode(obj))
+def send(sock: _socket.socket, obj: Any, *, light: bool = False) -> None:
+    sock.sendall(encode(obj, light=light))
 
 
-def _recv_exactly(sock: socket.socket, count: int) -> bytes:
+def _recv_exactly(sock: _socket.socket, count: int) -> bytes:
     chunks, remaining = [], count
     while remaining:
         chunk = sock.recv(min(remaining, 1 << 16))
@@ -74,7 +81,7 @@ def _recv_exactly(sock: socket.socket, count: int) -> bytes:
     return b"".join(chunks)
 
 
-def receive(sock: socket.socket) -> Any:
+def receive(sock: _socket.socket, *, light: bool = False) -> Any:
     """The next frame's JSON value. Closed on EOF, ProtocolError if too large or malformed."""
     (length,) = _HEADER.unpack(_recv_exactly(sock, _HEADER.size))
     if length > MAX_FRAME:
@@ -83,8 +90,18 @@ def receive(sock: socket.socket) -> Any:
                 size=length, limit=MAX_FRAME
             )
         )
+    body = _recv_exactly(sock, length)
+    if light:
+        from .lightjson import loads as light_loads
+
+        try:
+            return light_loads(body)
+        except (ValueError, RecursionError):
+            raise ProtocolError(_("the agent's message is not valid JSON")) from None
+    from ..encoding import loads
+
     try:
-        return loads(_recv_exactly(sock, length), "agent message")
+        return loads(body, "agent message")
     except Malformed as exc:
         raise ProtocolError(exc.message) from None
 
@@ -131,6 +148,8 @@ def jsonable(value: Any, depth: int = 0) -> bool:
     if value is None or isinstance(value, bool | str):
         return True
     if isinstance(value, int):
+        from ..encoding import MAX_INT
+
         return abs(value) <= MAX_INT
     if isinstance(value, list):
         return all(jsonable(v, depth + 1) for v in value)
