@@ -170,12 +170,16 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    if not sess.is_owner and not rows:
+    owner = sess.is_owner
+    if not owner and not rows:
         _say_why_nothing(sess)
     lines = []
     for r in rows:
         cells = [r["title"]]
-        if sess.is_owner:
+        if owner:
+            if not r["shared_with"] and not r["exposed_to"]:
+                lines.append([r["title"], r["username"] or "", ""])
+                continue
             notes = []
             if r["shared_with"]:
                 names = ", ".join(r["shared_with"])

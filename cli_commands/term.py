@@ -57,19 +57,38 @@ def info(message: str) -> None:
 def table(rows: list[list[str]], gap: str = "  ") -> None:
     """Rows as aligned columns on stdout: each cell escaped, then padded by display width
     (a Japanese character takes two columns); the last column is not padded."""
-    shown = [[escape(cell) for cell in row] for row in rows]
-    widths: list[int] = []
-    for row in shown:
-        for n, cell in enumerate(row[:-1]):
-            if n == len(widths):
-                widths.append(0)
-            widths[n] = max(widths[n], width(cell))
-    lines = [
-        gap.join([pad(cell, widths[n]) for n, cell in enumerate(row[:-1])] + row[-1:]).rstrip()
-        for row in shown
+    text = table_text(rows, gap)
+    if text:  # one write: a list of 10,000 rows is not 10,000 calls into click
+        click.echo(text)
+
+
+def table_text(rows: list[list[str]], gap: str = "  ") -> str:
+    """The lines `table` prints, joined. A column of printable ASCII (nearly always) is
+    checked, measured and padded as a whole, in C; any other column cell by cell."""
+    if not rows:
+        return ""
+    count = max(len(row) for row in rows)
+    if any(len(row) != count for row in rows):
+        rows = [row + [""] * (count - len(row)) for row in rows]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    plain = []
+    for column in columns:
+        joined = "".join(column)
+        plain.append(joined.isascii() and joined.isprintable())
+    for n, column in enumerate(columns):
+        if not plain[n]:
+            columns[n] = [escape(cell) for cell in column]
+    widths = [
+        (max(map(len, column)) if plain[n] else max(map(width, column)))
+        for n, column in enumerate(columns[:-1])
     ]
-    if lines:  # one write: a list of 10,000 rows is not 10,000 calls into click
-        click.echo("\n".join(lines))
+    if all(plain[:-1]):
+        line = gap.join(f"{{:<{w}}}" for w in widths) + (gap if widths else "") + "{}"
+        return "\n".join(line.format(*row).rstrip() for row in zip(*columns, strict=True))
+    return "\n".join(
+        gap.join([pad(cell, widths[n]) for n, cell in enumerate(row[:-1])] + [row[-1]]).rstrip()
+        for row in zip(*columns, strict=True)
+    )
 
 
 def labelled(rows: list[tuple[str, str]], indent: str = "") -> list[str]:

@@ -14,6 +14,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import PASSPHRASE, ok, on_tty, read_pty, run, takusu_script
 from tests.world import World, build
@@ -432,3 +434,41 @@ def test_offboarding_says_a_seed_was_readable_or_seen_as_it_was(tmp_path):
     other = build(tmp_path / "other")
     ok(other.s("get", "GitHub", "totp"))
     assert "2FA seed seen:" in ok(other.c("offboard", "aiko")).out
+
+
+def _cell_by_cell(rows: list[list[str]], gap: str = "  ") -> str:
+    """The table as it was first written: every cell escaped, measured and padded alone."""
+    from vault.text import escape, pad, width
+
+    shown = [[escape(cell) for cell in row] for row in rows]
+    widths: list[int] = []
+    for row in shown:
+        for n, cell in enumerate(row[:-1]):
+            if n == len(widths):
+                widths.append(0)
+            widths[n] = max(widths[n], width(cell))
+    return "\n".join(
+        gap.join([pad(cell, widths[n]) for n, cell in enumerate(row[:-1])] + row[-1:]).rstrip()
+        for row in shown
+    )
+
+
+CELL = st.text(
+    alphabet=st.sampled_from(list("abc XYZ-{}") + ["銀", "ｶ", "é", "\u0301", "\x1b", "\u202e"]),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 4).flatmap(
+        lambda n: st.lists(st.lists(CELL, min_size=n, max_size=n), max_size=6)
+    )
+)
+def test_the_column_at_a_time_table_prints_what_the_cell_at_a_time_one_did(rows):
+    """`table` measures and pads a column of printable ASCII in one go (a list of 10,000
+    rows spent its time cell by cell): the lines must be exactly the old ones, escapes and
+    wide characters included."""
+    from cli_commands.term import table_text
+
+    assert table_text(rows) == _cell_by_cell(rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import os
 import resource
@@ -79,6 +80,8 @@ def main(argv: list[str]) -> int:
     except Exception:  # noqa: BLE001 - stderr is /dev/null; the exit code says it
         return EXIT_HANDLER
     from .server import serve  # after the handler: it may import the heavy parts anyway
+
+    gc.disable()  # the loop collects after each answer instead, off the caller's time
 
     try:
         serve(

@@ -14,6 +14,7 @@ file or of a fake clock can go unnoticed.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import secrets
 import select
@@ -163,6 +164,13 @@ class Agent:
             conn.settimeout(self.io_timeout)
             with contextlib.suppress(OSError):  # the peer left: nothing to tell it
                 self._answer(conn)
+        if not gc.isenabled():
+            # The agent process (`__main__`) turns automatic collection off: the caller has
+            # its answer, so collect what this request left behind now, then set what
+            # survives aside (gc.freeze), so no later request pays for scanning the
+            # verified state and index kept in memory between commands.
+            gc.collect()
+            gc.freeze()
 
     def _answer(self, conn: socket.socket) -> None:
         i18n.use(self.lang)
