@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import ok, run
-from tests.logs import edit_vault_json
+from tests.logs import edit_vault_json, grant_wrap
 from vault import envelope, labels
 from vault.identity import Identity
 
@@ -89,7 +89,7 @@ def test_wrap_moved_to_another_item_fails(world):
     owner = world.client_session()
     github, bank = owner.find("GitHub"), owner.find("Bank")
     member_id = next(iter(owner.state["members"]))
-    moved = owner.state["items"][github]["grants"][member_id]["wrap"]
+    moved = grant_wrap(world.owner_log, github, member_id)
     owner.append(
         "grant",
         {

@@ -200,6 +200,23 @@ class Session:
             raise IntegrityError(_("the state cache points at the wrong event"), log=owner)
         return {k: put.get(k) for k in ("version", "ct", "owner_wrap", "key_commit", "aead")}
 
+    def wrap_of(self, item_id: str, ref: list[int] | None) -> str:
+        """My wrap of an item's data key, from the owner event the state points at (a
+        `grant`, or an `item.put` that sealed the version for me too)."""
+        owner = self.owner_id
+        event = self.store.event_at(owner, ref)
+        if event.get("item") != item_id:
+            raise IntegrityError(_("the state cache points at the wrong event"), log=owner)
+        if event.get("type") == "grant" and event.get("member") == self.me.id:
+            wrap = event.get("wrap")
+        elif event.get("type") == "item.put" and isinstance(event.get("wraps"), dict):
+            wrap = event["wraps"].get(self.me.id)
+        else:
+            wrap = None
+        if not isinstance(wrap, str):
+            raise IntegrityError(_("the state cache points at the wrong event"), log=owner)
+        return wrap
+
     def data_key(self, item_id: str, sealed: dict[str, Any] | None = None) -> bytes:
         item = self.state["items"][item_id]
         if self.is_owner:
@@ -209,8 +226,9 @@ class Session:
         grant = self.grant(item_id)
         if "scope" in grant:
             raise NotShared(_("only some fields of this item are shared with you"))
+        wrap = self.wrap_of(item_id, grant["wrap_ref"])
         return envelope.grantee_data_key(
-            self.vault_id, item_id, item["version"], grant["wrap"], item["key_commit"], self.me
+            self.vault_id, item_id, item["version"], wrap, item["key_commit"], self.me
         )
 
     def payload(self, item_id: str) -> Payload:
@@ -400,7 +418,7 @@ class Session:
         for item_id, item in items.items():
             grant = item["grants"].get(self.me.id)
             if grant and grant["version"] == item["version"] and is_expired(grant["expires"], now):
-                if self._title_matches(item_id, item["version"], grant["wrap"], item, query):
+                if self._title_matches(item_id, item["version"], grant["wrap_ref"], item, query):
                     raise GrantExpired(
                         _("your access to {title!r} expired on {when}").format(
                             title=query, when=shown_time(parse_time(grant["expires"] or ""))
@@ -411,7 +429,7 @@ class Session:
             old = rev.get("old")
             if rev["member"] != self.me.id or old is None:
                 continue
-            if self._title_matches(rev["item"], old["version"], old["wrap"], old, query) or (
+            if self._title_matches(rev["item"], old["version"], old["wrap_ref"], old, query) or (
                 self._view_title_matches(rev, query)
             ):
                 if rev["reason"] == "expired":
@@ -430,8 +448,11 @@ class Session:
                     hint=_("ask the vault's owner if you still need it"),
                 )
 
-    def _title_matches(self, item_id: str, version: int, wrap: str, item: Any, query: str) -> bool:
+    def _title_matches(
+        self, item_id: str, version: int, wrap_ref: list[int] | None, item: Any, query: str
+    ) -> bool:
         try:
+            wrap = self.wrap_of(item_id, wrap_ref)
             key = envelope.grantee_data_key(
                 self.vault_id, item_id, version, wrap, item["key_commit"], self.me
             )

@@ -74,11 +74,15 @@ class CodesRef(TypedDict):
 
 
 class Grant(TypedDict):
-    """One member's access to an item: the wrap of the current version's data key (a full
-    grant), or a scope and the view sealed for this member (a scoped grant)."""
+    """One member's access to an item: where the wrap of the current version's data key is
+    (a full grant), or a scope and the view sealed for this member (a scoped grant)."""
 
     version: int
-    wrap: str  # "" for a scoped grant: the member never receives the data key
+    # The owner event that carries this member's wrap (a `grant`'s "wrap", or an
+    # `item.put`'s "wraps"), as [offset, length] in the mirrored owner log: the wraps stay
+    # in the log, so the state (saved on every write) does not grow by ~3 KB per grant.
+    # None for a scoped grant: the member never receives the data key.
+    wrap_ref: list[int] | None
     expires: str | None
     granted: str
     grant_seq: int
@@ -111,7 +115,7 @@ class OldVersion(TypedDict):
     """What a revoked member could open before the re-key (so their CLI can say why)."""
 
     version: int
-    wrap: str
+    wrap_ref: list[int] | None  # as in Grant
     put_ref: list[int] | None
     key_commit: str
 
@@ -257,7 +261,7 @@ def _check_item(item: Any) -> None:
         _need(
             isinstance(grant, dict)
             and type(grant.get("version")) is int
-            and isinstance(grant.get("wrap"), str)
+            and (grant.get("wrap_ref") is None or _is_ref(grant.get("wrap_ref")))
             and isinstance(grant.get("expires"), str | None)
         )
 
@@ -442,11 +446,11 @@ def _item_put(state: State, event: Event) -> None:
         _active_member(state, event, member_id)
     old_grants = item["grants"] if item is not None else {}
     grants: dict[str, Grant] = {}
-    for member_id, wrap in wraps.items():
+    for member_id in wraps:
         old = old_grants.get(member_id)
         grants[member_id] = {
             "version": version,
-            "wrap": wrap,
+            "wrap_ref": event.ref,
             "expires": old["expires"] if old else None,
             "granted": old["granted"] if old else event.at,
             "grant_seq": old["grant_seq"] if old else event.seq,
@@ -562,7 +566,7 @@ def _grant(state: State, event: Event) -> None:
         raise _fail(event, _("malformed {what}").format(what="grant"))
     grant: Grant = {
         "version": version,
-        "wrap": wrap if isinstance(wrap, str) else "",
+        "wrap_ref": event.ref if isinstance(wrap, str) else None,
         "expires": expires,
         "granted": event.at,
         "grant_seq": event.seq,
@@ -622,7 +626,7 @@ def _revoke(state: State, event: Event) -> None:
         # What the member could already open: kept so their CLI can say "revoked".
         revocation["old"] = {
             "version": item["version"],
-            "wrap": grant["wrap"],
+            "wrap_ref": grant["wrap_ref"],
             "put_ref": item["put_ref"],
             "key_commit": item["key_commit"],
         }
