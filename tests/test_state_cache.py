@@ -190,3 +190,39 @@ def test_a_state_changed_in_memory_without_forgetting_it_is_caught(world):
         w_store.mirror.load_state(empty())
     store.mirror.forget_state()
     assert store.mirror.load_state(empty())["receipt_count"] == st["receipt_count"] - 1
+
+
+def test_a_receipt_rewrites_the_small_part_of_the_state_cache_only(world, monkeypatch):
+    """The items (the bulk of the state: ~2.5 MB at 10,000) change only with the owner's
+    events; a member's receipt saves state.json and leaves items.json as it is, while an
+    owner's edit writes both (items first: state.json names the items.json it goes with)."""
+    from vault import fsutil
+
+    w = world
+    ok(w.s("list"))
+    writes: list[str] = []
+    real = fsutil.atomic_write
+    monkeypatch.setattr(
+        fsutil,
+        "atomic_write",
+        lambda path, *a, **k: (writes.append(path.name), real(path, *a, **k))[1],
+    )
+    assert ok(w.s("get", "GitHub")).out.strip() == w.password
+    assert "state.json" in writes and "items.json" not in writes, writes
+    writes.clear()
+    ok(w.c("edit", "GitHub", "--username", "someone-else"))
+    # (the owner's load first takes in her receipt: state.json alone; then the edit)
+    assert writes[0] == "state.json" and writes[-2:] == ["items.json", "state.json"], writes
+
+
+def test_a_state_cache_whose_two_halves_do_not_match_is_rebuilt(world):
+    """A crash between writing items.json and state.json leaves a pair that does not
+    belong together: it is rebuilt from the mirror, never mixed."""
+    w = world
+    ok(w.c("list"))
+    (items,) = (w.client / "vaults").glob("*/items.json")
+    old = items.read_bytes()
+    ok(w.c("edit", "GitHub", "--username", "someone-else"))
+    items.write_bytes(old)  # the old items beside the new state.json
+    r = ok(w.c("list"))
+    assert "rebuilt" in r.err and "someone-else" in r.out

@@ -98,7 +98,8 @@ class Arrivals:
         )
         for event in events:
             event = replace(event, ref=[position, len(event.line)])
-            self.mirror.forget_state()  # `st` may be the memo's: it changes now
+            # `st` may be the memo's: it changes now (and its items, if this is the owner's)
+            self.mirror.forget_state(items=log == self.owner)
             try:
                 if log == self.owner:
                     state.apply_owner(st, event)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -33,31 +34,46 @@ def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
     return parts[:-1], parts[-1]
 
 
-# The state caches this process parsed or wrote, by path: (the file's bytes, the state).
-# A long-lived process (the agent) reading the very same bytes again hands out the same
-# state instead of parsing and walking megabytes again. The state is mutable: whoever
-# applies an event to a state forgets the memo first (`forget_state`), so a write that
-# fails half-way never leaves a changed state behind bytes that do not hold it; a saved
-# state is remembered with the bytes written. TAKUSU_CHECK_MEMO=1 (the tests set it)
-# parses the file on every hit as well and refuses a memo that differs from it.
-_STATE_MEMO: dict[str, tuple[bytes, State]] = {}
+# The state caches this process parsed or wrote, by path. A long-lived process (the
+# agent) reading the very same bytes again hands out the same state instead of parsing
+# and walking megabytes again. The state is mutable: whoever applies an event to a state
+# forgets the memo first (`forget_state`), so a write that fails half-way never leaves a
+# changed state behind bytes that do not hold it; a saved state is remembered with the
+# bytes written. TAKUSU_CHECK_MEMO=1 (the tests set it) parses the files on every hit as
+# well and refuses a memo that differs from them.
+class _Memo:
+    __slots__ = ("state_raw", "items_raw", "token", "st")
+
+    def __init__(self, state_raw: bytes | None, items_raw: bytes | None, token: str, st: State):
+        self.state_raw = state_raw  # None: the state changed since (no hit)
+        self.items_raw = items_raw  # None: its items changed since (save them again)
+        self.token = token  # the token that ties state.json to items.json
+        self.st = st
+
+
+_STATE_MEMO: dict[str, _Memo] = {}
 _MEMO_LIMIT = 8
+ITEMS_LABEL = labels.MIRROR_STATE + "/items"
 
 
-def _remember(key: str, raw: bytes, st: State) -> None:
+def _remember(key: str, memo: _Memo) -> None:
     _STATE_MEMO.pop(key, None)
-    _STATE_MEMO[key] = (raw, st)
+    _STATE_MEMO[key] = memo
     while len(_STATE_MEMO) > _MEMO_LIMIT:
         del _STATE_MEMO[next(iter(_STATE_MEMO))]
 
 
 class Mirror:
-    """TAKUSU_HOME/vaults/<id>/: mirror/<log>.jsonl, state.json, quarantine/."""
+    """TAKUSU_HOME/vaults/<id>/: mirror/<log>.jsonl, state.json and items.json (the state
+    cache), quarantine/."""
 
     def __init__(self, local: Path, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> None:
         self.local = local
         self.logs = local / "mirror"
         self.state_path = local / "state.json"
+        # The items are the bulk of the state (10,000 items: ~2.5 MB) and change only with
+        # the owner's events: kept apart, so a receipt rewrites a few kilobytes, not them.
+        self.items_path = local / "items.json"
         self.quarantine_dir = local / "quarantine"
         self.disk = disk
 
@@ -145,41 +161,41 @@ class Mirror:
         except FileNotFoundError:
             _STATE_MEMO.pop(key, None)
             return empty
-        memo = _STATE_MEMO.get(key)
-        if memo is not None and memo[0] == raw:
-            if os.environ.get("TAKUSU_CHECK_MEMO") == "1" and self._parse_state(raw) != memo[1]:
-                raise IntegrityError(
-                    _("this process changed a state it had not forgotten: {path}").format(
-                        path=self.state_path
-                    )
-                )
-            return memo[1]
-        _STATE_MEMO.pop(key, None)
-        st = self._parse_state(raw)
-        if st is not None:
-            _remember(key, raw, st)
-            return st
-        return empty
-
-    def _parse_state(self, raw: bytes) -> State | None:
-        """The state in a cache file's bytes; None for an older takusu's cache (rebuilt
-        from the mirror, not a problem); Malformed or UnknownVersion for a damaged one."""
-        # Only this machine writes the cache, as strict UTF-8 with no escapes but the ones
-        # JSON needs: a lone surrogate (raw, or as a \uD800-\uDFFF escape) cannot come from
-        # us and would crash the next save, so such a cache is damaged and rebuilt.
-        if _SURROGATE_ESCAPE.search(raw):
-            raise Malformed(
-                _("{path} is damaged (it holds a lone surrogate)").format(path=self.state_path)
-            )
         try:
-            # Written only by this machine: plain json is enough, and 10x faster than the
-            # strict decoder used for what comes from the shared folder. (json.loads on
-            # bytes would let surrogates through: decode strictly first.)
-            doc = json.loads(raw.decode("utf-8"))
-        except (ValueError, RecursionError) as exc:
-            raise Malformed(
-                _("{path} is damaged; remove it to rebuild").format(path=self.state_path)
-            ) from exc
+            items_raw: bytes | None = fsutil.read_bytes(self.items_path, labels.MAX_LOG)
+        except FileNotFoundError:
+            items_raw = None
+        memo = _STATE_MEMO.get(key)
+        if (
+            memo is not None
+            and memo.state_raw is not None
+            and memo.items_raw is not None
+            and memo.state_raw == raw
+            and memo.items_raw == items_raw
+        ):
+            if os.environ.get("TAKUSU_CHECK_MEMO") == "1":
+                parsed = self._parse_state(raw, items_raw)
+                if parsed is None or parsed[0] != memo.st:
+                    raise IntegrityError(
+                        _("this process changed a state it had not forgotten: {path}").format(
+                            path=self.state_path
+                        )
+                    )
+            return memo.st
+        _STATE_MEMO.pop(key, None)
+        parsed = self._parse_state(raw, items_raw)
+        if parsed is None:
+            return empty
+        st, token = parsed
+        assert items_raw is not None  # _parse_state refuses a cache without its items
+        _remember(key, _Memo(raw, items_raw, token, st))
+        return st
+
+    def _parse_state(self, raw: bytes, items_raw: bytes | None) -> tuple[State, str] | None:
+        """The state in the cache files' bytes, and the token that ties them; None for an
+        older takusu's cache (rebuilt from the mirror, not a problem); Malformed or
+        UnknownVersion for a damaged one (or two that do not belong together)."""
+        doc = self._cache_doc(self.state_path, raw)
         label = doc.get("label") if isinstance(doc, dict) else None
         if (
             isinstance(label, str)
@@ -191,22 +207,70 @@ class Mirror:
             raise UnknownVersion(
                 _("{path} is not a takusu state cache").format(path=self.state_path)
             )
+        token, rest = doc.get("items"), doc.get("state")
+        if items_raw is None:
+            raise Malformed(_("{path} is missing").format(path=self.items_path))
+        items_doc = self._cache_doc(self.items_path, items_raw)
+        if (
+            not isinstance(items_doc, dict)
+            or items_doc.get("label") != ITEMS_LABEL
+            or not isinstance(token, str)
+            or items_doc.get("token") != token
+            or not isinstance(rest, dict)
+            or "items" in rest
+        ):
+            raise Malformed(
+                _("{path} does not belong with {other}").format(
+                    path=self.items_path, other=self.state_path
+                )
+            )
         try:
-            return check_shape(doc.get("state"))
+            return check_shape({**rest, "items": items_doc.get("items")}), token
         except Malformed:
             raise Malformed(_("{path} is damaged").format(path=self.state_path)) from None
 
-    def forget_state(self) -> None:
+    @staticmethod
+    def _cache_doc(path: Path, raw: bytes) -> Any:
+        # Only this machine writes the cache, as strict UTF-8 with no escapes but the ones
+        # JSON needs: a lone surrogate (raw, or as a \uD800-\uDFFF escape) cannot come from
+        # us and would crash the next save, so such a cache is damaged and rebuilt.
+        if _SURROGATE_ESCAPE.search(raw):
+            raise Malformed(_("{path} is damaged (it holds a lone surrogate)").format(path=path))
+        try:
+            # Written only by this machine: plain json is enough, and 10x faster than the
+            # strict decoder used for what comes from the shared folder. (json.loads on
+            # bytes would let surrogates through: decode strictly first.)
+            return json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise Malformed(_("{path} is damaged; remove it to rebuild").format(path=path)) from exc
+
+    def forget_state(self, *, items: bool = True) -> None:
         """Drop this process's memo of the state cache: call it before changing a state
-        that `load_state` handed out (applying an event)."""
-        _STATE_MEMO.pop(str(self.state_path), None)
+        that `load_state` handed out (applying an event). `items=False` for an event that
+        leaves the items as they are (a member's): the next save need not write them."""
+        memo = _STATE_MEMO.get(str(self.state_path))
+        if memo is not None:
+            memo.state_raw = None
+            if items:
+                memo.items_raw = None
 
     def save_state(self, st: State) -> None:
+        """Save the state: items.json first (only when its items may have changed), then
+        state.json, which names the items.json it goes with (a crash between the two
+        leaves a pair that does not match, rebuilt from the mirror)."""
         fsutil.ensure_dir(self.local, self.disk)
-        raw = dumps({"label": labels.MIRROR_STATE, "state": st})
-        _STATE_MEMO.pop(str(self.state_path), None)
+        key = str(self.state_path)
+        memo = _STATE_MEMO.pop(key, None)
+        if memo is not None and memo.st is st and memo.items_raw is not None:
+            items_raw, token = memo.items_raw, memo.token
+        else:
+            token = secrets.token_hex(16)
+            items_raw = dumps({"label": ITEMS_LABEL, "token": token, "items": st["items"]})
+            fsutil.atomic_write(self.items_path, items_raw, self.disk)
+        rest = {k: v for k, v in st.items() if k != "items"}
+        raw = dumps({"label": labels.MIRROR_STATE, "items": token, "state": rest})
         fsutil.atomic_write(self.state_path, raw, self.disk)
-        _remember(str(self.state_path), raw, st)
+        _remember(key, _Memo(raw, items_raw, token, st))
 
     def quarantine(self, name: str, data: bytes) -> Path:
         """Keep bytes takusu will not use (a torn tail) for inspection; returns where."""

@@ -292,7 +292,8 @@ class Writer:
                 hint=_("nothing was written; make the item smaller or share it with fewer people"),
             )
         event = replace(event, ref=[size, len(event.line)])
-        self.store.mirror.forget_state()  # `st` may be the memo's: it changes now
+        # `st` may be the memo's: it changes now (and its items, if this is the owner's log)
+        self.store.mirror.forget_state(items=self.log == self.store.owner)
         if self.log == self.store.owner:
             state.apply_owner(st, event)
         else:
