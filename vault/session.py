@@ -629,7 +629,7 @@ class Session:
         # a new title must be free; a re-key or an edit that keeps the title (revoke, rotate)
         # need not look at every title again (offboarding re-keys a thousand items)
         kept = item_id is not None and self.payload(item_id).get("title") == title
-        clash = not kept and any(t == title and i != item_id for i, t in self.titles().items())
+        clash = not kept and any(i != item_id for i in self._readable().exact.get(title, ()))
         if clash:
             raise BadInput(_("an item titled {title!r} already exists").format(title=title))
         new = item_id is None
