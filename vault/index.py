@@ -20,8 +20,8 @@ from .errors import TakusuError
 
 # The entries this process opened or sealed, by path: (the sealed bytes, key, AAD,
 # entries). A long-lived process (the agent) finding the very same sealed bytes again
-# under the same key skips decrypting and parsing them. `put` forgets the memo before it
-# changes the entries; `save` remembers what it sealed.
+# under the same key skips decrypting and parsing them (with the entries `put` added
+# since: see there); `save` remembers what it sealed.
 _MEMO: dict[str, tuple[bytes, bytes, bytes, dict[str, Any]]] = {}
 _MEMO_LIMIT = 8
 
@@ -89,7 +89,9 @@ class TitleIndex:
         return None
 
     def put(self, item_id: str, version: int, summary: dict[str, Any]) -> None:
-        _MEMO.pop(str(self.path), None)  # the entries may be the memo's: they change now
+        # The entries may be the memo's, and it keeps them: an entry is the summary of one
+        # item version, what decrypting that version gives, so the memo of these sealed
+        # bytes holds a few more true entries than the file until the next save.
         self.entries[item_id] = [version, summary]
         self.dirty = True
 

@@ -13,7 +13,7 @@ import difflib
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,10 @@ class _Readable:
     the owner's log alone, so they are the same for as long as its head hash is; a
     member's view also ends at the first expiry among her grants (`until`)."""
 
-    __slots__ = ("head", "sealed", "built", "until", "summaries", "titles", "exact", "folded")
+    __slots__ = (
+        "head", "sealed", "built", "until", "summaries", "titles", "exact", "folded", "twice",
+        "folded_twice",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -73,11 +76,26 @@ class _Readable:
         self.head, self.sealed, self.built, self.until = head, sealed, built, until
         self.summaries = summaries
         self.titles = {i: str(s["title"]) for i, s in summaries.items()}
-        self.exact: dict[str, list[str]] = {}
-        self.folded: dict[str, list[str]] = {}
-        for item_id, title in self.titles.items():
-            self.exact.setdefault(title, []).append(item_id)
-            self.folded.setdefault(title.casefold(), []).append(item_id)
+        # title -> id, and folded title -> id, built by comprehension (10,000 titles); the
+        # titles and folded forms more than one item has are set apart, and `find` walks
+        # every title for them
+        self.exact = {t: i for i, t in self.titles.items()}
+        self.folded = {t.casefold(): i for i, t in self.titles.items()}
+        self.twice = _repeated(self.titles.values()) if len(self.exact) < len(summaries) else set()
+        self.folded_twice = (
+            _repeated(t.casefold() for t in self.titles.values())
+            if len(self.folded) < len(summaries)
+            else set()
+        )
+
+    def one(self, title: str, folded: str) -> str | None:
+        """The one item with exactly this title, else the one with this folded title; None
+        when that is not one item's alone (then `find` walks the titles and says why)."""
+        if title in self.exact:
+            return None if title in self.twice else self.exact[title]
+        if folded in self.folded and folded not in self.folded_twice:
+            return self.folded[folded]
+        return None
 
     def fits(self, head: str, sealed: bytes | None, now: datetime) -> bool:
         """Still true at `now`, for this owner head and these bytes of the title index
@@ -88,6 +106,15 @@ class _Readable:
             and sealed == self.sealed
             and self.built <= now < self.until
         )
+
+
+def _repeated(values: Iterable[str]) -> set[str]:
+    """The values that occur more than once."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for value in values:
+        (twice if value in seen else seen).add(value)
+    return twice
 
 
 # By (this machine's mirror of the vault, identity): a long-lived process (the agent)
@@ -354,18 +381,26 @@ class Session:
         return memo
 
     def _summaries(self) -> tuple[dict[str, dict[str, Any]], bytes | None]:
-        """The summaries of what is readable now, and the sealed index they agree with."""
+        """The summaries of what is readable now, and the sealed index they agree with.
+
+        The index is saved once enough versions it lacked were decrypted (16, or a
+        sixteenth of the readable items): rewriting 1.3 MB for each item added to a
+        10,000-item vault would cost more than decrypting the few new ones again."""
         index = self.title_index()
         out = {}
         items = self.state["items"]
-        for item_id in self.readable():
+        readable = self.readable()
+        missing = 0
+        for item_id in readable:
             version = items[item_id]["version"]
             cached = index.peek(item_id, version)
             if cached is None:
                 cached = summary(self.payload(item_id))
                 index.put(item_id, version, cached)
+                missing += 1
             out[item_id] = cached
-        index.save()
+        if missing and (missing >= 16 or missing * 16 >= len(readable)):
+            index.save()
         return out, index.sealed
 
     def find(self, query: str) -> str:
@@ -375,11 +410,9 @@ class Session:
         readable = self._readable()
         titles = readable.titles
         folded = query.casefold()
-        for hits in (readable.exact.get(query), readable.folded.get(folded)):
-            if hits and len(hits) == 1:  # the usual case, without a walk of every title
-                return hits[0]
-            if hits:
-                break  # several: the walk below says which
+        found = readable.one(query, folded)
+        if found is not None:  # the usual case, without a walk of every title
+            return found
         matchers: tuple[Callable[[str], bool], ...] = (
             lambda t: t == query,
             lambda t: t.casefold() == folded,
@@ -629,7 +662,12 @@ class Session:
         # a new title must be free; a re-key or an edit that keeps the title (revoke, rotate)
         # need not look at every title again (offboarding re-keys a thousand items)
         kept = item_id is not None and self.payload(item_id).get("title") == title
-        clash = not kept and any(i != item_id for i in self._readable().exact.get(title, ()))
+        readable = self._readable()
+        clash = (
+            not kept
+            and title in readable.exact
+            and (title in readable.twice or readable.exact[title] != item_id)
+        )
         if clash:
             raise BadInput(_("an item titled {title!r} already exists").format(title=title))
         new = item_id is None

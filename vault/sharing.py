@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import envelope, labels, state
-from .clock import is_expired, parse_time
+from .clock import parse_time
 from .codewindow import needs_top_up
 from .errors import AlreadyExists, BadInput, NotFound, PinMismatch, UsageError, UserError
 from .i18n import _, ngettext
@@ -276,12 +276,17 @@ def upkeep(session: Session) -> Upkeep:
     if head is not None and quiet is not None and quiet[0] == head["hash"]:
         if quiet[1] <= now < quiet[2]:
             return done  # nothing falls due before then, and the owner's log has not moved
-    done.expired = expire_due(session)
-    done.topped_up = top_up(session)
+    expired, low, next_due = _due(session, now)
+    done.expired = _expire(session, expired)
+    if done.expired:  # a re-key may have delivered codes already: look again
+        low = _due(session, now)[1]
+    done.topped_up = _top_up(session, low)
+    if done.expired or done.topped_up:
+        next_due = _due(session, now)[2]
     head = session.state["heads"].get(session.me.id)
     if head is not None:
         _QUIET.pop(key, None)
-        _QUIET[key] = (head["hash"], now, _next_due(session))
+        _QUIET[key] = (head["hash"], now, next_due)
         while len(_QUIET) > 8:
             del _QUIET[next(iter(_QUIET))]
     return done
@@ -291,44 +296,47 @@ def upkeep(session: Session) -> Upkeep:
 # moment upkeep has something to do). Grants and code windows come from the owner's log
 # alone, so a long-lived process (the agent) need not walk every item on every command.
 _QUIET: dict[str, tuple[str, datetime, datetime]] = {}
+_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
-def _next_due(session: Session) -> datetime:
-    """The first moment a grant expires or a code window needs topping up (`datetime.max`
-    when none will; the earliest representable time when one is due already)."""
-    due = datetime.max.replace(tzinfo=UTC)
-    for item in session.state["items"].values():
+def _due(
+    session: Session, now: datetime
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], datetime]:
+    """In one walk of the shared items: the grants past their expiry, the code-window
+    grants with less than half of their horizon left (not expired), and the first moment
+    after `now` at which either list would gain one (`_LATEST` when none will)."""
+    expired: list[tuple[str, str]] = []
+    low: list[tuple[str, str]] = []
+    due = _LATEST
+    for item_id, item in session.state["items"].items():
         if item["deleted"] or not item["grants"]:
             continue
-        for grant in item["grants"].values():
-            if grant["expires"]:
-                due = min(due, parse_time(grant["expires"]))
-            if "otp" in grant.get("scope", {}):
-                until, start = grant.get("codes_until"), grant.get("codes_from")
-                if until is None or start is None:
-                    return datetime.min.replace(tzinfo=UTC)
-                end, begin = parse_time(until), parse_time(start)
-                due = min(due, begin + (end - begin) / 2)  # needs_top_up: half left
-    return due
-
-
-def top_up(session: Session) -> list[tuple[str, str]]:
-    """Deliver the next 2FA codes to every code-window grantee with less than half of her
-    horizon left (only new steps), in one write."""
-    now = session.clock()
-    due = []
-    for item_id, item in state.active_items(session.state).items():
         for member_id, grant in item["grants"].items():
-            if "otp" not in grant.get("scope", {}) or is_expired(grant["expires"], now):
+            expires = parse_time(grant["expires"]) if grant["expires"] else None
+            if expires is not None and expires <= now:  # is_expired
+                expired.append((item_id, member_id))
                 continue
-            until = grant.get("codes_until")
-            start = grant.get("codes_from")
-            if (
-                until is None
-                or start is None
-                or needs_top_up(parse_time(until), parse_time(start), now)
-            ):
-                due.append((item_id, member_id))
+            if expires is not None:
+                due = min(due, expires)
+            if "otp" not in grant.get("scope", {}):
+                continue
+            until, start = grant.get("codes_until"), grant.get("codes_from")
+            if until is None or start is None:
+                low.append((item_id, member_id))
+                due = _EARLIEST
+                continue
+            end, begin = parse_time(until), parse_time(start)
+            if needs_top_up(end, begin, now):
+                low.append((item_id, member_id))
+                due = _EARLIEST
+            else:
+                due = min(due, begin + (end - begin) / 2)  # needs_top_up: half left
+    return expired, low, due
+
+
+def _top_up(session: Session, due: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Deliver the next 2FA codes to each code-window grantee in `due` (only new steps), in
+    one write."""
     done = []
     if due:
         with session.batch():
@@ -339,15 +347,8 @@ def top_up(session: Session) -> list[tuple[str, str]]:
     return done
 
 
-def expire_due(session: Session) -> list[tuple[str, str]]:
-    """Revoke (reason 'expired') every grant past its expiry, in one write."""
-    now = session.clock()
-    due = [
-        (item_id, member_id)
-        for item_id, item in state.active_items(session.state).items()
-        for member_id, grant in item["grants"].items()
-        if is_expired(grant["expires"], now)
-    ]
+def _expire(session: Session, due: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Revoke (reason 'expired') every grant in `due`, in one write."""
     if due:
         with session.batch():
             for item_id, member_id in due:
