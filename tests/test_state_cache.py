@@ -168,9 +168,15 @@ def test_offboarding_writes_the_log_the_state_and_the_index_once(world, monkeypa
         "append_line",
         lambda path, *a, **k: (appends.append(path.parent.name), real_append(path, *a, **k))[1],
     )
+    from vault.session import Session
+
+    walks: list[int] = []
+    real_walk = Session._summaries  # noqa: SLF001 - a walk of every readable item
+    monkeypatch.setattr(Session, "_summaries", lambda self: (walks.append(1), real_walk(self))[1])
     sess = w.client_session()
     rows = sharing.offboard(sess, "aiko")
     assert len(rows) >= 30
+    assert len(walks) <= 2, len(walks)  # not one walk of every title per re-keyed item
     assert writes.count("state.json") == 1, writes
     assert writes.count("index.enc") <= 1, writes
     assert sorted(appends) == ["logs", "mirror"], appends  # the folder's log and the mirror
