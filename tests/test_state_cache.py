@@ -276,3 +276,20 @@ def test_the_title_index_is_rewritten_once_enough_new_versions_wait(world):
     index_module._MEMO.clear()  # noqa: SLF001 - a new process: (this one's memo holds New 0)
     assert "New 2" in ok(w.c("list")).out
     assert index.read_bytes() != saved  # 3 waiting of 43 (3 x 16 >= 43): saved
+
+
+@pytest.mark.parametrize("witness", [{"seq": 99, "hash": None}, {"seq": 99, "by": 1.5}])
+def test_a_state_cache_with_a_malformed_witness_is_rebuilt(world, witness):
+    """Found by the state-cache fuzz once the cache was split: a witness without its
+    writer (or with a number for one) passed the shape check and then crashed the load."""
+    import json
+
+    w = world
+    ok(w.s("get", "GitHub"))  # the owner's next load takes in a witness of her log
+    ok(w.c("list"))
+    (cache,) = (w.client / "vaults").glob("*/state.json")
+    doc = json.loads(cache.read_bytes())
+    doc["state"]["witness"] = {w.owner_id: witness}
+    cache.write_text(json.dumps(doc))
+    r = ok(w.c("list"))
+    assert "GitHub" in r.out and "rebuilt" in r.err

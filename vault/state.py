@@ -301,7 +301,12 @@ def check_shape(st: Any) -> State:
                 and type(seen.get("count")) is int
             )
     for seen in st["witness"].values():
-        _need(isinstance(seen, dict) and type(seen.get("seq")) is int)
+        _need(
+            isinstance(seen, dict)
+            and type(seen.get("seq")) is int
+            and isinstance(seen.get("by"), str)
+            and isinstance(seen.get("hash"), str | None)
+        )
     for rev in st["revocations"]:
         _need(
             isinstance(rev, dict)
