@@ -61,8 +61,8 @@ class _Readable:
     member's view also ends at the first expiry among her grants (`until`)."""
 
     __slots__ = (
-        "head", "sealed", "built", "until", "summaries", "titles", "exact", "folded", "twice",
-        "folded_twice",
+        "head", "sealed", "built", "until", "summaries", "titles", "exact", "fold_of", "folded",
+        "twice", "folded_twice", "_order",
     )  # fmt: skip
 
     def __init__(
@@ -80,13 +80,20 @@ class _Readable:
         # titles and folded forms more than one item has are set apart, and `find` walks
         # every title for them
         self.exact = {t: i for i, t in self.titles.items()}
-        self.folded = {t.casefold(): i for i, t in self.titles.items()}
+        self.fold_of = {i: t.casefold() for i, t in self.titles.items()}
+        self.folded = {f: i for i, f in self.fold_of.items()}
+        self._order: list[str] | None = None
         self.twice = _repeated(self.titles.values()) if len(self.exact) < len(summaries) else set()
         self.folded_twice = (
-            _repeated(t.casefold() for t in self.titles.values())
-            if len(self.folded) < len(summaries)
-            else set()
+            _repeated(self.fold_of.values()) if len(self.folded) < len(summaries) else set()
         )
+
+    @property
+    def order(self) -> list[str]:
+        """The readable ids by folded title (as `list` shows them), sorted once."""
+        if self._order is None:
+            self._order = sorted(self.fold_of, key=self.fold_of.__getitem__)
+        return self._order
 
     def one(self, title: str, folded: str) -> str | None:
         """The one item with exactly this title, else the one with this folded title; None
@@ -354,6 +361,10 @@ class Session:
         that is refreshed only for item versions it has not seen (so 10,000 items do not
         mean 10,000 decryptions per command). Read-only: the summaries are the index's own."""
         return self._readable().summaries
+
+    def in_order(self) -> list[str]:
+        """The ids of `summaries`, by title as a person sorts them (case folded). Read-only."""
+        return self._readable().order
 
     def _readable(self) -> _Readable:
         head = self.state["heads"].get(self.owner_id)

@@ -28,8 +28,8 @@ def item_rows(sess: Session, *, shown: bool = False) -> list[dict[str, Any]]:
     rows = []
     summaries = sess.summaries()
     items, owner, me = sess.state["items"], sess.is_owner, sess.me.id
-    for item_id, p in sorted(summaries.items(), key=lambda kv: kv[1]["title"].casefold()):
-        item = items[item_id]
+    for item_id in sess.in_order():
+        p, item = summaries[item_id], items[item_id]
         if owner:
             grants, exposed, seed = item["grants"], item["exposed"], item.get("seed_exposed")
             rows.append(
