@@ -5,9 +5,10 @@
 agent process; commands that talk to it load neither `cryptography` nor `keyring`.
 
 Modules: `paths` (where the socket lives, and its checks), `protocol` (the frames),
-`client` (thin: stdlib, `vault.errors`, `vault.clock`, `vault.encoding` only), `server`
-(the loop, timers, peer checks), `launch` (starting the detached process), `__main__`
-(the agent process itself). This file stays import-light: the client imports it.
+`client` (thin: a few builtin modules, `vault.errors`, `vault.i18n`, `paths`, `protocol`
+and `lightjson`, the thin client's JSON), `status` (the status reply), `server` (the loop,
+timers, peer checks), `launch` (starting the detached process), `__main__` (the agent
+process itself). This file stays import-light: the client imports it.
 """
 
 from __future__ import annotations
