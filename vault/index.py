@@ -70,17 +70,9 @@ class TitleIndex:
         while len(_MEMO) > _MEMO_LIMIT:
             del _MEMO[next(iter(_MEMO))]
 
-    def get(self, item_id: str, version: int) -> dict[str, Any] | None:
-        """The summary of this item version, or None if the index has not seen it (a copy:
-        the caller may change it)."""
-        entry = self.entries.get(item_id)
-        if type(entry) is list and len(entry) == 2 and entry[0] == version:
-            if type(entry[1]) is dict:
-                return dict(entry[1])
-        return None
-
     def peek(self, item_id: str, version: int) -> dict[str, Any] | None:
-        """Like `get`, without the copy: for callers that only read it."""
+        """The summary of this item version, or None if the index has not seen it: the
+        index's own dict, for callers that only read it."""
         entry = self.entries.get(item_id)
         if type(entry) is list and len(entry) == 2 and entry[0] == version:
             summary = entry[1]

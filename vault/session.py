@@ -332,8 +332,7 @@ class Session:
             i
             for i, it in items.items()
             if not it["deleted"]
-            and (g := it["grants"].get(me)) is not None
-            and g["version"] == it["version"]  # the current grant (`_current_grant`)
+            and (g := _current_grant(it, me)) is not None
             and not is_expired(g["expires"], now)
             and ("scope" not in g or "view" in g)  # a view not sealed yet: nothing to read
         ]
