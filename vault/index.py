@@ -17,13 +17,13 @@ from . import fsutil, labels
 from .crypto import aead_open, aead_seal
 from .encoding import dumps
 from .errors import TakusuError
+from .memo import remember
 
 # The entries this process opened or sealed, by path: (the sealed bytes, key, AAD,
 # entries). A long-lived process (the agent) finding the very same sealed bytes again
 # under the same key skips decrypting and parsing them (with the entries `put` added
 # since: see there); `save` remembers what it sealed.
 _MEMO: dict[str, tuple[bytes, bytes, bytes, dict[str, Any]]] = {}
-_MEMO_LIMIT = 8
 
 
 def read_sealed(path: Path) -> bytes | None:
@@ -65,10 +65,7 @@ class TitleIndex:
             self._remember(sealed)
 
     def _remember(self, sealed: bytes) -> None:
-        _MEMO.pop(str(self.path), None)
-        _MEMO[str(self.path)] = (sealed, self.key, self.aad, self.entries)
-        while len(_MEMO) > _MEMO_LIMIT:
-            del _MEMO[next(iter(_MEMO))]
+        remember(_MEMO, str(self.path), (sealed, self.key, self.aad, self.entries))
 
     def peek(self, item_id: str, version: int) -> dict[str, Any] | None:
         """The summary of this item version, or None if the index has not seen it: the

@@ -48,6 +48,7 @@ from .item import (
     summary,
     validate,
 )
+from .memo import remember
 from .scoped import OTP_FIELD
 from .state import Grant, Item, Scope, State
 from .store import Loaded, Store, Writer
@@ -127,7 +128,6 @@ def _repeated(values: Iterable[str]) -> set[str]:
 # By (this machine's mirror of the vault, identity): a long-lived process (the agent)
 # finds a title among 10,000 items without walking them on every command. Read-only.
 _READABLE: dict[tuple[str, str], _Readable] = {}
-_READABLE_LIMIT = 8
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
 
@@ -384,10 +384,7 @@ class Session:
                 if expires:
                     until = min(until, parse_time(expires))
         memo = _Readable(head["hash"], sealed, now, until, found)
-        _READABLE.pop(key, None)
-        _READABLE[key] = memo
-        while len(_READABLE) > _READABLE_LIMIT:
-            del _READABLE[next(iter(_READABLE))]
+        remember(_READABLE, key, memo)
         return memo
 
     def _summaries(self) -> tuple[dict[str, dict[str, Any]], bytes | None]:

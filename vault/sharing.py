@@ -20,6 +20,7 @@ from .errors import AlreadyExists, BadInput, NotFound, PinMismatch, UsageError, 
 from .i18n import _, ngettext
 from .identity import Card
 from .item import STANDARD_FIELDS, Payload, field_words
+from .memo import remember
 from .session import Session
 from .state import Grant, Item, OtpScope, Revocation, Scope
 
@@ -285,10 +286,7 @@ def upkeep(session: Session) -> Upkeep:
         next_due = _due(session, now)[2]
     head = session.state["heads"].get(session.me.id)
     if head is not None:
-        _QUIET.pop(key, None)
-        _QUIET[key] = (head["hash"], now, next_due)
-        while len(_QUIET) > 8:
-            del _QUIET[next(iter(_QUIET))]
+        remember(_QUIET, key, (head["hash"], now, next_due))
     return done
 
 

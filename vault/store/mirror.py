@@ -20,6 +20,7 @@ from ..encoding import dumps, loads
 from ..errors import IntegrityError, Malformed, StorageError, UnknownVersion
 from ..events import split_line
 from ..i18n import _
+from ..memo import remember
 from ..state import Head, State, check_shape
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -52,15 +53,7 @@ class _Memo:
 
 
 _STATE_MEMO: dict[str, _Memo] = {}
-_MEMO_LIMIT = 8
 ITEMS_LABEL = labels.MIRROR_STATE + "/items"
-
-
-def _remember(key: str, memo: _Memo) -> None:
-    _STATE_MEMO.pop(key, None)
-    _STATE_MEMO[key] = memo
-    while len(_STATE_MEMO) > _MEMO_LIMIT:
-        del _STATE_MEMO[next(iter(_STATE_MEMO))]
 
 
 class Mirror:
@@ -188,7 +181,7 @@ class Mirror:
             return empty
         st, token = parsed
         assert items_raw is not None  # _parse_state refuses a cache without its items
-        _remember(key, _Memo(raw, items_raw, token, st))
+        remember(_STATE_MEMO, key, _Memo(raw, items_raw, token, st))
         return st
 
     def _parse_state(self, raw: bytes, items_raw: bytes | None) -> tuple[State, str] | None:
@@ -270,7 +263,7 @@ class Mirror:
         rest = {k: v for k, v in st.items() if k != "items"}
         raw = dumps({"label": labels.MIRROR_STATE, "items": token, "state": rest})
         fsutil.atomic_write(self.state_path, raw, self.disk)
-        _remember(key, _Memo(raw, items_raw, token, st))
+        remember(_STATE_MEMO, key, _Memo(raw, items_raw, token, st))
 
     def quarantine(self, name: str, data: bytes) -> Path:
         """Keep bytes takusu will not use (a torn tail) for inspection; returns where."""
