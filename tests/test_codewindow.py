@@ -764,3 +764,18 @@ def test_the_modules_are_pure():
     for module in (codewindow, codebook):
         source = Path(module.__file__).read_text(encoding="utf-8")
         assert "now(" not in source and "time.time" not in source and "utcnow" not in source
+
+
+@pytest.mark.parametrize("days", [1, 7, 30])
+def test_top_up_from_is_the_moment_needs_top_up_turns_true(days):
+    """Upkeep remembers when it next has work (top_up_from); at that moment a top-up is not
+    due yet, a microsecond later it is."""
+    from datetime import UTC, datetime, timedelta
+
+    from vault.codewindow import needs_top_up, top_up_from
+
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    until = start + timedelta(days=days, minutes=17)
+    moment = top_up_from(until, start)
+    assert not needs_top_up(until, start, moment)
+    assert needs_top_up(until, start, moment + timedelta(microseconds=1))

@@ -442,6 +442,11 @@ def needs_top_up(have_until: datetime | None, horizon_start: datetime, now: date
     return (have_until - now) * 2 < have_until - horizon_start
 
 
+def top_up_from(have_until: datetime, horizon_start: datetime) -> datetime:
+    """The middle of the horizon: `needs_top_up` is true at every moment after it."""
+    return horizon_start + (have_until - horizon_start) / 2
+
+
 def within(hours: Hours, zone: ZoneInfo, when: datetime) -> bool:
     """True when the zone's clock at `when` reads a time inside `hours`."""
     local = when.astimezone(zone)

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import envelope, labels, state
-from .clock import parse_time
-from .codewindow import needs_top_up
+from .clock import is_expired, parse_time
+from .codewindow import needs_top_up, top_up_from
 from .errors import AlreadyExists, BadInput, NotFound, PinMismatch, UsageError, UserError
 from .i18n import _, ngettext
 from .identity import Card
@@ -310,12 +310,11 @@ def _due(
         if item["deleted"] or not item["grants"]:
             continue
         for member_id, grant in item["grants"].items():
-            expires = parse_time(grant["expires"]) if grant["expires"] else None
-            if expires is not None and expires <= now:  # is_expired
+            if is_expired(grant["expires"], now):
                 expired.append((item_id, member_id))
                 continue
-            if expires is not None:
-                due = min(due, expires)
+            if grant["expires"]:
+                due = min(due, parse_time(grant["expires"]))  # when is_expired turns true
             if "otp" not in grant.get("scope", {}):
                 continue
             until, start = grant.get("codes_until"), grant.get("codes_from")
@@ -328,7 +327,7 @@ def _due(
                 low.append((item_id, member_id))
                 due = _EARLIEST
             else:
-                due = min(due, begin + (end - begin) / 2)  # needs_top_up: half left
+                due = min(due, top_up_from(end, begin))
     return expired, low, due
 
 
