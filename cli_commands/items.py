@@ -177,9 +177,6 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
     for r in rows:
         cells = [r["title"]]
         if owner:
-            if not r["shared_with"] and not r["exposed_to"]:
-                lines.append([r["title"], r["username"] or "", ""])
-                continue
             notes = []
             if r["shared_with"]:
                 names = ", ".join(r["shared_with"])

@@ -30,34 +30,23 @@ def item_rows(sess: Session, *, shown: bool = False) -> list[dict[str, Any]]:
     items, owner, me = sess.state["items"], sess.is_owner, sess.me.id
     for item_id in sess.in_order():
         p, item = summaries[item_id], items[item_id]
+        row: dict[str, Any] = {"id": item_id, "title": p["title"], "version": item["version"]}
         if owner:
-            grants, exposed, seed = item["grants"], item["exposed"], item.get("seed_exposed")
-            rows.append(
-                {
-                    "id": item_id,
-                    "title": p["title"],
-                    "version": item["version"],
-                    "username": p.get("username"),
-                    "url": p.get("url"),
-                    "tags": p.get("tags"),
-                    "shared_with": sorted(names[m] for m in grants) if grants else [],
-                    # whoever may know the password or the 2FA seed: both stay until rotated
-                    "exposed_to": sorted(names.get(m, m[:8]) for m in {*exposed, *(seed or {})})
-                    if exposed or seed
-                    else [],
-                }
+            row.update(
+                username=p.get("username"),
+                url=p.get("url"),
+                tags=p.get("tags"),
+                shared_with=sorted(names[m] for m in item["grants"]),
+                # whoever may know the password or the 2FA seed: both stay until rotated
+                exposed_to=sorted(
+                    names.get(m, m[:8]) for m in {*item["exposed"], *item.get("seed_exposed", {})}
+                ),
             )
         else:
             grant = item["grants"][me]
-            rows.append(
-                {
-                    "id": item_id,
-                    "title": p["title"],
-                    "version": item["version"],
-                    "expires": grant.get("expires"),
-                    "scope": scope_words(grant, shown=shown),
-                }
-            )
+            row["expires"] = grant.get("expires")
+            row["scope"] = scope_words(grant, shown=shown)
+        rows.append(row)
     return rows
 
 
