@@ -106,7 +106,7 @@ def forward(argv: list[str]) -> int | None:
 def _home() -> str:
     """This TAKUSU_HOME, as `vault.home.default_home` finds it, without importing what
     that needs (`platformdirs` alone costs a command ~60 ms): on Linux the data folder of
-    the XDG rules, which tests/test_imports.py checks against platformdirs."""
+    the XDG rules, which tests/test_agent.py checks against platformdirs."""
     from vault.agent.paths import absolute
 
     env = os.environ.get("TAKUSU_HOME")

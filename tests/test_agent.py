@@ -773,14 +773,19 @@ JSON_CASES = [
 
 
 @pytest.mark.parametrize("value", JSON_CASES)
-def test_the_thin_clients_json_is_the_strict_encodings(value: Any) -> None:
+def test_the_thin_clients_json_is_the_strict_encodings(value: Any, monkeypatch) -> None:
     """lightjson (CPython's C JSON, driven without importing `json`) writes the very bytes
-    vault.encoding.dumps writes, and reads them back; so does its fallback."""
+    vault.encoding.dumps writes, and reads them back; so does its fallback (a Python
+    without `_json`)."""
     from vault.agent import lightjson
     from vault.encoding import dumps, loads
 
     assert lightjson.dumps(value) == dumps(value)
     assert lightjson.loads(dumps(value)) == value == loads(dumps(value))
+    monkeypatch.setattr(lightjson, "_encode", None)
+    monkeypatch.setattr(lightjson, "_scan", None)
+    assert lightjson.dumps(value) == dumps(value)
+    assert lightjson.loads(dumps(value)) == value
 
 
 @pytest.mark.parametrize(
