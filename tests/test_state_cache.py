@@ -70,6 +70,20 @@ def test_a_damaged_title_index_is_rebuilt_and_never_trusted(world):
 # --- what a long-lived process (the agent) keeps in memory between commands ---------------
 
 
+def _calls(monkeypatch, owner, name, label):
+    """From now on, `label(first argument)` of every call of `owner.name`, in order (the
+    call itself still happens)."""
+    seen = []
+    real = getattr(owner, name)
+
+    def recorded(first, *args, **kwargs):
+        seen.append(label(first))
+        return real(first, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return seen
+
+
 def _session_at(w, home, when):
     """A session of `home` (a new command) whose clock reads `when`."""
     from tests.world import machine
@@ -155,24 +169,11 @@ def test_offboarding_writes_the_log_the_state_and_the_index_once(world, monkeypa
             payload.update(title=f"Extra {n}", password=f"pw-{n}")
             item_id = owner.add(payload)
             sharing.share(owner, item_id, w.member_id, None)
-    writes: list[str] = []
-    appends: list[str] = []
-    real_write, real_append = fsutil.atomic_write, fsutil.append_line
-    monkeypatch.setattr(
-        fsutil,
-        "atomic_write",
-        lambda path, *a, **k: (writes.append(path.name), real_write(path, *a, **k))[1],
-    )
-    monkeypatch.setattr(
-        fsutil,
-        "append_line",
-        lambda path, *a, **k: (appends.append(path.parent.name), real_append(path, *a, **k))[1],
-    )
     from vault.session import Session
 
-    walks: list[int] = []
-    real_walk = Session._summaries  # noqa: SLF001 - a walk of every readable item
-    monkeypatch.setattr(Session, "_summaries", lambda self: (walks.append(1), real_walk(self))[1])
+    writes = _calls(monkeypatch, fsutil, "atomic_write", lambda path: path.name)
+    appends = _calls(monkeypatch, fsutil, "append_line", lambda path: path.parent.name)
+    walks = _calls(monkeypatch, Session, "_summaries", lambda self: 1)  # every readable item
     sess = w.client_session()
     rows = sharing.offboard(sess, "aiko")
     assert len(rows) >= 30
@@ -189,11 +190,11 @@ def test_a_state_changed_in_memory_without_forgetting_it_is_caught(world):
     from vault.errors import IntegrityError
     from vault.state import empty
 
-    store = w_store = world.store(world.client)
+    store = world.store(world.client)
     st = store.mirror.load_state(empty())
     st["receipt_count"] += 1  # changed without forget_state()
     with pytest.raises(IntegrityError, match="changed a state"):
-        w_store.mirror.load_state(empty())
+        store.mirror.load_state(empty())
     store.mirror.forget_state()
     assert store.mirror.load_state(empty())["receipt_count"] == st["receipt_count"] - 1
 
@@ -206,13 +207,7 @@ def test_a_receipt_rewrites_the_small_part_of_the_state_cache_only(world, monkey
 
     w = world
     ok(w.s("list"))
-    writes: list[str] = []
-    real = fsutil.atomic_write
-    monkeypatch.setattr(
-        fsutil,
-        "atomic_write",
-        lambda path, *a, **k: (writes.append(path.name), real(path, *a, **k))[1],
-    )
+    writes = _calls(monkeypatch, fsutil, "atomic_write", lambda path: path.name)
     assert ok(w.s("get", "GitHub")).out.strip() == w.password
     assert "state.json" in writes and "items.json" not in writes, writes
     writes.clear()
