@@ -288,3 +288,173 @@ def test_a_state_cache_with_a_malformed_witness_is_rebuilt(world, witness):
     cache.write_text(json.dumps(doc))
     r = ok(w.c("list"))
     assert "GitHub" in r.out and "rebuilt" in r.err
+
+
+# --- the items journal -------------------------------------------------------------------------
+
+
+def _cache_files(home):
+    (state_path,) = (home / "vaults").glob("*/state.json")
+    folder = state_path.parent
+    return state_path, folder / "items.json", folder / "items.journal"
+
+
+def _big(world, n=30):
+    """The client's vault with `n` more items, added in one command (one items.json)."""
+    from vault.item import empty_payload
+
+    owner = world.client_session()
+    with owner.batch():
+        for k in range(n):
+            payload = empty_payload()
+            payload.update(title=f"Filler {k}", password=f"p{k}")
+            owner.add(payload)
+
+
+def _fresh_load(world):
+    """The state as a new process reads it from the files (no memo)."""
+    from vault.state import empty
+    from vault.store import mirror
+
+    mirror._STATE_MEMO.clear()  # noqa: SLF001 - a new process has none
+    return world.store(world.client).mirror.load_state(empty())
+
+
+def _rebuilt(world):
+    from vault.identity import Card
+
+    store = world.store(world.client)
+    return store.arrivals.rebuild(Card.from_envelope(store.owner_card.envelope), [])
+
+
+def test_an_owner_edit_in_a_big_vault_appends_one_journal_line_not_items_json(world, monkeypatch):
+    """An `add` or `edit` changes one item: it is appended to the journal (a few hundred
+    bytes), not written into a new items.json (megabytes at 10,000 items); a new process
+    reading items.json and the journal has the very state the mirror rebuilds to."""
+    import json
+
+    from vault import fsutil
+
+    w = world
+    _big(w)
+    _state, items, journal = _cache_files(w.client)
+    before = items.read_bytes()
+    writes = _calls(monkeypatch, fsutil, "atomic_write", lambda path: path.name)
+    ok(w.c("edit", "GitHub", "--username", "someone-else"))
+    ok(w.c("add", "Shop", "--password-stdin", input="s3cret\n"))
+    assert "items.json" not in writes and "state.json" in writes, writes
+    assert items.read_bytes() == before
+    lines = journal.read_bytes().splitlines()
+    assert len(lines) == 2
+    token = json.loads(before)["token"]
+    assert all(json.loads(line)["token"] == token for line in lines)
+    assert [len(json.loads(line)["items"]) for line in lines] == [1, 1]
+    assert w.items["GitHub"] in json.loads(lines[0])["items"]
+    loaded = _fresh_load(w)
+    assert loaded == _rebuilt(w)
+    assert ok(w.c("get", "Shop")).out.strip() == "s3cret"
+    assert "someone-else" in ok(w.c("show", "GitHub")).out
+
+
+def test_journal_bytes_that_state_json_does_not_acknowledge_are_ignored_then_cut(world):
+    """A process stopped between appending to the journal and saving state.json leaves a
+    line no state.json names: the state is the one before it, and the next save cuts it."""
+    w = world
+    _big(w)
+    ok(w.c("edit", "GitHub", "--username", "first"))
+    state_path, _items, journal = _cache_files(w.client)
+    acknowledged = journal.read_bytes()
+    journal.write_bytes(acknowledged + b'{"token":"x","items":{"torn')
+    assert _fresh_load(w) == _rebuilt(w)
+    r = ok(w.c("edit", "GitHub", "--username", "second"))
+    assert "rebuilt" not in r.err
+    data = journal.read_bytes()
+    assert data.startswith(acknowledged) and b"torn" not in data
+    assert data.count(b"\n") == acknowledged.count(b"\n") + 1
+    assert _fresh_load(w) == _rebuilt(w)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data.replace(b'"token":"', b'"token":"0', 1),  # another pair's line
+        lambda data: data[:-1] + b" ",  # the acknowledged part torn
+        lambda data: data[:10],  # shorter than state.json says
+        lambda data: b"[" + data[1:],  # not JSON
+    ],
+)
+def test_a_journal_that_does_not_belong_with_state_json_is_rebuilt_never_mixed(world, damage):
+    w = world
+    _big(w)
+    ok(w.c("edit", "GitHub", "--username", "someone-else"))
+    _state, _items, journal = _cache_files(w.client)
+    journal.write_bytes(damage(journal.read_bytes()))
+    r = ok(w.c("list"))
+    assert "rebuilt" in r.err and "GitHub" in r.out
+    assert "someone-else" in ok(w.c("show", "GitHub")).out
+
+
+def test_the_journal_is_folded_into_a_new_items_json_before_it_outgrows_a_quarter(world):
+    """Every load reads items.json and the journal: once the journal would pass a quarter
+    of items.json, the items are written whole (with a new token) and the journal emptied.
+    A state.json from before that, beside the new items.json, does not belong: rebuilt."""
+    import json
+
+    w = world
+    _big(w, 8)
+    state_path, items, journal = _cache_files(w.client)
+    first = json.loads(items.read_bytes())["token"]
+    old_state = state_path.read_bytes()
+    sizes = []
+    for k in range(40):
+        ok(w.c("edit", "GitHub", "--username", f"name {k}"))
+        sizes.append(journal.stat().st_size if journal.exists() else 0)
+        assert sizes[-1] * 4 <= items.stat().st_size
+        if json.loads(items.read_bytes())["token"] != first:
+            break
+    else:
+        pytest.fail(f"items.json never rewritten; journal sizes {sizes}")
+    assert sizes[-1] == 0 and max(sizes) > 0
+    assert _fresh_load(w) == _rebuilt(w)
+    state_path.write_bytes(old_state)
+    r = ok(w.c("list"))
+    assert "rebuilt" in r.err and "GitHub" in r.out
+
+
+def test_owner_events_change_no_item_but_the_one_items_touched_names(world, monkeypatch):
+    """The journal saves only the items `state.items_touched` names: every owner event a
+    vault can hold (shares whole and scoped, views, 2FA codes, edits, revocations, deletes,
+    members, policies, requests) is applied while comparing every item before and after."""
+    import copy
+
+    from vault import state
+
+    w = world
+    sess = w.client_session()
+    from tests.test_delegation import ALL_DAY
+    from vault import sharing
+
+    sharing.share(sess, w.items["GitHub"], w.member_id, None, fields=["password"], otp=ALL_DAY)
+    ok(w.c("edit", "GitHub", "--username", "someone-else"))
+    ok(w.c("edit", "Bank", "--note", "branch 12"))
+    ok(w.c("vault", "policy", "--require-reason", "on"))
+    ok(w.c("revoke", "GitHub", "--from", "aiko"))
+    ok(w.c("share", "Bank", "--with", "aiko"))
+    ok(w.c("rm", "Bank", "--yes"))
+    ok(w.c("member", "remove", "aiko", "--revoke-all"))
+    seen: set[str] = set()
+    real = state.apply_owner
+
+    def checked(st, event):
+        before = copy.deepcopy(st["items"])
+        real(st, event)
+        touched = state.items_touched(event)
+        assert touched is not None, event.type
+        changed = {k for k in st["items"] if st["items"][k] != before.get(k)}
+        assert changed <= set(touched), (event.type, changed, touched)
+        seen.add(event.type)
+
+    monkeypatch.setattr(state, "apply_owner", checked)
+    _rebuilt(w)
+    assert {"item.put", "grant", "view", "codes", "revoke", "item.delete"} <= seen, seen
+    assert {"vault.create", "member.add", "member.remove", "policy"} <= seen, seen

@@ -753,6 +753,19 @@ _OWNER_RULES: dict[str, Callable[[State, Event], None]] = {
 assert set(_OWNER_RULES) == OWNER_TYPES
 
 
+# The owner's events that change an item: only the one their `item` field names. Every
+# other owner event leaves the items as they are (the state cache journals by this).
+ITEM_EVENTS = frozenset({"item.put", "item.delete", "grant", "revoke", "view", "codes"})
+
+
+def items_touched(event: Event) -> tuple[str, ...] | None:
+    """The items applying this owner event may change; None: it is not known which."""
+    if event.type not in ITEM_EVENTS:
+        return ()
+    item = event.fields.get("item")
+    return (item,) if isinstance(item, str) else None
+
+
 def apply_owner(state: State, event: Event) -> None:
     """Apply one verified owner event in place; IntegrityError if it breaks the rules."""
     seen = event.fields.get("seen")

@@ -99,7 +99,7 @@ class Arrivals:
         for event in events:
             event = replace(event, ref=[position, len(event.line)])
             # `st` may be the memo's: it changes now (and its items, if this is the owner's)
-            self.mirror.forget_state(items=log == self.owner)
+            self.mirror.forget_state(items=state.items_touched(event) if log == self.owner else ())
             try:
                 if log == self.owner:
                     state.apply_owner(st, event)

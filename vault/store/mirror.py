@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +39,29 @@ def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
 # The state caches this process parsed or wrote, by path. A long-lived process (the
 # agent) reading the very same bytes again hands out the same state instead of parsing
 # and walking megabytes again. The state is mutable: whoever applies an event to a state
-# forgets the memo first (`forget_state`), so a write that fails half-way never leaves a
-# changed state behind bytes that do not hold it; a saved state is remembered with the
-# bytes written. TAKUSU_CHECK_MEMO=1 (the tests set it) parses the files on every hit as
-# well and refuses a memo that differs from them.
+# forgets the memo first (`forget_state`, naming the items the event may change), so a
+# write that fails half-way never leaves a changed state behind bytes that do not hold it;
+# a saved state is remembered with the bytes written. TAKUSU_CHECK_MEMO=1 (the tests set
+# it) parses the files on every hit as well, and after every journal append, and refuses a
+# memo or a journal that differs from the state.
 class _Memo:
-    __slots__ = ("state_raw", "items_raw", "token", "st")
+    __slots__ = ("state_raw", "items_raw", "journal", "token", "st", "dirty")
 
-    def __init__(self, state_raw: bytes | None, items_raw: bytes | None, token: str, st: State):
+    def __init__(
+        self,
+        state_raw: bytes | None,
+        items_raw: bytes,
+        journal: bytes,
+        token: str,
+        st: State,
+    ) -> None:
         self.state_raw = state_raw  # None: the state changed since (no hit)
-        self.items_raw = items_raw  # None: its items changed since (save them again)
-        self.token = token  # the token that ties state.json to items.json
+        self.items_raw = items_raw  # the bytes of items.json
+        self.journal = journal  # the bytes of the journal that state.json acknowledges
+        self.token = token  # the token that ties state.json to items.json and the journal
         self.st = st
+        # the items changed since: saved as one journal line; None: not known which
+        self.dirty: set[str] | None = set()
 
 
 _STATE_MEMO: dict[str, _Memo] = {}
@@ -67,6 +79,9 @@ class Mirror:
         # The items are the bulk of the state (10,000 items: ~2.5 MB) and change only with
         # the owner's events: kept apart, so a receipt rewrites a few kilobytes, not them.
         self.items_path = local / "items.json"
+        # Items an owner's event changed since items.json was written, one line per save:
+        # an `add` appends a few hundred bytes instead of rewriting megabytes.
+        self.journal_path = local / "items.journal"
         self.quarantine_dir = local / "quarantine"
         self.disk = disk
 
@@ -154,40 +169,51 @@ class Mirror:
         except FileNotFoundError:
             _STATE_MEMO.pop(key, None)
             return empty
-        try:
-            items_raw: bytes | None = fsutil.read_bytes(self.items_path, labels.MAX_LOG)
-        except FileNotFoundError:
-            items_raw = None
+        items_raw = self._read_or_none(self.items_path)
+        journal = self._read_or_none(self.journal_path) or b""
         memo = _STATE_MEMO.get(key)
         if (
             memo is not None
             and memo.state_raw is not None
-            and memo.items_raw is not None
             and memo.state_raw == raw
             and memo.items_raw == items_raw
+            and journal.startswith(memo.journal)
         ):
             if os.environ.get("TAKUSU_CHECK_MEMO") == "1":
-                parsed = self._parse_state(raw, items_raw)
-                if parsed is None or parsed[0] != memo.st:
-                    raise IntegrityError(
-                        _("this process changed a state it had not forgotten: {path}").format(
-                            path=self.state_path
-                        )
-                    )
+                self._check_memo(memo.st, raw, items_raw, journal)
             return memo.st
         _STATE_MEMO.pop(key, None)
-        parsed = self._parse_state(raw, items_raw)
+        parsed = self._parse_state(raw, items_raw, journal)
         if parsed is None:
             return empty
-        st, token = parsed
+        st, token, length = parsed
         assert items_raw is not None  # _parse_state refuses a cache without its items
-        remember(_STATE_MEMO, key, _Memo(raw, items_raw, token, st))
+        remember(_STATE_MEMO, key, _Memo(raw, items_raw, journal[:length], token, st))
         return st
 
-    def _parse_state(self, raw: bytes, items_raw: bytes | None) -> tuple[State, str] | None:
-        """The state in the cache files' bytes, and the token that ties them; None for an
-        older takusu's cache (rebuilt from the mirror, not a problem); Malformed or
-        UnknownVersion for a damaged one (or two that do not belong together)."""
+    @staticmethod
+    def _read_or_none(path: Path) -> bytes | None:
+        try:
+            return fsutil.read_bytes(path, labels.MAX_LOG)
+        except FileNotFoundError:
+            return None
+
+    def _check_memo(self, st: State, raw: bytes, items_raw: bytes | None, journal: bytes) -> None:
+        parsed = self._parse_state(raw, items_raw, journal)
+        if parsed is None or parsed[0] != st:
+            raise IntegrityError(
+                _("this process changed a state it had not forgotten: {path}").format(
+                    path=self.state_path
+                )
+            )
+
+    def _parse_state(
+        self, raw: bytes, items_raw: bytes | None, journal: bytes
+    ) -> tuple[State, str, int] | None:
+        """The state in the cache files' bytes, the token that ties them and the length of
+        the journal that belongs to them; None for an older takusu's cache (rebuilt from the
+        mirror, not a problem); Malformed or UnknownVersion for a damaged one (or files that
+        do not belong together)."""
         doc = self._cache_doc(self.state_path, raw)
         label = doc.get("label") if isinstance(doc, dict) else None
         if (
@@ -200,7 +226,7 @@ class Mirror:
             raise UnknownVersion(
                 _("{path} is not a takusu state cache").format(path=self.state_path)
             )
-        token, rest = doc.get("items"), doc.get("state")
+        token, length, rest = doc.get("items"), doc.get("journal"), doc.get("state")
         if items_raw is None:
             raise Malformed(_("{path} is missing").format(path=self.items_path))
         items_doc = self._cache_doc(self.items_path, items_raw)
@@ -211,14 +237,37 @@ class Mirror:
             or items_doc.get("token") != token
             or not isinstance(rest, dict)
             or "items" in rest
+            or not isinstance(items_doc.get("items"), dict)
         ):
             raise Malformed(
                 _("{path} does not belong with {other}").format(
                     path=self.items_path, other=self.state_path
                 )
             )
+        items = items_doc["items"]
+        if type(length) is not int or not 0 <= length <= len(journal):
+            raise Malformed(
+                _("{path} does not belong with {other}").format(
+                    path=self.journal_path, other=self.state_path
+                )
+            )
+        # Bytes past `length` were appended by a process stopped before it saved the
+        # state.json that acknowledges them: not part of this state (the next save cuts them).
+        lines, torn = split_complete(journal[:length])
+        entries = [self._cache_doc(self.journal_path, line) for line in lines]
+        if torn or not all(
+            isinstance(e, dict) and e.get("token") == token and isinstance(e.get("items"), dict)
+            for e in entries
+        ):
+            raise Malformed(
+                _("{path} does not belong with {other}").format(
+                    path=self.journal_path, other=self.state_path
+                )
+            )
+        for entry in entries:
+            items.update(entry["items"])
         try:
-            return check_shape({**rest, "items": items_doc.get("items")}), token
+            return check_shape({**rest, "items": items}), token, length
         except Malformed:
             raise Malformed(_("{path} is damaged").format(path=self.state_path)) from None
 
@@ -237,33 +286,74 @@ class Mirror:
         except (ValueError, RecursionError) as exc:
             raise Malformed(_("{path} is damaged; remove it to rebuild").format(path=path)) from exc
 
-    def forget_state(self, *, items: bool = True) -> None:
+    def forget_state(self, *, items: Collection[str] | None = None) -> None:
         """Drop this process's memo of the state cache: call it before changing a state
-        that `load_state` handed out (applying an event). `items=False` for an event that
-        leaves the items as they are (a member's): the next save need not write them."""
+        that `load_state` handed out (applying an event). `items` names the items the change
+        may touch (`state.items_touched`; empty for a member's event, which leaves them as
+        they are), so the next save journals only those; None: any of them."""
         memo = _STATE_MEMO.get(str(self.state_path))
         if memo is not None:
             memo.state_raw = None
-            if items:
-                memo.items_raw = None
+            if items is None or memo.dirty is None:
+                memo.dirty = None
+            else:
+                memo.dirty.update(items)
 
     def save_state(self, st: State) -> None:
-        """Save the state: items.json first (only when its items may have changed), then
-        state.json, which names the items.json it goes with (a crash between the two
-        leaves a pair that does not match, rebuilt from the mirror)."""
+        """Save the state. The items go first: the few an owner's events changed as one line
+        appended to the journal, or (when it is not known which, or the journal would
+        outgrow a quarter of items.json) all of them in a new items.json with a new token.
+        Then state.json, which names the token and the length of the journal it goes with:
+        a crash in between leaves journal bytes it does not acknowledge (ignored, then cut)
+        or a pair that does not match (rebuilt from the mirror, never mixed)."""
         fsutil.ensure_dir(self.local, self.disk)
         key = str(self.state_path)
         memo = _STATE_MEMO.pop(key, None)
-        if memo is not None and memo.st is st and memo.items_raw is not None:
-            items_raw, token = memo.items_raw, memo.token
-        else:
+        journal: bytes | None = None
+        if memo is not None and memo.st is st and memo.dirty is not None:
+            token, items_raw, journal = memo.token, memo.items_raw, memo.journal
+            if memo.dirty:
+                journal = self._journal(memo, st)
+        if journal is None:
             token = secrets.token_hex(16)
             items_raw = dumps({"label": ITEMS_LABEL, "token": token, "items": st["items"]})
             fsutil.atomic_write(self.items_path, items_raw, self.disk)
+            journal = b""
+            if self.journal_path.exists():
+                fsutil.truncate_to(self.journal_path, 0)
         rest = {k: v for k, v in st.items() if k != "items"}
-        raw = dumps({"label": labels.MIRROR_STATE, "items": token, "state": rest})
+        raw = dumps(
+            {"label": labels.MIRROR_STATE, "items": token, "journal": len(journal), "state": rest}
+        )
         fsutil.atomic_write(self.state_path, raw, self.disk)
-        remember(_STATE_MEMO, key, _Memo(raw, items_raw, token, st))
+        if journal and os.environ.get("TAKUSU_CHECK_MEMO") == "1":
+            self._check_memo(st, raw, items_raw, journal)
+        remember(_STATE_MEMO, key, _Memo(raw, items_raw, journal, token, st))
+
+    def _journal(self, memo: _Memo, st: State) -> bytes | None:
+        """Append the items changed since the last save as one journal line; returns the
+        journal's bytes after it, or None when items.json should be written whole instead."""
+        assert memo.dirty is not None
+        items = st["items"]
+        if not memo.dirty <= items.keys():
+            return None
+        line = dumps({"token": memo.token, "items": {i: items[i] for i in sorted(memo.dirty)}})
+        at = len(memo.journal)
+        if (at + len(line) + 1) * 4 > len(memo.items_raw):
+            return None
+        try:
+            size = self.journal_path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size < at:
+            return None
+        if size > at:
+            try:
+                os.truncate(self.journal_path, at)
+            except OSError:
+                return None
+        fsutil.append_line(self.journal_path, line + b"\n", self.disk)
+        return memo.journal + line + b"\n"
 
     def quarantine(self, name: str, data: bytes) -> Path:
         """Keep bytes takusu will not use (a torn tail) for inspection; returns where."""

@@ -293,7 +293,9 @@ class Writer:
             )
         event = replace(event, ref=[size, len(event.line)])
         # `st` may be the memo's: it changes now (and its items, if this is the owner's log)
-        self.store.mirror.forget_state(items=self.log == self.store.owner)
+        self.store.mirror.forget_state(
+            items=state.items_touched(event) if self.log == self.store.owner else ()
+        )
         if self.log == self.store.owner:
             state.apply_owner(st, event)
         else:
