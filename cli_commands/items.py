@@ -24,7 +24,17 @@ from .common import (
     session_for,
     yes_option,
 )
-from .term import confirm_destructive, emit_json, info, interactive, labelled, out, out_value, table
+from .term import (
+    confirm_destructive,
+    emit_json,
+    info,
+    interactive,
+    json_text,
+    labelled,
+    out,
+    out_value,
+    table_text,
+)
 
 # What `show` calls an item's fields (custom fields keep their own names).
 LABELS = {
@@ -162,17 +172,27 @@ def rm(ctx: click.Context, title: str, yes: bool) -> None:
 @click.pass_context
 def list_items(ctx: click.Context, as_json: bool) -> None:
     """What I can read in this vault."""
+    from vault import clock
+
+    sess = session(ctx)
+    if not sess.is_owner and not sess.in_order():
+        _say_why_nothing(sess)
+    # The listing is kept with what is readable (the agent lists 10,000 unchanged items
+    # without building 10,000 rows again), per form, language and shown time zone.
+    key = ("list", as_json, i18n.current(), clock.zone_key())
+    text = sess.shown(key, lambda: _listing(sess, as_json))
+    if text:  # one write: a list of 10,000 rows is not 10,000 calls into click
+        click.echo(text)
+
+
+def _listing(sess: Any, as_json: bool) -> str:
     from vault.clock import parse_time, shown_time
     from vault.views import item_rows
 
-    sess = session(ctx)
     rows = item_rows(sess)
     if as_json:
-        emit_json(rows)
-        return
+        return json_text(rows)
     owner = sess.is_owner
-    if not owner and not rows:
-        _say_why_nothing(sess)
     lines = []
     for r in rows:
         cells = [r["title"]]
@@ -195,7 +215,7 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
                 notes.append(_("(until {time})").format(time=until))
             cells.append("  ".join(notes))
         lines.append(cells)
-    table(lines)
+    return table_text(lines)
 
 
 @click.command()

@@ -458,3 +458,45 @@ def test_owner_events_change_no_item_but_the_one_items_touched_names(world, monk
     _rebuilt(w)
     assert {"item.put", "grant", "view", "codes", "revoke", "item.delete"} <= seen, seen
     assert {"vault.create", "member.add", "member.remove", "policy"} <= seen, seen
+
+
+# --- the kept listing --------------------------------------------------------------------------
+
+
+def test_list_keeps_its_text_until_what_it_shows_changes(world, monkeypatch):
+    """A long-lived process (the agent) lists unchanged items without building every row
+    again; an owner's event, another language, another time zone or --json each build
+    it anew, and a member's receipt (which changes nothing `list` shows) does not."""
+    from vault import views
+
+    monkeypatch.delenv("TAKUSU_CHECK_MEMO")  # it builds the listing on every hit as well
+    w = world
+    ok(w.c("share", "Bank", "--with", "aiko", "--expires", "2999-12-31"))
+    built = _calls(monkeypatch, views, "item_rows", lambda sess: sess.me.id[:8])
+    first = ok(w.c("list")).out
+    assert ok(w.c("list")).out == first and len(built) == 1
+    ok(w.s("get", "GitHub"))  # a receipt: the owner's list stays as it was
+    assert ok(w.c("list")).out == first and len(built) == 1
+    ok(w.c("edit", "GitHub", "--username", "someone-else"))
+    changed = ok(w.c("list")).out
+    assert "someone-else" in changed and len(built) == 2
+    assert ok(w.c("list", "--json")).out.startswith("[") and len(built) == 3
+    assert ok(w.c("list", env={"TAKUSU_LANG": "ja"})).out != changed and len(built) == 4
+    assert ok(w.c("list")).out == changed and len(built) == 4
+    utc = ok(w.s("list", env={"TZ": "UTC"})).out
+    tokyo = ok(w.s("list", env={"TZ": "Asia/Tokyo"})).out
+    assert utc != tokyo and ok(w.s("list", env={"TZ": "UTC"})).out == utc
+
+
+def test_a_kept_listing_that_differs_from_the_vault_is_caught(world):
+    """With TAKUSU_CHECK_MEMO=1 (as in every test) a hit builds the listing anyway and
+    refuses a kept text that differs: a change that forgot to move the memo fails loudly."""
+    from vault import session
+
+    w = world
+    ok(w.c("list"))
+    memo = session._READABLE  # noqa: SLF001 - the memo this test is about
+    (readable,) = [r for k, r in memo.items() if k[0].startswith(str(w.client)) and r.shown]
+    readable.shown = {k: v + "\nGhost" for k, v in readable.shown.items()}
+    r = w.c("list")
+    assert r.code != 0 and "kept listing differs" in r.err and "Ghost" not in r.out

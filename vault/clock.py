@@ -203,6 +203,11 @@ def local_zone() -> tzinfo:
     return zone if zone is not None else UTC
 
 
+def zone_key() -> str:
+    """What decides the zone `local_zone` shows times in (for keeping text made with it)."""
+    return "--utc" if _SHOWN["utc"] else f"{os.environ.get('TZ', '')}|{_system_zone_name()}"
+
+
 def _system_zone_name() -> str:
     """The system zone's IANA name from /etc/localtime's link, or "" if it has none."""
     try:

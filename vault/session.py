@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 import secrets
 import time
 import unicodedata
@@ -63,7 +64,7 @@ class _Readable:
 
     __slots__ = (
         "head", "sealed", "built", "until", "summaries", "titles", "exact", "fold_of", "folded",
-        "twice", "folded_twice", "_order",
+        "twice", "folded_twice", "_order", "shown",
     )  # fmt: skip
 
     def __init__(
@@ -84,6 +85,7 @@ class _Readable:
         self.fold_of = {i: t.casefold() for i, t in self.titles.items()}
         self.folded = {f: i for i, f in self.fold_of.items()}
         self._order: list[str] | None = None
+        self.shown: dict[tuple[Any, ...], str] = {}  # Session.shown
         self.twice = _repeated(self.titles.values()) if len(self.exact) < len(summaries) else set()
         self.folded_twice = (
             _repeated(self.fold_of.values()) if len(self.folded) < len(summaries) else set()
@@ -364,6 +366,21 @@ class Session:
     def in_order(self) -> list[str]:
         """The ids of `summaries`, by title as a person sorts them (case folded). Read-only."""
         return self._readable().order
+
+    def shown(self, key: tuple[Any, ...], build: Callable[[], str]) -> str:
+        """The text `build` makes of what is readable now (a listing), kept with it for as
+        long as that holds: only the owner's events change it, and for a member her first
+        expiry. `key` names whatever else the text depends on (form, language, time zone).
+        TAKUSU_CHECK_MEMO=1 builds it anyway and refuses a kept text that differs."""
+        readable = self._readable()
+        text = readable.shown.get(key)
+        if text is None:
+            text = build()
+            if len(readable.shown) < 8:
+                readable.shown[key] = text
+        elif os.environ.get("TAKUSU_CHECK_MEMO") == "1" and build() != text:
+            raise IntegrityError(_("a kept listing differs from the vault: {key}").format(key=key))
+        return text
 
     def _readable(self) -> _Readable:
         head = self.state["heads"].get(self.owner_id)

@@ -14,7 +14,7 @@ from .i18n import _
 from .identity import Card
 from .session import Session
 from .sharing import items_granted_to
-from .state import Grant
+from .state import Grant, Item
 
 
 def _names(sess: Session) -> dict[str, str]:
@@ -24,30 +24,48 @@ def _names(sess: Session) -> dict[str, str]:
 def item_rows(sess: Session, *, shown: bool = False) -> list[dict[str, Any]]:
     """Readable items, by title: the owner sees users, URLs, grants and exposure; a member
     sees only titles and when their access ends (no field is revealed without a receipt)."""
-    names = _names(sess)
-    rows = []
     summaries = sess.summaries()
-    items, owner, me = sess.state["items"], sess.is_owner, sess.me.id
-    for item_id in sess.in_order():
-        p, item = summaries[item_id], items[item_id]
-        row: dict[str, Any] = {"id": item_id, "title": p["title"], "version": item["version"]}
-        if owner:
-            row.update(
-                username=p.get("username"),
-                url=p.get("url"),
-                tags=p.get("tags"),
-                shared_with=sorted(names[m] for m in item["grants"]),
-                # whoever may know the password or the 2FA seed: both stay until rotated
-                exposed_to=sorted(
-                    names.get(m, m[:8]) for m in {*item["exposed"], *item.get("seed_exposed", {})}
-                ),
-            )
-        else:
+    items, me = sess.state["items"], sess.me.id
+    if not sess.is_owner:
+        rows = []
+        for item_id in sess.in_order():
+            p, item = summaries[item_id], items[item_id]
             grant = item["grants"][me]
-            row["expires"] = grant.get("expires")
-            row["scope"] = scope_words(grant, shown=shown)
-        rows.append(row)
-    return rows
+            rows.append(
+                {
+                    "id": item_id,
+                    "title": p["title"],
+                    "version": item["version"],
+                    "expires": grant.get("expires"),
+                    "scope": scope_words(grant, shown=shown),
+                }
+            )
+        return rows
+    names = _names(sess)
+    # one dict display per row, and no sort of the (nearly always empty) name lists: a
+    # list of 10,000 items builds 10,000 rows (this loop was half of `list`'s time)
+    return [
+        {
+            "id": item_id,
+            "title": (p := summaries[item_id])["title"],
+            "version": (item := items[item_id])["version"],
+            "username": p.get("username"),
+            "url": p.get("url"),
+            "tags": p.get("tags"),
+            "shared_with": sorted([names[m] for m in grants]) if (grants := item["grants"]) else [],
+            # whoever may know the password or the 2FA seed: both stay until rotated
+            "exposed_to": _exposed_to(item, names),
+        }
+        for item_id in sess.in_order()
+    ]
+
+
+def _exposed_to(item: Item, names: dict[str, str]) -> list[str]:
+    exposed, seed = item["exposed"], item.get("seed_exposed")
+    if not (exposed or seed):
+        return []
+    ids = exposed.keys() | seed.keys() if seed else exposed.keys()
+    return sorted({names.get(m, m[:8]) for m in ids})
 
 
 def scope_words(grant: Grant, *, shown: bool = False) -> str:
