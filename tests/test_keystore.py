@@ -225,6 +225,82 @@ class TestSecretServiceBackend(TestMemoryKeyringBackend):
         return KeyringKek(SecretService.Keyring())
 
 
+@pytest.mark.secret_service
+def test_the_secret_service_reader_opens_what_keyrings_backend_stored(secret_service, tmp_path):
+    """The light reader (no `keyring` import) finds the KEK keyring's Secret Service backend
+    stored, by the same attributes; an entry that is gone is KeyringUnavailable, which
+    sends the caller to keyring itself."""
+    from keyring.backends import SecretService
+
+    from vault.keystore import SecretServiceReader
+
+    store = KeyStore(tmp_path / "home")
+    identity = Identity.generate("Reader Tester")
+    written = KeyringKek(SecretService.Keyring())
+    store.create(identity, written)
+    assert store.unlock(SecretServiceReader()).id == identity.id
+    store.forget(written)
+    with pytest.raises(KeyringUnavailable):
+        store.unlock(SecretServiceReader())
+
+
+_UNLOCK_AND_SAY = (
+    "import sys; from pathlib import Path; from vault.machine import Machine; "
+    "m = Machine(Path(sys.argv[1])); print(m.identity().id, 'keyring' in sys.modules)"
+)
+
+
+@pytest.mark.secret_service
+def test_a_keyring_identity_opens_without_importing_keyring_unless_keyring_was_chosen(
+    secret_service, secret_service_env, tmp_path
+):
+    """Finding and importing every keyring backend cost more than the rest of a command:
+    where keyring would ask the Secret Service anyway, takusu reads it directly. A backend
+    chosen with PYTHON_KEYRING_BACKEND or keyringrc.cfg is keyring's to ask, and so is an
+    entry the Secret Service does not hold (it falls back, and says what keyring says)."""
+    import subprocess
+    import sys
+
+    from keyring.backends import SecretService
+
+    from vault.machine import Machine
+
+    home = tmp_path / "home"
+    keyring_backend = SecretService.Keyring()
+    identity, mode = Machine(home, keyring_backend=keyring_backend).init("Light Unlock")
+    assert mode == "keyring"
+    env = {
+        **os.environ,
+        **secret_service_env,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    env.pop("PYTHON_KEYRING_BACKEND", None)
+
+    def unlock(**extra):
+        done = subprocess.run(
+            [sys.executable, "-c", _UNLOCK_AND_SAY, str(home)],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done.stdout.split(), done.stderr
+
+    said = unlock()
+    assert said[0] == [identity.id, "False"], said[1]
+    chosen = "keyring.backends.SecretService.Keyring"
+    assert unlock(PYTHON_KEYRING_BACKEND=chosen)[0] == [identity.id, "True"]
+    rc = tmp_path / "config" / "python_keyring" / "keyringrc.cfg"
+    rc.parent.mkdir(parents=True)
+    rc.write_text(f"[backend]\ndefault-keyring={chosen}\n")
+    assert unlock()[0] == [identity.id, "True"]
+    rc.unlink()
+    Machine(home).keystore.forget(KeyringKek(keyring_backend))
+    out, err = unlock()
+    assert out == [] and "missing from the OS keyring" in err
+
+
 # --- insecure keyrings are refused ----------------------------------------------------------
 
 

@@ -129,6 +129,66 @@ class KeyringKek:
             pass
 
 
+class SecretServiceReader:
+    """Reads the KEK straight from the Secret Service over D-Bus (with `secretstorage`, the
+    library keyring's own Secret Service backend drives), by the attributes that backend
+    and the libsecret one store it under, without importing `keyring`: finding and
+    importing every keyring backend costs more than the rest of a command (about 300 ms
+    here). Used only to unlock, and only where keyring would ask the Secret Service too
+    (`secret_service_reader`); whatever it cannot answer (locked, not there, no service)
+    is KeyringUnavailable, and the caller then asks keyring itself."""
+
+    mode = "keyring"
+
+    def create(self, account: str) -> tuple[bytes, dict[str, Any]]:
+        raise NotImplementedError("the Secret Service reader only reads")
+
+    def forget(self, params: dict[str, Any]) -> None:
+        raise NotImplementedError("the Secret Service reader only reads")
+
+    def unlock(self, params: dict[str, Any]) -> bytes:
+        from contextlib import closing
+
+        stored = None
+        try:
+            import secretstorage
+
+            with closing(secretstorage.dbus_init()) as bus:
+                collection = secretstorage.get_default_collection(bus)
+                if not collection.is_locked():
+                    query = {"username": params["account"], "service": params["service"]}
+                    for item in collection.search_items(query):
+                        if not item.is_locked():
+                            stored = item.get_secret().decode("utf-8")
+                        break
+        except Exception as exc:  # noqa: BLE001 - D-Bus and secretstorage raise many types
+            raise KeyringUnavailable(_("the Secret Service did not answer")) from exc
+        if stored is None:  # not in its default collection, or locked: keyring may prompt
+            raise KeyringUnavailable(_("the Secret Service did not answer"))
+        return b64d(stored, _("keyring entry"))
+
+
+def secret_service_reader() -> SecretServiceReader | None:
+    """The light reader where keyring, left to itself, would use the Secret Service: Linux
+    with a session bus, and no keyring backend chosen by PYTHON_KEYRING_BACKEND or a
+    keyringrc.cfg (a KDE desktop's KWallet is not the Secret Service: the entry is then not
+    found, and keyring is asked)."""
+    import sys
+
+    if not sys.platform.startswith("linux") or not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return None
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return None
+    home = Path.home()
+    roots = (
+        os.environ.get("XDG_CONFIG_HOME") or home / ".config",
+        os.environ.get("XDG_DATA_HOME") or home / ".local" / "share",
+    )
+    if any((Path(root) / "python_keyring" / "keyringrc.cfg").exists() for root in roots):
+        return None
+    return SecretServiceReader()
+
+
 # --- passphrase ------------------------------------------------------------------------------
 
 

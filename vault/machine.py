@@ -17,7 +17,9 @@ from .clock import Clock, system_clock
 from .envelope import wrap_vault_key
 from .errors import (
     AlreadyExists,
+    IntegrityError,
     KeyringUnavailable,
+    Malformed,
     NotInitialized,
     PassphraseUnavailable,
     PinMismatch,
@@ -27,7 +29,15 @@ from .errors import (
 from .home import Home, VaultEntry
 from .i18n import _
 from .identity import Card, Identity
-from .keystore import KekBackend, KeyringKek, KeyStore, PassphraseFn, PassphraseKek, secure_keyring
+from .keystore import (
+    KekBackend,
+    KeyringKek,
+    KeyStore,
+    PassphraseFn,
+    PassphraseKek,
+    secret_service_reader,
+    secure_keyring,
+)
 from .session import Session
 from .store import Store, VaultFolder
 from .text import checked
@@ -110,6 +120,8 @@ class Machine:
 
     def identity(self) -> Identity:
         """The unlocked identity (asks for the passphrase at most once per process)."""
+        if self._identity is None and self._keyring is _AUTO:
+            self._identity = self._unlock_from_secret_service()
         for attempt in range(self.passphrase_tries):
             if self._identity is not None:
                 break
@@ -120,6 +132,17 @@ class Machine:
                     raise
         assert self._identity is not None
         return self._identity
+
+    def _unlock_from_secret_service(self) -> Identity | None:
+        """A keyring-mode identity opened by the light Secret Service reader; None when it
+        cannot (then keyring itself is asked, as always)."""
+        reader = secret_service_reader()
+        if reader is None or self.keystore.mode() != "keyring":
+            return None
+        try:
+            return self.keystore.unlock(reader)
+        except (KeyringUnavailable, IntegrityError, Malformed):
+            return None
 
     def write_recovery_kit(self, path: Path) -> str:
         code = self.keystore.write_recovery_kit(self.identity(), path)

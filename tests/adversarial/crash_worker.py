@@ -58,7 +58,12 @@ from vault.machine import Machine  # noqa: E402
 
 def loop_world(root: Path, *, git_remote: bool = False) -> World:
     """Client + secretary (passphrase mode) with the STABLE and TEMP items, shared as LOOP says."""
-    return build(root, items=LOOP, key_mode="passphrase", git_remote=git_remote)
+    world = build(root, items=LOOP, key_mode="passphrase", git_remote=git_remote)
+    for home in (world.client, world.secretary):  # a fresh state cache, its journal empty:
+        for cache in (home / "vaults").glob("*/state.json"):  # the owner's next edit of
+            cache.unlink()  # one item is a journal append (as in any vault past a few items)
+        world.store(home).load()
+    return world
 
 
 def lib(home: Path) -> Machine:
@@ -386,6 +391,11 @@ def inspect(world: World, home: Path, full: bool = False) -> tuple[list[str], di
                 f"({len(mirrored)} vs {len(folder)} bytes)"
             )
     if full:
+        # the state cache (items.json, its journal, state.json) says what the mirror says
+        rebuilt = store.arrivals.rebuild(store.owner_card, [])
+        if rebuilt != loaded.state:
+            differ = sorted(k for k in rebuilt if rebuilt[k] != loaded.state.get(k))  # type: ignore[literal-required]
+            wrong.append(f"the state cache differs from the mirror rebuilt: {differ}")
         try:
             report = audit.verify(store, loaded)
         except TakusuError as exc:

@@ -311,6 +311,19 @@ def test_kill_at_every_disk_call_leaves_chains_that_verify(points_result):
     assert points_result.failures == []
 
 
+def test_the_owners_kill_points_include_the_items_journal_append(points_result):
+    """An owner's edit of one item appends it to the state cache's journal: the kill points
+    above cover that append and its fsync (and `inspect` compares the state each reload
+    gives with the one the mirror rebuilds to)."""
+    r = points_result
+    journal = [c for c in r.calls if "items.journal" in c]
+    if r.op == "get":  # a member's receipt changes no item
+        assert journal == [], r.calls
+    else:
+        assert any(c.startswith("write") for c in journal), r.calls
+        assert any(c.startswith("fsync") for c in journal), r.calls
+
+
 def _state_save_after_mirror(calls: list[str]) -> int:
     mirror_write = next(k for k, c in enumerate(calls) if c.startswith("write") and "/mirror/" in c)
     return next(
