@@ -180,21 +180,23 @@ def list_items(ctx: click.Context, as_json: bool) -> None:
     # The listing is kept with what is readable (the agent lists 10,000 unchanged items
     # without building 10,000 rows again), per form, language and shown time zone.
     key = ("list", as_json, i18n.current(), clock.zone_key())
-    text = sess.shown(key, lambda: _listing(sess, as_json))
+    text = sess.shown(key, lambda kept: _listing(sess, as_json, kept))
     if text:  # one write: a list of 10,000 rows is not 10,000 calls into click
         click.echo(text)
 
 
-def _listing(sess: Any, as_json: bool) -> str:
+def _listing(sess: Any, as_json: bool, kept: dict[str, list[str]]) -> str:
+    """The listing's text; the text form's cells are kept by item id in `kept` (see
+    Session.shown), so only the rows of items that changed are built again."""
     from vault.clock import parse_time, shown_time
     from vault.views import item_rows
 
-    rows = item_rows(sess)
     if as_json:
-        return json_text(rows)
+        return json_text(item_rows(sess))
+    order = sess.in_order()
+    missing = [i for i in order if i not in kept]
     owner = sess.is_owner
-    lines = []
-    for r in rows:
+    for r in item_rows(sess, only=missing) if missing else []:
         cells = [r["title"]]
         if owner:
             notes = []
@@ -214,8 +216,8 @@ def _listing(sess: Any, as_json: bool) -> str:
                 until = shown_time(parse_time(r["expires"]))
                 notes.append(_("(until {time})").format(time=until))
             cells.append("  ".join(notes))
-        lines.append(cells)
-    return table_text(lines)
+        kept[r["id"]] = cells
+    return table_text([kept[i] for i in order])
 
 
 @click.command()

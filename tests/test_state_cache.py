@@ -267,8 +267,10 @@ def test_the_title_index_is_rewritten_once_enough_new_versions_wait(world):
     for n in (1, 2):
         ok(w.c("add", f"New {n}", "--password-stdin", input="p\n"))
     from vault import index as index_module
+    from vault import session
 
     index_module._MEMO.clear()  # noqa: SLF001 - a new process: (this one's memo holds New 0)
+    session._READABLE.clear()  # noqa: SLF001 - (and what it can read, New 0 included)
     assert "New 2" in ok(w.c("list")).out
     assert index.read_bytes() != saved  # 3 waiting of 43 (3 x 16 >= 43): saved
 
@@ -472,17 +474,29 @@ def test_list_keeps_its_text_until_what_it_shows_changes(world, monkeypatch):
     monkeypatch.delenv("TAKUSU_CHECK_MEMO")  # it builds the listing on every hit as well
     w = world
     ok(w.c("share", "Bank", "--with", "aiko", "--expires", "2999-12-31"))
-    built = _calls(monkeypatch, views, "item_rows", lambda sess: sess.me.id[:8])
+    built: list[int | None] = []  # how many rows each call builds (None: all of them)
+    real = views.item_rows
+
+    def counted(sess, **kw):
+        rows = real(sess, **kw)
+        built.append(None if kw.get("only") is None else len(rows))
+        return rows
+
+    monkeypatch.setattr(views, "item_rows", counted)
     first = ok(w.c("list")).out
-    assert ok(w.c("list")).out == first and len(built) == 1
+    assert ok(w.c("list")).out == first and built == [2]
     ok(w.s("get", "GitHub"))  # a receipt: the owner's list stays as it was
     assert ok(w.c("list")).out == first and len(built) == 1
     ok(w.c("edit", "GitHub", "--username", "someone-else"))
     changed = ok(w.c("list")).out
-    assert "someone-else" in changed and len(built) == 2
-    assert ok(w.c("list", "--json")).out.startswith("[") and len(built) == 3
-    assert ok(w.c("list", env={"TAKUSU_LANG": "ja"})).out != changed and len(built) == 4
-    assert ok(w.c("list")).out == changed and len(built) == 4
+    assert "someone-else" in changed and built[1:] == [1]  # the edited item's row alone
+    ok(w.c("add", "Zeta", "--password-stdin", input="z\n"))
+    assert "Zeta" in ok(w.c("list")).out and built[2:] == [1]
+    ok(w.c("rm", "Zeta", "--yes"))
+    assert ok(w.c("list")).out == changed and len(built) == 3  # (a row less: none to build)
+    assert ok(w.c("list", "--json")).out.startswith("[") and built[3:] == [None]
+    assert ok(w.c("list", env={"TAKUSU_LANG": "ja"})).out != changed and built[4:] == [2]
+    assert ok(w.c("list")).out == changed and len(built) == 5
     utc = ok(w.s("list", env={"TZ": "UTC"})).out
     tokyo = ok(w.s("list", env={"TZ": "Asia/Tokyo"})).out
     assert utc != tokyo and ok(w.s("list", env={"TZ": "UTC"})).out == utc
@@ -500,3 +514,59 @@ def test_a_kept_listing_that_differs_from_the_vault_is_caught(world):
     readable.shown = {k: v + "\nGhost" for k, v in readable.shown.items()}
     r = w.c("list")
     assert r.code != 0 and "kept listing differs" in r.err and "Ghost" not in r.out
+
+
+# --- what is readable, carried across the owner's events ---------------------------------------
+
+
+def _as_built_afresh(sess):
+    """What `sess` can read, built from nothing, next to what its memo carried."""
+    from vault import session
+
+    carried = sess._readable()  # noqa: SLF001 - the memo this test is about
+    key = next(k for k, v in session._READABLE.items() if v is carried)  # noqa: SLF001
+    del session._READABLE[key]  # noqa: SLF001
+    fresh = sess._readable()  # noqa: SLF001
+    return carried, fresh
+
+
+def _same_view(carried, fresh):
+    assert carried.summaries == fresh.summaries
+    assert carried.titles == fresh.titles and carried.fold_of == fresh.fold_of
+    assert carried.twice == fresh.twice and carried.folded_twice == fresh.folded_twice
+    unique = lambda m, twice: {k: v for k, v in m.items() if k not in twice}  # noqa: E731
+    assert unique(carried.exact, carried.twice) == unique(fresh.exact, fresh.twice)
+    assert unique(carried.folded, carried.folded_twice) == unique(fresh.folded, fresh.folded_twice)
+    assert carried.order == fresh.order
+    assert carried.until <= fresh.until  # never later (sooner only builds it again sooner)
+
+
+def test_what_is_readable_is_carried_across_item_events_as_a_fresh_build_gives(world, monkeypatch):
+    """After an add, edit, rename, delete, share or revoke, a long-lived process (the agent)
+    looks again at the items those events name only; what it then holds is what building
+    it all afresh gives, for the owner and for a member, titles that differ only in case
+    included."""
+    from vault.session import _Readable
+
+    w = world
+    steps = [
+        ("c", "add", "Alpha", "--password-stdin"),
+        ("c", "edit", "Alpha", "--title", "Beta"),
+        ("c", "add", "beta", "--password-stdin"),  # the same folded title
+        ("c", "add", "Gamma", "--password-stdin"),
+        ("c", "share", "Gamma", "--with", "aiko", "--expires", "2999-12-31"),
+        ("c", "edit", "Gamma", "--title", "GAMMA"),
+        ("c", "revoke", "GAMMA", "--from", "aiko"),
+        ("c", "rm", "beta", "--yes"),
+        ("c", "share", "Bank", "--with", "aiko"),
+        ("c", "edit", "Bank", "--username", "teller"),
+    ]
+    advanced = _calls(monkeypatch, _Readable, "changed", lambda memo: memo.head)
+    for who, *args in steps:
+        run = w.c if who == "c" else w.s
+        stdin = "pw\n" if "--password-stdin" in args else None
+        ok(run(*args, input=stdin))
+        for sess in (w.client_session(), w.secretary_session()):
+            _same_view(*_as_built_afresh(sess))
+            sess._readable()  # noqa: SLF001 - a memo at this head for the next step
+    assert len(advanced) >= len(steps), advanced  # the carried path, not a rebuild each time

@@ -24,6 +24,7 @@ from .clock import Clock, is_expired, parse_time, shown_time, system_clock
 from .codebook import CodeBook
 from .codewindow import MARGIN_STEPS, Hours, next_opening, parse_zone, plan, within
 from .crypto import local_key
+from .encoding import loads
 from .errors import (
     AccessRevoked,
     Ambiguous,
@@ -36,6 +37,7 @@ from .errors import (
     NotShared,
     PolicyRefused,
 )
+from .events import split_line
 from .home import VaultEntry
 from .i18n import _
 from .identity import Card, Identity
@@ -51,7 +53,7 @@ from .item import (
 )
 from .memo import remember
 from .scoped import OTP_FIELD
-from .state import Grant, Item, Scope, State
+from .state import ITEM_EVENTS, Grant, Head, Item, Scope, State
 from .store import Loaded, Store, Writer
 from .store.store import Precheck
 
@@ -64,7 +66,7 @@ class _Readable:
 
     __slots__ = (
         "head", "sealed", "built", "until", "summaries", "titles", "exact", "fold_of", "folded",
-        "twice", "folded_twice", "_order", "shown",
+        "twice", "folded_twice", "_order", "shown", "rows", "at",
     )  # fmt: skip
 
     def __init__(
@@ -86,10 +88,74 @@ class _Readable:
         self.folded = {f: i for i, f in self.fold_of.items()}
         self._order: list[str] | None = None
         self.shown: dict[tuple[Any, ...], str] = {}  # Session.shown
+        self.rows: dict[tuple[Any, ...], dict[str, Any]] = {}  # Session.shown's rows
+        self.at = (-1, 0)  # the owner head's (seq, size) it was built at
         self.twice = _repeated(self.titles.values()) if len(self.exact) < len(summaries) else set()
         self.folded_twice = (
             _repeated(self.fold_of.values()) if len(self.folded) < len(summaries) else set()
         )
+
+    def expires_at(self, stamp: str | None) -> None:
+        """A member's grant ending at `stamp` ends this view then, at the latest."""
+        if stamp:
+            self.until = min(self.until, parse_time(stamp))
+
+    def changed(
+        self,
+        head: str,
+        sealed: bytes | None,
+        built: datetime,
+        changes: dict[str, dict[str, Any] | None],
+    ) -> _Readable:
+        """A copy for a later owner head at which only `changes` differ (an item's new
+        summary, or None: no longer readable). The title maps are carried over and mended;
+        a title more than one item has (rare) builds them afresh."""
+        summaries = dict(self.summaries)
+        for item_id, found in changes.items():
+            if found is None:
+                summaries.pop(item_id, None)
+            else:
+                summaries[item_id] = found
+        old_titles = {self.titles[i] for i in changes if i in self.titles}
+        old_folds = {self.fold_of[i] for i in changes if i in self.fold_of}
+        if old_titles & self.twice or old_folds & self.folded_twice:
+            fresh = _Readable(head, sealed, built, self.until, summaries)
+            fresh.at = self.at
+            return fresh
+        fresh = object.__new__(_Readable)
+        fresh.head, fresh.sealed, fresh.built, fresh.until = head, sealed, built, self.until
+        fresh.summaries, fresh.at, fresh.shown, fresh._order = summaries, self.at, {}, None
+        fresh.rows = {
+            key: {i: row for i, row in rows.items() if i not in changes}
+            for key, rows in self.rows.items()
+        }
+        titles, exact, fold_of, folded = (
+            dict(self.titles),
+            dict(self.exact),
+            dict(self.fold_of),
+            dict(self.folded),
+        )
+        twice, folded_twice = set(self.twice), set(self.folded_twice)
+        for item_id in changes:  # out with the old titles (each one item's alone)...
+            if item_id in titles:
+                del exact[titles.pop(item_id)]
+                del folded[fold_of.pop(item_id)]
+        for item_id, found in changes.items():  # ...and in with the new
+            if found is None:
+                continue
+            title = titles[item_id] = str(found["title"])
+            fold = fold_of[item_id] = title.casefold()
+            if title in exact:
+                twice.add(title)
+            else:
+                exact[title] = item_id
+            if fold in folded:
+                folded_twice.add(fold)
+            else:
+                folded[fold] = item_id
+        fresh.titles, fresh.exact, fresh.fold_of, fresh.folded = titles, exact, fold_of, folded
+        fresh.twice, fresh.folded_twice = twice, folded_twice
+        return fresh
 
     @property
     def order(self) -> list[str]:
@@ -130,6 +196,9 @@ def _repeated(values: Iterable[str]) -> set[str]:
 # By (this machine's mirror of the vault, identity): a long-lived process (the agent)
 # finds a title among 10,000 items without walking them on every command. Read-only.
 _READABLE: dict[tuple[str, str], _Readable] = {}
+# At most this many owner events since the memo are looked at one by one; more (an
+# import, an offboarding) build it all again.
+_ADVANCE_AT_MOST = 64
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
 
@@ -329,15 +398,7 @@ class Session:
         if self.is_owner:
             return [i for i, it in items.items() if not it["deleted"]]
         now, me = self.clock(), self.me.id
-        # an expired grant is not readable, and must not stop the others being listed
-        return [
-            i
-            for i, it in items.items()
-            if not it["deleted"]
-            and (g := _current_grant(it, me)) is not None
-            and not is_expired(g["expires"], now)
-            and ("scope" not in g or "view" in g)  # a view not sealed yet: nothing to read
-        ]
+        return [i for i, it in items.items() if _member_reads(it, me, now)]
 
     def titles(self) -> dict[str, str]:
         """Title of every readable item, by id. Read-only."""
@@ -367,18 +428,21 @@ class Session:
         """The ids of `summaries`, by title as a person sorts them (case folded). Read-only."""
         return self._readable().order
 
-    def shown(self, key: tuple[Any, ...], build: Callable[[], str]) -> str:
+    def shown(self, key: tuple[Any, ...], build: Callable[[dict[str, Any]], str]) -> str:
         """The text `build` makes of what is readable now (a listing), kept with it for as
         long as that holds: only the owner's events change it, and for a member her first
         expiry. `key` names whatever else the text depends on (form, language, time zone).
-        TAKUSU_CHECK_MEMO=1 builds it anyway and refuses a kept text that differs."""
+        `build` is given a dict to keep its rows in, by item id: it is carried to the next
+        owner head without the items that changed there, so an `add` to 10,000 items
+        builds one row again, not 10,000. TAKUSU_CHECK_MEMO=1 builds the text from
+        nothing as well and refuses a kept text, or one made of kept rows, that differs."""
         readable = self._readable()
         text = readable.shown.get(key)
         if text is None:
-            text = build()
+            text = build(readable.rows.setdefault(key, {}) if len(readable.rows) < 8 else {})
             if len(readable.shown) < 8:
                 readable.shown[key] = text
-        elif os.environ.get("TAKUSU_CHECK_MEMO") == "1" and build() != text:
+        if os.environ.get("TAKUSU_CHECK_MEMO") == "1" and build({}) != text:
             raise IntegrityError(_("a kept listing differs from the vault: {key}").format(key=key))
         return text
 
@@ -390,19 +454,74 @@ class Session:
         key = (str(self.store.mirror.local), self.me.id)
         now = self.clock()
         memo = _READABLE.get(key)
-        if memo is not None and memo.fits(head["hash"], read_sealed(self._index_path), now):
+        sealed = read_sealed(self._index_path)
+        if memo is not None and memo.fits(head["hash"], sealed, now):
             return memo
-        found, sealed = self._summaries()
-        until = _NEVER
-        if not self.is_owner:
-            items, me = self.state["items"], self.me.id
-            for item_id in found:
-                expires = items[item_id]["grants"][me]["expires"]
-                if expires:
-                    until = min(until, parse_time(expires))
-        memo = _Readable(head["hash"], sealed, now, until, found)
-        remember(_READABLE, key, memo)
-        return memo
+        moved = self._moved_items(memo, head, sealed, now) if memo is not None else None
+        if memo is not None and moved is not None:
+            fresh = self._advanced(memo, moved, head, now)
+        else:
+            found, sealed = self._summaries()
+            fresh = _Readable(head["hash"], sealed, now, _NEVER, found)
+            if not self.is_owner:
+                items, me = self.state["items"], self.me.id
+                for item_id in found:
+                    fresh.expires_at(items[item_id]["grants"][me]["expires"])
+        fresh.at = (head["seq"], head["size"])
+        remember(_READABLE, key, fresh)
+        return fresh
+
+    def _moved_items(
+        self, memo: _Readable, head: Head, sealed: bytes | None, now: datetime
+    ) -> set[str] | None:
+        """The items the owner's events since `memo` changed, when that is all that
+        changed (a few events that each change one item); None: build it all again."""
+        seq, size = memo.at
+        count = head["seq"] - seq
+        if not 0 < count <= _ADVANCE_AT_MOST or sealed != memo.sealed or now < memo.built:
+            return None
+        if now >= memo.until:
+            return None
+        blob = self.store.mirror.line_at(self.owner_id, size, head["size"] - size)
+        lines = blob.split(b"\n")
+        if len(blob) != head["size"] - size or len(lines) != count + 1 or lines[-1]:
+            return None  # not in the mirror yet (a batch in progress): from the state
+        moved: set[str] = set()
+        for n, line in enumerate(lines[:-1]):
+            payload, _sig = split_line(line, self.owner_id, seq + 1 + n)
+            fields = loads(payload, "event payload")
+            if not isinstance(fields, dict) or fields.get("type") not in ITEM_EVENTS:
+                return None  # members, policies: the rows name them, so all again
+            if not isinstance(fields.get("item"), str):
+                return None
+            moved.add(fields["item"])
+        return moved
+
+    def _advanced(self, memo: _Readable, moved: set[str], head: Head, now: datetime) -> _Readable:
+        """`memo` carried to this owner head: only the moved items looked at again."""
+        index = self.title_index()
+        items, me, owner = self.state["items"], self.me.id, self.is_owner
+        changes: dict[str, dict[str, Any] | None] = {}
+        missing = 0
+        for item_id in sorted(moved):
+            item = items.get(item_id)
+            if item is None or (item["deleted"] if owner else not _member_reads(item, me, now)):
+                changes[item_id] = None
+                continue
+            cached = index.peek(item_id, item["version"])
+            if cached is None:
+                cached = summary(self.payload(item_id))
+                index.put(item_id, item["version"], cached)
+                missing += 1
+            changes[item_id] = cached
+        if missing and (missing >= 16 or missing * 16 >= len(memo.summaries) + missing):
+            index.save()
+        fresh = memo.changed(head["hash"], index.sealed, now, changes)
+        if not owner:
+            for item_id, found in changes.items():
+                if found is not None:
+                    fresh.expires_at(items[item_id]["grants"][me]["expires"])
+        return fresh
 
     def _summaries(self) -> tuple[dict[str, dict[str, Any]], bytes | None]:
         """The summaries of what is readable now, and the sealed index they agree with.
@@ -775,6 +894,18 @@ class Session:
     def remove(self, item_id: str) -> None:
         self.require_owner()
         self.append("item.delete", {"item": item_id})
+
+
+def _member_reads(item: Item, me: str, now: datetime) -> bool:
+    """A member can read this item now: her grant is on its current version and has not
+    expired (an expired one must not stop the others being listed), and a scoped grant's
+    view is sealed already (before that there is nothing to read)."""
+    grant = _current_grant(item, me) if not item["deleted"] else None
+    return (
+        grant is not None
+        and not is_expired(grant["expires"], now)
+        and ("scope" not in grant or "view" in grant)
+    )
 
 
 def _current_grant(item: Item, member_id: str) -> Grant | None:

@@ -21,14 +21,18 @@ def _names(sess: Session) -> dict[str, str]:
     return {m: v["name"] for m, v in sess.state["members"].items()}
 
 
-def item_rows(sess: Session, *, shown: bool = False) -> list[dict[str, Any]]:
+def item_rows(
+    sess: Session, *, shown: bool = False, only: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Readable items, by title: the owner sees users, URLs, grants and exposure; a member
-    sees only titles and when their access ends (no field is revealed without a receipt)."""
+    sees only titles and when their access ends (no field is revealed without a receipt).
+    `only`: just these (readable) ids, in this order."""
     summaries = sess.summaries()
+    order = sess.in_order() if only is None else only
     items, me = sess.state["items"], sess.me.id
     if not sess.is_owner:
         rows = []
-        for item_id in sess.in_order():
+        for item_id in order:
             p, item = summaries[item_id], items[item_id]
             grant = item["grants"][me]
             rows.append(
@@ -56,7 +60,7 @@ def item_rows(sess: Session, *, shown: bool = False) -> list[dict[str, Any]]:
             # whoever may know the password or the 2FA seed: both stay until rotated
             "exposed_to": _exposed_to(item, names),
         }
-        for item_id in sess.in_order()
+        for item_id in order
     ]
 
 
