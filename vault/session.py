@@ -23,7 +23,7 @@ from . import envelope, labels, scoped, totp
 from .clock import Clock, is_expired, parse_time, shown_time, system_clock
 from .codebook import CodeBook
 from .codewindow import MARGIN_STEPS, Hours, next_opening, parse_zone, plan, within
-from .crypto import local_key
+from .crypto import local_key, sha256_hex
 from .encoding import loads
 from .errors import (
     AccessRevoked,
@@ -36,6 +36,7 @@ from .errors import (
     NotOwner,
     NotShared,
     PolicyRefused,
+    TakusuError,
 )
 from .events import split_line
 from .home import VaultEntry
@@ -487,15 +488,20 @@ class Session:
         if len(blob) != head["size"] - size or len(lines) != count + 1 or lines[-1]:
             return None  # not in the mirror yet (a batch in progress): from the state
         moved: set[str] = set()
+        chain = memo.head  # the lines must continue the very chain the memo was built at
         for n, line in enumerate(lines[:-1]):
-            payload, _sig = split_line(line, self.owner_id, seq + 1 + n)
-            fields = loads(payload, "event payload")
-            if not isinstance(fields, dict) or fields.get("type") not in ITEM_EVENTS:
-                return None  # members, policies: the rows name them, so all again
-            if not isinstance(fields.get("item"), str):
+            try:
+                payload, _sig = split_line(line, self.owner_id, seq + 1 + n)
+                fields = loads(payload, "event payload")
+            except TakusuError:
                 return None
+            if not isinstance(fields, dict) or fields.get("prev") != chain:
+                return None
+            chain = sha256_hex(payload)
+            if fields.get("type") not in ITEM_EVENTS or not isinstance(fields.get("item"), str):
+                return None  # members, policies: the rows name them, so all again
             moved.add(fields["item"])
-        return moved
+        return moved if chain == head["hash"] else None
 
     def _advanced(self, memo: _Readable, moved: set[str], head: Head, now: datetime) -> _Readable:
         """`memo` carried to this owner head: only the moved items looked at again."""
