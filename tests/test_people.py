@@ -259,13 +259,15 @@ def test_ctrl_c_at_a_prompt_exits_130(tmp_path):
         seen = _read_until(master, b"takusu passphrase:")
         assert b"takusu passphrase:" in seen, seen
         proc.send_signal(signal.SIGINT)
+        # read while it exits: a process writing to a terminal nobody reads can block
+        seen = _read_until(master, b"interrupted", seen, timeout=20)
         assert proc.wait(timeout=20) == 130
-        seen = _read_until(master, b"interrupted", seen, timeout=5)
         assert b"takusu: error: interrupted" in seen and b"Traceback" not in seen
     finally:
         os.close(master)
         if proc.poll() is None:
             proc.kill()
+            proc.wait()  # reaped here, not by the garbage collector in a later test
 
 
 def test_a_pasted_card_leaves_the_passphrase_to_the_terminal(tmp_path):
@@ -280,13 +282,14 @@ def test_a_pasted_card_leaves_the_passphrase_to_the_terminal(tmp_path):
         seen = _read_until(master, b"takusu passphrase:")
         assert b"takusu passphrase:" in seen, seen
         os.write(master, PASSPHRASE.encode() + b"\n")
+        seen = _read_until(master, b"Added aiko", seen, timeout=30)
         assert proc.wait(timeout=30) == 0
-        seen = _read_until(master, b"Added aiko", seen, timeout=5)
         assert b"Added aiko" in seen and PASSPHRASE.encode() not in seen
     finally:
         os.close(master)
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
 
 
 def test_a_file_without_a_card_is_a_user_error_with_a_hint(w, tmp_path):

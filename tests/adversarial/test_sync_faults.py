@@ -479,6 +479,7 @@ class Net:
         shutil.copytree(self.snap, self.work, symlinks=True)
         self.inflight: list[tuple[str, str, bytes]] = []  # (log, to, bytes)
         self.copies = 0
+        self.rotations = 0
 
     def path(self, machine: str, log: str) -> Path:
         return self.folder[machine] / "logs" / f"{log}.jsonl"
@@ -510,8 +511,9 @@ class Net:
             sharing.share(sess, item, sharing.member_by_name(sess, member), None)
         elif kind == 2 and shared:
             sharing.revoke(sess, item, member_id, "revoked by owner")
-        else:
-            sharing.rotate(sess, item, {"password": f"r{pick}"})
+        else:  # a new password each time (the same one again is refused once seen)
+            self.rotations += 1
+            sharing.rotate(sess, item, {"password": f"r{pick}-{self.rotations}"})
 
     def send(self, src: str, log_of: str, dst: str, torn: bool) -> None:
         path = self.path(src, self.log[log_of])
