@@ -430,3 +430,33 @@ def test_identity_repr_is_redacted(suite):
             for rendering in (secret.hex(), b64e(secret), repr(secret)[2:-1]):
                 assert rendering not in text
     assert "redacted" in repr(me) and "Alice" in repr(me)
+
+
+def test_a_card_verified_once_is_kept_by_its_exact_fields_and_nothing_else():
+    """A long-lived process keeps verified cards: the same envelope again is the same card
+    without a second verification; a changed signature, payload or version type is
+    verified (and refused) as ever."""
+    from vault import crypto as crypto_module
+    from vault.errors import TakusuError
+    from vault.identity import Card, Identity
+
+    card = Identity.generate("Kept Card").card
+    env = dict(card.envelope)
+    assert Card.from_envelope(env) == card
+    calls = []
+    real = crypto_module.verify
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    crypto_module.verify = counted
+    try:
+        assert Card.from_envelope(dict(env)) == card and calls == []
+        other = Identity.generate("Other Card").card.envelope
+        for forged in ({**env, "s": other["s"]}, {**env, "p": other["p"]}, {**env, "v": True}):
+            with pytest.raises(TakusuError):
+                Card.from_envelope(forged)
+        assert len(calls) >= 2  # the forged ones were verified, not looked up
+    finally:
+        crypto_module.verify = real
