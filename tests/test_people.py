@@ -221,6 +221,9 @@ def _terminal_process(home: Path, args: list[str], stdin: int | None = None):
 
     def become_terminal_owner() -> None:
         os.close(os.open(name, os.O_RDWR))  # the first tty a session leader opens is its own
+        # as a terminal's own process has it: a test run started in the background (`&`
+        # in a script) ignores Ctrl-C, and an ignored SIGINT is inherited across exec
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     env = {
         "PATH": os.environ["PATH"],
@@ -228,6 +231,7 @@ def _terminal_process(home: Path, args: list[str], stdin: int | None = None):
         "TAKUSU_HOME": str(home),
         "TERM": "dumb",
         "TAKUSU_LANG": "en",
+        "PYTHONFAULTHANDLER": "1",  # a hang a test gives up on shows its stack (SIGABRT)
     }
     proc = subprocess.Popen(
         [takusu_script(), *args],
@@ -236,7 +240,7 @@ def _terminal_process(home: Path, args: list[str], stdin: int | None = None):
         stderr=slave,
         env=env,
         start_new_session=True,
-        preexec_fn=become_terminal_owner,  # noqa: PLW1509 - only opens the terminal
+        preexec_fn=become_terminal_owner,  # noqa: PLW1509 - opens the terminal, resets SIGINT
     )
     os.close(slave)
     return proc, master
@@ -261,6 +265,11 @@ def test_ctrl_c_at_a_prompt_exits_130(tmp_path):
         proc.send_signal(signal.SIGINT)
         # read while it exits: a process writing to a terminal nobody reads can block
         seen = _read_until(master, b"interrupted", seen, timeout=20)
+        if proc.poll() is None and b"interrupted" not in seen:  # say where it hangs
+            proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack
+            seen = _read_until(master, b"Fatal Python error", seen, timeout=5)
+            seen = _read_until(master, b"\x00", seen, timeout=3)
+            pytest.fail(f"no exit after Ctrl-C; its terminal: {seen.decode(errors='replace')}")
         assert proc.wait(timeout=20) == 130
         assert b"takusu: error: interrupted" in seen and b"Traceback" not in seen
     finally:
