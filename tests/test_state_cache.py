@@ -570,3 +570,34 @@ def test_what_is_readable_is_carried_across_item_events_as_a_fresh_build_gives(w
             _same_view(*_as_built_afresh(sess))
             sess._readable()  # noqa: SLF001 - a memo at this head for the next step
     assert len(advanced) >= len(steps), advanced  # the carried path, not a rebuild each time
+
+
+def test_a_refused_owner_grant_leaves_no_part_of_itself_in_the_state_cache(world):
+    """Found by review: a scoped grant over a whole one, with a malformed request id, used
+    to mark the item exposed before the request check refused it; with a receipt arriving
+    in the same load, the journal then saved an item no rebuild from the mirror gives."""
+    from vault import fsutil
+    from vault.clock import now_utc
+    from vault.events import make_event
+
+    w = world
+    ok(w.c("list"))
+    st = w.store(w.client).load().state
+    ok(w.s("get", "GitHub"))  # her receipt waits in the folder for the owner's next load
+    head, github = st["heads"][w.owner_id], w.items["GitHub"]
+    body = {
+        "item": github,
+        "version": st["items"][github]["version"],
+        "member": w.member_id,
+        "scope": {"fields": ["username"]},
+        "request": "not a request id",
+        "expires": None,
+        "seen": {},
+    }
+    event = make_event(
+        w.identity(w.client), w.vault_id, head["seq"] + 1, head["hash"], now_utc(), "grant", body
+    )
+    fsutil.append_line(w.log(w.owner_id), event.line)
+    w.c("list")  # reports the refused event; takes in the receipt and saves
+    assert _fresh_load(w) == _rebuilt(w)
+    assert _rebuilt(w)["items"][github]["exposed"] == {}

@@ -590,14 +590,17 @@ def _grant(state: State, event: Event) -> None:
     old = item["grants"].get(member_id)
     if raw_scope is not None:
         grant["scope"] = _scope(event, raw_scope)
-        if old is not None and "scope" not in old:  # she held it whole: it stays exposed
-            _expose(item, member_id, old, event.at)
-    else:
-        item.setdefault("held_full", {}).setdefault(member_id, event.at)
+    # every check (the request's too) before the item changes: a refused event leaves
+    # nothing of itself behind (the state cache saves what a rebuild would have)
     request = event.fields.get("request")
     if request is not None:
         _answer(state, event, member_id, request, "approved", item_id)
         grant["request"] = request
+    if raw_scope is not None:
+        if old is not None and "scope" not in old:  # she held it whole: it stays exposed
+            _expose(item, member_id, old, event.at)
+    else:
+        item.setdefault("held_full", {}).setdefault(member_id, event.at)
     item["grants"][member_id] = grant
 
 
