@@ -120,9 +120,7 @@ class _Readable:
         old_titles = {self.titles[i] for i in changes if i in self.titles}
         old_folds = {self.fold_of[i] for i in changes if i in self.fold_of}
         if old_titles & self.twice or old_folds & self.folded_twice:
-            fresh = _Readable(head, sealed, built, self.until, summaries)
-            fresh.at = self.at
-            return fresh
+            return _Readable(head, sealed, built, self.until, summaries)
         fresh = object.__new__(_Readable)
         fresh.head, fresh.sealed, fresh.built, fresh.until = head, sealed, built, self.until
         fresh.summaries, fresh.at, fresh.shown, fresh._order = summaries, self.at, {}, None
@@ -464,10 +462,7 @@ class Session:
         else:
             found, sealed = self._summaries()
             fresh = _Readable(head["hash"], sealed, now, _NEVER, found)
-            if not self.is_owner:
-                items, me = self.state["items"], self.me.id
-                for item_id in found:
-                    fresh.expires_at(items[item_id]["grants"][me]["expires"])
+            self._note_expiries(fresh, found)
         fresh.at = (head["seq"], head["size"])
         remember(_READABLE, key, fresh)
         return fresh
@@ -507,40 +502,39 @@ class Session:
         """`memo` carried to this owner head: only the moved items looked at again."""
         index = self.title_index()
         items, me, owner = self.state["items"], self.me.id, self.is_owner
-        changes: dict[str, dict[str, Any] | None] = {}
-        missing = 0
-        for item_id in sorted(moved):
-            item = items.get(item_id)
-            if item is None or (item["deleted"] if owner else not _member_reads(item, me, now)):
-                changes[item_id] = None
-                continue
-            cached = index.peek(item_id, item["version"])
-            if cached is None:
-                cached = summary(self.payload(item_id))
-                index.put(item_id, item["version"], cached)
-                missing += 1
-            changes[item_id] = cached
-        if missing and (missing >= 16 or missing * 16 >= len(memo.summaries) + missing):
-            index.save()
+        gone = [
+            i
+            for i in sorted(moved)
+            if i not in items
+            or (items[i]["deleted"] if owner else not _member_reads(items[i], me, now))
+        ]
+        kept = [i for i in sorted(moved) if i not in gone]
+        was = memo.summaries.keys()  # how many are readable now, for the index's save rule
+        readable = len(was) + sum(i not in was for i in kept) - sum(i in was for i in gone)
+        changes: dict[str, dict[str, Any] | None] = dict.fromkeys(gone)
+        changes.update(self._summaries_of(index, kept, readable))
         fresh = memo.changed(head["hash"], index.sealed, now, changes)
-        if not owner:
-            for item_id, found in changes.items():
-                if found is not None:
-                    fresh.expires_at(items[item_id]["grants"][me]["expires"])
+        self._note_expiries(fresh, kept)
         return fresh
 
     def _summaries(self) -> tuple[dict[str, dict[str, Any]], bytes | None]:
-        """The summaries of what is readable now, and the sealed index they agree with.
+        """The summaries of what is readable now, and the sealed index they agree with."""
+        index = self.title_index()
+        readable = self.readable()
+        return self._summaries_of(index, readable, len(readable)), index.sealed
+
+    def _summaries_of(
+        self, index: TitleIndex, ids: list[str], readable: int
+    ) -> dict[str, dict[str, Any]]:
+        """The summaries of these readable items, from the index or decrypted.
 
         The index is saved once enough versions it lacked were decrypted (16, or a
-        sixteenth of the readable items): rewriting 1.3 MB for each item added to a
+        sixteenth of the `readable` items): rewriting 1.3 MB for each item added to a
         10,000-item vault would cost more than decrypting the few new ones again."""
-        index = self.title_index()
-        out = {}
         items = self.state["items"]
-        readable = self.readable()
+        out = {}
         missing = 0
-        for item_id in readable:
+        for item_id in ids:
             version = items[item_id]["version"]
             cached = index.peek(item_id, version)
             if cached is None:
@@ -548,9 +542,16 @@ class Session:
                 index.put(item_id, version, cached)
                 missing += 1
             out[item_id] = cached
-        if missing and (missing >= 16 or missing * 16 >= len(readable)):
+        if missing and (missing >= 16 or missing * 16 >= readable):
             index.save()
-        return out, index.sealed
+        return out
+
+    def _note_expiries(self, readable: _Readable, ids: Iterable[str]) -> None:
+        """A member's view of these items ends at the first of her grants' expiries."""
+        if not self.is_owner:
+            items, me = self.state["items"], self.me.id
+            for item_id in ids:
+                readable.expires_at(items[item_id]["grants"][me]["expires"])
 
     def find(self, query: str) -> str:
         """Item id for a title: exact, then case-insensitive, then unambiguous prefix (in
