@@ -141,6 +141,25 @@ def test_the_subprocess_check_can_see_a_heavy_import(tmp_path):
     assert "keyring" in loaded_heavy_modules("import keyring", tmp_path)
 
 
+
+def test_the_launcher_turns_the_collector_off_before_the_command_runs(tmp_path):
+    """bin/takusu (the installed command) runs a command with the cyclic collector off,
+    the way the agent runs its loop: opening a large vault builds a few hundred thousand
+    small objects, and the collector walking them is a fifth of a one-shot `get`."""
+    launcher = ROOT / "bin" / "takusu"
+    code = (
+        "import gc, runpy, cli\n"
+        "assert gc.isenabled()\n"
+        "cli.main = lambda: print('collector on' if gc.isenabled() else 'collector off')\n"
+        f"runpy.run_path({str(launcher)!r})\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "collector off\n"
+
+
 # --- the layer map in ARCHITECTURE.md ---------------------------------------------------------
 
 

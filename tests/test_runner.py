@@ -49,6 +49,21 @@ def test_secrets_reach_the_child_and_the_passphrase_does_not(capfd):
     assert result.exit_code == 0
 
 
+
+def test_run_turns_the_collector_back_on_for_a_child_that_may_run_for_hours(capfd):
+    """bin/takusu turns the cyclic collector off for a command's moment; `run` waits on
+    its child for as long as the child lives, so it collects again."""
+    import gc
+
+    gc.disable()
+    try:
+        result, out, _ = run_captured(capfd, "print('ran')", {}, mask=True)
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+    assert (out, result.exit_code) == ("ran\n", 0)
+
+
 def test_secrets_are_masked_in_stdout_and_stderr(capfd):
     code = """
         import os, sys

@@ -13,6 +13,7 @@ a variable whose value is `takusu://[VAULT/]TITLE[/FIELD]`, and `--env VAR=[VAUL
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 import select
@@ -94,6 +95,7 @@ def run(
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()  # what the caller printed comes before the child's output
+    gc.enable()  # bin/takusu turns it off for a command's moment; the child may run for hours
     with _Forwarder() as forwarder:
         proc = _start(argv, env, piped=mask)
         forwarder.attach(proc)
