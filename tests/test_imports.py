@@ -141,7 +141,6 @@ def test_the_subprocess_check_can_see_a_heavy_import(tmp_path):
     assert "keyring" in loaded_heavy_modules("import keyring", tmp_path)
 
 
-
 def test_the_launcher_turns_the_collector_off_before_the_command_runs(tmp_path):
     """bin/takusu (the installed command) runs a command with the cyclic collector off,
     the way the agent runs its loop: opening a large vault builds a few hundred thousand

@@ -49,7 +49,6 @@ def test_secrets_reach_the_child_and_the_passphrase_does_not(capfd):
     assert result.exit_code == 0
 
 
-
 def test_run_turns_the_collector_back_on_for_a_child_that_may_run_for_hours(capfd):
     """bin/takusu turns the cyclic collector off for a command's moment; `run` waits on
     its child for as long as the child lives, so it collects again."""

@@ -37,8 +37,29 @@ def now_utc(clock: Clock = system_clock) -> str:
     return stamp(clock())
 
 
+# What `stamp` writes, ASCII digits in place: read by slicing (strptime, about ten times
+# slower, goes through a regular expression and a locale lookup on every call, and an
+# audit of 10,000 items parses twice as many times).
+_WRITTEN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
 def parse_time(text: str) -> datetime:
     """A stored time string back as an aware datetime; ValueError if it is not one."""
+    if type(text) is str and len(text) == 20 and _WRITTEN.fullmatch(text):
+        try:
+            return datetime(
+                int(text[0:4]),
+                int(text[5:7]),
+                int(text[8:10]),
+                int(text[11:13]),
+                int(text[14:16]),
+                int(text[17:19]),
+                tzinfo=UTC,
+            )
+        except ValueError:
+            pass  # out of range (a 13th month, a 61st second): strptime says so, as before
+    # Anything else is read as before, by the format (strptime also takes what `stamp`
+    # never writes, such as a lower-case t or z, and says why it refuses the rest).
     return datetime.strptime(text, STAMP).replace(tzinfo=UTC)
 
 
