@@ -43,8 +43,9 @@ def verify_folder_log(
     events = list(
         verified(lines, vault_id=vault_id, log=log, card=card, problems=problems, source=path.name)
     )
-    covered = _read_copies(folder, mirror, vault_id, log, card, problems)
-    known = mirror.hashes(log)
+    mirrored = mirror.lines(log)
+    known = mirror.hashes(log, mirrored)  # once: the copies are read against them too
+    covered = _read_copies(folder, mirrored, known, vault_id, log, card, problems)
     if len(events) < len(known) <= covered and _agrees(events, known):
         problems.append(
             Problem(
@@ -57,7 +58,6 @@ def verify_folder_log(
         )
         # what the audit checks against is the whole history the copies hold with the
         # main file: this machine's verified mirror of it
-        mirrored = mirror.lines(log)
         events = list(
             verified(mirrored, vault_id=vault_id, log=log, card=card, problems=[], source=None)
         )
@@ -68,18 +68,19 @@ def verify_folder_log(
 
 def _read_copies(
     folder: VaultFolder,
-    mirror: Mirror,
+    mirrored: list[bytes],
+    hashes: list[str],
     vault_id: str,
     log: str,
     card: Card,
     problems: list[Problem],
 ) -> int:
-    """Report forks and unusable copies of `log`; returns how many events the copies
-    together show in agreement with the mirror."""
+    """Report forks and unusable copies of `log` (read against the mirror's lines and
+    their hashes); returns how many events the copies together show in agreement with
+    the mirror."""
     copies = folder.sources()[0].get(log, [])
     if len(copies) > MAX_COPIES:
         problems.append(too_many(log, copies))
-    mirrored, hashes = mirror.lines(log), mirror.hashes(log)
     covered = 0
     for copy in copies[:MAX_COPIES]:
         try:

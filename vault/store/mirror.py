@@ -97,11 +97,11 @@ class Mirror:
     def lines(self, log: str) -> list[bytes]:
         return split_complete(self.read(log))[0]
 
-    def hashes(self, log: str) -> list[str]:
-        """The event hash (SHA-256 of the payload) of every mirrored line, by sequence."""
-        return [
-            sha256_hex(split_line(line, log, seq)[0]) for seq, line in enumerate(self.lines(log))
-        ]
+    def hashes(self, log: str, lines: list[bytes] | None = None) -> list[str]:
+        """The event hash (SHA-256 of the payload) of every mirrored line, by sequence
+        (`lines`: the mirror's lines of `log`, when the caller has read them already)."""
+        mirrored = self.lines(log) if lines is None else lines
+        return [sha256_hex(split_line(line, log, seq)[0]) for seq, line in enumerate(mirrored)]
 
     def last_line(self, log: str, head: Head) -> bytes:
         return self.line_at(log, head["size"] - head["last"], head["last"])
