@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -56,10 +57,17 @@ def test_run_turns_the_collector_back_on_for_a_child_that_may_run_for_hours(capf
 
     gc.disable()
     try:
-        result, out, _ = run_captured(capfd, "print('ran')", {}, mask=True)
-        assert gc.isenabled()
+        code = "import time; print('ran', flush=True); time.sleep(3)"
+        seen: list[bool] = []
+        with_child = threading.Timer(1.0, lambda: seen.append(gc.isenabled()))
+        with_child.start()
+        result, out, _ = run_captured(capfd, code, {}, mask=True)
+        with_child.join()
+        after = gc.isenabled()
     finally:
         gc.enable()
+    assert seen == [True]  # while the child ran
+    assert not after  # and as the caller had it once the child is gone
     assert (out, result.exit_code) == ("ran\n", 0)
 
 

@@ -95,13 +95,18 @@ def run(
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()  # what the caller printed comes before the child's output
+    collecting = gc.isenabled()
     gc.enable()  # bin/takusu turns it off for a command's moment; the child may run for hours
-    with _Forwarder() as forwarder:
-        proc = _start(argv, env, piped=mask)
-        forwarder.attach(proc)
-        if mask:
-            _relay(proc, secrets)
-        code = proc.wait()
+    try:
+        with _Forwarder() as forwarder:
+            proc = _start(argv, env, piped=mask)
+            forwarder.attach(proc)
+            if mask:
+                _relay(proc, secrets)
+            code = proc.wait()
+    finally:
+        if not collecting:
+            gc.disable()  # as the caller had it (the agent's loop collects on its own terms)
     return RunResult(exit_code=128 - code if code < 0 else code, unmasked=unmasked)
 
 
