@@ -199,21 +199,85 @@ def test_a_state_changed_in_memory_without_forgetting_it_is_caught(world):
     assert store.mirror.load_state(empty())["receipt_count"] == st["receipt_count"] - 1
 
 
-def test_a_receipt_rewrites_the_small_part_of_the_state_cache_only(world, monkeypatch):
+def _retrievals_apart(monkeypatch, at: int) -> None:
+    """Keep the retrievals in retrievals.json from `at` (member, item) pairs on (the CLI
+    runs in this process: tests.helpers.run)."""
+    from vault.store import mirror
+
+    monkeypatch.setattr(mirror, "RETRIEVALS_APART", at)
+
+
+@pytest.mark.parametrize("apart", [False, True], ids=["retrievals-in-state", "retrievals-apart"])
+def test_a_receipt_rewrites_the_small_part_of_the_state_cache_only(world, monkeypatch, apart):
     """The items (the bulk of the state: ~2.5 MB at 10,000) change only with the owner's
-    events; a member's receipt saves state.json and leaves items.json as it is, while an
-    owner's edit writes both (items first: state.json names the items.json it goes with)."""
+    events, the retrievals only with members' receipts: a receipt leaves items.json as it
+    is, and an owner's edit writes items.json and state.json (items first: state.json
+    names the items.json it goes with). Once the retrievals are many, they are kept in
+    retrievals.json, which a receipt writes and an owner's edit does not."""
     from vault import fsutil
 
     w = world
+    _retrievals_apart(monkeypatch, 1 if apart else 10**9)
     ok(w.s("list"))
     writes = _calls(monkeypatch, fsutil, "atomic_write", lambda path: path.name)
     assert ok(w.s("get", "GitHub")).out.strip() == w.password
-    assert "state.json" in writes and "items.json" not in writes, writes
+    assert writes == (["retrievals.json", "state.json"] if apart else ["state.json"]), writes
     writes.clear()
     ok(w.c("edit", "GitHub", "--username", "someone-else"))
-    # (the owner's load first takes in her receipt: state.json alone; then the edit)
-    assert writes[0] == "state.json" and writes[-2:] == ["items.json", "state.json"], writes
+    # (the owner's load first takes in her receipt; then the edit)
+    taken_in = ["retrievals.json", "state.json"] if apart else ["state.json"]
+    assert writes[: len(taken_in)] == taken_in, writes
+    assert writes[-2:] == ["items.json", "state.json"], writes
+    assert writes.count("retrievals.json") == (1 if apart else 0), writes
+    writes.clear()
+    ok(w.c("edit", "Bank", "--username", "another"))
+    assert "retrievals.json" not in writes and writes[-1] == "state.json", writes
+    assert _fresh_load(w) == _rebuilt(w)
+
+
+def test_the_retrievals_move_to_their_own_file_once_they_are_many(world, monkeypatch):
+    """Below RETRIEVALS_APART (member, item) pairs the retrievals stay in state.json; the
+    receipt that reaches it writes them to retrievals.json, and both read back as the
+    state the mirror rebuilds to."""
+    import json
+
+    w = world
+    _retrievals_apart(monkeypatch, 2)
+    ok(w.c("share", "Bank", "--with", "aiko"))
+    ok(w.s("get", "GitHub"))
+    (state_path,) = (w.secretary / "vaults").glob("*/state.json")
+    seen = state_path.with_name("retrievals.json")
+    doc = json.loads(state_path.read_bytes())
+    assert doc["retrievals"] is None and w.items["GitHub"] in json.dumps(doc["state"]["retrievals"])
+    assert not seen.exists()
+    ok(w.s("get", "Bank"))
+    doc = json.loads(state_path.read_bytes())
+    assert isinstance(doc["retrievals"], str) and "retrievals" not in doc["state"]
+    kept = json.loads(seen.read_bytes())
+    assert kept["token"] == doc["retrievals"]
+    assert set(kept["retrievals"][w.member_id]) == {w.items["GitHub"], w.items["Bank"]}
+    for home in (w.secretary, w.client):
+        ok(w.run(home, "list"))
+        from vault.state import empty
+        from vault.store import mirror
+
+        mirror._STATE_MEMO.clear()  # noqa: SLF001 - as a new process
+        store = w.store(home)
+        assert store.mirror.load_state(empty()) == store.arrivals.rebuild(store.owner_card, [])
+
+
+def test_retrievals_in_both_places_are_a_damaged_cache(world, monkeypatch):
+    import json
+
+    w = world
+    _retrievals_apart(monkeypatch, 1)
+    ok(w.s("get", "GitHub"))
+    (state_path,) = (w.secretary / "vaults").glob("*/state.json")
+    doc = json.loads(state_path.read_bytes())
+    doc["state"]["retrievals"] = {}
+    state_path.write_text(json.dumps(doc))
+    r = ok(w.s("list"))
+    assert "rebuilt" in r.err and "GitHub" in r.out
 
 
 def test_a_state_cache_whose_two_halves_do_not_match_is_rebuilt(world):
@@ -227,6 +291,28 @@ def test_a_state_cache_whose_two_halves_do_not_match_is_rebuilt(world):
     items.write_bytes(old)  # the old items beside the new state.json
     r = ok(w.c("list"))
     assert "rebuilt" in r.err and "someone-else" in r.out
+
+
+def test_retrievals_that_do_not_belong_with_state_json_are_rebuilt_never_mixed(world, monkeypatch):
+    """A crash between writing retrievals.json and state.json leaves retrievals that the
+    state does not name (or none): rebuilt from the mirror, never mixed."""
+    w = world
+    _retrievals_apart(monkeypatch, 1)
+    ok(w.s("get", "GitHub"))
+    ok(w.c("list"))
+    (seen,) = (w.client / "vaults").glob("*/retrievals.json")
+    old = seen.read_bytes()
+    ok(w.s("get", "GitHub", "--reason", "invoices"))
+    ok(w.c("list"))  # the owner takes in the receipt: new retrievals.json
+    assert seen.read_bytes() != old
+    seen.write_bytes(old)  # the retrievals from before it, beside the new state.json
+    r = ok(w.c("list"))
+    assert "rebuilt" in r.err
+    assert _fresh_load(w) == _rebuilt(w)
+    assert _fresh_load(w)["retrievals"][w.member_id][w.items["GitHub"]]["count"] == 2
+    seen.unlink()
+    assert "rebuilt" in ok(w.c("list")).err
+    assert _fresh_load(w) == _rebuilt(w)
 
 
 def test_find_answers_from_the_title_maps_as_the_walk_did(world):
@@ -424,14 +510,16 @@ def test_the_journal_is_folded_into_a_new_items_json_before_it_outgrows_a_quarte
 
 
 def test_owner_events_change_no_item_but_the_one_items_touched_names(world, monkeypatch):
-    """The journal saves only the items `state.items_touched` names: every owner event a
-    vault can hold (shares whole and scoped, views, 2FA codes, edits, revocations, deletes,
-    members, policies, requests) is applied while comparing every item before and after."""
+    """The journal saves only the items `state.items_touched` names, and an owner's event
+    does not save the retrievals at all: every owner event a vault can hold (shares whole
+    and scoped, views, 2FA codes, edits, revocations, deletes, members, policies,
+    requests) is applied while comparing every item, and the retrievals, before and after."""
     import copy
 
     from vault import state
 
     w = world
+    ok(w.s("get", "GitHub"))  # a retrieval for the owner's later events to leave alone
     sess = w.client_session()
     from tests.test_delegation import ALL_DAY
     from vault import sharing
@@ -449,11 +537,15 @@ def test_owner_events_change_no_item_but_the_one_items_touched_names(world, monk
 
     def checked(st, event):
         before = copy.deepcopy(st["items"])
+        retrievals = copy.deepcopy(st["retrievals"])
         real(st, event)
         touched = state.items_touched(event)
         assert touched is not None, event.type
         changed = {k for k in st["items"] if st["items"][k] != before.get(k)}
         assert changed <= set(touched), (event.type, changed, touched)
+        # and none changes the retrievals, which only members' receipts do (the owner's
+        # events leave retrievals.json as it is)
+        assert st["retrievals"] == retrievals, event.type
         seen.add(event.type)
 
     monkeypatch.setattr(state, "apply_owner", checked)

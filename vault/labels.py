@@ -25,7 +25,7 @@ RECOVERY_AAD = b"takusu/recovery/v1\n"
 RECOVERY_CODE_CHECK = b"takusu/recovery-code/v1\n"
 INDEX_KEY = b"takusu/index-key/v1\n"
 INDEX_AAD = b"takusu/index/v1\n"
-MIRROR_STATE = "takusu/state-cache/v7"
+MIRROR_STATE = "takusu/state-cache/v8"
 
 CARD_ARMOR_BEGIN = "-----BEGIN TAKUSU CARD-----"
 CARD_ARMOR_END = "-----END TAKUSU CARD-----"

@@ -391,7 +391,8 @@ def inspect(world: World, home: Path, full: bool = False) -> tuple[list[str], di
                 f"({len(mirrored)} vs {len(folder)} bytes)"
             )
     if full:
-        # the state cache (items.json, its journal, state.json) says what the mirror says
+        # the state cache (items.json, its journal, retrievals.json, state.json) says what
+        # the mirror says
         rebuilt = store.arrivals.rebuild(store.owner_card, [])
         if rebuilt != loaded.state:
             differ = sorted(k for k in rebuilt if rebuilt[k] != loaded.state.get(k))  # type: ignore[literal-required]

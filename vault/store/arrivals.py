@@ -98,8 +98,12 @@ class Arrivals:
         )
         for event in events:
             event = replace(event, ref=[position, len(event.line)])
-            # `st` may be the memo's: it changes now (and its items, if this is the owner's)
-            self.mirror.forget_state(items=state.items_touched(event) if log == self.owner else ())
+            # `st` may be the memo's: it changes now (its items, if this is the owner's; its
+            # retrievals, if a member's)
+            owners = log == self.owner
+            self.mirror.forget_state(
+                items=state.items_touched(event) if owners else (), retrievals=not owners
+            )
             try:
                 if log == self.owner:
                     state.apply_owner(st, event)

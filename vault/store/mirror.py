@@ -45,7 +45,10 @@ def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
 # it) parses the files on every hit as well, and after every journal append, and refuses a
 # memo or a journal that differs from the state.
 class _Memo:
-    __slots__ = ("state_raw", "items_raw", "journal", "token", "st", "dirty")
+    __slots__ = (
+        "state_raw", "items_raw", "journal", "token", "seen_raw", "seen_token", "st", "dirty",
+        "seen_dirty",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -53,24 +56,35 @@ class _Memo:
         items_raw: bytes,
         journal: bytes,
         token: str,
+        seen_raw: bytes | None,
+        seen_token: str | None,
         st: State,
     ) -> None:
         self.state_raw = state_raw  # None: the state changed since (no hit)
         self.items_raw = items_raw  # the bytes of items.json
         self.journal = journal  # the bytes of the journal that state.json acknowledges
         self.token = token  # the token that ties state.json to items.json and the journal
+        self.seen_raw = seen_raw  # the bytes of retrievals.json (None: kept in state.json)
+        self.seen_token = seen_token  # the token that ties state.json to retrievals.json
         self.st = st
         # the items changed since: saved as one journal line; None: not known which
         self.dirty: set[str] | None = set()
+        # the retrievals may have changed since (a member's event was applied)
+        self.seen_dirty = False
 
 
 _STATE_MEMO: dict[str, _Memo] = {}
 ITEMS_LABEL = labels.MIRROR_STATE + "/items"
+RETRIEVALS_LABEL = labels.MIRROR_STATE + "/retrievals"
+# From this many (member, item) retrievals on, they are kept in retrievals.json, apart
+# from state.json: then an owner's event does not write them again (~160 kB at 1,000
+# items a member has read). Fewer stay in state.json, and a receipt writes one file.
+RETRIEVALS_APART = 256
 
 
 class Mirror:
-    """TAKUSU_HOME/vaults/<id>/: mirror/<log>.jsonl, state.json and items.json (the state
-    cache), quarantine/."""
+    """TAKUSU_HOME/vaults/<id>/: mirror/<log>.jsonl, state.json, items.json, items.journal
+    and retrievals.json (the state cache), quarantine/."""
 
     def __init__(self, local: Path, disk: fsutil.Disk = fsutil.DEFAULT_DISK) -> None:
         self.local = local
@@ -82,6 +96,10 @@ class Mirror:
         # Items an owner's event changed since items.json was written, one line per save:
         # an `add` appends a few hundred bytes instead of rewriting megabytes.
         self.journal_path = local / "items.journal"
+        # The latest retrieval per member and item (1,000 items a member has read: ~160 kB)
+        # change only with members' receipts: kept apart, so an owner's `add` does not
+        # write them again.
+        self.retrievals_path = local / "retrievals.json"
         self.quarantine_dir = local / "quarantine"
         self.disk = disk
 
@@ -171,24 +189,28 @@ class Mirror:
             return empty
         items_raw = self._read_or_none(self.items_path)
         journal = self._read_or_none(self.journal_path) or b""
+        seen_raw = self._read_or_none(self.retrievals_path)
         memo = _STATE_MEMO.get(key)
         if (
             memo is not None
             and memo.state_raw is not None
             and memo.state_raw == raw
             and memo.items_raw == items_raw
+            and (memo.seen_token is None or memo.seen_raw == seen_raw)
             and journal.startswith(memo.journal)
         ):
             if os.environ.get("TAKUSU_CHECK_MEMO") == "1":
-                self._check_memo(memo.st, raw, items_raw, journal)
+                self._check_memo(memo.st, raw, items_raw, journal, seen_raw)
             return memo.st
         _STATE_MEMO.pop(key, None)
-        parsed = self._parse_state(raw, items_raw, journal)
+        parsed = self._parse_state(raw, items_raw, journal, seen_raw)
         if parsed is None:
             return empty
-        st, token, length = parsed
+        st, token, length, seen_token = parsed
         assert items_raw is not None  # _parse_state refuses a cache without its items
-        remember(_STATE_MEMO, key, _Memo(raw, items_raw, journal[:length], token, st))
+        kept = seen_raw if seen_token is not None else None
+        memo = _Memo(raw, items_raw, journal[:length], token, kept, seen_token, st)
+        remember(_STATE_MEMO, key, memo)
         return st
 
     @staticmethod
@@ -198,8 +220,15 @@ class Mirror:
         except FileNotFoundError:
             return None
 
-    def _check_memo(self, st: State, raw: bytes, items_raw: bytes | None, journal: bytes) -> None:
-        parsed = self._parse_state(raw, items_raw, journal)
+    def _check_memo(
+        self,
+        st: State,
+        raw: bytes,
+        items_raw: bytes | None,
+        journal: bytes,
+        seen_raw: bytes | None,
+    ) -> None:
+        parsed = self._parse_state(raw, items_raw, journal, seen_raw)
         if parsed is None or parsed[0] != st:
             raise IntegrityError(
                 _("this process changed a state it had not forgotten: {path}").format(
@@ -208,12 +237,13 @@ class Mirror:
             )
 
     def _parse_state(
-        self, raw: bytes, items_raw: bytes | None, journal: bytes
-    ) -> tuple[State, str, int] | None:
-        """The state in the cache files' bytes, the token that ties them and the length of
-        the journal that belongs to them; None for an older takusu's cache (rebuilt from the
-        mirror, not a problem); Malformed or UnknownVersion for a damaged one (or files that
-        do not belong together)."""
+        self, raw: bytes, items_raw: bytes | None, journal: bytes, seen_raw: bytes | None
+    ) -> tuple[State, str, int, str | None] | None:
+        """The state in the cache files' bytes, the token that ties items.json and the
+        journal to state.json, the length of the journal that belongs to them and the token
+        that ties retrievals.json (None: the retrievals are in state.json); None for an
+        older takusu's cache (rebuilt from the mirror, not a problem); Malformed or
+        UnknownVersion for a damaged one (or files that do not belong together)."""
         doc = self._cache_doc(self.state_path, raw)
         label = doc.get("label") if isinstance(doc, dict) else None
         if (
@@ -227,6 +257,7 @@ class Mirror:
                 _("{path} is not a takusu state cache").format(path=self.state_path)
             )
         token, length, rest = doc.get("items"), doc.get("journal"), doc.get("state")
+        seen_token = doc.get("retrievals")
         if items_raw is None:
             raise Malformed(_("{path} is missing").format(path=self.items_path))
         items_doc = self._cache_doc(self.items_path, items_raw)
@@ -266,10 +297,33 @@ class Mirror:
             )
         for entry in entries:
             items.update(entry["items"])
+        whole = {**rest, "items": items}
+        if seen_token is not None or "retrievals" not in rest:
+            if "retrievals" in rest:  # kept in both places: not a state this machine wrote
+                raise Malformed(_("{path} is damaged").format(path=self.state_path))
+            whole["retrievals"] = self._retrievals(seen_token, seen_raw)
         try:
-            return check_shape({**rest, "items": items}), token, length
+            return check_shape(whole), token, length, seen_token
         except Malformed:
             raise Malformed(_("{path} is damaged").format(path=self.state_path)) from None
+
+    def _retrievals(self, seen_token: object, seen_raw: bytes | None) -> Any:
+        """The retrievals kept apart in retrievals.json, for state.json's `seen_token`."""
+        if seen_raw is None:
+            raise Malformed(_("{path} is missing").format(path=self.retrievals_path))
+        seen_doc = self._cache_doc(self.retrievals_path, seen_raw)
+        if (
+            not isinstance(seen_doc, dict)
+            or seen_doc.get("label") != RETRIEVALS_LABEL
+            or not isinstance(seen_token, str)
+            or seen_doc.get("token") != seen_token
+        ):
+            raise Malformed(
+                _("{path} does not belong with {other}").format(
+                    path=self.retrievals_path, other=self.state_path
+                )
+            )
+        return seen_doc.get("retrievals")
 
     @staticmethod
     def _cache_doc(path: Path, raw: bytes) -> Any:
@@ -286,14 +340,19 @@ class Mirror:
         except (ValueError, RecursionError) as exc:
             raise Malformed(_("{path} is damaged; remove it to rebuild").format(path=path)) from exc
 
-    def forget_state(self, *, items: Collection[str] | None = None) -> None:
+    def forget_state(
+        self, *, items: Collection[str] | None = None, retrievals: bool = True
+    ) -> None:
         """Drop this process's memo of the state cache: call it before changing a state
         that `load_state` handed out (applying an event). `items` names the items the change
         may touch (`state.items_touched`; empty for a member's event, which leaves them as
-        they are), so the next save journals only those; None: any of them."""
+        they are), so the next save journals only those; None: any of them. `retrievals`:
+        the change may touch the retrievals (False only for an owner's event, which never
+        does: `state.apply_owner`), so the next save writes retrievals.json again."""
         memo = _STATE_MEMO.get(str(self.state_path))
         if memo is not None:
             memo.state_raw = None
+            memo.seen_dirty = memo.seen_dirty or retrievals
             if items is None or memo.dirty is None:
                 memo.dirty = None
             else:
@@ -303,14 +362,18 @@ class Mirror:
         """Save the state. The items go first: the few an owner's events changed as one line
         appended to the journal, or (when it is not known which, or the journal would
         outgrow a quarter of items.json) all of them in a new items.json with a new token.
-        Then state.json, which names the token and the length of the journal it goes with:
-        a crash in between leaves journal bytes it does not acknowledge (ignored, then cut)
-        or a pair that does not match (rebuilt from the mirror, never mixed)."""
+        Then the retrievals, once there are RETRIEVALS_APART of them: in a new
+        retrievals.json with a new token, unless this state is the one last read or written
+        and no member's event was applied to it since (fewer are kept in state.json). Then
+        state.json, which names both tokens and the length of the journal it goes with: a
+        crash in between leaves journal bytes it does not acknowledge (ignored, then cut)
+        or files that do not match (rebuilt from the mirror, never mixed)."""
         fsutil.ensure_dir(self.local, self.disk)
         key = str(self.state_path)
         memo = _STATE_MEMO.pop(key, None)
+        same = memo is not None and memo.st is st
         journal: bytes | None = None
-        if memo is not None and memo.st is st and memo.dirty is not None:
+        if memo is not None and same and memo.dirty is not None:
             token, items_raw, journal = memo.token, memo.items_raw, memo.journal
             if memo.dirty:
                 journal = self._journal(memo, st)
@@ -321,14 +384,33 @@ class Mirror:
             journal = b""
             if self.journal_path.exists():
                 fsutil.truncate_to(self.journal_path, 0)
-        rest = {k: v for k, v in st.items() if k != "items"}
+        seen_token: str | None
+        seen_raw: bytes | None
+        if memo is not None and same and not memo.seen_dirty:
+            seen_token, seen_raw = memo.seen_token, memo.seen_raw
+        elif sum(map(len, st["retrievals"].values())) < RETRIEVALS_APART:
+            seen_token, seen_raw = None, None
+        else:
+            seen_token = secrets.token_hex(16)
+            seen_raw = dumps(
+                {"label": RETRIEVALS_LABEL, "token": seen_token, "retrievals": st["retrievals"]}
+            )
+            fsutil.atomic_write(self.retrievals_path, seen_raw, self.disk)
+        apart = ("items", "retrievals") if seen_token is not None else ("items",)
+        rest = {k: v for k, v in st.items() if k not in apart}
         raw = dumps(
-            {"label": labels.MIRROR_STATE, "items": token, "journal": len(journal), "state": rest}
+            {
+                "label": labels.MIRROR_STATE,
+                "items": token,
+                "journal": len(journal),
+                "retrievals": seen_token,
+                "state": rest,
+            }
         )
         fsutil.atomic_write(self.state_path, raw, self.disk)
-        if journal and os.environ.get("TAKUSU_CHECK_MEMO") == "1":
-            self._check_memo(st, raw, items_raw, journal)
-        remember(_STATE_MEMO, key, _Memo(raw, items_raw, journal, token, st))
+        if os.environ.get("TAKUSU_CHECK_MEMO") == "1" and (journal or same):
+            self._check_memo(st, raw, items_raw, journal, seen_raw)
+        remember(_STATE_MEMO, key, _Memo(raw, items_raw, journal, token, seen_raw, seen_token, st))
 
     def _journal(self, memo: _Memo, st: State) -> bytes | None:
         """Append the items changed since the last save as one journal line; returns the

@@ -292,9 +292,11 @@ class Writer:
                 hint=_("nothing was written; make the item smaller or share it with fewer people"),
             )
         event = replace(event, ref=[size, len(event.line)])
-        # `st` may be the memo's: it changes now (and its items, if this is the owner's log)
+        # `st` may be the memo's: it changes now (its items, if this is the owner's log; its
+        # retrievals, if a member's)
+        owners = self.log == self.store.owner
         self.store.mirror.forget_state(
-            items=state.items_touched(event) if self.log == self.store.owner else ()
+            items=state.items_touched(event) if owners else (), retrievals=not owners
         )
         if self.log == self.store.owner:
             state.apply_owner(st, event)
