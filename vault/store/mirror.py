@@ -258,30 +258,16 @@ class Mirror:
             )
         token, length, rest = doc.get("items"), doc.get("journal"), doc.get("state")
         seen_token = doc.get("retrievals")
-        if items_raw is None:
-            raise Malformed(_("{path} is missing").format(path=self.items_path))
-        items_doc = self._cache_doc(self.items_path, items_raw)
+        items_doc = self._part(self.items_path, items_raw, ITEMS_LABEL, token)
         if (
-            not isinstance(items_doc, dict)
-            or items_doc.get("label") != ITEMS_LABEL
-            or not isinstance(token, str)
-            or items_doc.get("token") != token
-            or not isinstance(rest, dict)
+            not isinstance(rest, dict)
             or "items" in rest
             or not isinstance(items_doc.get("items"), dict)
         ):
-            raise Malformed(
-                _("{path} does not belong with {other}").format(
-                    path=self.items_path, other=self.state_path
-                )
-            )
+            raise self._alien(self.items_path)
         items = items_doc["items"]
         if type(length) is not int or not 0 <= length <= len(journal):
-            raise Malformed(
-                _("{path} does not belong with {other}").format(
-                    path=self.journal_path, other=self.state_path
-                )
-            )
+            raise self._alien(self.journal_path)
         # Bytes past `length` were appended by a process stopped before it saved the
         # state.json that acknowledges them: not part of this state (the next save cuts them).
         lines, torn = split_complete(journal[:length])
@@ -290,40 +276,40 @@ class Mirror:
             isinstance(e, dict) and e.get("token") == token and isinstance(e.get("items"), dict)
             for e in entries
         ):
-            raise Malformed(
-                _("{path} does not belong with {other}").format(
-                    path=self.journal_path, other=self.state_path
-                )
-            )
+            raise self._alien(self.journal_path)
         for entry in entries:
             items.update(entry["items"])
         whole = {**rest, "items": items}
         if seen_token is not None or "retrievals" not in rest:
             if "retrievals" in rest:  # kept in both places: not a state this machine wrote
                 raise Malformed(_("{path} is damaged").format(path=self.state_path))
-            whole["retrievals"] = self._retrievals(seen_token, seen_raw)
+            seen = self._part(self.retrievals_path, seen_raw, RETRIEVALS_LABEL, seen_token)
+            whole["retrievals"] = seen.get("retrievals")
         try:
             return check_shape(whole), token, length, seen_token
         except Malformed:
             raise Malformed(_("{path} is damaged").format(path=self.state_path)) from None
 
-    def _retrievals(self, seen_token: object, seen_raw: bytes | None) -> Any:
-        """The retrievals kept apart in retrievals.json, for state.json's `seen_token`."""
-        if seen_raw is None:
-            raise Malformed(_("{path} is missing").format(path=self.retrievals_path))
-        seen_doc = self._cache_doc(self.retrievals_path, seen_raw)
+    def _part(self, path: Path, raw: bytes | None, label: str, token: object) -> dict[str, Any]:
+        """A part of the state cache kept apart from state.json (items.json,
+        retrievals.json): it must carry its label and the very token state.json names."""
+        if raw is None:
+            raise Malformed(_("{path} is missing").format(path=path))
+        doc = self._cache_doc(path, raw)
         if (
-            not isinstance(seen_doc, dict)
-            or seen_doc.get("label") != RETRIEVALS_LABEL
-            or not isinstance(seen_token, str)
-            or seen_doc.get("token") != seen_token
+            not isinstance(doc, dict)
+            or doc.get("label") != label
+            or not isinstance(token, str)
+            or doc.get("token") != token
         ):
-            raise Malformed(
-                _("{path} does not belong with {other}").format(
-                    path=self.retrievals_path, other=self.state_path
-                )
-            )
-        return seen_doc.get("retrievals")
+            raise self._alien(path)
+        return doc
+
+    def _alien(self, path: Path) -> Malformed:
+        """`path` is not the part of the state cache that state.json goes with."""
+        return Malformed(
+            _("{path} does not belong with {other}").format(path=path, other=self.state_path)
+        )
 
     @staticmethod
     def _cache_doc(path: Path, raw: bytes) -> Any:
