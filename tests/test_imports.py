@@ -86,12 +86,12 @@ def test_imports_stay_inside_the_fence(path: Path):
         assert "click" not in found, f"{rel(path)} imports click; the library must not"
 
 
-def loaded_heavy_modules(code: str, tmp_path: Path) -> list[str]:
+def loaded_heavy_modules(code: str, tmp_path: Path, heavy: tuple[str, ...] = HEAVY) -> list[str]:
     """Run `code` in a fresh interpreter at the repo root; the heavy modules it loaded."""
     script = (
         "import sys\n"
         f"{code}\n"
-        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))\n"
     )
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -135,6 +135,23 @@ def test_help_loads_no_heavy_library(argv, tmp_path):
         f"import cli\ntry:\n    cli.main({argv!r})\nexcept SystemExit as e:\n    assert e.code == 0"
     )
     assert loaded_heavy_modules(code, tmp_path) == []
+
+
+# Standard modules that cost a command milliseconds and are needed only where a time is
+# shown in a zone (clock.local_zone, codewindow.parse_zone) or months are counted.
+ONLY_WHERE_USED = ("zoneinfo", "calendar")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["get", "--help"], ["add", "--help"]], ids=" ".join)
+def test_commands_load_the_zone_modules_only_where_a_zone_is_read(argv, tmp_path):
+    code = (
+        f"import cli\ntry:\n    cli.main({argv!r})\nexcept SystemExit as e:\n"
+        "    assert e.code == 0\n"
+        "import vault.state, vault.session, vault.sharing, vault.clock, vault.codewindow"
+    )
+    assert loaded_heavy_modules(code, tmp_path, ONLY_WHERE_USED) == []
+    shown = "import vault.clock\nvault.clock.local_zone()"
+    assert "zoneinfo" in loaded_heavy_modules(shown, tmp_path, ONLY_WHERE_USED)  # it can see it
 
 
 def test_the_subprocess_check_can_see_a_heavy_import(tmp_path):

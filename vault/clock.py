@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from calendar import monthrange
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import BadInput, UsageError
 from .i18n import _
@@ -116,6 +114,8 @@ def after(start: datetime, count: int, unit: str) -> datetime:
     months = count * (12 if unit == "years" else 1)
     year, month = divmod(start.month - 1 + months, 12)
     target = date(start.year + year, month + 1, 1)
+    from calendar import monthrange  # imported here, as zoneinfo is: see local_zone
+
     day = min(start.day, monthrange(target.year, target.month)[1])
     return start.replace(year=target.year, month=target.month, day=day)
 
@@ -214,6 +214,10 @@ def local_zone() -> tzinfo:
     name where it can be found, so a date in summer time gets its own offset)."""
     if _SHOWN["utc"]:
         return UTC
+    # Imported where it is used: `zoneinfo` (with `sysconfig`, to find the zone files) and
+    # `calendar` cost every command about 8 ms, and most show no time at all.
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     for name in (os.environ.get("TZ", "").lstrip(":"), _system_zone_name()):
         if name:
             try:

@@ -20,12 +20,15 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import i18n, totp
 from .codebook import CodeBook
 from .errors import BadInput, Malformed
 from .i18n import N_, _
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # zoneinfo is imported where a zone is read (see clock.local_zone)
+    from zoneinfo import ZoneInfo
 
 MARGIN_STEPS = 1  # codes for one step either side of every window (clock skew)
 MAX_DAYS = 31  # the longest horizon one delivery may cover
@@ -251,6 +254,8 @@ def parse_zone(name: str) -> ZoneInfo:
     hint = _("use a time zone name such as Asia/Tokyo, Europe/Berlin or America/New_York")
     if not name or len(name) > 64:
         raise BadInput(_("the time zone name is empty or too long"), hint=hint)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
