@@ -105,7 +105,7 @@ class Arrivals:
                 items=state.items_touched(event) if owners else (), retrievals=not owners
             )
             try:
-                if log == self.owner:
+                if owners:
                     state.apply_owner(st, event)
                 else:
                     state.apply_member(st, event)

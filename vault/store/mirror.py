@@ -280,9 +280,9 @@ class Mirror:
         for entry in entries:
             items.update(entry["items"])
         whole = {**rest, "items": items}
-        if seen_token is not None or "retrievals" not in rest:
-            if "retrievals" in rest:  # kept in both places: not a state this machine wrote
-                raise Malformed(_("{path} is damaged").format(path=self.state_path))
+        if seen_token is not None and "retrievals" in rest:  # kept in both places
+            raise Malformed(_("{path} is damaged").format(path=self.state_path))
+        if seen_token is not None or "retrievals" not in rest:  # apart (or missing)
             seen = self._part(self.retrievals_path, seen_raw, RETRIEVALS_LABEL, seen_token)
             whole["retrievals"] = seen.get("retrievals")
         try:

@@ -298,7 +298,7 @@ class Writer:
         self.store.mirror.forget_state(
             items=state.items_touched(event) if owners else (), retrievals=not owners
         )
-        if self.log == self.store.owner:
+        if owners:
             state.apply_owner(st, event)
         else:
             state.apply_member(st, event)
