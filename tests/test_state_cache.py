@@ -154,6 +154,49 @@ def test_upkeep_in_memory_still_revokes_at_the_expiry(world):
     assert sharing.upkeep(late).expired == [(w.items["GitHub"], w.member_id)]
 
 
+def test_upkeep_carried_across_item_events_looks_only_at_those_items(world, monkeypatch):
+    """After an `add` or a share, upkeep in the same process looks only at the items those
+    events changed, not at every item; a share that expires ends the quiet spell at its
+    expiry, when the grant is revoked; a member's event (not an item's) walks them all."""
+    from datetime import UTC, datetime, timedelta
+
+    from vault import delegation, sharing
+    from vault.item import empty_payload
+
+    w = world
+    walks: list[object] = []
+    real_due = sharing._due
+
+    def counting(session, now, only=None):
+        walks.append(None if only is None else sorted(only))
+        return real_due(session, now, only)
+
+    monkeypatch.setattr(sharing, "_due", counting)
+    now = datetime.now(UTC).replace(microsecond=0)
+    sharing.upkeep(_session_at(w, w.client, now))
+    walks.clear()
+    soon = now + timedelta(hours=1)
+    shop = empty_payload()
+    shop.update(title="Shop", password="pw")
+    new_id = w.client_session().add(shop)
+    sharing.share(
+        w.client_session(), w.items["GitHub"], w.member_id, soon.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    assert sharing.upkeep(_session_at(w, w.client, now + timedelta(minutes=1))).expired == []
+    moved = walks[-1]
+    assert moved is not None and new_id in moved and w.items["GitHub"] in moved, walks
+    walks.clear()
+    assert sharing.upkeep(_session_at(w, w.client, soon - timedelta(minutes=1))).expired == []
+    assert walks == [], walks  # quiet until the expiry, which the carry brought forward
+    late = _session_at(w, w.client, soon + timedelta(seconds=1))
+    assert sharing.upkeep(late).expired == [(w.items["GitHub"], w.member_id)]
+    assert None in walks  # the expiry itself: every item looked at again
+    walks.clear()
+    delegation.set_policy(w.client_session(), True, None, None)  # an owner event naming no item
+    sharing.upkeep(_session_at(w, w.client, soon + timedelta(minutes=2)))
+    assert walks and walks[0] is None, walks
+
+
 def test_offboarding_writes_the_log_the_state_and_the_index_once(world, monkeypatch):
     """Offboarding a member who holds many items is one locked append: the owner's log is
     written once, the state cache once and the title index at most once, whatever the

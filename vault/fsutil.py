@@ -227,7 +227,7 @@ def read_bytes(path: Path, limit: int) -> bytes:
                     path=path, limit=limit
                 )
             )
-        data = read_all(fd, limit + 1)
+        data = read_all(fd, limit + 1, info.st_size + 1)
         if len(data) > limit:
             raise IntegrityError(
                 _("{path} is larger than takusu allows ({limit} bytes)").format(
@@ -239,11 +239,13 @@ def read_bytes(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
-def read_all(fd: int, count: int) -> bytes:
-    """Up to `count` bytes from `fd`, in chunks (a short read is not the end of a file)."""
+def read_all(fd: int, count: int, expected: int = 0) -> bytes:
+    """Up to `count` bytes from `fd`, in chunks (a short read is not the end of a file).
+    `expected`: the size it likely has (a file's, plus one to see its end), read in one
+    chunk: the bytes are then the very object read, not a joined copy of 1 MB chunks."""
     chunks, remaining = [], count
     while remaining > 0:
-        chunk = os.read(fd, min(remaining, 1 << 20))
+        chunk = os.read(fd, min(remaining, max(expected, 1 << 20)))
         if not chunk:
             break
         chunks.append(chunk)

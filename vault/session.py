@@ -42,7 +42,7 @@ from .events import split_line
 from .home import VaultEntry
 from .i18n import _
 from .identity import Card, Identity
-from .index import TitleIndex, read_sealed
+from .index import TitleIndex, finder_header, finder_lines, finder_lookup, read_sealed, save_finder
 from .item import (
     SECRET_FIELDS,
     Payload,
@@ -407,15 +407,17 @@ class Session:
     def _index_path(self) -> Path:
         return self.store.mirror.local / "index.enc"
 
-    def title_index(self) -> TitleIndex:
-        """This identity's encrypted index of this vault's summaries."""
+    def _local_key(self) -> tuple[bytes, bytes]:
+        """The key of this identity's caches of this vault (index, finder), and their
+        context (part of each file's AAD)."""
         secret = self.vault_key() if self.is_owner else self.me.signing.raw()
         context = f"{self.vault_id}\n{self.me.id}"
-        return TitleIndex(
-            self._index_path,
-            local_key(secret, context),
-            labels.INDEX_AAD + context.encode(),
-        )
+        return local_key(secret, context), context.encode()
+
+    def title_index(self) -> TitleIndex:
+        """This identity's encrypted index of this vault's summaries."""
+        key, context = self._local_key()
+        return TitleIndex(self._index_path, key, labels.INDEX_AAD + context)
 
     def summaries(self) -> dict[str, dict[str, Any]]:
         """Title, username, url and tags of every readable item, from an encrypted local index
@@ -472,20 +474,30 @@ class Session:
     ) -> set[str] | None:
         """The items the owner's events since `memo` changed, when that is all that
         changed (a few events that each change one item); None: build it all again."""
-        seq, size = memo.at
-        count = head["seq"] - seq
-        if not 0 < count <= _ADVANCE_AT_MOST or sealed != memo.sealed or now < memo.built:
+        if sealed != memo.sealed or now < memo.built or now >= memo.until:
             return None
-        if now >= memo.until or head["size"] <= size:
-            # (a log that did not grow past the memo's is not the one it was built from:
+        return self.items_moved((memo.at[0], memo.at[1], memo.head))
+
+    def items_moved(self, since: tuple[int, int, str]) -> set[str] | None:
+        """The items the owner's events after the head `since` (seq, size, hash) changed,
+        when that is all they changed: a few events (at most 64) that each change one item,
+        read back from the mirror on that very hash chain up to the owner's head now.
+        None: anything else (members, policies, more events, another chain): look at it
+        all again."""
+        head = self.state["heads"].get(self.owner_id)
+        seq, size, chain = since
+        if head is None or not 0 < head["seq"] - seq <= _ADVANCE_AT_MOST:
+            return None
+        if head["size"] <= size:
+            # (a log that did not grow past the one `since` was taken at is not that log:
             # a vault made again at this place, as a long test run does)
             return None
+        count = head["seq"] - seq
         blob = self.store.mirror.line_at(self.owner_id, size, head["size"] - size)
         lines = blob.split(b"\n")
         if len(blob) != head["size"] - size or len(lines) != count + 1 or lines[-1]:
             return None  # not in the mirror yet (a batch in progress): from the state
         moved: set[str] = set()
-        chain = memo.head  # the lines must continue the very chain the memo was built at
         for n, line in enumerate(lines[:-1]):
             try:
                 payload, _sig = split_line(line, self.owner_id, seq + 1 + n)
@@ -559,9 +571,14 @@ class Session:
         """Item id for a title: exact, then case-insensitive, then unambiguous prefix (in
         Unicode's composed form, so カ+゛ finds ガ)."""
         query = unicodedata.normalize("NFC", query)
-        readable = self._readable()
-        titles = readable.titles
         folded = query.casefold()
+        found, stale = self._from_finder(query, folded)
+        if found is not None:
+            return found
+        readable = self._readable()
+        if stale:
+            self._save_finder(readable)
+        titles = readable.titles
         found = readable.one(query, folded)
         if found is not None:  # the usual case, without a walk of every title
             return found
@@ -589,6 +606,64 @@ class Session:
             else _("no item titled {title!r} is shared with you").format(title=query),
             hint=_did_you_mean(query, list(titles.values())),
         )
+
+    @property
+    def _finder_path(self) -> Path:
+        return self.store.mirror.local / "finder.enc"
+
+    def _from_finder(self, query: str, folded: str) -> tuple[str | None, bool]:
+        """`query`'s item from the finder (finder.enc), in a process that has not built the
+        title maps of this vault (a command started afresh), and whether the finder should
+        be written again (missing, damaged, or of another owner head or time span).
+
+        Its answer is checked against the state: an item it names that is not readable
+        now is a question for the full build, as is anything it does not hold."""
+        head = self.state["heads"].get(self.owner_id)
+        if head is None or (str(self.store.mirror.local), self.me.id) in _READABLE:
+            return None, False  # nothing to find, or the maps are in memory (the agent)
+        key, context = self._local_key()
+        header, plain = finder_header(
+            read_sealed(self._finder_path), key, labels.FINDER_AAD + context
+        )
+        now = self.clock()
+        if not _finder_fits(header, head["hash"], now):
+            return None, True
+        found = finder_lookup(plain, "E", query)
+        if found is None:
+            found = finder_lookup(plain, "F", folded)
+        items = self.state["items"]
+        if not found or found not in items:
+            return None, False
+        item = items[found]
+        if item["deleted"] if self.is_owner else not _member_reads(item, self.me.id, now):
+            return None, False
+        if (
+            os.environ.get("TAKUSU_CHECK_MEMO") == "1"
+            and self._readable().one(query, folded) != found
+        ):
+            raise IntegrityError(
+                _("the finder differs from the vault: {title!r}").format(title=query)
+            )
+        return found, False
+
+    def _save_finder(self, readable: _Readable) -> None:
+        """The finder for `readable` (just built), for the next command started afresh.
+        A cache: a finder that cannot be written is not an error."""
+        header = {
+            "head": readable.head,
+            "built": readable.built.isoformat(),
+            "until": None if readable.until == _NEVER else readable.until.isoformat(),
+        }
+        exact = {t: ("" if t in readable.twice else i) for t, i in readable.exact.items()}
+        folded = {f: ("" if f in readable.folded_twice else i) for f, i in readable.folded.items()}
+        key, context = self._local_key()
+        with contextlib.suppress(TakusuError, OSError):
+            save_finder(
+                self._finder_path,
+                key,
+                labels.FINDER_AAD + context,
+                finder_lines(header, exact, folded),
+            )
 
     def _explain_missing(self, query: str) -> None:
         """For a member: say 'revoked'/'expired'/'not shared' where they can know the item."""
@@ -903,6 +978,16 @@ class Session:
     def remove(self, item_id: str) -> None:
         self.require_owner()
         self.append("item.delete", {"item": item_id})
+
+
+def _finder_fits(header: dict[str, Any], head: str, now: datetime) -> bool:
+    """A finder built at this owner head, for a span that holds `now`."""
+    try:
+        built = datetime.fromisoformat(header["built"])
+        until = _NEVER if header["until"] is None else datetime.fromisoformat(header["until"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return header.get("head") == head and built.tzinfo is not None and built <= now < until
 
 
 def _member_reads(item: Item, me: str, now: datetime) -> bool:

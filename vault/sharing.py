@@ -274,9 +274,13 @@ def upkeep(session: Session) -> Upkeep:
     key, now = str(session.store.mirror.local), session.clock()
     head = session.state["heads"].get(session.me.id)
     quiet = _QUIET.get(key)
-    if head is not None and quiet is not None and quiet[0] == head["hash"]:
-        if quiet[1] <= now < quiet[2]:
+    if head is not None and quiet is not None and quiet.since <= now < quiet.until:
+        if quiet.head == head["hash"]:
             return done  # nothing falls due before then, and the owner's log has not moved
+        carried = _carried(session, quiet, now)
+        if carried is not None:
+            remember(_QUIET, key, carried)
+            return done
     expired, low, next_due = _due(session, now)
     done.expired = _expire(session, expired)
     if done.expired:  # a re-key may have delivered codes already: look again
@@ -286,27 +290,57 @@ def upkeep(session: Session) -> Upkeep:
         next_due = _due(session, now)[2]
     head = session.state["heads"].get(session.me.id)
     if head is not None:
-        remember(_QUIET, key, (head["hash"], now, next_due))
+        remember(_QUIET, key, _Quiet(head["hash"], head["seq"], head["size"], now, next_due))
     return done
 
 
-# By this machine's mirror of a vault: (the owner's head hash, when looked, the first
-# moment upkeep has something to do). Grants and code windows come from the owner's log
-# alone, so a long-lived process (the agent) need not walk every item on every command.
-_QUIET: dict[str, tuple[str, datetime, datetime]] = {}
+@dataclass(frozen=True)
+class _Quiet:
+    """Nothing falls due from `since` until `until` at this owner head (hash, seq, size)."""
+
+    head: str
+    seq: int
+    size: int
+    since: datetime
+    until: datetime
+
+
+def _carried(session: Session, quiet: _Quiet, now: datetime) -> _Quiet | None:
+    """`quiet` carried to the owner's head now, when the events since changed only a few
+    items (an `add`, an edit, a share) and none of those falls due now: the first moment
+    one of them will is the new end, if sooner. The other items' grants are as they were.
+    (An end that comes too soon because a moved item's grant went away only means one
+    walk of every item then.) None: walk every item."""
+    moved = session.items_moved((quiet.seq, quiet.size, quiet.head))
+    if moved is None:
+        return None
+    expired, low, due = _due(session, now, sorted(moved))
+    head = session.state["heads"][session.me.id]
+    if expired or low:
+        return None
+    return _Quiet(head["hash"], head["seq"], head["size"], quiet.since, min(quiet.until, due))
+
+
+# By this machine's mirror of a vault: when upkeep last found nothing to do, and until
+# when. Grants and code windows come from the owner's log alone, so a long-lived process
+# (the agent) need not walk every item on every command, nor after each `add`.
+_QUIET: dict[str, _Quiet] = {}
 _EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
 def _due(
-    session: Session, now: datetime
+    session: Session, now: datetime, only: list[str] | None = None
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]], datetime]:
-    """In one walk of the shared items: the grants past their expiry, the code-window
-    grants with less than half of their horizon left (not expired), and the first moment
-    after `now` at which either list would gain one (`_LATEST` when none will)."""
+    """In one walk of the shared items (or of the items `only` names): the grants past
+    their expiry, the code-window grants with less than half of their horizon left (not
+    expired), and the first moment after `now` at which either list would gain one
+    (`_LATEST` when none will)."""
     expired: list[tuple[str, str]] = []
     low: list[tuple[str, str]] = []
     due = _LATEST
-    for item_id, item in session.state["items"].items():
+    items = session.state["items"]
+    walked = items.items() if only is None else [(i, items[i]) for i in only if i in items]
+    for item_id, item in walked:
         if item["deleted"] or not item["grants"]:
             continue
         for member_id, grant in item["grants"].items():
