@@ -1,0 +1,195 @@
+"""What a command started afresh (no agent) reads of a big vault: the finder (finder.enc)
+instead of the title maps, and when the owner's upkeep next has work (quiet.json) instead
+of a walk of every item. Each is a cache: missing, damaged, stale or in doubt, the command
+does what it did without it, and writes it again."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.helpers import ok
+
+
+def _fresh() -> None:
+    """Forget what this process keeps between commands, as a new process would have."""
+    from vault import index, session, sharing
+    from vault.store import mirror
+
+    session._READABLE.clear()  # noqa: SLF001 - the memos a fresh process lacks
+    index._MEMO.clear()  # noqa: SLF001
+    mirror._STATE_MEMO.clear()  # noqa: SLF001
+    sharing._QUIET.clear()  # noqa: SLF001
+
+
+def _no_title_maps(monkeypatch) -> None:
+    """From now on, building the title maps fails the test."""
+    from vault.session import Session
+
+    def refused(self):
+        pytest.fail("the title maps were built")
+
+    monkeypatch.setattr(Session, "_summaries", refused)
+
+
+def _session_at(w, home, when):
+    from tests.world import machine
+
+    m = machine(home, w.key_mode, w.keyring)
+    m.clock = lambda: when
+    return m.session("acme")
+
+
+def _finder(w, home):
+    (path,) = (home / "vaults").glob("*/finder.enc")
+    return path
+
+
+def test_a_fresh_command_finds_a_title_in_the_finder(world, monkeypatch):
+    """The first command builds the title maps and writes the finder; the next one,
+    started afresh, finds the title (exact, or folded) without building them."""
+    w = world
+    _fresh()
+    assert w.client_session().find("GitHub") == w.items["GitHub"]
+    assert _finder(w, w.client).exists()
+    _fresh()
+    assert w.secretary_session().find("GitHub") == w.items["GitHub"]  # hers, on her machine
+    monkeypatch.delenv("TAKUSU_CHECK_MEMO")  # it builds the maps on every hit as well
+    _fresh()
+    _no_title_maps(monkeypatch)
+    assert w.client_session().find("GitHub") == w.items["GitHub"]
+    _fresh()
+    assert w.client_session().find("github") == w.items["GitHub"]
+    _fresh()
+    assert w.secretary_session().find("GitHub") == w.items["GitHub"]
+
+
+def test_a_finder_of_another_owner_head_is_not_used_and_is_written_again(world):
+    """After a rename (a new owner head), the old title is not found through the old
+    finder, the new one is, and the finder is written for the new head."""
+    from vault.errors import NotFound
+
+    w = world
+    _fresh()
+    w.client_session().find("GitHub")
+    before = _finder(w, w.client).read_bytes()
+    owner = w.client_session()
+    payload = owner.payload(w.items["GitHub"])
+    payload["title"] = "Forge"
+    owner.put(w.items["GitHub"], payload)
+    _fresh()
+    with pytest.raises(NotFound):
+        w.client_session().find("GitHub")
+    assert _finder(w, w.client).read_bytes() != before
+    _fresh()
+    assert w.client_session().find("Forge") == w.items["GitHub"]
+
+
+def test_a_damaged_finder_is_rebuilt_and_never_trusted(world, monkeypatch):
+    """Garbage, a seal under another key, or a sealed text without its header: the title
+    is found from the vault, and the finder written again."""
+    from vault import labels
+    from vault.crypto import aead_seal
+
+    w = world
+    _fresh()
+    w.client_session().find("Bank")
+    path = _finder(w, w.client)
+    sess = w.client_session()
+    key, context = sess._local_key()  # noqa: SLF001 - the finder's own key
+    aad = labels.FINDER_AAD + context
+    for damaged in (
+        b"garbage",
+        aead_seal(b"k" * 32, path.read_bytes(), aad),
+        aead_seal(key, b"not a header\nEGitHub\t" + w.items["Bank"].encode() + b"\n", aad),
+        aead_seal(key, b'{"head": 1}\nEGitHub\t' + w.items["Bank"].encode() + b"\n", aad),
+    ):
+        path.write_bytes(damaged)
+        _fresh()
+        assert w.client_session().find("GitHub") == w.items["GitHub"]
+        assert path.read_bytes() != damaged  # written again
+
+
+def test_a_finder_naming_an_item_that_is_not_readable_is_not_believed(world, monkeypatch):
+    """Even a finder sealed under the right key, at the right head, answers only for an
+    item the state says is readable now: a deleted item is a question for the full build
+    (and a finder that differs from it is refused where TAKUSU_CHECK_MEMO=1)."""
+    from vault import index, labels
+    from vault.errors import IntegrityError, NotFound
+
+    w = world
+    owner = w.client_session()
+    owner.remove(w.items["Bank"])
+    _fresh()
+    sess = w.client_session()
+    key, context = sess._local_key()  # noqa: SLF001 - the finder's own key
+    head = sess.state["heads"][sess.owner_id]["hash"]
+    header = {"head": head, "built": "2000-01-01T00:00:00+00:00", "until": None}
+    lines = index.finder_lines(header, {"Bank": w.items["Bank"], "Shop": w.items["GitHub"]}, {})
+    path = sess._finder_path  # noqa: SLF001 - where the finder is
+    index.save_finder(path, key, labels.FINDER_AAD + context, lines)
+    _fresh()
+    with pytest.raises(NotFound):
+        w.client_session().find("Bank")
+    index.save_finder(path, key, labels.FINDER_AAD + context, lines)
+    _fresh()
+    with pytest.raises(IntegrityError, match="finder differs"):
+        w.client_session().find("Shop")
+
+
+def test_ambiguous_and_odd_titles_go_to_the_full_build(world):
+    """Two items whose titles differ only in case: the finder holds that the folded title
+    is not one item's alone, and `find` says which items match, as it always did. A title
+    with a tab in it is not in the finder and is found all the same."""
+    from vault import index
+    from vault.errors import Ambiguous
+    from vault.item import empty_payload
+
+    w = world
+    owner = w.client_session()
+    payload = empty_payload()
+    payload.update(title="BANK", password="pw-second")
+    owner.add(payload)
+    _fresh()
+    with pytest.raises(Ambiguous):
+        w.client_session().find("bank")
+    _fresh()
+    with pytest.raises(Ambiguous):
+        w.client_session().find("bank")  # through the finder this time
+    _fresh()
+    assert w.client_session().find("BANK") != w.items["Bank"]  # exact: one item's alone
+    # a title with a tab or a line break (refused when added, but an owner's modified
+    # client could write one) is left out of the finder, and never found in it
+    plain = index.finder_lines({}, {"Tab\there": "a" * 32, "Line\nbreak": "b" * 32}, {})
+    assert plain == b"{}\n"
+    assert (
+        index.finder_lookup(plain + b"ETab\there\t" + b"c" * 32 + b"\n", "E", "Tab\there") is None
+    )
+
+
+def test_a_members_finder_ends_at_her_first_expiry(world):
+    """A member's finder is built for the span her grants allow: after the first expiry,
+    or with the clock set back before it was built, it is not used."""
+    from vault import sharing
+    from vault.errors import TakusuError
+
+    w = world
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    sharing.share(
+        w.client_session(), w.items["GitHub"], w.member_id, soon.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    _fresh()
+    assert _session_at(w, w.secretary, soon - timedelta(minutes=5)).find("GitHub")
+    _fresh()
+    with pytest.raises(TakusuError):
+        _session_at(w, w.secretary, soon + timedelta(seconds=1)).find("GitHub")
+    _fresh()
+    assert _session_at(w, w.secretary, soon - timedelta(minutes=10)).find("GitHub")
+
+
+def test_the_cli_answers_the_same_with_and_without_the_finder(world):
+    """Through the command line: the same value, the same error and exit code."""
+    w = world
+    for _ in range(2):
+        assert ok(w.s("get", "GitHub")).out.strip() == w.password
+        missing = w.s("get", "Nothing here")
+        assert missing.code != 0 and "Nothing here" in missing.err
