@@ -193,3 +193,86 @@ def test_the_cli_answers_the_same_with_and_without_the_finder(world):
         assert ok(w.s("get", "GitHub")).out.strip() == w.password
         missing = w.s("get", "Nothing here")
         assert missing.code != 0 and "Nothing here" in missing.err
+
+
+def _count_walks(monkeypatch) -> list[object]:
+    """From now on, which items each upkeep walk looks at (None: every item)."""
+    from vault import sharing
+
+    walks: list[object] = []
+    real = sharing._due  # noqa: SLF001 - the walk this counts
+
+    def counting(session, now, only=None):
+        walks.append(None if only is None else sorted(only))
+        return real(session, now, only)
+
+    monkeypatch.setattr(sharing, "_due", counting)
+    return walks
+
+
+def test_a_fresh_command_reads_when_upkeep_next_has_work(world, monkeypatch):
+    """The owner's first command walks every item once and writes down until when nothing
+    falls due; the next command, started afresh, reads that instead of walking; after an
+    `add` elsewhere it looks only at the added item; at an expiry it revokes, as always."""
+    from vault import sharing
+    from vault.item import empty_payload
+
+    w = world
+    walks = _count_walks(monkeypatch)
+    now = datetime.now(UTC).replace(microsecond=0)
+    soon = now + timedelta(hours=1)
+    sharing.share(
+        w.client_session(), w.items["GitHub"], w.member_id, soon.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    _fresh()
+    sharing.upkeep(_session_at(w, w.client, now))
+    assert None in walks
+    (path,) = (w.client / "vaults").glob("*/quiet.json")
+    walks.clear()
+    _fresh()
+    assert sharing.upkeep(_session_at(w, w.client, now + timedelta(minutes=1))).expired == []
+    assert walks == []
+    payload = empty_payload()
+    payload.update(title="Shop", password="pw")
+    new_id = w.client_session().add(payload)
+    _fresh()
+    sharing.upkeep(_session_at(w, w.client, now + timedelta(minutes=2)))
+    assert walks == [[new_id]], walks
+    walks.clear()
+    _fresh()
+    late = _session_at(w, w.client, soon + timedelta(seconds=1))
+    assert sharing.upkeep(late).expired == [(w.items["GitHub"], w.member_id)]
+    assert None in walks
+    assert path.exists()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"label": "takusu/quiet/v0"},
+        {"seq": "1"},
+        {"size": None},
+        {"since": "2000-01-01T00:00:00"},  # no zone
+        {"until": "soon"},
+        {"head": None},
+    ],
+)
+def test_a_damaged_quiet_file_means_a_walk_of_every_item(world, monkeypatch, damage):
+    """At the very head it was written for, a quiet.json with anything unexpected in it
+    is not believed (and garbage neither): every item is walked, and it is written again."""
+    import json
+
+    from vault import sharing
+
+    w = world
+    _fresh()
+    sharing.upkeep(w.client_session())
+    (path,) = (w.client / "vaults").glob("*/quiet.json")
+    doc = json.loads(path.read_bytes())
+    for written in (json.dumps({**doc, **damage}).encode(), b"garbage"):
+        path.write_bytes(written)
+        walks = _count_walks(monkeypatch)
+        _fresh()
+        sharing.upkeep(w.client_session())
+        assert walks and walks[0] is None, walks
+        assert path.read_bytes() != written  # written again

@@ -7,16 +7,28 @@ under a fresh data key, wrapped only for those who remain) and marks the item
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from . import envelope, labels, state
+from . import envelope, fsutil, labels, state
 from .clock import is_expired, parse_time
 from .codewindow import needs_top_up, top_up_from
-from .errors import AlreadyExists, BadInput, NotFound, PinMismatch, UsageError, UserError
+from .encoding import dumps
+from .errors import (
+    AlreadyExists,
+    BadInput,
+    NotFound,
+    PinMismatch,
+    TakusuError,
+    UsageError,
+    UserError,
+)
 from .i18n import _, ngettext
 from .identity import Card
 from .item import STANDARD_FIELDS, Payload, field_words
@@ -274,12 +286,16 @@ def upkeep(session: Session) -> Upkeep:
     key, now = str(session.store.mirror.local), session.clock()
     head = session.state["heads"].get(session.me.id)
     quiet = _QUIET.get(key)
+    afresh = quiet is None  # this process's first look: what the last one wrote down
+    if quiet is None:
+        quiet = _read_quiet(session)
     if head is not None and quiet is not None and quiet.since <= now < quiet.until:
         if quiet.head == head["hash"]:
+            remember(_QUIET, key, quiet)
             return done  # nothing falls due before then, and the owner's log has not moved
         carried = _carried(session, quiet, now)
         if carried is not None:
-            remember(_QUIET, key, carried)
+            _keep_quiet(session, key, carried, afresh)
             return done
     expired, low, next_due = _due(session, now)
     done.expired = _expire(session, expired)
@@ -290,8 +306,62 @@ def upkeep(session: Session) -> Upkeep:
         next_due = _due(session, now)[2]
     head = session.state["heads"].get(session.me.id)
     if head is not None:
-        remember(_QUIET, key, _Quiet(head["hash"], head["seq"], head["size"], now, next_due))
+        fresh = _Quiet(head["hash"], head["seq"], head["size"], now, next_due)
+        _keep_quiet(session, key, fresh, afresh)
     return done
+
+
+# quiet.json, beside the state cache: the last quiet spell a command found, so that a
+# command started afresh (no agent) need not walk every item either. Like the state
+# cache it is this machine's own derived data, protected by its file mode: anything
+# unexpected in it means "walk them all", as without it.
+QUIET_LABEL = "takusu/quiet/v1"
+
+
+def _read_quiet(session: Session) -> _Quiet | None:
+    try:
+        doc = json.loads(fsutil.read_bytes(_quiet_path(session), 4096).decode("utf-8"))
+        quiet = _Quiet(
+            doc["head"],
+            doc["seq"],
+            doc["size"],
+            datetime.fromisoformat(doc["since"]),
+            _LATEST if doc["until"] is None else datetime.fromisoformat(doc["until"]),
+        )
+    except (OSError, TakusuError, ValueError, TypeError, KeyError):
+        return None
+    if (
+        doc.get("label") != QUIET_LABEL
+        or type(quiet.head) is not str
+        or type(quiet.seq) is not int
+        or type(quiet.size) is not int
+        or quiet.since.tzinfo is None
+        or quiet.until.tzinfo is None
+    ):
+        return None
+    return quiet
+
+
+def _keep_quiet(session: Session, key: str, quiet: _Quiet, write: bool) -> None:
+    """Remember `quiet` in this process; `write`: write it down for the next one too (a
+    long-lived process, the agent, writes only its first, not one after every `add`)."""
+    remember(_QUIET, key, quiet)
+    if not write:
+        return
+    doc = {
+        "label": QUIET_LABEL,
+        "head": quiet.head,
+        "seq": quiet.seq,
+        "size": quiet.size,
+        "since": quiet.since.isoformat(),
+        "until": None if quiet.until == _LATEST else quiet.until.isoformat(),
+    }
+    with contextlib.suppress(OSError, TakusuError):  # a cache: the next command walks
+        fsutil.atomic_write(_quiet_path(session), dumps(doc))
+
+
+def _quiet_path(session: Session) -> Path:
+    return session.store.mirror.local / "quiet.json"
 
 
 @dataclass(frozen=True)
