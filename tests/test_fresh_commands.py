@@ -276,3 +276,158 @@ def test_a_damaged_quiet_file_means_a_walk_of_every_item(world, monkeypatch, dam
         sharing.upkeep(w.client_session())
         assert walks and walks[0] is None, walks
         assert path.read_bytes() != written  # written again
+
+
+# --- items.json, read an item at a time -----------------------------------------------------
+
+
+def _items_json(home):
+    (path,) = (home / "vaults").glob("*/items.json")
+    return path
+
+
+def _write_with_digest(home, changed: bytes) -> None:
+    """items.json replaced by `changed`, and state.json made to name its digest."""
+    import hashlib
+    import json
+
+    _items_json(home).write_bytes(changed)
+    (state_path,) = (home / "vaults").glob("*/state.json")
+    doc = json.loads(state_path.read_bytes())
+    doc["digest"] = hashlib.sha256(changed).hexdigest()
+    state_path.write_text(json.dumps(doc))
+
+
+def test_a_fresh_get_parses_only_the_items_it_needs(world, monkeypatch):
+    """A command started afresh takes the one item it shows out of items.json; the other
+    items stay unparsed, but for those its journal carries (a `list`, which walks them,
+    parses them all)."""
+    import json
+
+    from vault.state import LazyItems
+
+    w = world
+    for n in range(20):
+        ok(w.c("add", f"Extra {n}", "--password-stdin", input=f"pw-{n}\n"))
+    _fresh()
+    ok(w.c("get", "Bank"))  # afresh: the finder and the quiet spell written down
+    monkeypatch.delenv("TAKUSU_CHECK_MEMO")  # it parses the whole cache on every hit
+    walked: list[int] = []
+    real = LazyItems._all  # noqa: SLF001 - what this test counts
+
+    def counting(self):
+        walked.append(len(self._unparsed))  # noqa: SLF001
+        real(self)
+
+    monkeypatch.setattr(LazyItems, "_all", counting)
+    _fresh()
+    sess = w.client_session()
+    item_id = sess.find("Bank")
+    assert sess.payload(item_id)["password"] == "bank-secret-canary"
+    items = sess.state["items"]
+    assert isinstance(items, LazyItems) and not [n for n in walked if n], walked
+    (journal,) = (w.client / "vaults").glob("*/items.journal")
+    journaled = {i for line in journal.read_bytes().splitlines() for i in json.loads(line)["items"]}
+    assert set(dict.keys(items)) <= journaled | {item_id}, "more items parsed than asked for"
+    assert len(dict.keys(items)) < len(items) == 22
+    _fresh()
+    listed = ok(w.c("list")).out
+    assert "Extra 19" in listed and any(walked)
+
+
+@pytest.mark.parametrize("how", ["a byte", "compact JSON"])
+def test_an_items_json_other_than_the_one_written_is_rebuilt(world, how):
+    """items.json must have the SHA-256 state.json names, and the layout takusu writes
+    (one item per line): a flipped byte, or the same items written another way (with a
+    matching digest), are rebuilt from the mirror, never used."""
+    import json
+
+    w = world
+    ok(w.c("list"))
+    path = _items_json(w.client)
+    raw = path.read_bytes()
+    if how == "a byte":
+        at = raw.index(b'"version":') + 10
+        path.write_bytes(raw[:at] + b"7" + raw[at + 1 :])
+    else:
+        _write_with_digest(w.client, json.dumps(json.loads(raw), separators=(",", ":")).encode())
+    _fresh()
+    r = ok(w.c("list"))
+    assert "GitHub" in r.out and "Bank" in r.out and "rebuilt" in r.err
+    assert ok(w.s("get", "GitHub")).out.strip() == w.password
+    assert ok(w.c("get", "Bank")).out.strip() == "bank-secret-canary"
+
+
+@pytest.mark.parametrize("how", ["a line cut", "two lines joined"])
+def test_a_damaged_item_line_behind_a_matching_digest_is_an_error_not_a_wrong_item(world, how):
+    """Only bytes with the digest state.json names are read lazily; should an item line
+    still not parse (someone wrote both files), the command stops with a one-line error
+    naming the file to remove instead of using it."""
+    w = world
+    ok(w.c("list"))
+    path = _items_json(w.client)
+    lines = path.read_bytes().split(b"\n")
+    if how == "a line cut":
+        lines[1] = lines[1][:40] + b"}" + (b"," if lines[1].endswith(b",") else b"")
+        changed = b"\n".join(lines)
+    else:
+        changed = b"\n".join(lines[:2]) + b"\n".join(lines[2:])
+    _write_with_digest(w.client, changed)
+    _fresh()
+    r = w.c("list")
+    assert r.code == 3 and str(path) in r.err and "remove it" in r.err, r
+    assert len(r.err.splitlines()) == 1
+
+
+def test_lazy_items_behave_as_the_dict_they_stand_for():
+    """Any sequence of the operations the state's code uses gives what a plain dict gives,
+    whichever items were parsed before."""
+    import json
+    import random
+
+    from vault.state import LazyItems
+
+    def item(n):
+        return {
+            "version": n,
+            "grants": {},
+            "exposed": {},
+            "deleted": False,
+            "key_commit": f"k{n}",
+            "put_ref": [n, 1],
+        }
+
+    rng = random.Random(7)
+    for _round in range(200):
+        plain = {f"{n:032x}": item(n) for n in range(rng.randrange(0, 6))}
+        lazy = LazyItems({k: f'"{k}":{json.dumps(v)}'.encode() for k, v in plain.items()})
+        for _step in range(rng.randrange(1, 12)):
+            key = f"{rng.randrange(0, 8):032x}"
+            op = rng.choice(
+                ["get", "getitem", "in", "len", "set", "del", "pop", "update", "setdefault"]
+            )
+            if op == "get":
+                assert lazy.get(key) == plain.get(key)
+            elif op == "getitem":
+                assert (key in plain and lazy[key] == plain[key]) or key not in lazy
+            elif op == "in":
+                assert (key in lazy) == (key in plain)
+            elif op == "len":
+                assert len(lazy) == len(plain) and bool(lazy) == bool(plain)
+            elif op == "set":
+                lazy[key] = plain[key] = item(99)
+            elif op == "del" and key in plain:
+                del lazy[key]
+                del plain[key]
+            elif op == "pop":
+                assert lazy.pop(key, None) == plain.pop(key, None)
+            elif op == "update":
+                lazy.update({key: item(50)})
+                plain.update({key: item(50)})
+            elif op == "setdefault":
+                assert lazy.setdefault(key, item(60)) == plain.setdefault(key, item(60))
+        assert sorted(lazy) == sorted(plain)
+        assert lazy == plain and plain == lazy and not (lazy != plain)
+        assert dict(lazy) == plain and {**lazy} == plain and lazy.copy() == plain
+        assert json.loads(json.dumps(lazy, sort_keys=True)) == plain
+        assert sorted(lazy.items()) == sorted(plain.items())

@@ -7,6 +7,7 @@ a member's log carries besides receipts is kept aside as `rejected` for `audit v
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any, NotRequired, TypedDict
@@ -277,6 +278,151 @@ def _check_item(item: Any) -> None:
         )
 
 
+class LazyItems(dict[str, Item]):
+    """A state's items as read from the state cache, each parsed (and its shape checked)
+    when it is first asked for: a command that needs one item of 10,000 does not parse
+    10,000. Anything that walks them (iterating, `values`, `items`, comparing, copying)
+    parses the rest first, all at once, and from then on it is the dict it was.
+
+    Only the mirror makes one, from the bytes of items.json that state.json names by their
+    SHA-256 (so, bytes this machine wrote): `unparsed` maps each item id to its line,
+    `"<item id>":<item>`."""
+
+    __slots__ = ("_unparsed", "_where")
+
+    def __init__(self, unparsed: dict[str, bytes], where: str = "items.json") -> None:
+        super().__init__()
+        self._unparsed = unparsed
+        self._where = where  # the file they come from, for the error
+
+    def _damaged(self) -> Malformed:
+        return Malformed(_("{path} is damaged; remove it to rebuild").format(path=self._where))
+
+    def _one(self, item_id: str) -> Item:
+        try:
+            item = json.loads(self._unparsed[item_id][len(item_id) + 3 :])
+            _check_item(item)
+        except (ValueError, Malformed):
+            raise self._damaged() from None
+        del self._unparsed[item_id]
+        dict.__setitem__(self, item_id, item)
+        return item  # type: ignore[no-any-return]
+
+    def _all(self) -> None:
+        if not self._unparsed:
+            return
+        try:
+            parsed = json.loads(b"{" + b",".join(self._unparsed.values()) + b"}")
+            if type(parsed) is not dict or parsed.keys() != self._unparsed.keys():
+                raise self._damaged()
+            for item in parsed.values():
+                _check_item(item)
+        except (ValueError, Malformed):
+            raise self._damaged() from None
+        self._unparsed = {}
+        dict.update(self, parsed)
+
+    def parsed(self) -> list[Item]:
+        """The items parsed so far (for check_shape: the others are checked when parsed)."""
+        return list(dict.values(self))
+
+    def __getitem__(self, item_id: str) -> Item:
+        if item_id in self._unparsed:
+            return self._one(item_id)
+        return dict.__getitem__(self, item_id)
+
+    def get(self, item_id: str, default: Any = None) -> Any:
+        if item_id in self._unparsed:
+            return self._one(item_id)
+        return dict.get(self, item_id, default)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._unparsed or dict.__contains__(self, item_id)
+
+    def __len__(self) -> int:
+        return len(self._unparsed) + dict.__len__(self)
+
+    def __setitem__(self, item_id: str, item: Item) -> None:
+        self._unparsed.pop(item_id, None)
+        dict.__setitem__(self, item_id, item)
+
+    def __delitem__(self, item_id: str) -> None:
+        if self._unparsed.pop(item_id, None) is None:
+            dict.__delitem__(self, item_id)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for item_id, item in dict(*args, **kwargs).items():
+            self[item_id] = item
+
+    def setdefault(self, item_id: str, default: Any = None) -> Any:
+        if item_id not in self:
+            self[item_id] = default
+        return self[item_id]
+
+    def pop(self, item_id: str, *default: Any) -> Any:
+        if item_id in self._unparsed:
+            self._one(item_id)
+        return dict.pop(self, item_id, *default)
+
+    # everything that walks or copies them: the rest parsed first
+    def __iter__(self) -> Any:
+        self._all()
+        return dict.__iter__(self)
+
+    def keys(self) -> Any:
+        self._all()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self._all()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._all()
+        return dict.items(self)
+
+    def __reversed__(self) -> Any:
+        self._all()
+        return dict.__reversed__(self)
+
+    def __eq__(self, other: object) -> bool:
+        self._all()
+        if isinstance(other, LazyItems):
+            other._all()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def copy(self) -> dict[str, Item]:
+        self._all()
+        return dict(dict.items(self))
+
+    def popitem(self) -> tuple[str, Item]:
+        self._all()
+        return dict.popitem(self)
+
+    def clear(self) -> None:
+        self._unparsed = {}
+        dict.clear(self)
+
+    def __or__(self, other: Any) -> Any:
+        self._all()
+        return dict.__or__(self, other)
+
+    def __ior__(self, other: Any) -> Any:
+        self.update(other)
+        return self
+
+    def __repr__(self) -> str:
+        self._all()
+        return dict.__repr__(self)
+
+    def __reduce__(self) -> Any:
+        self._all()
+        return (dict, (dict(dict.items(self)),))
+
+
 def check_shape(st: Any) -> State:
     """Malformed unless `st` has the shape this module builds (the cached copy is derived
     data: a damaged one is rebuilt from the verified mirror, never trusted)."""
@@ -298,7 +444,8 @@ def check_shape(st: Any) -> State:
             and isinstance(member.get("card"), dict)
             and type(member.get("removed")) is bool
         )
-    for item in st["items"].values():
+    items = st["items"]
+    for item in items.parsed() if isinstance(items, LazyItems) else items.values():
         _check_item(item)
     for per_item in st["retrievals"].values():
         _need(isinstance(per_item, dict))

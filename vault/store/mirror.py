@@ -7,6 +7,7 @@ shrinks, forks or is rewritten, and what `doctor --repair` restores the folder f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -22,7 +23,7 @@ from ..errors import IntegrityError, Malformed, StorageError, UnknownVersion
 from ..events import split_line
 from ..i18n import _
 from ..memo import remember
-from ..state import Head, State, check_shape
+from ..state import Head, LazyItems, State, check_shape
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _STATE_FAMILY = labels.MIRROR_STATE.rsplit("/", 1)[0] + "/"
@@ -47,7 +48,7 @@ def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
 class _Memo:
     __slots__ = (
         "state_raw", "items_raw", "journal", "token", "seen_raw", "seen_token", "st", "dirty",
-        "seen_dirty",
+        "seen_dirty", "digest",
     )  # fmt: skip
 
     def __init__(
@@ -59,6 +60,7 @@ class _Memo:
         seen_raw: bytes | None,
         seen_token: str | None,
         st: State,
+        digest: str,
     ) -> None:
         self.state_raw = state_raw  # None: the state changed since (no hit)
         self.items_raw = items_raw  # the bytes of items.json
@@ -67,6 +69,7 @@ class _Memo:
         self.seen_raw = seen_raw  # the bytes of retrievals.json (None: kept in state.json)
         self.seen_token = seen_token  # the token that ties state.json to retrievals.json
         self.st = st
+        self.digest = digest  # the SHA-256 of items_raw, as state.json names it
         # the items changed since: saved as one journal line; None: not known which
         self.dirty: set[str] | None = set()
         # the retrievals may have changed since (a member's event was applied)
@@ -80,6 +83,20 @@ RETRIEVALS_LABEL = labels.MIRROR_STATE + "/retrievals"
 # from state.json: then an owner's event does not write them again (~160 kB at 1,000
 # items a member has read). Fewer stay in state.json, and a receipt writes one file.
 RETRIEVALS_APART = 256
+_ITEMS_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def _items_head(token: str) -> bytes:
+    return b'{"label":"' + ITEMS_LABEL.encode() + b'","token":"' + token.encode() + b'","items":{'
+
+
+def items_file(token: str, items: dict[str, Any]) -> bytes:
+    """items.json: JSON whose first line names its label and token, then one line per item,
+    `"<item id>":<item>,` in the order of their ids, then `}}`. A reader can then take any
+    one item without parsing the others (`Mirror._items`)."""
+    encode = _ITEMS_ENCODER.encode
+    body = ",\n".join(f'"{item_id}":{encode(items[item_id])}' for item_id in sorted(items))
+    return _items_head(token) + b"\n" + body.encode() + (b"\n}}" if body else b"}}")
 
 
 class Mirror:
@@ -206,10 +223,10 @@ class Mirror:
         parsed = self._parse_state(raw, items_raw, journal, seen_raw)
         if parsed is None:
             return empty
-        st, token, length, seen_token = parsed
+        st, token, length, seen_token, digest = parsed
         assert items_raw is not None  # _parse_state refuses a cache without its items
         kept = seen_raw if seen_token is not None else None
-        memo = _Memo(raw, items_raw, journal[:length], token, kept, seen_token, st)
+        memo = _Memo(raw, items_raw, journal[:length], token, kept, seen_token, st, digest)
         remember(_STATE_MEMO, key, memo)
         return st
 
@@ -238,12 +255,13 @@ class Mirror:
 
     def _parse_state(
         self, raw: bytes, items_raw: bytes | None, journal: bytes, seen_raw: bytes | None
-    ) -> tuple[State, str, int, str | None] | None:
+    ) -> tuple[State, str, int, str | None, str] | None:
         """The state in the cache files' bytes, the token that ties items.json and the
-        journal to state.json, the length of the journal that belongs to them and the token
-        that ties retrievals.json (None: the retrievals are in state.json); None for an
-        older takusu's cache (rebuilt from the mirror, not a problem); Malformed or
-        UnknownVersion for a damaged one (or files that do not belong together)."""
+        journal to state.json, the length of the journal that belongs to them, the token
+        that ties retrievals.json (None: the retrievals are in state.json) and the SHA-256
+        of items.json; None for an older takusu's cache (rebuilt from the mirror, not a
+        problem); Malformed or UnknownVersion for a damaged one (or files that do not
+        belong together)."""
         doc = self._cache_doc(self.state_path, raw)
         label = doc.get("label") if isinstance(doc, dict) else None
         if (
@@ -257,15 +275,10 @@ class Mirror:
                 _("{path} is not a takusu state cache").format(path=self.state_path)
             )
         token, length, rest = doc.get("items"), doc.get("journal"), doc.get("state")
-        seen_token = doc.get("retrievals")
-        items_doc = self._part(self.items_path, items_raw, ITEMS_LABEL, token)
-        if (
-            not isinstance(rest, dict)
-            or "items" in rest
-            or not isinstance(items_doc.get("items"), dict)
-        ):
-            raise self._alien(self.items_path)
-        items = items_doc["items"]
+        seen_token, digest = doc.get("retrievals"), doc.get("digest")
+        if not isinstance(rest, dict) or "items" in rest:
+            raise Malformed(_("{path} is damaged").format(path=self.state_path))
+        items = self._items(items_raw, token, digest)
         if type(length) is not int or not 0 <= length <= len(journal):
             raise self._alien(self.journal_path)
         # Bytes past `length` were appended by a process stopped before it saved the
@@ -286,9 +299,29 @@ class Mirror:
             seen = self._part(self.retrievals_path, seen_raw, RETRIEVALS_LABEL, seen_token)
             whole["retrievals"] = seen.get("retrievals")
         try:
-            return check_shape(whole), token, length, seen_token
+            return check_shape(whole), token, length, seen_token, digest
         except Malformed:
             raise Malformed(_("{path} is damaged").format(path=self.state_path)) from None
+
+    def _items(self, raw: bytes | None, token: object, digest: object) -> LazyItems:
+        """The items in items.json, parsed one by one as they are asked for. Its bytes must
+        have the SHA-256 that state.json names (anything else is a file from another save,
+        or damaged: rebuilt), then the layout `items_file` writes, one item per line."""
+        if raw is None:
+            raise Malformed(_("{path} is missing").format(path=self.items_path))
+        if not isinstance(token, str) or not isinstance(digest, str):
+            raise self._alien(self.items_path)
+        if hashlib.sha256(raw).hexdigest() != digest:
+            raise self._alien(self.items_path)
+        lines = raw.split(b"\n")
+        if len(lines) < 2 or lines[0] != _items_head(token) or lines[-1] != b"}}":
+            raise self._alien(self.items_path)
+        body = lines[1:-1]
+        # each line is `"<item id>":<item>,` (the last without its comma), as written
+        unparsed = {line[1:33].decode(): line.rstrip(b",") for line in body}
+        if len(unparsed) != len(body):
+            raise Malformed(_("{path} is damaged").format(path=self.items_path))
+        return LazyItems(unparsed, str(self.items_path))
 
     def _part(self, path: Path, raw: bytes | None, label: str, token: object) -> dict[str, Any]:
         """A part of the state cache kept apart from state.json (items.json,
@@ -361,11 +394,13 @@ class Mirror:
         journal: bytes | None = None
         if memo is not None and same and memo.dirty is not None:
             token, items_raw, journal = memo.token, memo.items_raw, memo.journal
+            digest = memo.digest
             if memo.dirty:
                 journal = self._journal(memo, st)
         if journal is None:
             token = secrets.token_hex(16)
-            items_raw = dumps({"label": ITEMS_LABEL, "token": token, "items": st["items"]})
+            items_raw = items_file(token, st["items"])
+            digest = hashlib.sha256(items_raw).hexdigest()
             fsutil.atomic_write(self.items_path, items_raw, self.disk)
             journal = b""
             if self.journal_path.exists():
@@ -388,6 +423,7 @@ class Mirror:
             {
                 "label": labels.MIRROR_STATE,
                 "items": token,
+                "digest": digest,
                 "journal": len(journal),
                 "retrievals": seen_token,
                 "state": rest,
@@ -396,14 +432,15 @@ class Mirror:
         fsutil.atomic_write(self.state_path, raw, self.disk)
         if os.environ.get("TAKUSU_CHECK_MEMO") == "1" and (journal or same):
             self._check_memo(st, raw, items_raw, journal, seen_raw)
-        remember(_STATE_MEMO, key, _Memo(raw, items_raw, journal, token, seen_raw, seen_token, st))
+        memo = _Memo(raw, items_raw, journal, token, seen_raw, seen_token, st, digest)
+        remember(_STATE_MEMO, key, memo)
 
     def _journal(self, memo: _Memo, st: State) -> bytes | None:
         """Append the items changed since the last save as one journal line; returns the
         journal's bytes after it, or None when items.json should be written whole instead."""
         assert memo.dirty is not None
         items = st["items"]
-        if not memo.dirty <= items.keys():
+        if not all(item_id in items for item_id in memo.dirty):
             return None
         line = dumps({"token": memo.token, "items": {i: items[i] for i in sorted(memo.dirty)}})
         at = len(memo.journal)
