@@ -431,3 +431,40 @@ def test_lazy_items_behave_as_the_dict_they_stand_for():
         assert dict(lazy) == plain and {**lazy} == plain and lazy.copy() == plain
         assert json.loads(json.dumps(lazy, sort_keys=True)) == plain
         assert sorted(lazy.items()) == sorted(plain.items())
+
+
+def test_a_long_lived_process_reads_items_json_again_only_when_it_is_another_file(
+    world, monkeypatch
+):
+    """The agent does not read megabytes of items.json on every command to see that they
+    are the ones it holds: the same file (device, inode, size, time) as it read or wrote,
+    beside the very state.json it read, is taken as is. Another file there is read, and a
+    damaged one rebuilt."""
+    import os
+
+    from vault.store.mirror import Mirror
+
+    w = world
+    ok(w.c("list"))
+    monkeypatch.delenv("TAKUSU_CHECK_MEMO")  # it reads every file on every hit as well
+    reads: list[str] = []
+    real = Mirror._read_or_none  # noqa: SLF001 - what this test counts
+
+    def counting(path):
+        reads.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(Mirror, "_read_or_none", staticmethod(counting))
+    assert ok(w.c("get", "Bank")).out.strip() == "bank-secret-canary"
+    assert "items.json" not in reads, reads
+    path = _items_json(w.client)
+    other = path.with_name("other.json")
+    other.write_bytes(path.read_bytes())
+    os.replace(other, path)  # the same bytes in another file: read, and taken
+    r = ok(w.c("get", "Bank"))
+    assert "items.json" in reads and "rebuilt" not in r.err
+    reads.clear()
+    other.write_bytes(b"garbage")
+    os.replace(other, path)
+    r = ok(w.c("list"))
+    assert "items.json" in reads and "rebuilt" in r.err and "Bank" in r.out

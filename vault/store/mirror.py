@@ -29,6 +29,18 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _STATE_FAMILY = labels.MIRROR_STATE.rsplit("/", 1)[0] + "/"
 
 
+FileId = tuple[int, int, int, int]
+
+
+def _file_id(path: Path) -> FileId | None:
+    """Which file is at `path` now (device, inode, size, modification time); None: none."""
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
 def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
     """Complete lines (without newline) and the torn remainder after the last newline."""
     if not data:
@@ -48,7 +60,7 @@ def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
 class _Memo:
     __slots__ = (
         "state_raw", "items_raw", "journal", "token", "seen_raw", "seen_token", "st", "dirty",
-        "seen_dirty", "digest",
+        "seen_dirty", "digest", "items_id",
     )  # fmt: skip
 
     def __init__(
@@ -70,6 +82,7 @@ class _Memo:
         self.seen_token = seen_token  # the token that ties state.json to retrievals.json
         self.st = st
         self.digest = digest  # the SHA-256 of items_raw, as state.json names it
+        self.items_id: FileId | None = None  # the items.json file those bytes are
         # the items changed since: saved as one journal line; None: not known which
         self.dirty: set[str] | None = set()
         # the retrievals may have changed since (a member's event was applied)
@@ -204,22 +217,31 @@ class Mirror:
         except FileNotFoundError:
             _STATE_MEMO.pop(key, None)
             return empty
-        items_raw = self._read_or_none(self.items_path)
         journal = self._read_or_none(self.journal_path) or b""
         seen_raw = self._read_or_none(self.retrievals_path)
         memo = _STATE_MEMO.get(key)
+        items_id = _file_id(self.items_path)  # (before its bytes: a file replaced between
+        items_raw = None  # the two is read again next time, never taken for the old one)
         if (
             memo is not None
             and memo.state_raw is not None
             and memo.state_raw == raw
-            and memo.items_raw == items_raw
             and (memo.seen_token is None or memo.seen_raw == seen_raw)
             and journal.startswith(memo.journal)
         ):
-            if os.environ.get("TAKUSU_CHECK_MEMO") == "1":
-                self._check_memo(memo.st, raw, items_raw, journal, seen_raw)
-            return memo.st
+            # items.json, megabytes, is read again only if it is not the very file the
+            # memo read or wrote (state.json, which names its digest, was compared whole)
+            same_file = items_id is not None and items_id == memo.items_id
+            items_raw = memo.items_raw if same_file else self._read_or_none(self.items_path)
+            if items_raw == memo.items_raw:
+                if os.environ.get("TAKUSU_CHECK_MEMO") == "1":
+                    on_disk = self._read_or_none(self.items_path)
+                    self._check_memo(memo.st, raw, on_disk, journal, seen_raw)
+                memo.items_id = items_id
+                return memo.st
         _STATE_MEMO.pop(key, None)
+        if items_raw is None:
+            items_raw = self._read_or_none(self.items_path)
         parsed = self._parse_state(raw, items_raw, journal, seen_raw)
         if parsed is None:
             return empty
@@ -227,6 +249,7 @@ class Mirror:
         assert items_raw is not None  # _parse_state refuses a cache without its items
         kept = seen_raw if seen_token is not None else None
         memo = _Memo(raw, items_raw, journal[:length], token, kept, seen_token, st, digest)
+        memo.items_id = items_id
         remember(_STATE_MEMO, key, memo)
         return st
 
@@ -392,9 +415,10 @@ class Mirror:
         memo = _STATE_MEMO.pop(key, None)
         same = memo is not None and memo.st is st
         journal: bytes | None = None
+        items_id = None
         if memo is not None and same and memo.dirty is not None:
             token, items_raw, journal = memo.token, memo.items_raw, memo.journal
-            digest = memo.digest
+            digest, items_id = memo.digest, memo.items_id
             if memo.dirty:
                 journal = self._journal(memo, st)
         if journal is None:
@@ -402,6 +426,7 @@ class Mirror:
             items_raw = items_file(token, st["items"])
             digest = hashlib.sha256(items_raw).hexdigest()
             fsutil.atomic_write(self.items_path, items_raw, self.disk)
+            items_id = _file_id(self.items_path)
             journal = b""
             if self.journal_path.exists():
                 fsutil.truncate_to(self.journal_path, 0)
@@ -433,6 +458,7 @@ class Mirror:
         if os.environ.get("TAKUSU_CHECK_MEMO") == "1" and (journal or same):
             self._check_memo(st, raw, items_raw, journal, seen_raw)
         memo = _Memo(raw, items_raw, journal, token, seen_raw, seen_token, st, digest)
+        memo.items_id = items_id
         remember(_STATE_MEMO, key, memo)
 
     def _journal(self, memo: _Memo, st: State) -> bytes | None:
