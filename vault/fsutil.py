@@ -127,8 +127,10 @@ def _fsync(fd: int, path: Path, disk: Disk) -> None:
         ) from exc
 
 
-def write_new(path: Path, data: bytes, disk: Disk = DEFAULT_DISK) -> None:
-    """Create `path` exclusively (O_EXCL|O_NOFOLLOW, 0600), write, fsync file and folder."""
+def write_new(path: Path, data: bytes, disk: Disk = DEFAULT_DISK, *, sync_dir: bool = True) -> None:
+    """Create `path` exclusively (O_EXCL|O_NOFOLLOW, 0600), write, fsync file and folder
+    (`sync_dir=False`: not the folder, for a temp file renamed next, whose rename is what
+    the folder's fsync must keep)."""
     try:
         fd = os.open(
             path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, FILE_MODE
@@ -146,15 +148,18 @@ def write_new(path: Path, data: bytes, disk: Disk = DEFAULT_DISK) -> None:
             os.unlink(path)
         raise
     os.close(fd)
-    fsync_dir(path.parent, disk)
+    if sync_dir:
+        fsync_dir(path.parent, disk)
 
 
 def atomic_write(path: Path, data: bytes, disk: Disk = DEFAULT_DISK) -> None:
-    """Replace `path` atomically: private temp file, fsync, rename, fsync the folder."""
+    """Replace `path` atomically: private temp file, fsync, rename, fsync the folder. (The
+    folder is not fsynced before the rename: a crash before the rename's fsync leaves the
+    old file, whether or not the temp file's name survived; the next write removes it.)"""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)
-    write_new(tmp, data, disk)
+    write_new(tmp, data, disk, sync_dir=False)
     try:
         os.replace(tmp, path)
     except OSError as exc:
