@@ -6,6 +6,7 @@ Everything here either returns verified/decrypted bytes or raises a typed error 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -200,12 +201,19 @@ class KemKey:
         seed = os.urandom(64) if suite == labels.SUITE_HYBRID else b""
         return cls(suite, os.urandom(32), seed)
 
-    def _private(self) -> Any:
+    @functools.cached_property
+    def _opener(self) -> Any:
+        """The private key object, built once per key: expanding the ML-KEM seed is about
+        a third of a millisecond, paid by every command the agent (which keeps the
+        identity) answers, not only by its first."""
         x = x25519.X25519PrivateKey.from_private_bytes(self.x25519_raw)
         if self.suite == labels.SUITE_HYBRID:
             m = mlkem.MLKEM768PrivateKey.from_seed_bytes(self.mlkem_seed)
             return hpke.MLKEM768X25519PrivateKey(m, x)
         return x
+
+    def _private(self) -> Any:
+        return self._opener
 
     def public_raw(self) -> bytes:
         x = x25519.X25519PrivateKey.from_private_bytes(self.x25519_raw).public_key()
