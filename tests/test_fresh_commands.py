@@ -316,7 +316,7 @@ def test_a_fresh_get_parses_only_the_items_it_needs(world, monkeypatch):
     real = LazyItems._all  # noqa: SLF001 - what this test counts
 
     def counting(self):
-        walked.append(len(self._unparsed))  # noqa: SLF001
+        walked.append(self._left)  # noqa: SLF001
         real(self)
 
     monkeypatch.setattr(LazyItems, "_all", counting)
@@ -328,8 +328,9 @@ def test_a_fresh_get_parses_only_the_items_it_needs(world, monkeypatch):
     assert isinstance(items, LazyItems) and not [n for n in walked if n], walked
     (journal,) = (w.client / "vaults").glob("*/items.journal")
     journaled = {i for line in journal.read_bytes().splitlines() for i in json.loads(line)["items"]}
-    assert set(dict.keys(items)) <= journaled | {item_id}, "more items parsed than asked for"
-    assert len(dict.keys(items)) < len(items) == 22
+    parsed = {i for i, v in dict.items(items) if type(v) is not bytes}  # the others: lines
+    assert parsed <= journaled | {item_id}, "more items parsed than asked for"
+    assert len(parsed) < len(items) == 22
     _fresh()
     listed = ok(w.c("list")).out
     assert "Extra 19" in listed and any(walked)
@@ -358,25 +359,59 @@ def test_an_items_json_other_than_the_one_written_is_rebuilt(world, how):
     assert ok(w.c("get", "Bank")).out.strip() == "bank-secret-canary"
 
 
-@pytest.mark.parametrize("how", ["a line cut", "two lines joined"])
-def test_a_damaged_item_line_behind_a_matching_digest_is_an_error_not_a_wrong_item(world, how):
+def _damage_a_line(home, item_id: str, how: str) -> None:
+    """Damage the items.json line of `item_id`, and make state.json name the new digest
+    (as only someone who writes both files could)."""
+    path = _items_json(home)
+    lines = path.read_bytes().split(b"\n")
+    at = next(n for n, line in enumerate(lines) if line.startswith(b'"' + item_id.encode()))
+    if how == "a line cut":
+        lines[at] = lines[at][:40] + b"}" + (b"," if lines[at].endswith(b",") else b"")
+        changed = b"\n".join(lines)
+    elif how == "a wrong shape":
+        lines[at] = lines[at].replace(b'"deleted":false', b'"deleted":0')
+        changed = b"\n".join(lines)
+    else:  # the first two item lines joined into one (the file's last line stays `}}`)
+        assert len(lines) >= 4
+        changed = b"\n".join(lines[:2]) + b"\n".join(lines[2:])
+    _write_with_digest(home, changed)
+
+
+@pytest.mark.parametrize("how", ["a line cut", "a wrong shape", "two lines joined"])
+def test_a_damaged_item_line_behind_a_matching_digest_is_never_used(world, how):
     """Only bytes with the digest state.json names are read lazily; should an item line
-    still not parse (someone wrote both files), the command stops with a one-line error
-    naming the file to remove instead of using it."""
+    still not parse or check (someone wrote both files), the command that meets it stops
+    with an error naming the file, the cache is forgotten, and the next command rebuilds
+    it from the mirror."""
     w = world
     ok(w.c("list"))
-    path = _items_json(w.client)
-    lines = path.read_bytes().split(b"\n")
-    if how == "a line cut":
-        lines[1] = lines[1][:40] + b"}" + (b"," if lines[1].endswith(b",") else b"")
-        changed = b"\n".join(lines)
-    else:
-        changed = b"\n".join(lines[:2]) + b"\n".join(lines[2:])
-    _write_with_digest(w.client, changed)
+    _damage_a_line(w.client, w.items["Bank"], how)
     _fresh()
     r = w.c("list")
-    assert r.code == 3 and str(path) in r.err and "remove it" in r.err, r
-    assert len(r.err.splitlines()) == 1
+    assert r.code == 3 and str(_items_json(w.client)) in r.err and "run the command again" in r.err
+    assert "Traceback" not in r.err and len(r.err.splitlines()) == 2, r  # the error, the hint
+    _fresh()
+    listed = ok(w.c("list")).out
+    assert "Bank" in listed and "GitHub" in listed
+    assert ok(w.c("get", "Bank")).out.strip() == "bank-secret-canary"
+
+
+def test_a_damaged_item_line_met_by_an_arriving_event_is_rebuilt_not_blamed_on_a_log(world):
+    """An owner's edit arriving on the secretary's machine asks her cache for that item:
+    a damaged line there is her machine's own cache, rebuilt from the mirror, and not a
+    tampered owner log (which would be fatal)."""
+    w = world
+    ok(w.s("get", "GitHub"))
+    _damage_a_line(w.secretary, w.items["GitHub"], "a wrong shape")
+    owner = w.client_session()
+    payload = owner.payload(w.items["GitHub"])
+    payload["username"] = "acme-admin-2"
+    owner.put(w.items["GitHub"], payload)
+    _fresh()
+    sess = w.secretary_session()
+    assert not [p for p in sess.loaded.problems if p.fatal], sess.loaded.problems
+    assert any("rebuilt" in p.message for p in sess.loaded.problems), sess.loaded.problems
+    assert sess.payload(w.items["GitHub"])["username"] == "acme-admin-2"
 
 
 def test_lazy_items_behave_as_the_dict_they_stand_for():
@@ -385,6 +420,7 @@ def test_lazy_items_behave_as_the_dict_they_stand_for():
     import json
     import random
 
+    from vault.encoding import dumps
     from vault.state import LazyItems
 
     def item(n):
@@ -400,7 +436,8 @@ def test_lazy_items_behave_as_the_dict_they_stand_for():
     rng = random.Random(7)
     for _round in range(200):
         plain = {f"{n:032x}": item(n) for n in range(rng.randrange(0, 6))}
-        lazy = LazyItems({k: f'"{k}":{json.dumps(v)}'.encode() for k, v in plain.items()})
+        lines = {k: f'"{k}":{json.dumps(v)}'.encode() for k, v in plain.items()}
+        lazy = LazyItems(lines, json.loads, lambda: AssertionError("damaged"))
         for _step in range(rng.randrange(1, 12)):
             key = f"{rng.randrange(0, 8):032x}"
             op = rng.choice(
@@ -430,7 +467,23 @@ def test_lazy_items_behave_as_the_dict_they_stand_for():
         assert lazy == plain and plain == lazy and not (lazy != plain)
         assert dict(lazy) == plain and {**lazy} == plain and lazy.copy() == plain
         assert json.loads(json.dumps(lazy, sort_keys=True)) == plain
+        assert json.loads(json.dumps(lazy)) == plain and json.loads(dumps(lazy)) == plain
         assert sorted(lazy.items()) == sorted(plain.items())
+    # reaching past its methods to the dict's own storage meets bytes, never a missing key
+    lazy = LazyItems(
+        {"a" * 32: b'"' + b"a" * 32 + b'":' + json.dumps(item(1)).encode()},
+        json.loads,
+        lambda: AssertionError("damaged"),
+    )
+    assert dict.__contains__(lazy, "a" * 32) and type(dict.get(lazy, "a" * 32)) is bytes
+    assert len(dict.copy(lazy)) == 1
+    for encode in (json.dumps, dumps):  # nothing parsed yet: the encoders parse them all
+        fresh = LazyItems(
+            {"a" * 32: b'"' + b"a" * 32 + b'":' + json.dumps(item(1)).encode()},
+            json.loads,
+            lambda: AssertionError("damaged"),
+        )
+        assert json.loads(encode(fresh)) == {"a" * 32: item(1)}
 
 
 def test_a_long_lived_process_reads_items_json_again_only_when_it_is_another_file(

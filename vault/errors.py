@@ -155,6 +155,14 @@ class IntegrityError(TakusuError):
         self.seq = seq
 
 
+class CacheDamaged(TakusuError):
+    """An item of this machine's state cache did not parse when it was first asked for,
+    though the file had the digest state.json names: this machine's own data, not a log's
+    fault (`Store.load` rebuilds it from the verified mirror)."""
+
+    exit_code = EXIT_INTEGRITY
+
+
 class BadCard(IntegrityError):
     """A card that does not verify or carries an unacceptable key."""
 

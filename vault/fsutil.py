@@ -155,7 +155,9 @@ def write_new(path: Path, data: bytes, disk: Disk = DEFAULT_DISK, *, sync_dir: b
 def atomic_write(path: Path, data: bytes, disk: Disk = DEFAULT_DISK) -> None:
     """Replace `path` atomically: private temp file, fsync, rename, fsync the folder. (The
     folder is not fsynced before the rename: a crash before the rename's fsync leaves the
-    old file, whether or not the temp file's name survived; the next write removes it.)"""
+    old file, whether or not the temp file's name survived. A temp file left by a process
+    that crashed is a dot-file named with its pid, never read; a later process with that
+    pid removes it.)"""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)

@@ -7,7 +7,6 @@ a member's log carries besides receipts is kept aside as `rejected` for `audit v
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any, NotRequired, TypedDict
@@ -15,7 +14,7 @@ from typing import Any, NotRequired, TypedDict
 from . import i18n
 from .clock import is_stamp
 from .codewindow import MAX_DAYS, Hours
-from .errors import IntegrityError, Malformed
+from .errors import CacheDamaged, IntegrityError, Malformed
 from .events import MEMBER_TYPES, OWNER_TYPES, Event
 from .i18n import N_, _
 from .identity import Card
@@ -281,97 +280,104 @@ def _check_item(item: Any) -> None:
 class LazyItems(dict[str, Item]):
     """A state's items as read from the state cache, each parsed (and its shape checked)
     when it is first asked for: a command that needs one item of 10,000 does not parse
-    10,000. Anything that walks them (iterating, `values`, `items`, comparing, copying)
-    parses the rest first, all at once, and from then on it is the dict it was.
+    10,000. Every id is a key from the start, with the bytes of its line standing in for
+    the item until then, so `len`, `in` and the ids are the dict's own; what hands out
+    items (`[]`, `get`, `values`, `items`, `pop`, comparing, copying) parses them first
+    (`values` and `items` all at once). Code that reached past these methods to the
+    dict's own storage would meet bytes, which no item is, and fail loudly.
 
-    Only the mirror makes one, from the bytes of items.json that state.json names by their
-    SHA-256 (so, bytes this machine wrote): `unparsed` maps each item id to its line,
-    `"<item id>":<item>`."""
+    Only the mirror makes one, from the lines of an items.json whose SHA-256 state.json
+    names (bytes this machine wrote): `lines` maps each item id to its line,
+    `"<item id>":<item>`; `decode` reads JSON bytes as the mirror reads its cache, and
+    `damaged` is the error for a line that still does not parse or check."""
 
-    __slots__ = ("_unparsed", "_where")
+    __slots__ = ("_left", "_decode", "_damaged")
 
-    def __init__(self, unparsed: dict[str, bytes], where: str = "items.json") -> None:
-        super().__init__()
-        self._unparsed = unparsed
-        self._where = where  # the file they come from, for the error
+    def __init__(
+        self,
+        lines: dict[str, bytes],
+        decode: Callable[[bytes], Any],
+        damaged: Callable[[], CacheDamaged],
+    ) -> None:
+        _init(self, lines)
+        self._left = len(lines)  # how many still stand as bytes
+        self._decode = decode  # JSON bytes -> value; ValueError for what we never write
+        self._damaged = damaged  # the error for a line that does not parse or check
 
-    def _damaged(self) -> Malformed:
-        return Malformed(_("{path} is damaged; remove it to rebuild").format(path=self._where))
-
-    def _one(self, item_id: str) -> Item:
+    def _parse(self, item_id: str, line: bytes) -> Item:
         try:
-            item = json.loads(self._unparsed[item_id][len(item_id) + 3 :])
+            item = self._decode(line[len(item_id) + 3 :])
             _check_item(item)
-        except (ValueError, Malformed):
+        except (ValueError, RecursionError, Malformed):
             raise self._damaged() from None
-        del self._unparsed[item_id]
         dict.__setitem__(self, item_id, item)
+        self._left -= 1
         return item  # type: ignore[no-any-return]
 
     def _all(self) -> None:
-        if not self._unparsed:
+        if not self._left:
             return
+        lines = {k: v for k, v in _items(self) if type(v) is bytes}
         try:
-            parsed = json.loads(b"{" + b",".join(self._unparsed.values()) + b"}")
-            if type(parsed) is not dict or parsed.keys() != self._unparsed.keys():
-                raise self._damaged()
+            parsed = self._decode(b"{" + b",".join(lines.values()) + b"}")
+            if type(parsed) is not dict or parsed.keys() != lines.keys():
+                raise ValueError("not the items of these lines")
             for item in parsed.values():
                 _check_item(item)
-        except (ValueError, Malformed):
+        except (ValueError, RecursionError, Malformed):
             raise self._damaged() from None
-        self._unparsed = {}
         dict.update(self, parsed)
+        self._left = 0
 
     def parsed(self) -> list[Item]:
         """The items parsed so far (for check_shape: the others are checked when parsed)."""
-        return list(dict.values(self))
+        return [v for v in _values(self) if type(v) is not bytes]
 
     def __getitem__(self, item_id: str) -> Item:
-        if item_id in self._unparsed:
-            return self._one(item_id)
-        return dict.__getitem__(self, item_id)
+        value = _getitem(self, item_id)
+        return self._parse(item_id, value) if type(value) is bytes else value
 
     def get(self, item_id: str, default: Any = None) -> Any:
-        if item_id in self._unparsed:
-            return self._one(item_id)
-        return dict.get(self, item_id, default)
-
-    def __contains__(self, item_id: object) -> bool:
-        return item_id in self._unparsed or dict.__contains__(self, item_id)
-
-    def __len__(self) -> int:
-        return len(self._unparsed) + dict.__len__(self)
+        value = _get(self, item_id, _ABSENT)
+        if value is _ABSENT:
+            return default
+        return self._parse(item_id, value) if type(value) is bytes else value
 
     def __setitem__(self, item_id: str, item: Item) -> None:
-        self._unparsed.pop(item_id, None)
+        if type(_get(self, item_id)) is bytes:
+            self._left -= 1
         dict.__setitem__(self, item_id, item)
 
     def __delitem__(self, item_id: str) -> None:
-        if self._unparsed.pop(item_id, None) is None:
-            dict.__delitem__(self, item_id)
+        if type(_get(self, item_id)) is bytes:
+            self._left -= 1
+        dict.__delitem__(self, item_id)
+
+    def __iter__(self) -> Any:
+        # the ids, unparsed; defined so that dict(x), {**x} and update(x) copy through
+        # keys() and [] (which parse) instead of the storage
+        return dict.__iter__(self)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         for item_id, item in dict(*args, **kwargs).items():
             self[item_id] = item
 
     def setdefault(self, item_id: str, default: Any = None) -> Any:
-        if item_id not in self:
-            self[item_id] = default
-        return self[item_id]
+        if item_id in self:
+            return self[item_id]
+        self[item_id] = default
+        return default
 
     def pop(self, item_id: str, *default: Any) -> Any:
-        if item_id in self._unparsed:
-            self._one(item_id)
+        if item_id in self:
+            value = self[item_id]
+            dict.__delitem__(self, item_id)
+            return value
         return dict.pop(self, item_id, *default)
 
-    # everything that walks or copies them: the rest parsed first
-    def __iter__(self) -> Any:
+    def popitem(self) -> tuple[str, Item]:
         self._all()
-        return dict.__iter__(self)
-
-    def keys(self) -> Any:
-        self._all()
-        return dict.keys(self)
+        return dict.popitem(self)
 
     def values(self) -> Any:
         self._all()
@@ -380,10 +386,6 @@ class LazyItems(dict[str, Item]):
     def items(self) -> Any:
         self._all()
         return dict.items(self)
-
-    def __reversed__(self) -> Any:
-        self._all()
-        return dict.__reversed__(self)
 
     def __eq__(self, other: object) -> bool:
         self._all()
@@ -398,17 +400,21 @@ class LazyItems(dict[str, Item]):
         self._all()
         return dict(dict.items(self))
 
-    def popitem(self) -> tuple[str, Item]:
-        self._all()
-        return dict.popitem(self)
-
     def clear(self) -> None:
-        self._unparsed = {}
         dict.clear(self)
+        self._left = 0
+
+    @classmethod
+    def fromkeys(cls, keys: Any, value: Any = None) -> Any:
+        return dict.fromkeys(keys, value)
 
     def __or__(self, other: Any) -> Any:
         self._all()
         return dict.__or__(self, other)
+
+    def __ror__(self, other: Any) -> Any:
+        self._all()
+        return dict.__ror__(self, other)
 
     def __ior__(self, other: Any) -> Any:
         self.update(other)
@@ -421,6 +427,15 @@ class LazyItems(dict[str, Item]):
     def __reduce__(self) -> Any:
         self._all()
         return (dict, (dict(dict.items(self)),))
+
+
+_ABSENT = object()
+# the dict's own methods, for LazyItems, whose storage holds bytes until an item is parsed
+_init: Callable[..., None] = dict.__init__
+_get: Callable[..., Any] = dict.get
+_getitem: Callable[..., Any] = dict.__getitem__
+_items: Callable[..., Any] = dict.items
+_values: Callable[..., Any] = dict.values
 
 
 def check_shape(st: Any) -> State:

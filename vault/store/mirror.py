@@ -7,6 +7,7 @@ shrinks, forks or is rewritten, and what `doctor --repair` restores the folder f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ from typing import Any
 from .. import fsutil, labels
 from ..crypto import sha256_hex
 from ..encoding import dumps, loads
-from ..errors import IntegrityError, Malformed, StorageError, UnknownVersion
+from ..errors import CacheDamaged, IntegrityError, Malformed, StorageError, UnknownVersion
 from ..events import split_line
 from ..i18n import _
 from ..memo import remember
@@ -39,6 +40,14 @@ def _file_id(path: Path) -> FileId | None:
     except OSError:
         return None
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _item_json(raw: bytes) -> Any:
+    """JSON of items.json, read as the rest of the state cache is: strict UTF-8, and no
+    lone surrogate (ValueError for anything this machine would not have written)."""
+    if _SURROGATE_ESCAPE.search(raw):
+        raise ValueError("a lone surrogate")
+    return json.loads(raw.decode("utf-8"))
 
 
 def split_complete(data: bytes) -> tuple[list[bytes], bytes]:
@@ -230,7 +239,10 @@ class Mirror:
             and journal.startswith(memo.journal)
         ):
             # items.json, megabytes, is read again only if it is not the very file the
-            # memo read or wrote (state.json, which names its digest, was compared whole)
+            # memo read or wrote (state.json, which names its digest, was compared whole).
+            # Where inodes are reused and times are coarse, another file could pass for
+            # it only after a writer died between items.json and state.json; the memo is
+            # still the state state.json names, and a fresh reader checks the digest.
             same_file = items_id is not None and items_id == memo.items_id
             items_raw = memo.items_raw if same_file else self._read_or_none(self.items_path)
             if items_raw == memo.items_raw:
@@ -341,10 +353,15 @@ class Mirror:
             raise self._alien(self.items_path)
         body = lines[1:-1]
         # each line is `"<item id>":<item>,` (the last without its comma), as written
-        unparsed = {line[1:33].decode(): line.rstrip(b",") for line in body}
-        if len(unparsed) != len(body):
+        try:
+            unparsed = {line[1:33].decode("ascii"): line.rstrip(b",") for line in body}
+        except UnicodeDecodeError:
+            unparsed = {}
+        if len(unparsed) != len(body) or not all(
+            line[:1] == b'"' and line[33:35] == b'":' for line in unparsed.values()
+        ):
             raise Malformed(_("{path} is damaged").format(path=self.items_path))
-        return LazyItems(unparsed, str(self.items_path))
+        return LazyItems(unparsed, _item_json, self._damaged_item)
 
     def _part(self, path: Path, raw: bytes | None, label: str, token: object) -> dict[str, Any]:
         """A part of the state cache kept apart from state.json (items.json,
@@ -360,6 +377,18 @@ class Mirror:
         ):
             raise self._alien(path)
         return doc
+
+    def _damaged_item(self) -> CacheDamaged:
+        """An item line of items.json did not parse or check when it was first asked for,
+        though the file had its digest: this cache is forgotten (state.json removed), so
+        the next load rebuilds it from the verified mirror, and never uses it again."""
+        _STATE_MEMO.pop(str(self.state_path), None)
+        with contextlib.suppress(OSError):
+            os.unlink(self.state_path)
+        return CacheDamaged(
+            _("an item in {path} is damaged").format(path=self.items_path),
+            hint=_("run the command again: this machine's cache is rebuilt from the mirror"),
+        )
 
     def _alien(self, path: Path) -> Malformed:
         """`path` is not the part of the state cache that state.json goes with."""

@@ -23,6 +23,7 @@ from ..clock import Clock, now_utc, system_clock
 from ..encoding import dumps
 from ..errors import (
     AlreadyExists,
+    CacheDamaged,
     IntegrityError,
     Malformed,
     StorageError,
@@ -114,9 +115,19 @@ class Store:
             return self._load_locked()
 
     def _load_locked(self) -> Loaded:
+        try:
+            return self._load_once(None)
+        except CacheDamaged as exc:
+            # an item of the cache did not parse when an arriving event asked for it
+            # (state.json named that very file's digest, so someone wrote both): this
+            # machine's own data, rebuilt from the verified mirror, not blamed on a log
+            self.mirror.forget_state()
+            return self._load_once(exc)
+
+    def _load_once(self, damaged: CacheDamaged | None) -> Loaded:
         problems: list[Problem] = []
         self.folder.check_logs_dir()
-        st, changed = self._cached_state(problems)
+        st, changed = self._cached_state(problems, damaged)
         copies, unknown = self.folder.sources()
         own_copies = copies.get(self.owner, [])
         changed |= self.arrivals.ingest(st, self.owner, self.owner_card, own_copies, problems)
@@ -151,17 +162,24 @@ class Store:
             self.mirror.save_state(st)
         return Loaded(st, problems)
 
-    def _cached_state(self, problems: list[Problem]) -> tuple[State, bool]:
-        """The cached state, or (if it is missing or damaged) the state rebuilt from the mirror."""
-        try:
-            st = self.mirror.load_state(state.empty())
-            if st["heads"] or not self.mirror.path(self.owner).exists():
-                return st, False
-        except (Malformed, UnknownVersion) as exc:
+    def _cached_state(
+        self, problems: list[Problem], damaged: CacheDamaged | None = None
+    ) -> tuple[State, bool]:
+        """The cached state, or (if it is missing or damaged, or an item of it turned out
+        `damaged`) the state rebuilt from the mirror."""
+        why = None if damaged is None else damaged.message
+        if why is None:
+            try:
+                st = self.mirror.load_state(state.empty())
+                if st["heads"] or not self.mirror.path(self.owner).exists():
+                    return st, False
+            except (Malformed, UnknownVersion, CacheDamaged) as exc:
+                why = exc.message
+        if why is not None:
             problems.append(
                 Problem(
                     Kind.CACHE,
-                    _("{why}; rebuilt it from the verified mirror").format(why=exc.message),
+                    _("{why}; rebuilt it from the verified mirror").format(why=why),
                     fatal=False,
                 )
             )
