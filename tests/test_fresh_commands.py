@@ -371,23 +371,30 @@ def _damage_a_line(home, item_id: str, how: str) -> None:
     elif how == "a wrong shape":
         lines[at] = lines[at].replace(b'"deleted":false', b'"deleted":0')
         changed = b"\n".join(lines)
-    else:  # the first two item lines joined into one (the file's last line stays `}}`)
-        assert len(lines) >= 4
-        changed = b"\n".join(lines[:2]) + b"\n".join(lines[2:])
+    elif how == "its framing":
+        lines[at] = lines[at][:33] + b'"=' + lines[at][35:]
+        changed = b"\n".join(lines)
+    else:  # its line joined with the next item's (the file's last line stays `}}`)
+        if at == len(lines) - 2:
+            at -= 1  # the last item's line: join the one before it with it
+        changed = b"\n".join(lines[: at + 1]) + b"\n".join(lines[at + 1 :])
     _write_with_digest(home, changed)
 
 
-@pytest.mark.parametrize("how", ["a line cut", "a wrong shape", "two lines joined"])
-def test_a_damaged_item_line_behind_a_matching_digest_is_never_used(world, how):
+@pytest.mark.parametrize("command", ["get", "list"])
+@pytest.mark.parametrize("how", ["a line cut", "a wrong shape", "its framing", "lines joined"])
+def test_a_damaged_item_line_behind_a_matching_digest_is_never_used(world, how, command):
     """Only bytes with the digest state.json names are read lazily; should an item line
-    still not parse or check (someone wrote both files), the command that meets it stops
-    with an error naming the file, the cache is forgotten, and the next command rebuilds
-    it from the mirror."""
+    still not parse or check (someone wrote both files), the command that meets it (`get`
+    reads that one line, `list` all of them) stops with an error naming the file, the
+    cache is forgotten, and the next command rebuilds it from the mirror."""
     w = world
     ok(w.c("list"))
+    _fresh()
+    ok(w.c("get", "Bank"))  # afresh: the finder written, so a fresh `get` reads one line
     _damage_a_line(w.client, w.items["Bank"], how)
     _fresh()
-    r = w.c("list")
+    r = w.c(*(["get", "Bank"] if command == "get" else ["list"]))
     assert r.code == 3 and str(_items_json(w.client)) in r.err and "run the command again" in r.err
     assert "Traceback" not in r.err and len(r.err.splitlines()) == 2, r  # the error, the hint
     _fresh()

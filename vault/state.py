@@ -305,8 +305,11 @@ class LazyItems(dict[str, Item]):
         self._damaged = damaged  # the error for a line that does not parse or check
 
     def _parse(self, item_id: str, line: bytes) -> Item:
+        end = len(item_id) + 1
         try:
-            item = self._decode(line[len(item_id) + 3 :])
+            if line[:1] != b'"' or line[end : end + 2] != b'":':
+                raise ValueError("not the line of an item")
+            item = self._decode(line[end + 2 :])
             _check_item(item)
         except (ValueError, RecursionError, Malformed):
             raise self._damaged() from None
