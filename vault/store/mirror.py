@@ -117,7 +117,7 @@ def items_file(token: str, items: dict[str, Any]) -> bytes:
     `"<item id>":<item>,` in the order of their ids, then `}}`. A reader can then take any
     one item without parsing the others (`Mirror._items`)."""
     encode = _ITEMS_ENCODER.encode
-    body = ",\n".join(f'"{item_id}":{encode(items[item_id])}' for item_id in sorted(items))
+    body = ",\n".join(f'"{item_id}":{encode(item)}' for item_id, item in sorted(items.items()))
     return _items_head(token) + b"\n" + body.encode() + (b"\n}}" if body else b"}}")
 
 
