@@ -139,7 +139,7 @@ def test_revoked_member_cannot_decrypt_new_version_with_raw_crypto(world):
     for wrap in old_wraps:
         raw = base64.urlsafe_b64decode(wrap + "=" * (-len(wrap) % 4))
         with pytest.raises((InvalidTag, ValueError)):
-            suite.decrypt(raw, me.kem._private(), info=new_info)
+            suite.decrypt(raw, me.kem._private, info=new_info)
 
 
 def test_rotate_clears_exposed_and_shares_new_value(world):

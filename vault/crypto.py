@@ -202,7 +202,7 @@ class KemKey:
         return cls(suite, os.urandom(32), seed)
 
     @functools.cached_property
-    def _opener(self) -> Any:
+    def _private(self) -> Any:
         """The private key object, built once per key: expanding the ML-KEM seed is about
         a third of a millisecond, paid by every command the agent (which keeps the
         identity) answers, not only by its first."""
@@ -211,9 +211,6 @@ class KemKey:
             m = mlkem.MLKEM768PrivateKey.from_seed_bytes(self.mlkem_seed)
             return hpke.MLKEM768X25519PrivateKey(m, x)
         return x
-
-    def _private(self) -> Any:
-        return self._opener
 
     def public_raw(self) -> bytes:
         x = x25519.X25519PrivateKey.from_private_bytes(self.x25519_raw).public_key()
@@ -235,7 +232,7 @@ def hpke_seal(suite: str, public_raw: bytes, plaintext: bytes, info: bytes) -> b
 def hpke_open(key: KemKey, sealed: bytes, info: bytes) -> bytes:
     """Open an HPKE message; DecryptionFailed if it was not sealed to `key` with `info`."""
     try:
-        return _suite(key.suite).decrypt(sealed, key._private(), info=info)
+        return _suite(key.suite).decrypt(sealed, key._private, info=info)
     except (InvalidTag, ValueError) as exc:
         raise DecryptionFailed(_("a key wrap does not open for this person and item")) from exc
 

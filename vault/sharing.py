@@ -34,7 +34,7 @@ from .identity import Card
 from .item import STANDARD_FIELDS, Payload, field_words
 from .memo import remember
 from .session import Session
-from .state import Grant, Item, OtpScope, Revocation, Scope
+from .state import Grant, Head, Item, OtpScope, Revocation, Scope
 
 _NAME = re.compile(r"[\w.@+-]{1,40}")
 # --- members --------------------------------------------------------------------------------
@@ -306,8 +306,7 @@ def upkeep(session: Session) -> Upkeep:
         next_due = _due(session, now)[2]
     head = session.state["heads"].get(session.me.id)
     if head is not None:
-        fresh = _Quiet(head["hash"], head["seq"], head["size"], now, next_due)
-        _keep_quiet(session, key, fresh, afresh)
+        _keep_quiet(session, key, _Quiet.at(head, now, next_due), afresh)
     return done
 
 
@@ -374,6 +373,10 @@ class _Quiet:
     since: datetime
     until: datetime
 
+    @classmethod
+    def at(cls, head: Head, since: datetime, until: datetime) -> _Quiet:
+        return cls(head["hash"], head["seq"], head["size"], since, until)
+
 
 def _carried(session: Session, quiet: _Quiet, now: datetime) -> _Quiet | None:
     """`quiet` carried to the owner's head now, when the events since changed only a few
@@ -388,7 +391,7 @@ def _carried(session: Session, quiet: _Quiet, now: datetime) -> _Quiet | None:
     head = session.state["heads"][session.me.id]
     if expired or low:
         return None
-    return _Quiet(head["hash"], head["seq"], head["size"], quiet.since, min(quiet.until, due))
+    return _Quiet.at(head, quiet.since, min(quiet.until, due))
 
 
 # By this machine's mirror of a vault: when upkeep last found nothing to do, and until

@@ -42,11 +42,19 @@ def _file_id(path: Path) -> FileId | None:
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
-def _item_json(raw: bytes) -> Any:
-    """JSON of items.json, read as the rest of the state cache is: strict UTF-8, and no
-    lone surrogate (ValueError for anything this machine would not have written)."""
+class _LoneSurrogate(ValueError):
+    pass
+
+
+def _cache_json(raw: bytes) -> Any:
+    """JSON bytes of the state cache, which only this machine writes, as strict UTF-8 with
+    no escapes but the ones JSON needs: a lone surrogate (raw, or as a \\uD800-\\uDFFF
+    escape) cannot come from us and would crash the next save (_LoneSurrogate); anything
+    else that is not JSON is a ValueError. Plain json is enough, and 10x faster than the
+    strict decoder used for what comes from the shared folder. (json.loads on bytes would
+    let surrogates through: decode strictly first.)"""
     if _SURROGATE_ESCAPE.search(raw):
-        raise ValueError("a lone surrogate")
+        raise _LoneSurrogate("a lone surrogate")
     return json.loads(raw.decode("utf-8"))
 
 
@@ -82,6 +90,7 @@ class _Memo:
         seen_token: str | None,
         st: State,
         digest: str,
+        items_id: FileId | None,
     ) -> None:
         self.state_raw = state_raw  # None: the state changed since (no hit)
         self.items_raw = items_raw  # the bytes of items.json
@@ -91,7 +100,7 @@ class _Memo:
         self.seen_token = seen_token  # the token that ties state.json to retrievals.json
         self.st = st
         self.digest = digest  # the SHA-256 of items_raw, as state.json names it
-        self.items_id: FileId | None = None  # the items.json file those bytes are
+        self.items_id = items_id  # the items.json file those bytes are (None: not known)
         # the items changed since: saved as one journal line; None: not known which
         self.dirty: set[str] | None = set()
         # the retrievals may have changed since (a member's event was applied)
@@ -260,8 +269,9 @@ class Mirror:
         st, token, length, seen_token, digest = parsed
         assert items_raw is not None  # _parse_state refuses a cache without its items
         kept = seen_raw if seen_token is not None else None
-        memo = _Memo(raw, items_raw, journal[:length], token, kept, seen_token, st, digest)
-        memo.items_id = items_id
+        memo = _Memo(
+            raw, items_raw, journal[:length], token, kept, seen_token, st, digest, items_id
+        )
         remember(_STATE_MEMO, key, memo)
         return st
 
@@ -359,7 +369,7 @@ class Mirror:
             unparsed = {}
         if len(unparsed) != len(body):  # (each line's framing is checked when it is read)
             raise Malformed(_("{path} is damaged").format(path=self.items_path))
-        return LazyItems(unparsed, _item_json, self._damaged_item)
+        return LazyItems(unparsed, _cache_json, self._damaged_item)
 
     def _part(self, path: Path, raw: bytes | None, label: str, token: object) -> dict[str, Any]:
         """A part of the state cache kept apart from state.json (items.json,
@@ -396,16 +406,14 @@ class Mirror:
 
     @staticmethod
     def _cache_doc(path: Path, raw: bytes) -> Any:
-        # Only this machine writes the cache, as strict UTF-8 with no escapes but the ones
-        # JSON needs: a lone surrogate (raw, or as a \uD800-\uDFFF escape) cannot come from
-        # us and would crash the next save, so such a cache is damaged and rebuilt.
-        if _SURROGATE_ESCAPE.search(raw):
-            raise Malformed(_("{path} is damaged (it holds a lone surrogate)").format(path=path))
+        """A file of the cache read (`_cache_json`); Malformed, so rebuilt, if it is not
+        what this machine writes."""
         try:
-            # Written only by this machine: plain json is enough, and 10x faster than the
-            # strict decoder used for what comes from the shared folder. (json.loads on
-            # bytes would let surrogates through: decode strictly first.)
-            return json.loads(raw.decode("utf-8"))
+            return _cache_json(raw)
+        except _LoneSurrogate:
+            raise Malformed(
+                _("{path} is damaged (it holds a lone surrogate)").format(path=path)
+            ) from None
         except (ValueError, RecursionError) as exc:
             raise Malformed(_("{path} is damaged; remove it to rebuild").format(path=path)) from exc
 
@@ -484,8 +492,7 @@ class Mirror:
         fsutil.atomic_write(self.state_path, raw, self.disk)
         if os.environ.get("TAKUSU_CHECK_MEMO") == "1" and (journal or same):
             self._check_memo(st, raw, items_raw, journal, seen_raw)
-        memo = _Memo(raw, items_raw, journal, token, seen_raw, seen_token, st, digest)
-        memo.items_id = items_id
+        memo = _Memo(raw, items_raw, journal, token, seen_raw, seen_token, st, digest, items_id)
         remember(_STATE_MEMO, key, memo)
 
     def _journal(self, memo: _Memo, st: State) -> bytes | None:

@@ -120,8 +120,8 @@ class Store:
         except CacheDamaged as exc:
             # an item of the cache did not parse when an arriving event asked for it
             # (state.json named that very file's digest, so someone wrote both): this
-            # machine's own data, rebuilt from the verified mirror, not blamed on a log
-            self.mirror.forget_state()
+            # machine's own data, rebuilt from the verified mirror (which the error has
+            # made this process forget), not blamed on a log
             return self._load_once(exc)
 
     def _load_once(self, damaged: CacheDamaged | None) -> Loaded:
