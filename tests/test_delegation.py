@@ -48,13 +48,6 @@ def scoped_world(tmp_path: Path) -> World:
     return w
 
 
-def at(world: World, home: Path, when: datetime) -> Any:
-    """`home`'s session as if the time were `when` (the clock seam)."""
-    machine = world.machine(home)
-    machine.clock = lambda: when
-    return machine.session("acme")
-
-
 # --- views -------------------------------------------------------------------------------------
 
 
@@ -185,7 +178,7 @@ def test_a_full_grant_turned_into_a_view_marks_the_item_exposed(tmp_path):
 
 def code_world(tmp_path: Path, otp: dict[str, Any], now: datetime) -> World:
     w = build(tmp_path, share=False)
-    sess = at(w, w.client, now)
+    sess = w.session_at(w.client, now)
     card = w.machine(w.secretary).card()
     from vault.trust import trust_new_member
 
@@ -197,7 +190,7 @@ def code_world(tmp_path: Path, otp: dict[str, Any], now: datetime) -> World:
 
 def test_the_member_gets_the_current_code_inside_the_window_and_never_the_seed(tmp_path):
     w = code_world(tmp_path, OFFICE, MONDAY_10_TOKYO)
-    sess = at(w, w.secretary, MONDAY_10_TOKYO + timedelta(hours=2))
+    sess = w.session_at(w.secretary, MONDAY_10_TOKYO + timedelta(hours=2))
     code = sess.otp(sess.find("GitHub"), "login")
     expected = pyotp.TOTP(SEED).at(MONDAY_10_TOKYO + timedelta(hours=2))
     assert code.code == expected and 0 < code.seconds_left <= 30
@@ -209,7 +202,7 @@ def test_the_member_gets_the_current_code_inside_the_window_and_never_the_seed(t
 def test_outside_the_window_the_member_is_told_when_it_opens_and_when_codes_run_out(tmp_path):
     w = code_world(tmp_path, OFFICE, MONDAY_10_TOKYO)
     evening = MONDAY_10_TOKYO + timedelta(hours=10)  # 20:00 in Tokyo
-    sess = at(w, w.secretary, evening)
+    sess = w.session_at(w.secretary, evening)
     with pytest.raises(NoCodeNow, match="next window opens") as refused:
         sess.otp(sess.find("GitHub"), None)
     assert "run until" in refused.value.message
@@ -217,7 +210,7 @@ def test_outside_the_window_the_member_is_told_when_it_opens_and_when_codes_run_
 
     tuesday_9 = shown_time(MONDAY_10_TOKYO + timedelta(hours=23))  # 09:00, not the margin
     assert f"opens at {tuesday_9};" in refused.value.message, refused.value.message
-    later = at(w, w.secretary, MONDAY_10_TOKYO + timedelta(days=8))
+    later = w.session_at(w.secretary, MONDAY_10_TOKYO + timedelta(days=8))
     with pytest.raises(NoCodeNow, match="no 2FA codes are left"):
         later.otp(later.find("GitHub"), None)
 
@@ -226,13 +219,13 @@ def test_codes_are_topped_up_once_half_the_horizon_is_gone_with_only_new_steps(t
     w = code_world(tmp_path, ALL_DAY, MONDAY_10_TOKYO)
     count = lambda: sum(claimed(line)["type"] == "codes" for line in read_lines(w.owner_log))  # noqa: E731
     first = count()
-    early = at(w, w.client, MONDAY_10_TOKYO + timedelta(days=2))
+    early = w.session_at(w.client, MONDAY_10_TOKYO + timedelta(days=2))
     assert sharing.upkeep(early).topped_up == [] and count() == first
-    late = at(w, w.client, MONDAY_10_TOKYO + timedelta(days=4))
+    late = w.session_at(w.client, MONDAY_10_TOKYO + timedelta(days=4))
     assert sharing.upkeep(late).topped_up == [(w.items["GitHub"], w.member_id)]
     assert count() == first + 1
     day_ten = MONDAY_10_TOKYO + timedelta(days=10)  # past the first horizon
-    sess = at(w, w.secretary, day_ten)
+    sess = w.session_at(w.secretary, day_ten)
     assert sess.otp(sess.find("GitHub"), None).code == pyotp.TOTP(SEED).at(day_ten)
 
 
@@ -351,10 +344,10 @@ def test_the_members_takusu_keeps_the_policy_and_audit_verify_reports_a_breach(w
             "Asia/Tokyo",
         )
     )
-    sess = at(world, world.secretary, MONDAY_10_TOKYO)
+    sess = world.session_at(world.secretary, MONDAY_10_TOKYO)
     with pytest.raises(PolicyRefused, match="reason"):
         sess.reveal(sess.find("GitHub"), ["password"], None)
-    sunday = at(world, world.secretary, MONDAY_10_TOKYO - timedelta(days=1))
+    sunday = world.session_at(world.secretary, MONDAY_10_TOKYO - timedelta(days=1))
     with pytest.raises(PolicyRefused, match="open again"):
         sunday.reveal(sunday.find("GitHub"), ["password"], "weekend work")
     assert sess.reveal(sess.find("GitHub"), ["password"], "invoices")["password"] == world.password
@@ -374,9 +367,9 @@ def test_an_owner_who_runs_takusu_daily_tops_up_once_per_half_horizon_not_every_
     w = code_world(tmp_path, OFFICE, MONDAY_10_TOKYO)
     count = lambda: sum(claimed(line)["type"] == "codes" for line in read_lines(w.owner_log))  # noqa: E731
     for day in range(1, 29):
-        sharing.upkeep(at(w, w.client, MONDAY_10_TOKYO + timedelta(days=day)))
+        sharing.upkeep(w.session_at(w.client, MONDAY_10_TOKYO + timedelta(days=day)))
         if day % 7 == 0:  # a Monday 10:00 in Tokyo: she has today's code
-            member = at(w, w.secretary, MONDAY_10_TOKYO + timedelta(days=day))
+            member = w.session_at(w.secretary, MONDAY_10_TOKYO + timedelta(days=day))
             code = member.otp(member.find("GitHub"), "login").code
             assert code == pyotp.TOTP(SEED).at(MONDAY_10_TOKYO + timedelta(days=day))
     assert 1 + 28 // 4 - 1 <= count() <= 1 + 28 // 3  # every 3.5 days, not 24 top-ups
@@ -389,7 +382,7 @@ def test_the_largest_code_delivery_is_split_into_lines_every_reader_accepts(tmp_
     from vault.trust import trust_new_member
 
     w = build(tmp_path, share=False)
-    sess = at(w, w.client, MONDAY_10_TOKYO)
+    sess = w.session_at(w.client, MONDAY_10_TOKYO)
     uri = f"otpauth://totp/x?secret={SEED}&period=10&digits=8&algorithm=SHA512"
     sess.edit(w.items["GitHub"], {"totp": uri})
     card = w.machine(w.secretary).card()
@@ -401,6 +394,6 @@ def test_the_largest_code_delivery_is_split_into_lines_every_reader_accepts(tmp_
     assert max(len(line) for line in lines) <= labels.MAX_LINE
     w.machine(w.secretary).add_shared_vault(w.folder, "acme", w.code(w.client), None)
     last_day = MONDAY_10_TOKYO + timedelta(days=30, hours=12)
-    member = at(w, w.secretary, last_day)
+    member = w.session_at(w.secretary, last_day)
     expected = pyotp.TOTP(SEED, digits=8, interval=10, digest="sha512").at(last_day)
     assert member.otp(member.find("GitHub"), "login").code == expected

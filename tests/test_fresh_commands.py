@@ -31,14 +31,6 @@ def _no_title_maps(monkeypatch) -> None:
     monkeypatch.setattr(Session, "_summaries", refused)
 
 
-def _session_at(w, home, when):
-    from tests.world import machine
-
-    m = machine(home, w.key_mode, w.keyring)
-    m.clock = lambda: when
-    return m.session("acme")
-
-
 def _finder(w, home):
     (path,) = (home / "vaults").glob("*/finder.enc")
     return path
@@ -178,12 +170,12 @@ def test_a_members_finder_ends_at_her_first_expiry(world):
         w.client_session(), w.items["GitHub"], w.member_id, soon.strftime("%Y-%m-%dT%H:%M:%SZ")
     )
     _fresh()
-    assert _session_at(w, w.secretary, soon - timedelta(minutes=5)).find("GitHub")
+    assert w.session_at(w.secretary, soon - timedelta(minutes=5)).find("GitHub")
     _fresh()
     with pytest.raises(TakusuError):
-        _session_at(w, w.secretary, soon + timedelta(seconds=1)).find("GitHub")
+        w.session_at(w.secretary, soon + timedelta(seconds=1)).find("GitHub")
     _fresh()
-    assert _session_at(w, w.secretary, soon - timedelta(minutes=10)).find("GitHub")
+    assert w.session_at(w.secretary, soon - timedelta(minutes=10)).find("GitHub")
 
 
 def test_the_cli_answers_the_same_with_and_without_the_finder(world):
@@ -210,6 +202,40 @@ def _count_walks(monkeypatch) -> list[object]:
     return walks
 
 
+def test_upkeep_carried_across_item_events_looks_only_at_those_items(world, monkeypatch):
+    """After an `add` or a share, upkeep in the same process looks only at the items those
+    events changed, not at every item; a share that expires ends the quiet spell at its
+    expiry, when the grant is revoked; a member's event (not an item's) walks them all."""
+    from vault import delegation, sharing
+    from vault.item import empty_payload
+
+    w = world
+    walks = _count_walks(monkeypatch)
+    now = datetime.now(UTC).replace(microsecond=0)
+    sharing.upkeep(w.session_at(w.client, now))
+    walks.clear()
+    soon = now + timedelta(hours=1)
+    shop = empty_payload()
+    shop.update(title="Shop", password="pw")
+    new_id = w.client_session().add(shop)
+    sharing.share(
+        w.client_session(), w.items["GitHub"], w.member_id, soon.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    assert sharing.upkeep(w.session_at(w.client, now + timedelta(minutes=1))).expired == []
+    moved = walks[-1]
+    assert moved is not None and new_id in moved and w.items["GitHub"] in moved, walks
+    walks.clear()
+    assert sharing.upkeep(w.session_at(w.client, soon - timedelta(minutes=1))).expired == []
+    assert walks == [], walks  # quiet until the expiry, which the carry brought forward
+    late = w.session_at(w.client, soon + timedelta(seconds=1))
+    assert sharing.upkeep(late).expired == [(w.items["GitHub"], w.member_id)]
+    assert None in walks  # the expiry itself: every item looked at again
+    walks.clear()
+    delegation.set_policy(w.client_session(), True, None, None)  # an owner event naming no item
+    sharing.upkeep(w.session_at(w.client, soon + timedelta(minutes=2)))
+    assert walks and walks[0] is None, walks
+
+
 def test_a_fresh_command_reads_when_upkeep_next_has_work(world, monkeypatch):
     """The owner's first command walks every item once and writes down until when nothing
     falls due; the next command, started afresh, reads that instead of walking; after an
@@ -225,22 +251,22 @@ def test_a_fresh_command_reads_when_upkeep_next_has_work(world, monkeypatch):
         w.client_session(), w.items["GitHub"], w.member_id, soon.strftime("%Y-%m-%dT%H:%M:%SZ")
     )
     _fresh()
-    sharing.upkeep(_session_at(w, w.client, now))
+    sharing.upkeep(w.session_at(w.client, now))
     assert None in walks
     (path,) = (w.client / "vaults").glob("*/quiet.json")
     walks.clear()
     _fresh()
-    assert sharing.upkeep(_session_at(w, w.client, now + timedelta(minutes=1))).expired == []
+    assert sharing.upkeep(w.session_at(w.client, now + timedelta(minutes=1))).expired == []
     assert walks == []
     payload = empty_payload()
     payload.update(title="Shop", password="pw")
     new_id = w.client_session().add(payload)
     _fresh()
-    sharing.upkeep(_session_at(w, w.client, now + timedelta(minutes=2)))
+    sharing.upkeep(w.session_at(w.client, now + timedelta(minutes=2)))
     assert walks == [[new_id]], walks
     walks.clear()
     _fresh()
-    late = _session_at(w, w.client, soon + timedelta(seconds=1))
+    late = w.session_at(w.client, soon + timedelta(seconds=1))
     assert sharing.upkeep(late).expired == [(w.items["GitHub"], w.member_id)]
     assert None in walks
     assert path.exists()

@@ -84,15 +84,6 @@ def _calls(monkeypatch, owner, name, label):
     return seen
 
 
-def _session_at(w, home, when):
-    """A session of `home` (a new command) whose clock reads `when`."""
-    from tests.world import machine
-
-    m = machine(home, w.key_mode, w.keyring)
-    m.clock = lambda: when
-    return m.session("acme")
-
-
 def test_titles_kept_in_memory_follow_every_change_of_the_owner_log(world):
     """`find` answers from memory while the owner's log stands still; a rename (a new owner
     head) is seen by the very next command in the same process, and the old title is gone."""
@@ -124,14 +115,14 @@ def test_a_members_titles_in_memory_end_at_her_first_expiry(world):
     owner = w.client_session()
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     sharing.share(owner, w.items["GitHub"], w.member_id, soon.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    before = _session_at(w, w.secretary, soon - timedelta(minutes=1))
+    before = w.session_at(w.secretary, soon - timedelta(minutes=1))
     assert before.find("GitHub") == w.items["GitHub"]
-    after = _session_at(w, w.secretary, soon + timedelta(seconds=1))
+    after = w.session_at(w.secretary, soon + timedelta(seconds=1))
     assert "GitHub" not in after.titles().values()
     with pytest.raises(TakusuError):
         after.find("GitHub")
     # and back before the expiry (a clock set back) the memory is not trusted either
-    again = _session_at(w, w.secretary, soon - timedelta(minutes=2))
+    again = w.session_at(w.secretary, soon - timedelta(minutes=2))
     assert again.find("GitHub") == w.items["GitHub"]
 
 
@@ -147,54 +138,11 @@ def test_upkeep_in_memory_still_revokes_at_the_expiry(world):
     sharing.share(
         w.client_session(), w.items["GitHub"], w.member_id, soon.strftime("%Y-%m-%dT%H:%M:%SZ")
     )
-    early = _session_at(w, w.client, soon - timedelta(minutes=5))
+    early = w.session_at(w.client, soon - timedelta(minutes=5))
     assert sharing.upkeep(early).expired == []
-    assert sharing.upkeep(_session_at(w, w.client, soon - timedelta(minutes=4))).expired == []
-    late = _session_at(w, w.client, soon + timedelta(seconds=1))
+    assert sharing.upkeep(w.session_at(w.client, soon - timedelta(minutes=4))).expired == []
+    late = w.session_at(w.client, soon + timedelta(seconds=1))
     assert sharing.upkeep(late).expired == [(w.items["GitHub"], w.member_id)]
-
-
-def test_upkeep_carried_across_item_events_looks_only_at_those_items(world, monkeypatch):
-    """After an `add` or a share, upkeep in the same process looks only at the items those
-    events changed, not at every item; a share that expires ends the quiet spell at its
-    expiry, when the grant is revoked; a member's event (not an item's) walks them all."""
-    from datetime import UTC, datetime, timedelta
-
-    from vault import delegation, sharing
-    from vault.item import empty_payload
-
-    w = world
-    walks: list[object] = []
-    real_due = sharing._due
-
-    def counting(session, now, only=None):
-        walks.append(None if only is None else sorted(only))
-        return real_due(session, now, only)
-
-    monkeypatch.setattr(sharing, "_due", counting)
-    now = datetime.now(UTC).replace(microsecond=0)
-    sharing.upkeep(_session_at(w, w.client, now))
-    walks.clear()
-    soon = now + timedelta(hours=1)
-    shop = empty_payload()
-    shop.update(title="Shop", password="pw")
-    new_id = w.client_session().add(shop)
-    sharing.share(
-        w.client_session(), w.items["GitHub"], w.member_id, soon.strftime("%Y-%m-%dT%H:%M:%SZ")
-    )
-    assert sharing.upkeep(_session_at(w, w.client, now + timedelta(minutes=1))).expired == []
-    moved = walks[-1]
-    assert moved is not None and new_id in moved and w.items["GitHub"] in moved, walks
-    walks.clear()
-    assert sharing.upkeep(_session_at(w, w.client, soon - timedelta(minutes=1))).expired == []
-    assert walks == [], walks  # quiet until the expiry, which the carry brought forward
-    late = _session_at(w, w.client, soon + timedelta(seconds=1))
-    assert sharing.upkeep(late).expired == [(w.items["GitHub"], w.member_id)]
-    assert None in walks  # the expiry itself: every item looked at again
-    walks.clear()
-    delegation.set_policy(w.client_session(), True, None, None)  # an owner event naming no item
-    sharing.upkeep(_session_at(w, w.client, soon + timedelta(minutes=2)))
-    assert walks and walks[0] is None, walks
 
 
 def test_offboarding_writes_the_log_the_state_and_the_index_once(world, monkeypatch):

@@ -20,6 +20,7 @@ import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +224,12 @@ class World:
 
     def session(self, home: Path, vault: str = "acme") -> Session:
         return self.machine(home).session(vault)
+
+    def session_at(self, home: Path, when: datetime, vault: str = "acme") -> Session:
+        """`home`'s session (a new command) as if the time were `when` (the clock seam)."""
+        machine = self.machine(home)
+        machine.clock = lambda: when
+        return machine.session(vault)
 
     def client_session(self) -> Session:
         return self.session(self.client)
