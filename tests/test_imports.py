@@ -166,7 +166,7 @@ def test_the_launcher_turns_the_collector_off_before_the_command_runs(tmp_path):
     code = (
         "import gc, runpy, cli\n"
         "assert gc.isenabled()\n"
-        "cli.main = lambda: print('collector on' if gc.isenabled() else 'collector off')\n"
+        "cli.main = lambda **_: print('collector on' if gc.isenabled() else 'collector off')\n"
         f"runpy.run_path({str(launcher)!r})\n"
     )
     done = subprocess.run(
