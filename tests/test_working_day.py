@@ -158,7 +158,58 @@ def test_the_thin_path_imports_no_heavy_library(day):
     )
     baseline = set(ast.literal_eval(before.stdout))
     light = {"typing", "pathlib", "datetime", "gettext", "string", "dataclasses", "platformdirs"}
+    light |= {"struct", "socket", "enum"}
     assert (imported - baseline) & light == set(), sorted((imported - baseline) & light)
+
+
+def test_the_launcher_ends_at_once_when_the_agent_has_answered(day):
+    """bin/takusu skips Python's finalization (about 2.5 ms of a 25 ms command) once the
+    agent has answered: the answer, its exit code and the client's own errors are all
+    there, and no exit handler runs. A command run in this process ends as Python ends."""
+    w = day
+    launcher = ROOT / "bin" / "takusu"
+    probe = (
+        "import atexit, runpy, sys\n"
+        "atexit.register(lambda: print('finalized', file=sys.stderr))\n"
+        f"runpy.run_path({str(launcher)!r}, run_name='__main__')\n"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(w.root),
+        "TAKUSU_HOME": str(w.secretary),
+        "XDG_RUNTIME_DIR": runtime(w.secretary),
+        "PYTHONPATH": str(ROOT),
+    }
+
+    def launch(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    unlock(w, w.secretary)
+    got = launch("get", "GitHub")
+    assert (got.returncode, got.stdout) == (0, w.password + "\n"), got
+    assert "finalized" not in got.stderr
+    missing, expected = launch("get", "Nope"), takusu(w, w.secretary, "get", "Nope")
+    assert (missing.returncode, missing.stderr) == (expected.returncode, expected.stderr)
+    assert missing.returncode != 0 and "error" in missing.stderr
+    folder = Path(runtime(w.secretary)) / "takusu"
+    folder.chmod(0o755)  # the client itself refuses the socket folder, and says why
+    try:
+        refused = launch("get", "GitHub")
+    finally:
+        folder.chmod(0o700)
+    assert refused.returncode == 3 and "takusu: error:" in refused.stderr, refused
+    assert "finalized" not in refused.stderr and w.password not in refused.stdout
+    assert takusu(w, w.secretary, "lock").returncode == 0
+    here = launch("get", "GitHub")  # no agent: run here, and ended by Python
+    assert here.returncode == 1 and "passphrase" in here.stderr
+    assert here.stderr.rstrip().endswith("finalized"), here.stderr
 
 
 def test_a_killed_agent_releases_nothing_and_the_next_command_runs_here(day):

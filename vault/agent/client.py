@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import _socket  # not `socket`: it imports `enum` and `selectors`, which the client needs not
 import os
-import struct
+import sys
 import time
 
 from .. import errors as _errors
@@ -46,9 +46,14 @@ def peer_credentials(sock: _socket.socket) -> tuple[int, int, int]:
             _("this system cannot tell who is at the other end of a socket (no SO_PEERCRED)"),
             hint=_("the agent is not available here; commands ask for the passphrase instead"),
         )
-    size = struct.calcsize("3i")
-    pid, uid, gid = struct.unpack("3i", sock.getsockopt(_socket.SOL_SOCKET, option, size))
+    raw = sock.getsockopt(_socket.SOL_SOCKET, option, 12)  # struct ucred: three C ints
+    pid, uid, gid = (_int(raw[k : k + 4]) for k in (0, 4, 8))
     return pid, uid, gid
+
+
+def _int(raw: bytes) -> int:
+    """A C int in this machine's byte order (without importing `struct` for it)."""
+    return int.from_bytes(raw, sys.byteorder, signed=True)
 
 
 def _remove_stale(path: str, seen: os.stat_result) -> None:
@@ -140,7 +145,8 @@ def _exchange(
         try:
             protocol.send(sock, message, light=True)
             if fds:  # as socket.send_fds does it
-                rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))
+                ints = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+                rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, ints)
                 sock.sendmsg([protocol.FDS_MARK], [rights])
         except (BrokenPipeError, ConnectionResetError):
             pass  # an agent that has answered already (a refusal) may have closed: read it

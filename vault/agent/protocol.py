@@ -16,8 +16,6 @@ recognises an older agent and replaces it.
 
 from __future__ import annotations
 
-import struct
-
 from ..errors import EXIT_USER, Malformed, TakusuError
 from ..i18n import _
 from .errors import AgentError
@@ -31,7 +29,7 @@ if TYPE_CHECKING:
 PROTOCOL = 1
 MAX_FRAME = 1 << 20
 VERSION_MISMATCH = "VersionMismatch"
-_HEADER = struct.Struct(">I")
+_HEADER_SIZE = 4  # a big-endian unsigned length, then that many bytes of JSON (no `struct`)
 
 
 class ProtocolError(AgentError):
@@ -63,7 +61,7 @@ def encode(obj: Any, *, light: bool = False) -> bytes:
                 size=len(body), limit=MAX_FRAME
             )
         )
-    return _HEADER.pack(len(body)) + body
+    return len(body).to_bytes(_HEADER_SIZE, "big") + body
 
 
 def send(sock: _socket.socket, obj: Any, *, light: bool = False) -> None:
@@ -83,7 +81,7 @@ def _recv_exactly(sock: _socket.socket, count: int) -> bytes:
 
 def receive(sock: _socket.socket, *, light: bool = False) -> Any:
     """The next frame's JSON value. Closed on EOF, ProtocolError if too large or malformed."""
-    (length,) = _HEADER.unpack(_recv_exactly(sock, _HEADER.size))
+    length = int.from_bytes(_recv_exactly(sock, _HEADER_SIZE), "big")
     if length > MAX_FRAME:
         raise ProtocolError(
             _("refusing a message of {size} bytes (at most {limit})").format(
