@@ -17,6 +17,7 @@ def _fresh() -> None:
 
     session._READABLE.clear()  # noqa: SLF001 - the memos a fresh process lacks
     index._MEMO.clear()  # noqa: SLF001
+    index._READ.clear()  # noqa: SLF001
     mirror._STATE_MEMO.clear()  # noqa: SLF001
     sharing._QUIET.clear()  # noqa: SLF001
 
@@ -554,3 +555,89 @@ def test_a_long_lived_process_reads_items_json_again_only_when_it_is_another_fil
     os.replace(other, path)
     r = ok(w.c("list"))
     assert "items.json" in reads and "rebuilt" in r.err and "Bank" in r.out
+
+
+# --- the sealed files a long-lived process keeps ---------------------------------------------
+
+
+def _index(home):
+    (path,) = (home / "vaults").glob("*/index.enc")
+    return path
+
+
+def _whole_reads(monkeypatch, path) -> list[str]:
+    """From now on, every whole read of the file at `path` (fsutil.read_all of it)."""
+    import os
+
+    from vault import fsutil
+
+    reads: list[str] = []
+    real = fsutil.read_all
+
+    def counting(fd, *args, **kwargs):
+        if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+            reads.append(str(path))
+        return real(fd, *args, **kwargs)
+
+    monkeypatch.setattr(fsutil, "read_all", counting)
+    return reads
+
+
+def test_a_long_lived_process_reads_the_index_again_only_when_another_file_is_there(
+    world, monkeypatch
+):
+    """The agent asks for index.enc twice per command: while the file there is as long as
+    the bytes it read or saved, and begins and ends as they do (nonce, tag), it is not read
+    again. Sealed again by another process (same length, a new nonce), it is."""
+    from vault import crypto, fsutil, index, labels
+
+    w = world
+    monkeypatch.delenv("TAKUSU_CHECK_MEMO")  # it reads the file every time as well
+    _fresh()
+    sess = w.client_session()
+    assert sess.find("GitHub") == w.items["GitHub"]
+    path = _index(w.client)
+    reads = _whole_reads(monkeypatch, path)
+    assert index.read_sealed(path) == path.read_bytes()
+    again = w.client_session()
+    assert again.find("GitHub") == w.items["GitHub"] and again.titles()
+    ok(w.c("edit", "GitHub", "--username", "someone-else"))  # a new owner head: looked at again
+    assert "someone-else" in ok(w.c("show", "GitHub")).out
+    assert reads == []
+    old = path.read_bytes()
+    key, context = sess._local_key()  # noqa: SLF001 - the index's own key
+    aad = labels.INDEX_AAD + context
+    resealed = crypto.aead_seal(key, crypto.aead_open(key, old, aad), aad)
+    assert len(resealed) == len(old) and resealed != old
+    fsutil.atomic_write(path, resealed)  # as another process saves it
+    assert index.read_sealed(path) == resealed
+    assert reads == [str(path)]
+    assert index.read_sealed(path) == resealed and reads == [str(path)]
+
+
+def test_a_file_that_only_passes_for_the_kept_index_is_never_used(world, monkeypatch):
+    """Bytes changed in place between the nonce and the tag (same length) pass for the kept
+    ones: the process goes on with what opened under its key, never the changed bytes, and
+    TAKUSU_CHECK_MEMO=1 (every test run) refuses it. A fresh process reads the file, finds
+    it does not open, and builds the index again."""
+    from vault import index
+    from vault.errors import KeptDiffers
+
+    w = world
+    _fresh()
+    assert w.client_session().find("GitHub") == w.items["GitHub"]
+    path = _index(w.client)
+    kept = path.read_bytes()
+    middle = len(kept) // 2
+    changed = kept[:middle] + bytes([kept[middle] ^ 1]) + kept[middle + 1 :]
+    with open(path, "r+b") as f:  # in place: the same length, nonce and tag
+        f.write(changed)
+    with pytest.raises(KeptDiffers):
+        index.read_sealed(path)
+    monkeypatch.delenv("TAKUSU_CHECK_MEMO")
+    assert index.read_sealed(path) == kept
+    assert w.client_session().find("GitHub") == w.items["GitHub"]
+    _fresh()
+    assert index.read_sealed(path) == changed
+    assert "GitHub" in w.client_session().titles().values()
+    assert path.read_bytes() != changed  # built and saved again

@@ -155,6 +155,11 @@ class IntegrityError(TakusuError):
         self.seq = seq
 
 
+class KeptDiffers(IntegrityError):
+    """TAKUSU_CHECK_MEMO=1 (every test run) found bytes a long-lived process kept in memory
+    standing for a file whose bytes differ: a fault of takusu's own, never passed over."""
+
+
 class CacheDamaged(TakusuError):
     """An item of this machine's state cache did not parse when it was first asked for,
     though the file had the digest state.json names: this machine's own data, not a log's

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import i18n
-from .errors import IntegrityError, StorageError
+from .errors import IntegrityError, KeptDiffers, StorageError
 from .i18n import N_, _, ngettext
 
 FILE_MODE = 0o600
@@ -208,6 +208,19 @@ def truncate_to(path: Path, size: int) -> None:
 
 def read_bytes(path: Path, limit: int) -> bytes:
     """Read a regular file without following a symlink; refuse one larger than `limit`."""
+    return read_unless_kept(path, limit, None, 0)
+
+
+def read_unless_kept(
+    path: Path, limit: int, kept: bytes | None, ends: int, *, verify: bool = False
+) -> bytes:
+    """`read_bytes`, or `kept` itself, unread, when the file is as long as `kept` and its
+    first and last `ends` bytes are `kept`'s: for a sealed file that a long-lived process
+    read before, whose random nonce begins it and whose tag (over every byte) ends it, so
+    that only the very bytes it sealed can pass (a hostile copy with those ends and other
+    middle bytes would not open under the key anyway: the kept bytes are what did).
+    `verify` (TAKUSU_CHECK_MEMO): read the file anyway, and KeptDiffers if `kept`
+    passed for bytes that differ."""
     try:
         # O_NONBLOCK: a FIFO planted in the folder must not hang the command; it is then
         # refused below as "not a regular file".
@@ -234,7 +247,20 @@ def read_bytes(path: Path, limit: int) -> bytes:
                     path=path, limit=limit
                 )
             )
-        data = read_all(fd, limit + 1, info.st_size + 1)
+        size = info.st_size
+        if kept is not None and 0 < ends and 2 * ends <= size == len(kept):
+            if (
+                os.pread(fd, ends, 0) == kept[:ends]
+                and os.pread(fd, ends, size - ends) == kept[size - ends :]
+            ):
+                if not verify:
+                    return kept
+                if read_all(fd, limit + 1, size + 1) != kept:
+                    raise KeptDiffers(
+                        _("kept bytes of {path} differ from the file").format(path=path)
+                    )
+                return kept
+        data = read_all(fd, limit + 1, size + 1)
         if len(data) > limit:
             raise IntegrityError(
                 _("{path} is larger than takusu allows ({limit} bytes)").format(

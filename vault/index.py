@@ -10,14 +10,15 @@ keeps the entries.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from . import fsutil, labels
 from .crypto import aead_open, aead_seal
 from .encoding import dumps
-from .errors import TakusuError
-from .memo import remember
+from .errors import KeptDiffers, TakusuError
+from .memo import LIMIT, remember
 
 # The entries this process opened or sealed, by path: (the sealed bytes, key, AAD,
 # entries). A long-lived process (the agent) finding the very same sealed bytes again
@@ -26,12 +27,37 @@ from .memo import remember
 _MEMO: dict[str, tuple[bytes, bytes, bytes, dict[str, Any]]] = {}
 
 
+# The sealed bytes of an index or finder file this process read or saved, by path. The
+# agent asks for the index twice per command (is what it can read still what it built?
+# then the entries), 1.2 MB at 10,000 items: while the file there is as long as those
+# bytes, and begins with their nonce and ends with their tag (`fsutil.read_unless_kept`),
+# it is not read again. (Not by inode and time: on tmpfs two saves a moment apart can
+# have both.) TAKUSU_CHECK_MEMO=1 (the tests) reads the file anyway and refuses kept
+# bytes that pass for it and differ.
+_READ: dict[str, bytes] = {}
+_ENDS = 16  # the tag's length; the nonce is 12
+
+
 def read_sealed(path: Path) -> bytes | None:
     """The sealed bytes of an index file; None if it is missing or cannot be read."""
+    key = str(path)
+    kept = _READ.get(key)
+    verify = os.environ.get("TAKUSU_CHECK_MEMO") == "1"
     try:
-        return fsutil.read_bytes(path, labels.MAX_LOG)
+        sealed = fsutil.read_unless_kept(path, labels.MAX_LOG, kept, _ENDS, verify=verify)
+    except KeptDiffers:
+        raise
     except (FileNotFoundError, TakusuError):
+        _READ.pop(key, None)
         return None
+    _kept(path, sealed)
+    return sealed
+
+
+def _kept(path: Path, sealed: bytes) -> None:
+    """Remember the sealed bytes read from, or written to, `path` (a file another process
+    writes next has another nonce: it is read)."""
+    remember(_READ, str(path), sealed, 2 * LIMIT)  # an index and a finder per vault
 
 
 class TitleIndex:
@@ -90,6 +116,7 @@ class TitleIndex:
         fsutil.ensure_dir(self.path.parent)
         sealed = aead_seal(self.key, dumps(self.entries), self.aad)
         fsutil.atomic_write(self.path, sealed)
+        _kept(self.path, sealed)
         self.dirty = False
         self.sealed = sealed
         self._remember(sealed)
@@ -153,4 +180,6 @@ def finder_lookup(plain: bytes, tag: str, title: str) -> str | None:
 
 def save_finder(path: Path, key: bytes, aad: bytes, plain: bytes) -> None:
     fsutil.ensure_dir(path.parent)
-    fsutil.atomic_write(path, aead_seal(key, plain, aad))
+    sealed = aead_seal(key, plain, aad)
+    fsutil.atomic_write(path, sealed)
+    _kept(path, sealed)
