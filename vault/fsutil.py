@@ -171,8 +171,10 @@ def atomic_write(path: Path, data: bytes, disk: Disk = DEFAULT_DISK) -> None:
     fsync_dir(path.parent, disk)
 
 
-def append_line(path: Path, line: bytes, disk: Disk = DEFAULT_DISK) -> None:
-    """Append one whole line with a single O_APPEND write, then fsync (and the folder if new)."""
+def append_line(path: Path, line: bytes, disk: Disk = DEFAULT_DISK, *, sync: bool = True) -> None:
+    """Append one whole line with a single O_APPEND write, then fsync (and the folder if new).
+    `sync=False`: no fsync of the file, for a cache whose reader finds a line the disk lost
+    and rebuilds what it holds (the state cache's journal: docs/format.md §7.4)."""
     if path.is_symlink():
         raise IntegrityError(
             _("{path} is a symbolic link; takusu does not follow links").format(path=path)
@@ -187,7 +189,8 @@ def append_line(path: Path, line: bytes, disk: Disk = DEFAULT_DISK) -> None:
         size = os.fstat(fd).st_size
         try:
             _write_all(fd, line, path, disk)
-            _fsync(fd, path, disk)
+            if sync:
+                _fsync(fd, path, disk)
         except StorageError:
             # A write we report as failed must not take effect later: cut it back off
             # (the caller holds the log's lock, so nobody appended after us).

@@ -313,15 +313,17 @@ def test_kill_at_every_disk_call_leaves_chains_that_verify(points_result):
 
 def test_the_owners_kill_points_include_the_items_journal_append(points_result):
     """An owner's edit of one item appends it to the state cache's journal: the kill points
-    above cover that append and its fsync (and `inspect` compares the state each reload
-    gives with the one the mirror rebuilds to)."""
+    above cover that append (and `inspect` compares the state each reload gives with the
+    one the mirror rebuilds to). The journal alone is not fsynced: a line a power cut
+    loses does not belong with the fsynced state.json (tests/test_state_cache.py)."""
     r = points_result
     journal = [c for c in r.calls if "items.journal" in c]
     if r.op == "get":  # a member's receipt changes no item
         assert journal == [], r.calls
     else:
         assert any(c.startswith("write") for c in journal), r.calls
-        assert any(c.startswith("fsync") for c in journal), r.calls
+        assert not any(c.startswith("fsync") for c in journal), r.calls
+        assert any(c.startswith("fsync") and "state.json" in c for c in r.calls), r.calls
 
 
 def _state_save_after_mirror(calls: list[str]) -> int:
