@@ -59,6 +59,15 @@ from .store import Loaded, Store, Writer
 from .store.store import Precheck
 
 
+def _without(rows: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `rows` without those of the changed items (a copy and a few deletions:
+    a comprehension over 10,000 rows costs an `add` through the agent 0.7 ms)."""
+    kept = dict(rows)
+    for item_id in changes:
+        kept.pop(item_id, None)
+    return kept
+
+
 class _Readable:
     """What one identity can read in one vault at one owner head: the summaries, and the
     titles by exact and by folded form (for `find`). Items, versions and grants come from
@@ -124,10 +133,7 @@ class _Readable:
         fresh = object.__new__(_Readable)
         fresh.head, fresh.sealed, fresh.built, fresh.until = head, sealed, built, self.until
         fresh.summaries, fresh.at, fresh.shown, fresh._order = summaries, self.at, {}, None
-        fresh.rows = {
-            key: {i: row for i, row in rows.items() if i not in changes}
-            for key, rows in self.rows.items()
-        }
+        fresh.rows = {key: _without(rows, changes) for key, rows in self.rows.items()}
         titles, exact, fold_of, folded = (
             dict(self.titles),
             dict(self.exact),
