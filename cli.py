@@ -65,11 +65,13 @@ def _leave(code: int) -> NoReturn:
         threading._shutdown()  # noqa: SLF001 - what the interpreter's own exit calls
     atexit._run_exitfuncs()  # noqa: SLF001
     for stream in (sys.stdout, sys.stderr):
+        if stream is None or stream.closed:  # (no such descriptor: as Python's exit, skipped)
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):  # a reader that went away: Python's own exit says 120
-            code = code or 120
-    os._exit(code)
+            code = 120
+    os._exit(code & 0xFF)  # (the status the system keeps of any int, as `exit` gives it)
 
 
 def __getattr__(name: str) -> Any:

@@ -458,6 +458,32 @@ def test_another_user_is_refused_by_peer_credentials(env: Env) -> None:
     assert client.running(env.home) == status  # refused peers do not touch it
 
 
+class _Creds:
+    """A socket whose SO_PEERCRED answer is given bytes."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    def getsockopt(self, _level: int, _option: int, _size: int) -> bytes:
+        return self.raw
+
+
+def test_peer_credentials_read_struct_ucred_and_refuse_what_they_do_not_know() -> None:
+    """pid_t, uid_t and gid_t in this machine's byte order; a uid past 2**31 is that uid
+    (not a negative number), and an answer of another size is an error, never uid 0."""
+    import socket as real
+
+    a, b = real.socketpair(real.AF_UNIX, real.SOCK_STREAM)
+    with a, b:
+        assert client.peer_credentials(a) == (os.getpid(), os.geteuid(), os.getegid())
+    order = sys.byteorder
+    raw = (7).to_bytes(4, order) + (3_000_000_000).to_bytes(4, order) + (5).to_bytes(4, order)
+    assert client.peer_credentials(_Creds(raw)) == (7, 3_000_000_000, 5)  # type: ignore[arg-type]
+    for short in (b"", raw[:4], raw[:8], raw + b"\0"):
+        with pytest.raises(AgentError):
+            client.peer_credentials(_Creds(short))  # type: ignore[arg-type]
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown")
 def test_unsafe_socket_folder_is_refused(env: Env, tmp_path: Path) -> None:
     env.start()

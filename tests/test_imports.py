@@ -176,6 +176,24 @@ def test_the_launcher_turns_the_collector_off_before_the_command_runs(tmp_path):
     assert done.stdout == "collector off\n"
 
 
+def test_the_launcher_ends_well_without_a_stdout_or_a_stderr():
+    """bin/takusu ends without Python's finalization (cli._leave): a descriptor that was
+    closed when it started (cron, a supervisor) is skipped, as Python's own exit skips
+    it, not an error after the command has run."""
+    launcher = ROOT / "bin" / "takusu"
+    for closed in ("1", "2"):
+        done = subprocess.run(
+            ["sh", "-c", f'exec "$0" "$1" --version {closed}>&-', sys.executable, str(launcher)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, (closed, done)
+        assert "Traceback" not in done.stderr
+        assert ("takusu" in done.stdout) == (closed == "2"), done
+
+
 # --- the layer map in ARCHITECTURE.md ---------------------------------------------------------
 
 

@@ -46,14 +46,18 @@ def peer_credentials(sock: _socket.socket) -> tuple[int, int, int]:
             _("this system cannot tell who is at the other end of a socket (no SO_PEERCRED)"),
             hint=_("the agent is not available here; commands ask for the passphrase instead"),
         )
-    raw = sock.getsockopt(_socket.SOL_SOCKET, option, 12)  # struct ucred: three C ints
-    pid, uid, gid = (_int(raw[k : k + 4]) for k in (0, 4, 8))
-    return pid, uid, gid
+    raw = sock.getsockopt(_socket.SOL_SOCKET, option, 12)  # struct ucred: pid_t, uid_t, gid_t
+    if len(raw) != 12:
+        raise AgentError(
+            _("this system says who is at the other end of a socket in a form takusu does not know")
+        )
+    pid = _int(raw[0:4], signed=True)
+    return pid, _int(raw[4:8], signed=False), _int(raw[8:12], signed=False)
 
 
-def _int(raw: bytes) -> int:
-    """A C int in this machine's byte order (without importing `struct` for it)."""
-    return int.from_bytes(raw, sys.byteorder, signed=True)
+def _int(raw: bytes, *, signed: bool) -> int:
+    """A 32-bit C integer in this machine's byte order (without importing `struct`)."""
+    return int.from_bytes(raw, sys.byteorder, signed=signed)
 
 
 def _remove_stale(path: str, seen: os.stat_result) -> None:
