@@ -26,7 +26,7 @@ RECOVERY_CODE_CHECK = b"takusu/recovery-code/v1\n"
 INDEX_KEY = b"takusu/index-key/v1\n"
 INDEX_AAD = b"takusu/index/v1\n"
 FINDER_AAD = b"takusu/finder/v1\n"  # finder.enc: titles to item ids at one owner head
-MIRROR_STATE = "takusu/state-cache/v9"
+MIRROR_STATE = "takusu/state-cache/v10"
 
 CARD_ARMOR_BEGIN = "-----BEGIN TAKUSU CARD-----"
 CARD_ARMOR_END = "-----END TAKUSU CARD-----"

@@ -321,10 +321,15 @@ class Mirror:
             )
         token, length, rest = doc.get("items"), doc.get("journal"), doc.get("state")
         seen_token, digest = doc.get("retrievals"), doc.get("digest")
+        journal_digest = doc.get("journal_digest")
         if not isinstance(rest, dict) or "items" in rest:
             raise Malformed(_("{path} is damaged").format(path=self.state_path))
         items = self._items(items_raw, token, digest)
         if type(length) is not int or not 0 <= length <= len(journal):
+            raise self._alien(self.journal_path)
+        # The journal is not fsynced (save_state): whatever a power cut left of it, its first
+        # LENGTH bytes are the ones state.json was saved with, or it is rebuilt.
+        if hashlib.sha256(journal[:length]).hexdigest() != journal_digest:
             raise self._alien(self.journal_path)
         # Bytes past `length` were appended by a process stopped before it saved the
         # state.json that acknowledges them: not part of this state (the next save cuts them).
@@ -485,6 +490,7 @@ class Mirror:
                 "items": token,
                 "digest": digest,
                 "journal": len(journal),
+                "journal_digest": hashlib.sha256(journal).hexdigest(),
                 "retrievals": seen_token,
                 "state": rest,
             }
