@@ -116,8 +116,13 @@ def _environment(env: dict[str, Any]) -> Iterator[None]:
         os.environ.pop("TAKUSU_PASSPHRASE", None)
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        # back to exactly what it was, touching only what differs (clearing and setting
+        # every variable again was a few hundred microseconds of each command)
+        for key in [k for k in os.environ if k not in saved]:
+            del os.environ[key]
+        for key, value in saved.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
 
 
 @contextlib.contextmanager

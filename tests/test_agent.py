@@ -833,3 +833,28 @@ def test_a_malformed_reply_reaches_the_thin_client_as_a_protocol_error() -> None
         right.sendall(struct.pack(">I", 3) + b"{x}")
         with pytest.raises(protocol.ProtocolError, match="not valid JSON"):
             protocol.receive(left, light=True)
+
+
+def test_a_command_run_in_the_agent_leaves_its_environment_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The agent runs each command with the caller's variables (only those takusu reads,
+    never a passphrase) and then puts its own environment back exactly, whatever the
+    command set, changed or removed meanwhile."""
+    from cli_commands.agentcli import _environment
+
+    monkeypatch.setenv("TAKUSU_VAULT", "the agent's own")
+    monkeypatch.setenv("TAKUSU_PASSPHRASE", "never seen by a command")
+    monkeypatch.setenv("KEPT", "kept")
+    monkeypatch.setenv("GONE", "removed by the command")
+    monkeypatch.delenv("TZ", raising=False)
+    before = dict(os.environ)
+    caller = {"TAKUSU_VAULT": "acme", "TZ": "Asia/Tokyo", "SOME_TOKEN": "not passed", "LANG": 1}
+    with _environment(caller):
+        assert os.environ["TAKUSU_VAULT"] == "acme" and os.environ["TZ"] == "Asia/Tokyo"
+        assert "TAKUSU_PASSPHRASE" not in os.environ and "SOME_TOKEN" not in os.environ
+        assert os.environ["KEPT"] == "kept" and "LANG" not in os.environ
+        os.environ["NEW"] = "set by the command"
+        os.environ["KEPT"] = "changed by the command"
+        del os.environ["GONE"]
+    assert dict(os.environ) == before
