@@ -16,6 +16,7 @@ def _fresh() -> None:
     from vault.store import mirror
 
     session._READABLE.clear()  # noqa: SLF001 - the memos a fresh process lacks
+    session._VAULT_KEYS.clear()  # noqa: SLF001
     index._MEMO.clear()  # noqa: SLF001
     index._READ.clear()  # noqa: SLF001
     mirror._STATE_MEMO.clear()  # noqa: SLF001
@@ -641,3 +642,31 @@ def test_a_file_that_only_passes_for_the_kept_index_is_never_used(world, monkeyp
     assert index.read_sealed(path) == changed
     assert "GitHub" in w.client_session().titles().values()
     assert path.read_bytes() != changed  # built and saved again
+
+
+def test_a_long_lived_process_opens_the_owners_vault_key_once(world, monkeypatch):
+    """The agent opens the owner's vault key once (an HPKE decryption per command before),
+    by its wrap: a kept key that differs from what the wrap holds is refused under
+    TAKUSU_CHECK_MEMO=1 (every test run)."""
+    from vault import envelope, session
+    from vault.errors import KeptDiffers
+
+    w = world
+    _fresh()
+    monkeypatch.delenv("TAKUSU_CHECK_MEMO")
+    opened = []
+    real = envelope.open_vault_key
+
+    def counting(*args):
+        opened.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(envelope, "open_vault_key", counting)
+    first = w.client_session().vault_key()
+    assert w.client_session().vault_key() == first and len(opened) == 1
+    assert ok(w.c("get", "GitHub")).out.strip() == w.password
+    monkeypatch.setenv("TAKUSU_CHECK_MEMO", "1")
+    (kept,) = session._VAULT_KEYS  # noqa: SLF001
+    session._VAULT_KEYS[kept] = bytes(len(first))  # noqa: SLF001
+    with pytest.raises(KeptDiffers):
+        w.client_session().vault_key()

@@ -31,6 +31,7 @@ from .errors import (
     BadInput,
     GrantExpired,
     IntegrityError,
+    KeptDiffers,
     NoCodeNow,
     NotFound,
     NotOwner,
@@ -201,6 +202,10 @@ def _repeated(values: Iterable[str]) -> set[str]:
 # By (this machine's mirror of the vault, identity): a long-lived process (the agent)
 # finds a title among 10,000 items without walking them on every command. Read-only.
 _READABLE: dict[tuple[str, str], _Readable] = {}
+# The owner's vault key, by (vault, identity, the wrap it was opened from): the agent, which
+# holds the identity that opens it anyway, does not open it again for every command (an
+# HPKE decryption). TAKUSU_CHECK_MEMO=1 opens it anyway and refuses a kept key that differs.
+_VAULT_KEYS: dict[tuple[str, str, str], bytes] = {}
 # At most this many owner events since the memo are looked at one by one; more (an
 # import, an offboarding) build it all again.
 _ADVANCE_AT_MOST = 64
@@ -298,7 +303,15 @@ class Session:
             wrap = self.state["vault_key_wrap"]
             if wrap is None:
                 raise IntegrityError(_("the vault has no key for its owner"))
-            self._vault_key = envelope.open_vault_key(self.vault_id, self.me, wrap)
+            key = (self.vault_id, self.me.id, str(wrap))
+            kept = _VAULT_KEYS.get(key)
+            if kept is None or os.environ.get("TAKUSU_CHECK_MEMO") == "1":
+                opened = envelope.open_vault_key(self.vault_id, self.me, wrap)
+                if kept is not None and opened != kept:
+                    raise KeptDiffers(_("a kept vault key differs from the one its wrap holds"))
+                kept = opened
+                remember(_VAULT_KEYS, key, kept)
+            self._vault_key = kept
         return self._vault_key
 
     def material(self, item_id: str, put_ref: list[int] | None = None) -> dict[str, Any]:
