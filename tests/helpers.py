@@ -89,6 +89,20 @@ def ok(result: Result) -> Result:
     return result
 
 
+def record_calls(monkeypatch, owner, name, label):
+    """From now on, `label(first argument)` of every call of `owner.name`, in order (the
+    call itself still happens)."""
+    seen = []
+    real = getattr(owner, name)
+
+    def recorded(first, *args, **kwargs):
+        seen.append(label(first))
+        return real(first, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return seen
+
+
 def takusu_script() -> str:
     """The installed `takusu` console script: beside this Python (a venv's bin/, so the
     README's `.venv/bin/python -m pytest` finds it without the venv on PATH), else on PATH."""

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.helpers import ok
+from tests.helpers import ok, record_calls
 
 
 def _fresh() -> None:
@@ -566,22 +566,15 @@ def _index(home):
     return path
 
 
-def _whole_reads(monkeypatch, path) -> list[str]:
-    """From now on, every whole read of the file at `path` (fsutil.read_all of it)."""
+def _whole_reads(monkeypatch) -> list[str]:
+    """From now on, the file of every whole read (fsutil.read_all), in order."""
     import os
 
     from vault import fsutil
 
-    reads: list[str] = []
-    real = fsutil.read_all
-
-    def counting(fd, *args, **kwargs):
-        if os.readlink(f"/proc/self/fd/{fd}") == str(path):
-            reads.append(str(path))
-        return real(fd, *args, **kwargs)
-
-    monkeypatch.setattr(fsutil, "read_all", counting)
-    return reads
+    return record_calls(
+        monkeypatch, fsutil, "read_all", lambda fd: os.readlink(f"/proc/self/fd/{fd}")
+    )
 
 
 def test_a_long_lived_process_reads_the_index_again_only_when_another_file_is_there(
@@ -598,13 +591,13 @@ def test_a_long_lived_process_reads_the_index_again_only_when_another_file_is_th
     sess = w.client_session()
     assert sess.find("GitHub") == w.items["GitHub"]
     path = _index(w.client)
-    reads = _whole_reads(monkeypatch, path)
+    reads = _whole_reads(monkeypatch)
     assert index.read_sealed(path) == path.read_bytes()
     again = w.client_session()
     assert again.find("GitHub") == w.items["GitHub"] and again.titles()
     ok(w.c("edit", "GitHub", "--username", "someone-else"))  # a new owner head: looked at again
     assert "someone-else" in ok(w.c("show", "GitHub")).out
-    assert reads == []
+    assert reads.count(str(path)) == 0
     old = path.read_bytes()
     key, context = sess._local_key()  # noqa: SLF001 - the index's own key
     aad = labels.INDEX_AAD + context
@@ -612,8 +605,8 @@ def test_a_long_lived_process_reads_the_index_again_only_when_another_file_is_th
     assert len(resealed) == len(old) and resealed != old
     fsutil.atomic_write(path, resealed)  # as another process saves it
     assert index.read_sealed(path) == resealed
-    assert reads == [str(path)]
-    assert index.read_sealed(path) == resealed and reads == [str(path)]
+    assert reads.count(str(path)) == 1
+    assert index.read_sealed(path) == resealed and reads.count(str(path)) == 1
 
 
 def test_a_file_that_only_passes_for_the_kept_index_is_never_used(world, monkeypatch):
@@ -654,14 +647,7 @@ def test_a_long_lived_process_opens_the_owners_vault_key_once(world, monkeypatch
     w = world
     _fresh()
     monkeypatch.delenv("TAKUSU_CHECK_MEMO")
-    opened = []
-    real = envelope.open_vault_key
-
-    def counting(*args):
-        opened.append(args[0])
-        return real(*args)
-
-    monkeypatch.setattr(envelope, "open_vault_key", counting)
+    opened = record_calls(monkeypatch, envelope, "open_vault_key", lambda vault_id: vault_id)
     first = w.client_session().vault_key()
     assert w.client_session().vault_key() == first and len(opened) == 1
     assert ok(w.c("get", "GitHub")).out.strip() == w.password

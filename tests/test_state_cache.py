@@ -1,6 +1,6 @@
 import pytest
 
-from tests.helpers import ok
+from tests.helpers import ok, record_calls
 
 
 def test_rebuild(world):
@@ -68,20 +68,6 @@ def test_a_damaged_title_index_is_rebuilt_and_never_trusted(world):
 
 
 # --- what a long-lived process (the agent) keeps in memory between commands ---------------
-
-
-def _calls(monkeypatch, owner, name, label):
-    """From now on, `label(first argument)` of every call of `owner.name`, in order (the
-    call itself still happens)."""
-    seen = []
-    real = getattr(owner, name)
-
-    def recorded(first, *args, **kwargs):
-        seen.append(label(first))
-        return real(first, *args, **kwargs)
-
-    monkeypatch.setattr(owner, name, recorded)
-    return seen
 
 
 def test_titles_kept_in_memory_follow_every_change_of_the_owner_log(world):
@@ -162,9 +148,9 @@ def test_offboarding_writes_the_log_the_state_and_the_index_once(world, monkeypa
             sharing.share(owner, item_id, w.member_id, None)
     from vault.session import Session
 
-    writes = _calls(monkeypatch, fsutil, "atomic_write", lambda path: path.name)
-    appends = _calls(monkeypatch, fsutil, "append_line", lambda path: path.parent.name)
-    walks = _calls(monkeypatch, Session, "_summaries", lambda self: 1)  # every readable item
+    writes = record_calls(monkeypatch, fsutil, "atomic_write", lambda path: path.name)
+    appends = record_calls(monkeypatch, fsutil, "append_line", lambda path: path.parent.name)
+    walks = record_calls(monkeypatch, Session, "_summaries", lambda self: 1)  # every readable item
     sess = w.client_session()
     rows = sharing.offboard(sess, "aiko")
     assert len(rows) >= 30
@@ -210,7 +196,7 @@ def test_a_receipt_rewrites_the_small_part_of_the_state_cache_only(world, monkey
     w = world
     _retrievals_apart(monkeypatch, 1 if apart else 10**9)
     ok(w.s("list"))
-    writes = _calls(monkeypatch, fsutil, "atomic_write", lambda path: path.name)
+    writes = record_calls(monkeypatch, fsutil, "atomic_write", lambda path: path.name)
     assert ok(w.s("get", "GitHub")).out.strip() == w.password
     assert writes == (["retrievals.json", "state.json"] if apart else ["state.json"]), writes
     writes.clear()
@@ -418,7 +404,7 @@ def test_an_owner_edit_in_a_big_vault_appends_one_journal_line_not_items_json(wo
     _big(w)
     _state, items, journal = _cache_files(w.client)
     before = items.read_bytes()
-    writes = _calls(monkeypatch, fsutil, "atomic_write", lambda path: path.name)
+    writes = record_calls(monkeypatch, fsutil, "atomic_write", lambda path: path.name)
     ok(w.c("edit", "GitHub", "--username", "someone-else"))
     ok(w.c("add", "Shop", "--password-stdin", input="s3cret\n"))
     assert "items.json" not in writes and "state.json" in writes, writes
@@ -652,7 +638,7 @@ def test_what_is_readable_is_carried_across_item_events_as_a_fresh_build_gives(w
         ("c", "share", "Bank", "--with", "aiko"),
         ("c", "edit", "Bank", "--username", "teller"),
     ]
-    advanced = _calls(monkeypatch, _Readable, "changed", lambda memo: memo.head)
+    advanced = record_calls(monkeypatch, _Readable, "changed", lambda memo: memo.head)
     for who, *args in steps:
         run = w.c if who == "c" else w.s
         stdin = "pw\n" if "--password-stdin" in args else None
