@@ -32,12 +32,11 @@ def main(argv: list[str] | None = None, *, leave_at_once: bool = False) -> None:
     if code is None:
         from cli_commands.root import run
 
-        if not leave_at_once:
-            run(args)  # (it ends in SystemExit)
-            return
         try:
-            run(args)
+            run(args)  # (it ends in SystemExit)
         except SystemExit as exc:
+            if not leave_at_once:
+                raise
             code = _exit_code(exc.code)
     if leave_at_once:
         _leave(code or 0)

@@ -256,9 +256,7 @@ def read_unless_kept(
                 os.pread(fd, ends, 0) == kept[:ends]
                 and os.pread(fd, ends, size - ends) == kept[size - ends :]
             ):
-                if not verify:
-                    return kept
-                if read_all(fd, limit + 1, size + 1) != kept:
+                if verify and read_all(fd, limit + 1, size + 1) != kept:
                     raise KeptDiffers(
                         _("kept bytes of {path} differ from the file").format(path=path)
                     )

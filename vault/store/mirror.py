@@ -523,8 +523,8 @@ class Mirror:
                 os.truncate(self.journal_path, at)
             except OSError:
                 return None
-        # Not fsynced: state.json, fsynced next, names the journal's length, and a journal
-        # that a power cut left shorter, or with a tail of zeros, does not belong with it:
+        # Not fsynced: state.json, fsynced next, names the journal's length and digest, and
+        # whatever else a power cut leaves of it does not belong with it (_parse_state):
         # rebuilt from the mirror, never mixed. (It was one of an `add`'s five fsyncs.)
         fsutil.append_line(self.journal_path, line + b"\n", self.disk, sync=False)
         return memo.journal + line + b"\n"
